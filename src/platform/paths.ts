@@ -28,7 +28,10 @@ export interface PathEnv {
 }
 
 /** The home directory of the user who ran `sudo`, if that is how we were started. */
-export function invokingUserHome(env: Record<string, string | undefined>, passwdFile = "/etc/passwd"): string | undefined {
+export function invokingUserHome(
+  env: Record<string, string | undefined>,
+  passwdFile = "/etc/passwd",
+): string | undefined {
   const sudoUser = env.SUDO_USER;
   if (!sudoUser || sudoUser === "root") return undefined;
   try {

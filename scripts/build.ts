@@ -1,0 +1,60 @@
+/**
+ * `bun run build`: compiles src/main.ts into dist/gotunnel for this machine, with version, commit and date built in.
+ * `bun run build --target bun-linux-arm64 --outfile dist/x` cross-compiles (runtimes come from the npm registry).
+ * Fails loudly when Bun prints "Failed to generate bytecode" (it exits 0 and the binary would crash; DESIGN.md).
+ */
+import { parseArgs } from "node:util";
+import pkg from "../package.json" with { type: "json" };
+
+const { values } = parseArgs({
+  options: {
+    target: { type: "string" },
+    outfile: { type: "string", default: "dist/gotunnel" },
+    bytecode: { type: "boolean", default: true },
+  },
+});
+
+function gitCommit(): string {
+  const result = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { stderr: "ignore" });
+  return result.exitCode === 0 ? result.stdout.toString().trim() : "unknown";
+}
+
+const define = {
+  GOTUNNEL_BUILD_VERSION: JSON.stringify(process.env.GOTUNNEL_VERSION ?? pkg.version),
+  GOTUNNEL_BUILD_COMMIT: JSON.stringify(process.env.GOTUNNEL_COMMIT ?? gitCommit()),
+  GOTUNNEL_BUILD_DATE: JSON.stringify(
+    process.env.SOURCE_DATE_EPOCH
+      ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+      : new Date().toISOString(),
+  ),
+};
+
+const args = [
+  "build",
+  "--compile",
+  "--minify",
+  "--sourcemap",
+  "--format=esm",
+  "src/main.ts",
+  "--outfile",
+  values.outfile!,
+];
+if (values.bytecode) args.push("--bytecode");
+if (values.target) args.push("--target", values.target);
+for (const [name, value] of Object.entries(define)) args.push("--define", `${name}=${value}`);
+
+const proc = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe" });
+const [stdout, stderr, exitCode] = await Promise.all([
+  new Response(proc.stdout).text(),
+  new Response(proc.stderr).text(),
+  proc.exited,
+]);
+process.stdout.write(stdout);
+process.stderr.write(stderr);
+if (exitCode !== 0 || /Failed to generate bytecode/i.test(stdout + stderr)) {
+  console.error(
+    `build failed (exit ${exitCode})${/bytecode/i.test(stdout + stderr) ? ": bytecode generation failed" : ""}`,
+  );
+  process.exit(exitCode || 1);
+}
+console.log(`built ${values.outfile} (${define.GOTUNNEL_BUILD_VERSION}, ${define.GOTUNNEL_BUILD_COMMIT})`);

@@ -1,0 +1,69 @@
+/** Flags shared by every command, and their translation into config overrides. */
+import type { ArgsDef } from "citty";
+import type { ConfigOverrides } from "../config/load.ts";
+import { GotunnelError } from "../core/errors.ts";
+
+export const globalArgs = {
+  "proxy-http-port": {
+    type: "string",
+    valueHint: "port",
+    description: "HTTP listener port (default 80; env GOTUNNEL_PROXY_HTTP_PORT)",
+  },
+  "proxy-https-port": {
+    type: "string",
+    valueHint: "port",
+    description: "HTTPS listener port (default 443; env GOTUNNEL_PROXY_HTTPS_PORT)",
+  },
+  debug: { type: "boolean", description: "Verbose logs and stack traces (env DEBUG=1)" },
+  "log-format": { type: "string", valueHint: "text|json", description: "Request log format (default text)" },
+} as const satisfies ArgsDef;
+
+export const jsonArg = {
+  json: { type: "boolean", description: "Machine-readable JSON output" },
+} as const satisfies ArgsDef;
+
+export interface GlobalFlags {
+  "proxy-http-port"?: string;
+  "proxy-https-port"?: string;
+  debug?: boolean;
+  "log-format"?: string;
+}
+
+/** Parses a port flag strictly: "8443" yes; "84x3", "-1", "8443.5" no. */
+export function portFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new GotunnelError(
+      "E_USAGE",
+      `--${flag} expects a port number from 0 to 65535, got ${JSON.stringify(value)}`,
+      {
+        hint: `e.g. \`--${flag} 8443\``,
+      },
+    );
+  }
+  return Number(value);
+}
+
+export function overridesFrom(flags: GlobalFlags & { config?: string }): ConfigOverrides {
+  const overrides: ConfigOverrides = {};
+  if (flags.config) overrides.configFile = flags.config;
+  const httpPort = portFlag("proxy-http-port", flags["proxy-http-port"]);
+  const httpsPort = portFlag("proxy-https-port", flags["proxy-https-port"]);
+  if (httpPort !== undefined || httpsPort !== undefined) {
+    overrides.proxy = {};
+    if (httpPort !== undefined) overrides.proxy.httpPort = httpPort;
+    if (httpsPort !== undefined) overrides.proxy.httpsPort = httpsPort;
+  }
+  const format = flags["log-format"];
+  if (format !== undefined && format !== "text" && format !== "json") {
+    throw new GotunnelError("E_USAGE", `--log-format expects "text" or "json", got ${JSON.stringify(format)}`, {
+      hint: "use `--log-format json` for one JSON object per line",
+    });
+  }
+  if (format || flags.debug) {
+    overrides.log = {};
+    if (format) overrides.log.format = format;
+    if (flags.debug) overrides.log.level = "debug";
+  }
+  return overrides;
+}

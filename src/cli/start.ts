@@ -1,0 +1,37 @@
+/** `gotunnel start`: serve one route given on the command line (the Go tool's flags). */
+import { defineCommand } from "citty";
+import { normalizeDomain } from "../config/domain.ts";
+import { loadConfig } from "../config/load.ts";
+import { GotunnelError } from "../core/errors.ts";
+import { globalArgs, jsonArg, overridesFrom, portFlag } from "./args.ts";
+import { serve } from "./serve.ts";
+
+export default defineCommand({
+  meta: { name: "start", description: "Serve one domain → local port (e.g. `start -d myapp -p 3000`)" },
+  args: {
+    ...globalArgs,
+    ...jsonArg,
+    domain: { type: "string", alias: "d", required: true, description: 'Domain; a bare name gets ".local"' },
+    port: { type: "string", alias: "p", required: true, description: "Local port of your dev server" },
+    https: { type: "boolean", alias: "s", default: true, description: "Serve over HTTPS (--no-https: HTTP only)" },
+    "https-port": {
+      type: "string",
+      valueHint: "port",
+      description: "HTTPS listener port (same as --proxy-https-port)",
+    },
+  },
+  async run({ args }) {
+    const { name } = normalizeDomain(args.domain);
+    const port = portFlag("port", args.port);
+    if (!port) {
+      throw new GotunnelError("E_USAGE", "--port must be your dev server's port, from 1 to 65535", {
+        hint: "e.g. `gotunnel start --domain myapp --port 3000`",
+      });
+    }
+    const overrides = overridesFrom({ ...args, "proxy-https-port": args["https-port"] ?? args["proxy-https-port"] });
+    overrides.routes = { [name]: { target: port, https: args.https } };
+    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const config = { ...loaded.config, routes: loaded.config.routes.filter((route) => route.name === name) };
+    await serve(config, { json: args.json === true });
+  },
+});

@@ -1,0 +1,60 @@
+#!/usr/bin/env bun
+/**
+ * Entry point for `bun build --compile`. Commands are imported lazily so `gotunnel --version` loads almost nothing;
+ * every error is mapped to a message, a hint and a documented exit code here and nowhere else.
+ */
+import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { buildInfo } from "./core/build-info.ts";
+import { ExitCode } from "./core/errors.ts";
+
+type Loader = () => Promise<CommandDef>;
+const lazy =
+  (load: () => Promise<{ default: unknown }>): Loader =>
+  () =>
+    load().then((m) => m.default as CommandDef);
+
+const main = defineCommand({
+  meta: {
+    name: "gotunnel",
+    version: buildInfo().version,
+    description: "Trusted HTTPS names for local dev servers: https://myapp.local → localhost:3000",
+  },
+  subCommands: {
+    up: lazy(() => import("./cli/up.ts")),
+    start: lazy(() => import("./cli/start.ts")),
+    ca: lazy(() => import("./cli/ca.ts")),
+    version: lazy(() => import("./cli/version.ts")),
+  },
+});
+
+function wants(rawArgs: string[], flag: string): boolean {
+  return rawArgs.includes(flag);
+}
+
+async function run(rawArgs: string[]): Promise<number> {
+  if (rawArgs.length === 0 || wants(rawArgs, "--help") || wants(rawArgs, "-h")) {
+    const { resolveSubCommand } = await import("./cli/usage.ts");
+    await showUsage(...(await resolveSubCommand(main, rawArgs)));
+    return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
+  }
+  if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+    process.stdout.write(`${buildInfo().version}\n`);
+    return ExitCode.ok;
+  }
+  try {
+    await runCommand(main, { rawArgs });
+    return ExitCode.ok;
+  } catch (error) {
+    const { printError } = await import("./cli/output.ts");
+    const { isUsageError, usageError } = await import("./cli/usage.ts");
+    const mapped = isUsageError(error) ? usageError(error) : error;
+    return printError(mapped, {
+      json: wants(rawArgs, "--json"),
+      debug: wants(rawArgs, "--debug") || !!process.env.DEBUG,
+    });
+  }
+}
+
+const code = await run(process.argv.slice(2));
+// Commands that serve return only after shutdown; exit explicitly so no stray handle keeps the process alive.
+process.exit(code);

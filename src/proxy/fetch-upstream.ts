@@ -1,0 +1,27 @@
+/**
+ * The upstream seam implemented with Bun's fetch. Used for `https://` targets (the pooled HTTP/1.1 client speaks
+ * plain HTTP only) and as a reference implementation in tests.
+ */
+import type { OutgoingRequest, Upstream } from "./forward.ts";
+import type { ProxyRoute } from "./router.ts";
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+export const fetchUpstream: Upstream = (route: ProxyRoute, request: OutgoingRequest) => {
+  const target = route.target;
+  const headers = new Headers();
+  for (const [name, value] of request.headers) headers.append(name, value);
+  const init: RequestInit & { decompress: boolean; tls?: { rejectUnauthorized: boolean }; duplex?: "half" } = {
+    method: request.method,
+    headers,
+    body: request.body,
+    redirect: "manual",
+    // Pass compressed bodies through untouched: fetch would otherwise unzip them but keep Content-Encoding (DESIGN.md).
+    decompress: false,
+    signal: request.signal,
+  };
+  if (request.body) init.duplex = "half";
+  // A dev server on loopback with HTTPS almost always has a self-signed certificate: accept it, on loopback only.
+  if (target.protocol === "https:" && LOOPBACK_HOSTS.has(target.hostname)) init.tls = { rejectUnauthorized: false };
+  return fetch(`${target.origin}${request.path}`, init);
+};

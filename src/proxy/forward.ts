@@ -1,0 +1,90 @@
+/**
+ * Request → Response for one route: the web-standard core of the proxy. The upstream call is injected, so tests
+ * can drive this without sockets and the server wiring (server.ts) stays thin.
+ */
+import { stripResponseHopHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { badGatewayPage } from "./pages.ts";
+import type { ProxyRoute } from "./router.ts";
+
+/** What the upstream seam receives: everything already rewritten for the upstream. */
+export interface OutgoingRequest {
+  method: string;
+  /** origin-form: path and query. */
+  path: string;
+  headers: [string, string][];
+  body: ReadableStream<Uint8Array> | null;
+  contentLength: number | undefined;
+  signal: AbortSignal;
+}
+
+/** Sends a request to a route's target. Rejects with an error whose `kind` (when present) says why. */
+export type Upstream = (route: ProxyRoute, request: OutgoingRequest) => Promise<Response>;
+
+export interface ForwardContext {
+  host: string;
+  clientIp: string;
+  proto: "http" | "https";
+  port: number;
+  via: string;
+  /** Set when the client asked to close the connection: we answer `Connection: close` (Bun does not, see DESIGN). */
+  clientClose: boolean;
+}
+
+/** The path and query of a Request URL without parsing the whole URL (hot path). */
+export function pathOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? "/" : url.slice(slash);
+}
+
+function describeFailure(error: unknown): string {
+  const kind = (error as { kind?: string; code?: string }).kind ?? (error as { code?: string }).code;
+  switch (kind) {
+    case "refused":
+    case "ConnectionRefused":
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "timeout":
+      return "timed out";
+    case "reset":
+    case "ECONNRESET":
+      return "connection reset";
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+export async function forward(req: Request, route: ProxyRoute, ctx: ForwardContext, upstream: Upstream) {
+  const target = route.target;
+  const upstreamHost = route.preserveHost ? ctx.host : `${target.hostname}:${target.port}`;
+  const lengthHeader = req.headers.get("content-length");
+  const outgoing: OutgoingRequest = {
+    method: req.method,
+    path: pathOf(req.url),
+    headers: upstreamRequestHeaders(req.headers, ctx, upstreamHost, route.headers),
+    body: req.body,
+    contentLength: lengthHeader === null ? undefined : Number(lengthHeader),
+    signal: req.signal,
+  };
+  let response: Response;
+  try {
+    response = await upstream(route, outgoing);
+  } catch (error) {
+    return { response: badGatewayPage(req, route, describeFailure(error)), error };
+  }
+  response = stripResponseHopHeaders(response);
+  if (ctx.clientClose) response = withConnectionClose(response);
+  return { response, error: undefined };
+}
+
+function withConnectionClose(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch (error) {
+    // fetch() responses carry immutable headers (Fetch spec "immutable" guard): copy them instead.
+    if (!(error instanceof TypeError)) throw error;
+    const headers = new Headers(response.headers);
+    headers.set("connection", "close");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}

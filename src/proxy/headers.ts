@@ -1,0 +1,110 @@
+/**
+ * Header rewriting between client and upstream. Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and
+ * must not be forwarded: Connection and every header it names, plus the classic list below.
+ */
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+/** Header names listed in a Connection header value, lowercased. */
+function connectionTokens(value: string | null): Set<string> | undefined {
+  if (!value) return undefined;
+  const tokens = new Set<string>();
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name && name !== "close" && name !== "keep-alive") tokens.add(name);
+  }
+  return tokens.size > 0 ? tokens : undefined;
+}
+
+export interface ForwardedFacts {
+  /** Host header as the client sent it (with port). */
+  host: string;
+  clientIp: string;
+  proto: "http" | "https";
+  port: number;
+  /** Our Via token, e.g. `1.1 gotunnel-3f2a`. */
+  via: string;
+}
+
+/**
+ * Request headers for the upstream: hop-by-hop removed, X-Forwarded-* and Via set, Host preserved or rewritten,
+ * route headers added. Returned as pairs so duplicates (e.g. two Cookie lines) survive.
+ */
+export function upstreamRequestHeaders(
+  incoming: Headers,
+  facts: ForwardedFacts,
+  upstreamHost: string,
+  extra: Record<string, string>,
+): [string, string][] {
+  const named = connectionTokens(incoming.get("connection"));
+  const out: [string, string][] = [];
+  let forwardedFor: string | undefined;
+  let via: string | undefined;
+  for (const [name, value] of incoming) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    switch (name) {
+      case "host":
+      case "x-forwarded-proto":
+      case "x-forwarded-host":
+      case "x-forwarded-port":
+        continue;
+      case "x-forwarded-for":
+        forwardedFor = value;
+        continue;
+      case "via":
+        via = value;
+        continue;
+      default:
+        out.push([name, value]);
+    }
+  }
+  out.push(
+    ["host", upstreamHost],
+    ["x-forwarded-for", forwardedFor ? `${forwardedFor}, ${facts.clientIp}` : facts.clientIp],
+    ["x-forwarded-proto", facts.proto],
+    ["x-forwarded-host", facts.host],
+    ["x-forwarded-port", String(facts.port)],
+    ["via", via ? `${via}, ${facts.via}` : facts.via],
+  );
+  for (const name in extra) out.push([name.toLowerCase(), extra[name]!]);
+  return out;
+}
+
+/**
+ * Removes hop-by-hop headers from an upstream response in place when the Headers object is mutable, otherwise
+ * returns a copy. Returns the Response to send.
+ */
+export function stripResponseHopHeaders(response: Response): Response {
+  const headers = response.headers;
+  const named = connectionTokens(headers.get("connection"));
+  let dirty = named !== undefined;
+  if (!dirty) {
+    for (const name of HOP_BY_HOP) {
+      if (headers.has(name)) {
+        dirty = true;
+        break;
+      }
+    }
+  }
+  if (!dirty) return response;
+  const copy = new Headers(headers);
+  for (const name of HOP_BY_HOP) copy.delete(name);
+  if (named) for (const name of named) copy.delete(name);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copy });
+}
+
+/** True when the Via chain already holds our token: the request went through this proxy before. */
+export function isLoop(incoming: Headers, viaToken: string): boolean {
+  const via = incoming.get("via");
+  return via !== null && via.includes(viaToken.slice(viaToken.indexOf(" ") + 1));
+}

@@ -1,0 +1,66 @@
+/**
+ * Turns bind failures into errors that say what happened and the exact next step. Bun.serve throws synchronously
+ * with `code` EADDRINUSE, EACCES or EADDRNOTAVAIL (DESIGN.md).
+ */
+import { GotunnelError } from "../core/errors.ts";
+import { findPortHolder } from "../platform/port-holder.ts";
+
+/** Ports below 1024 need privileges on Linux and macOS before 10.14 (ip_unprivileged_port_start defaults to 1024). */
+const FIRST_UNPRIVILEGED_PORT = 1024;
+
+function flagFor(proto: "http" | "https"): string {
+  return proto === "https" ? "--proxy-https-port" : "--proxy-http-port";
+}
+
+export function bindError(error: unknown, host: string, port: number, proto: "http" | "https"): Error {
+  const code = (error as { code?: string }).code;
+  const flag = flagFor(proto);
+  const alternative = proto === "https" ? 8443 : 8080;
+  if (code === "EADDRINUSE") {
+    const holder = findPortHolder(port);
+    const who = holder ? ` by pid ${holder.pid} (${holder.command})` : "";
+    return new GotunnelError("E_PORT_IN_USE", `port ${port} (${proto.toUpperCase()}) on ${host} is in use${who}`, {
+      hint: `stop ${holder ? holder.command : "the program using it"}, or run with \`${flag} ${alternative}\``,
+      details: { port, host, proto, holder },
+      cause: error,
+    });
+  }
+  if (code === "EACCES" || (code === undefined && port < FIRST_UNPRIVILEGED_PORT && port !== 0)) {
+    return new GotunnelError(
+      "E_PORT_PRIVILEGED",
+      `port ${port} (${proto.toUpperCase()}) needs root privileges to bind`,
+      {
+        hint:
+          process.platform === "linux"
+            ? `run with sudo, or allow the binary once: \`sudo setcap cap_net_bind_service=+ep "$(command -v gotunnel)"\`, or use \`${flag} ${alternative}\``
+            : `run with sudo, or use \`${flag} ${alternative}\``,
+        details: { port, host, proto },
+        cause: error,
+      },
+    );
+  }
+  if (code === "EADDRNOTAVAIL") {
+    return new GotunnelError("E_ADDR_NOT_AVAILABLE", `cannot listen on ${host}:${port}: no such local address`, {
+      hint: "set proxy.host to an address of this machine, e.g. 127.0.0.1",
+      details: { port, host, proto },
+      cause: error,
+    });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Binds the port briefly WITHOUT SO_REUSEPORT: the kernel refuses that while anyone else holds it, including another
+ * gotunnel that bound with reusePort. Port 0 needs no check.
+ */
+export async function probeExclusive(host: string, port: number, proto: "http" | "https"): Promise<void> {
+  if (port === 0) return;
+  let probe: { stop(closeActiveConnections?: boolean): void } | undefined;
+  try {
+    probe = Bun.listen({ hostname: host, port, socket: { data() {} } });
+  } catch (error) {
+    throw bindError(error, host, port, proto);
+  } finally {
+    probe?.stop(true);
+  }
+}

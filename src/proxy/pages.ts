@@ -1,0 +1,67 @@
+/**
+ * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
+ * and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
+ */
+import type { ProxyRoute } from "./router.ts";
+
+export interface PageContext {
+  routes: readonly ProxyRoute[];
+  urlOf: (route: ProxyRoute) => string;
+}
+
+function wantsHtml(req: Request): boolean {
+  return (req.headers.get("accept") ?? "").includes("text/html");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(req: Request, status: number, title: string, lines: string[], extra: Record<string, string> = {}) {
+  const headers: Record<string, string> = { "cache-control": "no-store", "x-gotunnel-error": String(status), ...extra };
+  if (!wantsHtml(req)) {
+    headers["content-type"] = "text/plain; charset=utf-8";
+    return new Response(`${title}\n\n${lines.join("\n")}\n`, { status, headers });
+  }
+  headers["content-type"] = "text/html; charset=utf-8";
+  const body = lines.map((line) => `<p>${escapeHtml(line)}</p>`).join("\n");
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}code{background:#f3f3f3;padding:0 .2rem}small{color:#777}</style></head>
+<body><h1>${escapeHtml(title)}</h1>
+${body}
+<p><small>gotunnel</small></p></body></html>`;
+  return new Response(html, { status, headers });
+}
+
+export function notFoundPage(req: Request, host: string, ctx: PageContext): Response {
+  const lines =
+    ctx.routes.length === 0
+      ? ["No routes are configured. Add one to gotunnel.config.ts, or run `gotunnel start --domain myapp --port 3000`."]
+      : ["Routes served here:", ...ctx.routes.map((route) => `  ${ctx.urlOf(route)} → ${route.target.origin}`)];
+  return page(req, 404, `No gotunnel route for "${host}"`, lines);
+}
+
+export function badGatewayPage(req: Request, route: ProxyRoute, reason: string): Response {
+  const { origin, port } = route.target;
+  return page(req, 502, `${route.name}: the upstream ${origin} is not answering`, [
+    `gotunnel could not reach ${origin} (${reason}).`,
+    `Check that your dev server is running and listening on port ${port}, or change the target of "${route.name}" in your gotunnel config.`,
+  ]);
+}
+
+export function loopPage(req: Request, route: ProxyRoute): Response {
+  return page(req, 508, `${route.name}: request loop detected`, [
+    `The route's target ${route.target.origin} sends requests back into gotunnel.`,
+    "Point the route at your dev server's own port, not at gotunnel's proxy port.",
+  ]);
+}
+
+/** 308 keeps the method and body (RFC 9110 §15.4.9), so a POST to http:// is not turned into a GET. */
+export function redirectToHttps(req: Request, host: string, httpsPort: number): Response {
+  const pathStart = req.url.indexOf("/", req.url.indexOf("//") + 2);
+  const path = pathStart === -1 ? "/" : req.url.slice(pathStart);
+  const hostOnly = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
+  const authority = httpsPort === 443 ? hostOnly : `${hostOnly}:${httpsPort}`;
+  return new Response(null, { status: 308, headers: { location: `https://${authority}${path}` } });
+}
