@@ -1,0 +1,302 @@
+/**
+ * gotunnel's local certificate authority on disk: `<caDir>/rootCA.pem` and `<caDir>/rootCA-key.pem`.
+ *
+ * Users trust this CA by hand, so this module never overwrites or deletes a CA file. A broken, mismatched or
+ * half-present CA is an E_TLS error naming the file and the way out. New files are written atomically (temp file in
+ * the same directory, fsync, hard link into place so an existing file is never replaced), key first: a crash can
+ * leave a key without a certificate (nobody trusted it yet), never a certificate without its key.
+ */
+import { readFileSync } from "node:fs";
+import { chmod, link, mkdir, open, readFile, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { GotunnelError } from "../core/errors.ts";
+import {
+  createCaCertificatePem,
+  derToPem,
+  EC_KEY_ALGORITHM,
+  generateKeyPair,
+  type IssuerKey,
+  MAX_COMMON_NAME_CHARS,
+  parseCertificatePem,
+  pemToDer,
+  sha256Hex,
+} from "./x509.ts";
+
+export const CA_CERT_FILE = "rootCA.pem";
+export const CA_KEY_FILE = "rootCA-key.pem";
+/** Ten years, as mkcert does: re-trusting a CA is manual work for the user, so it should rarely happen. */
+export const CA_VALIDITY_DAYS = 3650;
+/** notBefore is backdated so a client whose clock is a little behind ours still accepts fresh certificates. */
+export const CLOCK_SKEW_MS = 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
+const CA_DIR_MODE = 0o700;
+const CA_KEY_FILE_MODE = 0o600;
+/** The certificate is public; the 0700 directory is what keeps other users out of the key. */
+const CA_CERT_FILE_MODE = 0o644;
+const CA_ORGANIZATION = "gotunnel local development CA";
+const CA_CN_PREFIX = "gotunnel local CA";
+const CA_ID_HEX_CHARS = 8;
+
+export interface LocalCA {
+  certPem: string;
+  certPath: string;
+  keyPath: string;
+  /** RFC 4514-style subject, e.g. `CN=gotunnel local CA ada@laptop (1a2b3c4d), O=gotunnel local development CA`. */
+  subject: string;
+  /** Unique per machine and CA: trust stores find (and remove) exactly our CA by it. */
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+  serialHex: string;
+  fingerprintSha256: string;
+}
+
+/** The signing key stays out of LocalCA so logging or serialising a LocalCA can never show it. */
+const issuers = new WeakMap<LocalCA, IssuerKey>();
+
+/** For leaf.ts: the non-extractable signing key and issuer facts of a CA returned by this module. */
+export function caIssuerKey(ca: LocalCA): IssuerKey {
+  const issuer = issuers.get(ca);
+  if (!issuer) throw new Error("LocalCA was not created by loadCA/loadOrCreateCA (no signing key attached)");
+  return issuer;
+}
+
+export function caCertPath(caDir: string): string {
+  return join(caDir, CA_CERT_FILE);
+}
+
+export function caKeyPath(caDir: string): string {
+  return join(caDir, CA_KEY_FILE);
+}
+
+/** Loads the CA in caDir; undefined when neither file exists. Never writes. */
+export async function loadCA(caDir: string, options: { now?: Date } = {}): Promise<LocalCA | undefined> {
+  const certPath = caCertPath(caDir);
+  const keyPath = caKeyPath(caDir);
+  const certPem = await readCaFile(certPath);
+  const keyPem = await readCaFile(keyPath);
+  if (certPem === undefined && keyPem === undefined) return undefined;
+  if (certPem === undefined) throw brokenCaError(keyPath, `its certificate ${certPath} is missing`);
+  if (keyPem === undefined) throw brokenCaError(certPath, `its private key ${keyPath} is missing`);
+  return parseCA(certPem, keyPem, certPath, keyPath, options.now ?? new Date());
+}
+
+/** Reuses the CA in caDir, or creates one when neither file exists. */
+export async function loadOrCreateCA(
+  caDir: string,
+  options: { now?: Date } = {},
+): Promise<{ ca: LocalCA; created: boolean }> {
+  const existing = await loadCA(caDir, options);
+  if (existing) return { ca: existing, created: false };
+  return { ca: await createCA(caDir, options.now ?? new Date()), created: true };
+}
+
+async function createCA(caDir: string, now: Date): Promise<LocalCA> {
+  const keys = await generateKeyPair();
+  const certPem = await createCaCertificatePem({
+    keys,
+    commonName: caCommonName(),
+    organization: CA_ORGANIZATION,
+    notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
+    notAfter: new Date(now.getTime() + CA_VALIDITY_DAYS * DAY_MS),
+  });
+  const keyPem = derToPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
+  const certPath = caCertPath(caDir);
+  const keyPath = caKeyPath(caDir);
+  try {
+    await mkdir(caDir, { recursive: true, mode: CA_DIR_MODE });
+    // mkdir's mode is filtered by the umask and ignored for an existing directory; the CA directory is ours.
+    await chmod(caDir, CA_DIR_MODE);
+    await writeNewFileAtomically(keyPath, keyPem, CA_KEY_FILE_MODE);
+    await writeNewFileAtomically(certPath, certPem, CA_CERT_FILE_MODE);
+  } catch (error) {
+    if (error instanceof GotunnelError) throw error;
+    throw new GotunnelError("E_TLS", `Could not create the gotunnel CA in ${caDir}: ${describe(error)}`, {
+      hint: `Check that ${caDir} is writable by this user (or set GOTUNNEL_HOME to a writable directory).`,
+      cause: error,
+    });
+  }
+  return parseCA(certPem, keyPem, certPath, keyPath, now);
+}
+
+/** `gotunnel local CA <user>@<host> (<8 hex>)`: readable in a trust store UI, and unique per machine and CA. */
+function caCommonName(): string {
+  const id = Buffer.from(crypto.getRandomValues(new Uint8Array(CA_ID_HEX_CHARS / 2))).toString("hex");
+  const fixedChars = `${CA_CN_PREFIX}  ()`.length + id.length;
+  const owner = `${invokingUser()}@${hostname().split(".")[0] ?? "host"}`.slice(0, MAX_COMMON_NAME_CHARS - fixedChars);
+  return `${CA_CN_PREFIX} ${owner} (${id})`;
+}
+
+function invokingUser(): string {
+  const env = process.env;
+  // Under sudo, name the CA after the person, matching platform/paths.ts which keeps the CA in their home.
+  if (env.SUDO_USER && env.SUDO_USER !== "root") return env.SUDO_USER;
+  // Not os.userInfo(): Bun 1.4.5 answers env.USER or "unknown" there, without asking the passwd database.
+  return env.USER || env.LOGNAME || env.USERNAME || passwdUserName(process.getuid?.()) || "user";
+}
+
+function passwdUserName(uid: number | undefined, passwdFile = "/etc/passwd"): string | undefined {
+  if (uid === undefined) return undefined;
+  try {
+    const line = readFileSync(passwdFile, "utf8")
+      .split("\n")
+      .find((candidate) => candidate.split(":")[2] === String(uid));
+    return line?.split(":")[0] || undefined;
+  } catch {
+    // No passwd file (Windows; macOS keeps users in Directory Services): the name is cosmetic, fall back.
+    return undefined;
+  }
+}
+
+async function parseCA(
+  certPem: string,
+  keyPem: string,
+  certPath: string,
+  keyPath: string,
+  now: Date,
+): Promise<LocalCA> {
+  let facts: ReturnType<typeof parseCertificatePem>;
+  try {
+    facts = parseCertificatePem(certPem);
+  } catch (error) {
+    throw brokenCaError(certPath, `it is not a readable PEM certificate (${describe(error)})`, error);
+  }
+  if (!facts.isCA) throw brokenCaError(certPath, "it is not a CA certificate (basicConstraints CA:true is missing)");
+  if (!facts.subjectKeyIdHex) throw brokenCaError(certPath, "it has no subjectKeyIdentifier extension");
+  if (facts.notAfter.getTime() <= now.getTime()) {
+    throw brokenCaError(certPath, `it expired on ${facts.notAfter.toISOString()}`);
+  }
+  const signingKey = await importMatchingKey(keyPem, keyPath, facts.spki, certPath);
+  const ca: LocalCA = {
+    certPem,
+    certPath,
+    keyPath,
+    subject: facts.subject,
+    commonName: facts.commonName ?? facts.subject,
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
+    serialHex: facts.serialHex,
+    fingerprintSha256: await sha256Hex(facts.der),
+  };
+  issuers.set(ca, {
+    subjectDer: facts.subjectDer,
+    subjectKeyIdHex: facts.subjectKeyIdHex,
+    notAfter: facts.notAfter,
+    signingKey,
+  });
+  return ca;
+}
+
+/** Imports the PKCS#8 key and proves it is the private half of the certificate's public key. */
+async function importMatchingKey(keyPem: string, keyPath: string, spki: ArrayBuffer, certPath: string) {
+  let der: ArrayBuffer;
+  let keyPoint: string;
+  try {
+    der = pemToDer(keyPem, "PRIVATE KEY");
+    keyPoint = await publicPointOf("pkcs8", der);
+  } catch (error) {
+    throw brokenCaError(keyPath, `it is not a PKCS#8 ECDSA P-256 private key (${describe(error)})`, error);
+  }
+  let certPoint: string;
+  try {
+    certPoint = await publicPointOf("spki", spki);
+  } catch (error) {
+    throw brokenCaError(certPath, `its public key is not ECDSA P-256 (${describe(error)})`, error);
+  }
+  if (keyPoint !== certPoint) throw brokenCaError(keyPath, `it does not belong to the certificate ${certPath}`);
+  // Re-import non-extractable: from here on the key can sign but cannot be read back out of memory.
+  return crypto.subtle.importKey("pkcs8", der, EC_KEY_ALGORITHM, false, ["sign"]);
+}
+
+/** The public point "x.y" of a P-256 key. A private key's JWK carries it too, so no signature round trip is needed. */
+async function publicPointOf(format: "pkcs8" | "spki", der: ArrayBuffer): Promise<string> {
+  const usages: ["sign"] | ["verify"] = format === "pkcs8" ? ["sign"] : ["verify"];
+  const jwk = await crypto.subtle.exportKey(
+    "jwk",
+    await crypto.subtle.importKey(format, der, EC_KEY_ALGORITHM, true, usages),
+  );
+  return `${jwk.x}.${jwk.y}`;
+}
+
+/** The file's text, or undefined when it does not exist. Any other failure is E_TLS. */
+async function readCaFile(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ENOENT") return undefined;
+    if (code === "EACCES" || code === "EPERM") {
+      throw new GotunnelError("E_TLS", `Cannot read the gotunnel CA file ${path}: permission denied.`, {
+        hint: `It was probably created by another user (e.g. under sudo). Check \`ls -l ${dirname(path)}\` and run gotunnel as its owner.`,
+        details: { path },
+        cause: error,
+      });
+    }
+    throw brokenCaError(path, `it cannot be read (${describe(error)})`, error);
+  }
+}
+
+function brokenCaError(path: string, reason: string, cause?: unknown): GotunnelError {
+  const dir = dirname(path);
+  return new GotunnelError("E_TLS", `The gotunnel CA file ${path} is unusable: ${reason}.`, {
+    hint:
+      `Nothing was changed. To start over, move the directory aside (\`mv ${dir} ${dir}.broken\`) and run the ` +
+      "command again: gotunnel creates a new CA, which you then have to trust again with `gotunnel trust`.",
+    details: { path },
+    cause,
+  });
+}
+
+/**
+ * Writes a file that must not exist yet, atomically: temp file with its final mode in the same directory, fsync,
+ * then link(2) into place. Unlike rename(2), link fails with EEXIST instead of replacing a CA file that another
+ * gotunnel process created meanwhile. The directory is fsynced so the new name survives a power cut.
+ */
+async function writeNewFileAtomically(path: string, data: string, mode: number): Promise<void> {
+  const random = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
+  const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.${random}.tmp`);
+  const handle = await open(tempPath, "wx", mode);
+  try {
+    try {
+      await handle.chmod(mode); // open's mode is filtered by the umask
+      await handle.writeFile(data, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(tempPath, path);
+  } catch (error) {
+    if (errnoCode(error) !== "EEXIST") throw error;
+    throw new GotunnelError("E_TLS", `${path} appeared while gotunnel was creating its CA.`, {
+      hint: "Another gotunnel process created the CA at the same time. Run the command again to use that CA.",
+      details: { path },
+      cause: error,
+    });
+  } finally {
+    await unlink(tempPath);
+  }
+  await fsyncDirectory(dirname(path));
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch (error) {
+    const code = errnoCode(error);
+    // Windows cannot open or fsync a directory (EISDIR/EPERM); NTFS journals the link itself.
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL") throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,167 @@
+/**
+ * In-memory certificate store: the proxy asks it for `Bun.serve` `tls` entries, one set per route, and it issues,
+ * caches and renews leaves. Nothing is written to disk.
+ */
+import { DAY_MS, type LocalCA } from "./ca.ts";
+import { issueLeaf, type LeafCertificate } from "./leaf.ts";
+
+/** Reissue a cached leaf this long before it expires, so a long-running daemon never serves an expired one. */
+export const RENEW_BEFORE_DAYS = 30;
+/**
+ * Bun.serve serves the FIRST tls entry to clients whose SNI matches no entry, and to clients that send no SNI at
+ * all (SNI never carries IP literals: RFC 6066 §3), so the default covers how people reach the proxy by address.
+ */
+export const DEFAULT_CERT_NAMES = ["localhost", "127.0.0.1", "::1"];
+/** Cannot collide with a route key: host names never contain parentheses. */
+const DEFAULT_KEY = "(default)";
+
+/** One element of `Bun.serve({ tls: [...] })`. */
+export interface TlsEntry {
+  serverName: string;
+  cert: string;
+  key: string;
+}
+
+export interface TlsRoute {
+  /** `foo.local`; for a wildcard route either `foo.local` or `*.foo.local`. */
+  name: string;
+  /** Serve `foo.local` and every `*.foo.local` with one certificate. */
+  wildcard: boolean;
+}
+
+/** What the last call did, so the caller can log "issued N certificates in X ms". */
+export interface IssueStats {
+  issued: number;
+  reused: number;
+  elapsedMs: number;
+}
+
+interface Counts {
+  issued: number;
+  reused: number;
+}
+
+export interface CertificateStoreOptions {
+  /** Clock seam for renewal tests. */
+  now?: () => Date;
+}
+
+export class CertificateStore {
+  readonly #ca: LocalCA;
+  readonly #now: () => Date;
+  readonly #leaves = new Map<string, Promise<LeafCertificate>>();
+  #lastStats: IssueStats = { issued: 0, reused: 0, elapsedMs: 0 };
+
+  constructor(ca: LocalCA, options: CertificateStoreOptions = {}) {
+    this.#ca = ca;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Stats of the most recent entriesFor / defaultEntry / tlsEntries call. */
+  get lastStats(): IssueStats {
+    return { ...this.#lastStats };
+  }
+
+  /**
+   * Entries for the routes, issuing or renewing leaves as needed. A wildcard route yields two entries sharing one
+   * certificate: `*.foo.local`, and `foo.local` itself because Bun's wildcard serverName does not match the bare name.
+   * Leaves of routes not in the list are dropped from the cache.
+   */
+  async entriesFor(routes: TlsRoute[]): Promise<TlsEntry[]> {
+    return this.#measure((counts) => this.#routeEntries(routes, counts));
+  }
+
+  /** A certificate for localhost, 127.0.0.1 and ::1: put it FIRST in the tls array (see DEFAULT_CERT_NAMES). */
+  async defaultEntry(): Promise<TlsEntry> {
+    return this.#measure((counts) => this.#defaultEntry(counts));
+  }
+
+  /** The whole `tls` array for Bun.serve: the default entry first, then every route's entries. */
+  async tlsEntries(routes: TlsRoute[]): Promise<TlsEntry[]> {
+    return this.#measure(async (counts) => {
+      const [first, rest] = await Promise.all([this.#defaultEntry(counts), this.#routeEntries(routes, counts)]);
+      return dedupe([first, ...rest]);
+    });
+  }
+
+  /** When the earliest cached leaf becomes due for renewal; schedule a tlsEntries + listener swap for then. */
+  async nextRenewalAt(): Promise<Date | undefined> {
+    const leaves = await Promise.all(this.#leaves.values());
+    const due = leaves.map((leaf) => leaf.notAfter.getTime() - RENEW_BEFORE_DAYS * DAY_MS);
+    return due.length === 0 ? undefined : new Date(Math.min(...due));
+  }
+
+  async #routeEntries(routes: TlsRoute[], counts: Counts): Promise<TlsEntry[]> {
+    const wanted = new Map(routes.map((route) => [routeKey(route), routeNames(route)]));
+    for (const key of this.#leaves.keys()) {
+      if (key !== DEFAULT_KEY && !wanted.has(key)) this.#leaves.delete(key);
+    }
+    const leaves = await Promise.all([...wanted].map(([key, names]) => this.#leaf(key, names, counts)));
+    return dedupe(leaves.flatMap((leaf) => entriesOf(leaf)));
+  }
+
+  async #defaultEntry(counts: Counts): Promise<TlsEntry> {
+    const leaf = await this.#leaf(DEFAULT_KEY, DEFAULT_CERT_NAMES, counts);
+    return { serverName: DEFAULT_CERT_NAMES[0]!, cert: leaf.certPem, key: leaf.keyPem };
+  }
+
+  async #leaf(key: string, names: string[], counts: Counts): Promise<LeafCertificate> {
+    const cached = this.#leaves.get(key);
+    if (cached) {
+      const leaf = await cached;
+      if (this.#isFresh(leaf)) {
+        counts.reused++;
+        return leaf;
+      }
+      if (this.#leaves.get(key) !== cached) return this.#leaf(key, names, counts); // renewed by a concurrent call
+    }
+    const pending = issueLeaf(this.#ca, names, { now: this.#now() });
+    this.#leaves.set(key, pending);
+    counts.issued++;
+    try {
+      return await pending;
+    } catch (error) {
+      // Do not cache a failure: the next call should try again, not replay the same rejection forever.
+      if (this.#leaves.get(key) === pending) this.#leaves.delete(key);
+      throw error;
+    }
+  }
+
+  #isFresh(leaf: LeafCertificate): boolean {
+    const now = this.#now().getTime();
+    // A leaf from the future means the clock was set back past its notBefore: clients would reject it.
+    return now >= leaf.notBefore.getTime() && leaf.notAfter.getTime() - now > RENEW_BEFORE_DAYS * DAY_MS;
+  }
+
+  async #measure<T>(work: (counts: Counts) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const counts = { issued: 0, reused: 0 };
+    const result = await work(counts);
+    this.#lastStats = { ...counts, elapsedMs: performance.now() - started };
+    return result;
+  }
+}
+
+function baseName(route: TlsRoute): string {
+  const name = route.name.toLowerCase();
+  return route.wildcard && name.startsWith("*.") ? name.slice(2) : name;
+}
+
+function routeKey(route: TlsRoute): string {
+  return `${route.wildcard ? "*." : ""}${baseName(route)}`;
+}
+
+function routeNames(route: TlsRoute): string[] {
+  const base = baseName(route);
+  return route.wildcard ? [base, `*.${base}`] : [base];
+}
+
+function entriesOf(leaf: LeafCertificate): TlsEntry[] {
+  return leaf.names.map((serverName) => ({ serverName, cert: leaf.certPem, key: leaf.keyPem }));
+}
+
+/** Keeps the first entry per serverName: an exact route and a wildcard route may both cover `foo.local`. */
+function dedupe(entries: TlsEntry[]): TlsEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => !seen.has(entry.serverName) && seen.add(entry.serverName));
+}
