@@ -1,0 +1,63 @@
+/**
+ * Environment variables as a config layer. They produce a raw partial config that goes through the same schema
+ * as a file, so a bad value gets the same "expected …" message, labelled with the variable's name.
+ */
+
+/** Each supported variable and the config field it sets. Names match the Go tool where it had one. */
+export const ENV_FIELDS = {
+  GOTUNNEL_PROXY_HTTP_PORT: ["proxy", "httpPort"],
+  GOTUNNEL_PROXY_HTTPS_PORT: ["proxy", "httpsPort"],
+  GOTUNNEL_PROXY_HOST: ["proxy", "host"],
+  GOTUNNEL_LOG_FORMAT: ["log", "format"],
+} as const;
+
+/** Path of a config file to load instead of discovering one (same as `--config`). */
+export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
+/** `DEBUG=1` turns on debug logging, as in the Go tool. */
+export const DEBUG_ENV = "DEBUG";
+
+type EnvName = keyof typeof ENV_FIELDS;
+const PORT_FIELDS = new Set<string>(["httpPort", "httpsPort"]);
+const TRUTHY = new Set(["1", "true", "yes", "on"]);
+const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);
+
+export interface EnvLayer {
+  /** A partial config, e.g. `{ proxy: { httpPort: 8080 } }`; empty when no variable is set. */
+  raw: Record<string, Record<string, unknown>>;
+  /** Names the variable behind a field path, so errors say `GOTUNNEL_PROXY_HTTP_PORT` and not `proxy.httpPort`. */
+  label: (path: readonly string[]) => string | undefined;
+}
+
+/**
+ * An empty variable counts as unset (`GOTUNNEL_PROXY_HTTP_PORT= gotunnel up` is how shells unset for one
+ * command). Digit strings become numbers; anything else stays a string, so the schema rejects it with the
+ * value quoted instead of this module guessing.
+ */
+export function envLayer(env: Record<string, string | undefined>): EnvLayer {
+  const raw: EnvLayer["raw"] = {};
+  const labels = new Map<string, string>();
+  for (const name of Object.keys(ENV_FIELDS) as EnvName[]) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const [section, field] = ENV_FIELDS[name];
+    const converted = PORT_FIELDS.has(field) && /^[0-9]+$/.test(value) ? Number(value) : value;
+    raw[section] = { ...raw[section], [field]: converted };
+    labels.set(`${section}.${field}`, `environment variable ${name}`);
+  }
+  if (isDebugEnabled(env[DEBUG_ENV])) {
+    raw.log = { ...raw.log, level: "debug" };
+    labels.set("log.level", `environment variable ${DEBUG_ENV}`);
+  }
+  return { raw, label: (path) => labels.get(path.join(".")) };
+}
+
+/**
+ * `DEBUG` is shared with the `debug` npm package (`DEBUG=express:*`), so a value we do not recognise means
+ * "not for us" rather than an error: only 1/true/yes/on or a pattern naming gotunnel (or `*`) turns it on.
+ */
+export function isDebugEnabled(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const normalized = value.trim().toLowerCase();
+  if (TRUTHY.has(normalized)) return true;
+  return normalized.split(/[\s,]+/).some((pattern) => GOTUNNEL_DEBUG_PATTERNS.has(pattern));
+}

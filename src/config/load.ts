@@ -1,0 +1,362 @@
+/**
+ * Loading is not validating. This module finds the config sources and has c12 read each file (c12 is imported
+ * here and nowhere else, lazily: it costs ~15 ms). Every source is then validated on its own by the schema, so
+ * each problem names its file, variable or flag; only then are the layers merged:
+ * flags > env (GOTUNNEL_*) > project file > user file (`<configDir>/config.*`) > schema defaults.
+ * proxy/log merge field by field; routes merge by normalized name, a higher layer's route replacing a lower one's.
+ *
+ * Project sources, highest first (c12's order): `gotunnel.config.<ext>`, `.gotunnelrc`, the `"gotunnel"` key of
+ * package.json. The project dir is the nearest directory from cwd up that holds one of them, a package.json or
+ * `.git`. `--config <file>` / GOTUNNEL_CONFIG replaces all three with exactly that file (the user file stays).
+ *
+ * `.gotunnelrc` is rc9's format (read by c12): one `key=value` per line; a dot in a key nests; a value is parsed
+ * as JSON when it looks like JSON; rc9 silently skips lines that are not `key=value`. So a route name cannot
+ * contain a dot there: `routes.myapp=3000` works (myapp → myapp.local), `routes.api.myapp.local=3000` does not.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import type { LoadConfigOptions } from "c12";
+import { GotunnelError } from "../core/errors.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { CONFIG_FILE_ENV, envLayer } from "./env.ts";
+import {
+  type ConfigIssue,
+  configDefaults,
+  defineConfig,
+  isPlainObject,
+  type LayerValue,
+  type ResolvedConfig,
+  type ResolvedRoute,
+  validateLayer,
+} from "./schema.ts";
+
+export type { ResolvedConfig, ResolvedRoute } from "./schema.ts";
+
+export interface ConfigOverrides {
+  /** `--config <file>`: load exactly this file instead of discovering project config. */
+  configFile?: string;
+  routes?: Record<string, unknown>;
+  proxy?: Partial<ResolvedConfig["proxy"]>;
+  log?: Partial<ResolvedConfig["log"]>;
+}
+
+export interface LoadedConfig {
+  config: ResolvedConfig;
+  /** Every file that contributed, highest precedence first. */
+  files: string[];
+  projectDir: string;
+}
+
+export interface LoadConfigInput {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  overrides?: ConfigOverrides;
+  /** Defaults to `resolvePaths({ env }).configDir` (GOTUNNEL_HOME aware). */
+  userConfigDir?: string;
+}
+
+/** The formats we document and test. c12 knows a few more; discovery is ours so it cannot pick one up silently. */
+export const CONFIG_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".json", ".yaml", ".yml", ".toml"] as const;
+export const PROJECT_CONFIG_BASENAME = "gotunnel.config";
+export const USER_CONFIG_BASENAME = "config";
+export const RC_FILE = ".gotunnelrc";
+const PACKAGE_JSON_KEY = "gotunnel";
+const FLAGS_SOURCE = "command-line flags";
+const PREVIEW_MAX_CHARS = 80;
+
+/** One config source. `label` names a field itself (an env var); `pathPrefix` places it (package.json's key). */
+interface Layer {
+  source: string;
+  raw: unknown;
+  file?: string;
+  pathPrefix?: string[];
+  label?: (path: readonly string[]) => string | undefined;
+}
+
+export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const overrides = options.overrides ?? {};
+  const cwd = resolve(options.cwd);
+  const explicit = explicitConfigFile(cwd, overrides.configFile, env[CONFIG_FILE_ENV]);
+  const projectDir = explicit ? dirname(explicit) : findProjectDir(cwd);
+  const fileLayers = explicit ? [await fileLayer(explicit)] : await projectLayers(projectDir);
+  const userFile = findConfigFile(options.userConfigDir ?? resolvePaths({ env }).configDir, USER_CONFIG_BASENAME);
+  if (userFile) fileLayers.push(await fileLayer(userFile));
+  const fromEnv = envLayer(env);
+  const { routes, proxy, log } = overrides;
+  const layers: Layer[] = [
+    { source: FLAGS_SOURCE, raw: withoutUndefined({ routes, proxy, log }) },
+    { source: "environment", raw: fromEnv.raw, label: fromEnv.label },
+    ...fileLayers,
+  ];
+  const files = fileLayers.flatMap((layer) => (layer.file ? [layer.file] : []));
+  return { config: resolveLayers(layers), files, projectDir };
+}
+
+/** Validates one plain object (a config file's content) and applies the defaults. */
+export function resolveConfig(input: unknown, source: string): ResolvedConfig {
+  return resolveLayers([{ source, raw: input }]);
+}
+
+/** Layers come highest precedence first. Throws one E_CONFIG_INVALID listing every issue of every layer. */
+function resolveLayers(layers: Layer[]): ResolvedConfig {
+  const lines: string[] = [];
+  const values: LayerValue[] = [];
+  for (const layer of layers) {
+    const { value, issues } = validateLayer(layer.raw);
+    // Sorted by field path within a source, so problems with one field sit together.
+    lines.push(...issues.map((issue) => formatIssue(layer, issue)).sort());
+    if (value) values.push(value);
+  }
+  if (lines.length > 0) throw invalidConfig(lines, layers);
+  // Highest layer first: the first definition of a name wins, and routes list in precedence, then file, order.
+  const routes = new Map<string, ResolvedRoute>();
+  for (const route of values.flatMap((value) => value.routes))
+    if (!routes.has(route.name)) routes.set(route.name, route);
+  const { proxy, log } = configDefaults();
+  return {
+    routes: [...routes.values()],
+    proxy: Object.assign(proxy, ...values.map((value) => value.proxy).reverse()),
+    log: Object.assign(log, ...values.map((value) => value.log).reverse()),
+  };
+}
+
+function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+const IDENTIFIER_RE = /^[A-Za-z_$][\w$]*$/;
+
+/** `routes["api.myapp.local"].target`: dotted where the key is an identifier, bracketed JSON otherwise. */
+export function formatPath(path: readonly string[]): string {
+  if (path.length === 0) return "(top level)";
+  return path
+    .map((key, index) => (IDENTIFIER_RE.test(key) ? `${index === 0 ? "" : "."}${key}` : `[${JSON.stringify(key)}]`))
+    .join("");
+}
+
+function formatIssue(layer: Layer, issue: ConfigIssue): string {
+  const where =
+    layer.label?.(issue.path) ?? `${layer.source}: ${formatPath([...(layer.pathPrefix ?? []), ...issue.path])}`;
+  const found = issue.found ? ` (found ${preview(issue.found.value)})` : "";
+  return `${where}: ${issue.message}${found}`;
+}
+
+function preview(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // A BigInt or a cycle: JSON cannot show it, String() below still names it.
+    text = undefined;
+  }
+  text ??= typeof value === "function" ? "a function" : String(value);
+  return text.length > PREVIEW_MAX_CHARS ? `${text.slice(0, PREVIEW_MAX_CHARS)}…` : text;
+}
+
+const EXAMPLE_CONFIG =
+  'export default defineConfig({ routes: { "myapp.local": 3000, "api.myapp.local": { target: "http://127.0.0.1:8080" } } })';
+
+function invalidConfig(lines: string[], layers: Layer[]): GotunnelError {
+  const count = lines.length === 1 ? "1 problem" : `${lines.length} problems`;
+  const rcNote = layers.some((layer) => layer.file?.endsWith(RC_FILE))
+    ? ` In ${RC_FILE} a dot in a key nests, so use dotless route names there (routes.myapp=3000 means myapp.local).`
+    : "";
+  return new GotunnelError(
+    "E_CONFIG_INVALID",
+    `Invalid gotunnel config (${count}):\n${lines.map((l) => `  ${l}`).join("\n")}`,
+    {
+      hint: `Fix each field listed above. A valid config looks like: ${EXAMPLE_CONFIG}.${rcNote}`,
+      details: { issues: lines },
+    },
+  );
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function explicitConfigFile(
+  cwd: string,
+  fromFlag: string | undefined,
+  fromEnv: string | undefined,
+): string | undefined {
+  const given = fromFlag || fromEnv;
+  if (!given) return undefined;
+  const origin = fromFlag ? "--config" : CONFIG_FILE_ENV;
+  const file = resolve(cwd, given);
+  if (!isFile(file)) {
+    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) does not exist or is not a file.`, {
+      hint: `Check the path given to ${origin}, or drop it to use ${PROJECT_CONFIG_BASENAME}.* in the project directory.`,
+      details: { file, origin },
+    });
+  }
+  if (!(CONFIG_EXTENSIONS as readonly string[]).includes(extname(file))) {
+    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) has an unsupported format.`, {
+      hint: `Use one of: ${CONFIG_EXTENSIONS.join(" ")}.`,
+      details: { file, origin },
+    });
+  }
+  return file;
+}
+
+/** The one config file named `<base>.<ext>` in `dir`; two of them is an error, not a silent pick. */
+function findConfigFile(dir: string, base: string): string | undefined {
+  const found = CONFIG_EXTENSIONS.map((ext) => join(dir, `${base}${ext}`)).filter(isFile);
+  if (found.length > 1) {
+    const names = found.map((file) => basename(file)).join(", ");
+    throw new GotunnelError("E_CONFIG_LOAD", `Found ${found.length} config files in ${dir}: ${names}.`, {
+      hint: "gotunnel reads exactly one: merge them into one file and delete the others.",
+      details: { files: found },
+    });
+  }
+  return found[0];
+}
+
+function findProjectDir(cwd: string): string {
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    const hasConfig = CONFIG_EXTENSIONS.some((ext) => isFile(join(dir, `${PROJECT_CONFIG_BASENAME}${ext}`)));
+    const isRoot = isFile(join(dir, "package.json")) || existsSync(join(dir, ".git"));
+    if (hasConfig || isRoot || isFile(join(dir, RC_FILE))) return dir;
+    if (dirname(dir) === dir) return cwd;
+  }
+}
+
+async function projectLayers(dir: string): Promise<Layer[]> {
+  const layers: Layer[] = [];
+  const main = findConfigFile(dir, PROJECT_CONFIG_BASENAME);
+  if (main) layers.push(await fileLayer(main));
+  const rc = join(dir, RC_FILE);
+  if (isFile(rc)) layers.push({ source: rc, file: rc, raw: await loadWithC12(rc, { cwd: dir, rcFile: RC_FILE }) });
+  const pkg = packageJsonLayer(join(dir, "package.json"));
+  if (pkg) layers.push(pkg);
+  return layers;
+}
+
+async function fileLayer(file: string): Promise<Layer> {
+  // An empty file means "no settings" in every format; confbox returns undefined for it, which c12 then trips on.
+  const blank =
+    readFileSync(file, "utf8")
+      .replace(/^\s*#.*$/gm, "")
+      .trim() === "";
+  const raw = blank ? {} : await loadWithC12(file, { cwd: dirname(file), configFile: file, rcFile: false });
+  return { source: file, file, raw };
+}
+
+function packageJsonLayer(file: string): Layer | undefined {
+  if (!isFile(file)) return undefined;
+  let pkg: unknown;
+  try {
+    pkg = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw loadError(file, error);
+  }
+  if (!isPlainObject(pkg) || pkg[PACKAGE_JSON_KEY] === undefined) return undefined;
+  return { source: file, file, raw: pkg[PACKAGE_JSON_KEY], pathPrefix: [PACKAGE_JSON_KEY] };
+}
+
+/** Reads one file (or, with `rcFile`, only the rc file) through c12 and returns that layer's raw config. */
+async function loadWithC12(file: string, options: LoadConfigOptions): Promise<unknown> {
+  try {
+    const { loadConfig: c12Load } = await import("c12");
+    const result = await c12Load({
+      name: "gotunnel",
+      ...options,
+      // c12 features we do not offer: remote `extends` (giget would download), `$env` sections, dotenv,
+      // package.json (packageJsonLayer reads it, with its own error), and the ~/.gotunnelrc global rc.
+      extend: false,
+      giget: false,
+      envName: false,
+      dotenv: false,
+      packageJson: false,
+      globalRc: false,
+      jiti: bunImporter as unknown as LoadConfigOptions["jiti"],
+      // With only an rc file wanted, tell c12 there is no main file instead of letting it search for one.
+      ...(options.rcFile ? { resolve: () => ({ config: {}, cwd: dirname(file) }) } : {}),
+    });
+    const wanted = options.rcFile || file;
+    return result.layers?.find((layer) => layer.configFile === wanted)?.config ?? {};
+  } catch (error) {
+    throw loadError(file, error);
+  }
+}
+
+/**
+ * What c12 calls instead of jiti: Bun's own `import()`, so TS configs are compiled by Bun (no jiti transpiler
+ * at runtime, inside the compiled binary too). c12 only calls `.import(path, { default: true })`.
+ */
+const bunImporter = {
+  async import(id: string, options?: { default?: boolean }): Promise<unknown> {
+    if (extname(id) === ".json") return JSON.parse(readFileSync(id, "utf8"));
+    // Bun 1.4.5 reads "?" in a specifier as a query, even inside a file:// URL, so such a path cannot load.
+    if (id.includes("?")) {
+      throw new GotunnelError("E_CONFIG_LOAD", `Cannot import ${id}: Bun cannot import a path containing "?".`, {
+        hint: "Rename the directory, or use a JSON, YAML or TOML config, which are read without import().",
+      });
+    }
+    registerVirtualModule();
+    // Bun caches modules by path; dropping the entry makes a reload (daemon, tests) see the file as it is now.
+    Reflect.deleteProperty(require.cache, id);
+    const module: Record<string, unknown> = await import(id);
+    if (module.default === undefined || module.default === null) {
+      throw new GotunnelError("E_CONFIG_LOAD", `${id} has no default export.`, {
+        hint: `Write: import { defineConfig } from "gotunnel"; ${EXAMPLE_CONFIG}`,
+      });
+    }
+    return options?.default === false ? module : module.default;
+  },
+};
+
+let virtualModuleRegistered = false;
+
+/**
+ * `import { defineConfig } from "gotunnel"` must work in any project, with no node_modules/gotunnel, and inside
+ * the compiled binary: a runtime plugin serves the specifier from this process instead of the file system.
+ */
+function registerVirtualModule(): void {
+  if (virtualModuleRegistered) return;
+  Bun.plugin({
+    name: "gotunnel-virtual",
+    setup(build) {
+      build.module("gotunnel", () => ({ exports: { defineConfig }, loader: "object" }));
+    },
+  });
+  virtualModuleRegistered = true;
+}
+
+const LOAD_HINTS: Record<string, string> = {
+  ".json": "Fix the JSON syntax. JSON allows no comments or trailing commas; gotunnel.config.yaml or .ts do.",
+  ".yaml": "Fix the YAML syntax at the line shown.",
+  ".yml": "Fix the YAML syntax at the line shown.",
+  ".toml": "Fix the TOML syntax at the line shown.",
+};
+
+function loadError(file: string, error: unknown): GotunnelError {
+  if (error instanceof GotunnelError) return error;
+  const isPackageJson = basename(file) === "package.json";
+  const hint = isPackageJson
+    ? 'Fix the JSON syntax of package.json (gotunnel reads its "gotunnel" key).'
+    : (LOAD_HINTS[extname(file)] ?? `Fix the error above; the file must ${EXAMPLE_CONFIG}.`);
+  return new GotunnelError("E_CONFIG_LOAD", `Could not load ${file}:\n  ${describeError(error)}`, {
+    hint,
+    details: { file },
+    cause: error,
+  });
+}
+
+/** Bun reports a syntax error as an AggregateError of BuildMessages, each with a position. */
+function describeError(error: unknown): string {
+  const parts: unknown[] = error instanceof AggregateError ? error.errors : [error];
+  return parts
+    .map((part) => {
+      if (!isObjectLike(part)) return String(part);
+      const position = isObjectLike(part.position) ? part.position : undefined;
+      const where = position ? `line ${String(position.line)}, column ${String(position.column)}: ` : "";
+      return `${where}${String(part.message ?? part)}`;
+    })
+    .join("\n  ");
+}
+
+function isObjectLike(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}

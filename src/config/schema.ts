@@ -1,0 +1,366 @@
+/**
+ * The config schema: the one source of the config's types, defaults and field docs (`v.description`), and the
+ * validation of one config layer against it. Finding and reading files is load.ts's job; what a route name or a
+ * target string may be is domain.ts's. Messages are phrased as what would be valid, because the loader prints
+ * them next to the field path and the value it found.
+ */
+import * as v from "valibot";
+import {
+  checkDomain,
+  type DomainName,
+  PORT_MAX,
+  parseTarget,
+  portTarget,
+  TARGET_EXAMPLE,
+  UPSTREAM_PORT_MIN,
+  type UpstreamTarget,
+} from "./domain.ts";
+
+/** Proxy listeners may use 0: the OS picks a free port (tests, and running next to another proxy). */
+export const PROXY_PORT_MIN = 0;
+export const DEFAULT_HTTP_PORT = 80;
+export const DEFAULT_HTTPS_PORT = 443;
+/** Loopback only by default: exposing dev servers to the LAN is an explicit choice (`host: "0.0.0.0"`). */
+export const DEFAULT_BIND_HOST = "127.0.0.1";
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Rejects arrays too, which valibot's object/record schemas would otherwise accept as objects. */
+function plainObject<const S extends v.GenericSchema>(schema: S, expects: string) {
+  return v.pipe(v.custom<v.InferInput<S>>(isPlainObject, expects), schema);
+}
+
+function port(min: number, description: string) {
+  const expects = `expected an integer port from ${min} to ${PORT_MAX}`;
+  return v.pipe(
+    v.number(expects),
+    v.integer(expects),
+    v.minValue(min, expects),
+    v.maxValue(PORT_MAX, expects),
+    v.description(description),
+  );
+}
+
+function bool(description: string) {
+  return v.pipe(v.boolean("expected true or false"), v.description(description));
+}
+
+const upstreamPortSchema = v.pipe(
+  port(UPSTREAM_PORT_MIN, "Upstream port on localhost."),
+  v.transform((portNumber: number) => portTarget(portNumber)),
+);
+
+const targetStringSchema = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const parsed = parseTarget(dataset.value);
+    if (typeof parsed !== "string") return parsed;
+    addIssue({ message: parsed });
+    return NEVER;
+  }),
+);
+
+function rejectAll(expects: string) {
+  return v.custom<never>(() => false, expects);
+}
+
+const targetSchema = v.pipe(
+  v.lazy((input) => {
+    if (typeof input === "number") return upstreamPortSchema;
+    if (typeof input === "string") return targetStringSchema;
+    return rejectAll(`expected a port or a URL, ${TARGET_EXAMPLE}`);
+  }),
+  v.description("Where requests go: a port on localhost, or an http(s) origin with no path."),
+);
+
+/** RFC 9110 §5.1: a field name is a token. */
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** CR, LF and NUL in a value would split or truncate the request (RFC 9110 §5.5). */
+const HEADER_VALUE_RE = /^[^\r\n\0]*$/;
+
+const headersSchema = plainObject(
+  v.record(
+    v.pipe(v.string(), v.regex(HEADER_NAME_RE, "expected a header name (letters, digits and !#$%&'*+.^_`|~-)")),
+    v.pipe(
+      v.string("expected a string header value"),
+      v.regex(HEADER_VALUE_RE, "expected a header value without CR, LF or NUL characters"),
+    ),
+  ),
+  'expected an object of header names to values, e.g. { "x-forwarded-prefix": "/app" }',
+);
+
+/** Route defaults, shared by the object form and the shorthand (port or URL) form. */
+export const ROUTE_DEFAULTS = { https: true, preserveHost: true } as const;
+
+const routeObjectSchema = v.object(
+  {
+    target: targetSchema,
+    https: v.optional(
+      bool("Serve over HTTPS (true), or over plain HTTP only with no redirect (false)."),
+      ROUTE_DEFAULTS.https,
+    ),
+    headers: v.optional(
+      v.pipe(headersSchema, v.description("Headers added to every request sent upstream.")),
+      {} as Record<string, string>,
+    ),
+    preserveHost: v.optional(
+      bool("Send the browser's Host header upstream (true) or the target's (false)."),
+      ROUTE_DEFAULTS.preserveHost,
+    ),
+  },
+  // Dispatch (routeSchema) only sends plain objects here, so the one issue this message covers is a missing key.
+  "is required: a port or a URL, e.g. { target: 3000 }",
+);
+
+const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost }`;
+
+const shorthandRoute = (schema: typeof upstreamPortSchema | typeof targetStringSchema) =>
+  v.pipe(
+    schema,
+    v.transform((target: UpstreamTarget) => ({ target, ...ROUTE_DEFAULTS, headers: {} as Record<string, string> })),
+  );
+
+const routeSchema = v.lazy((input) => {
+  if (isPlainObject(input)) return routeObjectSchema;
+  if (typeof input === "number") return shorthandRoute(upstreamPortSchema);
+  if (typeof input === "string") return shorthandRoute(targetStringSchema);
+  return rejectAll(ROUTE_EXPECTS);
+});
+
+const BIND_HOST_EXPECTS = 'expected an IP address or host name to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::1"';
+
+const proxySchema = plainObject(
+  v.object({
+    httpPort: v.optional(
+      port(PROXY_PORT_MIN, "HTTP listener port (redirects to HTTPS). 0: any free port."),
+      DEFAULT_HTTP_PORT,
+    ),
+    httpsPort: v.optional(port(PROXY_PORT_MIN, "HTTPS listener port. 0: any free port."), DEFAULT_HTTPS_PORT),
+    host: v.optional(
+      v.pipe(
+        v.string(BIND_HOST_EXPECTS),
+        v.regex(/^(?:[A-Za-z0-9.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, BIND_HOST_EXPECTS),
+        v.description("Address the proxy listens on. Use 0.0.0.0 to serve the LAN."),
+      ),
+      DEFAULT_BIND_HOST,
+    ),
+  }),
+  "expected an object { httpPort, httpsPort, host }",
+);
+
+const logSchema = plainObject(
+  v.object({
+    format: v.optional(
+      v.pipe(v.picklist(["text", "json"], 'expected "text" or "json"'), v.description("Log line format.")),
+      "text",
+    ),
+    level: v.optional(
+      v.pipe(v.picklist(["info", "debug"], 'expected "info" or "debug"'), v.description("Log verbosity.")),
+      "info",
+    ),
+  }),
+  "expected an object { format, level }",
+);
+
+export const configSchema = plainObject(
+  v.object({
+    routes: v.optional(
+      v.pipe(
+        plainObject(
+          v.record(v.string(), routeSchema),
+          'expected an object of route names, e.g. { "myapp.local": 3000 }',
+        ),
+        v.description('Route name to upstream, e.g. { "myapp.local": 3000 }. "demo" means "demo.local".'),
+      ),
+      {},
+    ),
+    proxy: v.optional(proxySchema, {}),
+    log: v.optional(logSchema, {}),
+  }),
+  "expected an object with routes, proxy and log",
+);
+
+/** What users write: the input type of the schema, so editors complete and check config files. */
+export type GotunnelConfig = v.InferInput<typeof configSchema>;
+export type RouteInput = v.InferInput<typeof routeSchema>;
+/** One layer after validation: defaults applied, route names not yet normalized. */
+export type ParsedConfig = v.InferOutput<typeof configSchema>;
+
+export interface ResolvedRoute {
+  name: string;
+  wildcard: boolean;
+  target: UpstreamTarget;
+  https: boolean;
+  headers: Record<string, string>;
+  preserveHost: boolean;
+}
+
+export interface ResolvedConfig {
+  routes: ResolvedRoute[];
+  proxy: ParsedConfig["proxy"];
+  log: ParsedConfig["log"];
+}
+
+/** Identity at runtime; gives `gotunnel.config.ts` type checking and completion. */
+export function defineConfig(config: GotunnelConfig): GotunnelConfig {
+  return config;
+}
+
+/** Defaults for everything but routes, taken from the schema itself. */
+export function configDefaults(): Omit<ResolvedConfig, "routes"> {
+  const { proxy, log } = v.parse(configSchema, {});
+  return { proxy, log };
+}
+
+/** One problem in one config source. `path` is the field path; `found` is absent when the path says it all. */
+export interface ConfigIssue {
+  path: string[];
+  message: string;
+  found?: { value: unknown };
+}
+
+/** One layer's values: only the fields it set, so a lower layer's value is not masked by a default. */
+export interface LayerValue {
+  routes: ResolvedRoute[];
+  proxy: Partial<ResolvedConfig["proxy"]>;
+  log: Partial<ResolvedConfig["log"]>;
+}
+
+/** Validates one raw layer: every type/range problem and every unknown key, all at once. */
+export function validateConfig(input: unknown): { output: ParsedConfig | undefined; issues: ConfigIssue[] } {
+  const result = v.safeParse(configSchema, input);
+  const issues: ConfigIssue[] = (result.issues ?? []).map((issue) => ({
+    path: (issue.path ?? []).map((item) => String(item.key)),
+    message: issue.message,
+    // `undefined` is what valibot reports for a missing key; "found undefined" would only add noise.
+    ...(issue.input === undefined ? {} : { found: { value: issue.input } }),
+  }));
+  collectUnknownKeys(configSchema as unknown as SchemaNode, input, [], issues);
+  return { output: result.success && issues.length === 0 ? result.output : undefined, issues };
+}
+
+/** Validates one layer and normalizes its route names: the layer's values, or every issue it has. */
+export function validateLayer(raw: unknown): { value?: LayerValue; issues: ConfigIssue[] } {
+  const { output, issues } = validateConfig(raw);
+  const names = routeNames(raw, issues);
+  if (!output || issues.length > 0) return { issues };
+  const routes: ResolvedRoute[] = [];
+  for (const [key, route] of Object.entries(output.routes)) {
+    const name = names.get(key);
+    if (name) routes.push({ ...name, ...route });
+  }
+  return { issues, value: { routes, proxy: given(raw, "proxy", output.proxy), log: given(raw, "log", output.log) } };
+}
+
+/** Normalizes every route name, reporting bad names and names that collide after normalization. */
+function routeNames(raw: unknown, issues: ConfigIssue[]): Map<string, DomainName> {
+  const names = new Map<string, DomainName>();
+  const routes = isPlainObject(raw) && isPlainObject(raw.routes) ? raw.routes : {};
+  const firstKeyByName = new Map<string, string>();
+  for (const key of Object.keys(routes)) {
+    const check = checkDomain(key);
+    if (!check.ok) {
+      issues.push({ path: ["routes", key], message: `invalid route name: ${check.reason}` });
+      continue;
+    }
+    const { name } = check.value;
+    const first = firstKeyByName.get(name);
+    if (first !== undefined) {
+      const message = `same route as routes[${JSON.stringify(first)}] (both mean ${JSON.stringify(name)}); keep one`;
+      issues.push({ path: ["routes", key], message });
+      continue;
+    }
+    firstKeyByName.set(name, key);
+    names.set(key, check.value);
+  }
+  return names;
+}
+
+/** Only the fields this layer actually set, so a lower layer's value is not masked by a default. */
+function given<T extends object>(raw: unknown, section: string, output: T): Partial<T> {
+  const input = isPlainObject(raw) ? raw[section] : undefined;
+  if (!isPlainObject(input)) return {};
+  return Object.fromEntries(Object.entries(output).filter(([key]) => input[key] !== undefined)) as Partial<T>;
+}
+
+/** The parts of a valibot schema object that the unknown-key walk reads. */
+interface SchemaNode {
+  kind: string;
+  type: string;
+  wrapped?: SchemaNode;
+  getter?: (input: unknown) => SchemaNode;
+  pipe?: SchemaNode[];
+  entries?: Record<string, SchemaNode>;
+  value?: SchemaNode;
+}
+
+/** Wrappers are shallow here (optional → pipe → lazy → object); the bound only guards against a cycle. */
+const MAX_WRAPPER_DEPTH = 8;
+
+/** Follows optional, lazy and pipe wrappers to the object or record schema that will read `input`. */
+function containerOf(node: SchemaNode, input: unknown): SchemaNode | undefined {
+  let current: SchemaNode | undefined = node;
+  for (let depth = 0; current && depth < MAX_WRAPPER_DEPTH; depth++) {
+    if (current.type === "object" || current.type === "record") return current;
+    if (current.type === "optional") current = current.wrapped;
+    else if (current.type === "lazy") current = current.getter?.(input);
+    else if (current.pipe) {
+      // A pipe copies its first item's properties; a nested pipe is its own node, a plain first item is not.
+      const [base, ...rest] = current.pipe;
+      current = base?.pipe ? base : rest.find((item) => item.kind === "schema");
+    } else return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * valibot's strictObject stops at the first unknown key of each object, and without its suggestions; we report
+ * every one, with the closest valid key, because a typo like `route` would otherwise just be ignored.
+ */
+function collectUnknownKeys(node: SchemaNode, input: unknown, path: string[], issues: ConfigIssue[]): void {
+  if (!isPlainObject(input)) return;
+  const container = containerOf(node, input);
+  if (!container) return;
+  const known = Object.keys(container.entries ?? {});
+  for (const [key, value] of Object.entries(input)) {
+    const child = container.type === "record" ? container.value : container.entries?.[key];
+    if (child) {
+      collectUnknownKeys(child, value, [...path, key], issues);
+      continue;
+    }
+    const guess = closest(key, known);
+    const didYouMean = guess ? ` Did you mean ${JSON.stringify(guess)}?` : "";
+    issues.push({ path: [...path, key], message: `unknown key.${didYouMean} Valid keys: ${known.join(", ")}` });
+  }
+}
+
+/** Closest candidate by edit distance, ignoring case, `-` and `_`; only when it is plausibly a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const fold = (text: string) => text.toLowerCase().replace(/[-_]/g, "");
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(fold(word), fold(candidate));
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  const allowed = Math.max(1, Math.floor((best?.length ?? 0) / 3));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+/** Optimal string alignment distance: Levenshtein plus adjacent swaps, so "hots" is one edit from "host". */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i + j));
+  const at = (i: number, j: number) => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      const row = rows[i];
+      if (row) row[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
