@@ -47,7 +47,7 @@ async function run(rawArgs: string[]): Promise<number> {
   } catch (error) {
     const { printError } = await import("./cli/output.ts");
     const { isUsageError, usageError } = await import("./cli/usage.ts");
-    const mapped = isUsageError(error) ? usageError(error) : error;
+    const mapped = isUsageError(error) ? usageError(error, rawArgs.find((arg) => !arg.startsWith("-"))) : error;
     return printError(mapped, {
       json: wants(rawArgs, "--json"),
       debug: wants(rawArgs, "--debug") || !!process.env.DEBUG,
