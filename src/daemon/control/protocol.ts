@@ -1,0 +1,82 @@
+/**
+ * The control API's shapes: HTTP + JSON over the daemon's unix socket. One valibot schema per message, used by the
+ * server to validate what arrives and by the client to validate what comes back. Documented in docs/control-api.md.
+ */
+import * as v from "valibot";
+
+/** Bumped when a change would break an older CLI talking to a newer daemon (or the reverse). */
+export const PROTOCOL_VERSION = 1;
+
+export const ownerSchema = v.variant("kind", [
+  /** `gotunnel up` in a project directory. */
+  v.object({ kind: v.literal("project"), dir: v.string() }),
+  /** `gotunnel start` from a terminal. */
+  v.object({ kind: v.literal("command"), cwd: v.string() }),
+]);
+export type Owner = v.InferOutput<typeof ownerSchema>;
+
+export const targetSchema = v.object({
+  protocol: v.picklist(["http:", "https:"]),
+  hostname: v.string(),
+  port: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)),
+  origin: v.string(),
+});
+
+/** A route as the daemon keeps and persists it. */
+export const routeRecordSchema = v.object({
+  name: v.string(),
+  wildcard: v.boolean(),
+  target: targetSchema,
+  https: v.boolean(),
+  headers: v.record(v.string(), v.string()),
+  preserveHost: v.boolean(),
+  owner: ownerSchema,
+  /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
+  persistent: v.boolean(),
+  addedAt: v.string(),
+});
+
+export const addRoutesRequestSchema = v.object({
+  routes: v.array(v.omit(routeRecordSchema, ["owner", "persistent", "addedAt"])),
+  owner: ownerSchema,
+  persistent: v.boolean(),
+  /** Take over names owned by someone else. */
+  force: v.optional(v.boolean(), false),
+});
+export type AddRoutesRequest = v.InferOutput<typeof addRoutesRequestSchema>;
+
+export const removeRoutesRequestSchema = v.union([
+  v.object({ names: v.array(v.string()) }),
+  v.object({ owner: ownerSchema }),
+  v.object({ all: v.literal(true) }),
+]);
+export type RemoveRoutesRequest = v.InferOutput<typeof removeRoutesRequestSchema>;
+
+export const routeInfoSchema = v.object({
+  ...routeRecordSchema.entries,
+  url: v.string(),
+  requests: v.number(),
+  status: v.picklist(["serving", "upstream-down", "unknown"]),
+});
+export type RouteInfo = v.InferOutput<typeof routeInfoSchema>;
+
+export const routesResponseSchema = v.object({ routes: v.array(routeInfoSchema) });
+
+export const errorResponseSchema = v.object({
+  error: v.object({ code: v.string(), message: v.string(), hint: v.optional(v.string()) }),
+});
+
+export const statusResponseSchema = v.object({
+  protocol: v.number(),
+  version: v.string(),
+  pid: v.number(),
+  startedAt: v.string(),
+  uptimeMs: v.number(),
+  ports: v.object({ https: v.number(), http: v.number() }),
+  ca: v.object({ path: v.string(), notAfter: v.string() }),
+  hosts: v.object({ path: v.string(), names: v.array(v.string()), warning: v.optional(v.string()) }),
+  routes: v.number(),
+  stateFile: v.string(),
+  logFile: v.optional(v.string()),
+});
+export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { acquireLock, LOCK_FILE } from "../../src/daemon/lock.ts";
+import { loadState, type RouteRecord, saveState, statePath } from "../../src/daemon/state.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "gotunnel-state-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const route: RouteRecord = {
+  name: "api.local",
+  wildcard: false,
+  target: { protocol: "http:", hostname: "localhost", port: 8080, origin: "http://localhost:8080" },
+  https: true,
+  headers: {},
+  preserveHost: true,
+  owner: { kind: "command", cwd: "/home/me" },
+  persistent: true,
+  addedAt: "2026-11-24T00:00:00.000Z",
+};
+
+describe("state file", () => {
+  test("a missing file is an empty state, without a warning", () => {
+    expect(loadState(statePath(dir))).toEqual({ routes: [] });
+  });
+
+  test("saved routes load back identically, mode 0600, no temp file left", () => {
+    const path = statePath(join(dir, "nested"));
+    saveState(path, [route]);
+    expect(loadState(path)).toEqual({ routes: [route] });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, "nested"))).toEqual(["routes.json"]);
+  });
+
+  test("corrupt JSON is moved aside with a warning, never silently emptied", () => {
+    const path = statePath(dir);
+    writeFileSync(path, '{"version":1,"routes":[{"name":');
+    const loaded = loadState(path, new Date("2026-11-24T01:02:03.000Z"));
+    expect(loaded.routes).toEqual([]);
+    expect(loaded.warning).toContain("not valid JSON");
+    const aside = `${path}.corrupt-2026-11-24T01-02-03-000Z`;
+    expect(loaded.warning).toContain(aside);
+    expect(readFileSync(aside, "utf8")).toBe('{"version":1,"routes":[{"name":');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("valid JSON of the wrong shape is moved aside and the warning names the field", () => {
+    const path = statePath(dir);
+    writeFileSync(path, JSON.stringify({ version: 1, routes: [{ ...route, target: "nope" }] }));
+    const loaded = loadState(path);
+    expect(loaded.routes).toEqual([]);
+    expect(loaded.warning).toContain("routes.0.target");
+  });
+});
+
+describe("daemon lock", () => {
+  test("a second lock in the same dir is refused while the holder lives", () => {
+    const lock = acquireLock(dir);
+    expect(readFileSync(join(dir, LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
+    const holder = Bun.spawn(["sleep", "30"]);
+    try {
+      lock.release();
+      writeFileSync(join(dir, LOCK_FILE), `${holder.pid}\n`);
+      expect(() => acquireLock(dir)).toThrow(`already running (pid ${holder.pid})`);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  test("a stale lock from a dead process is taken over", async () => {
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    writeFileSync(join(dir, LOCK_FILE), `${dead.pid}\n`);
+    const lock = acquireLock(dir);
+    expect(readFileSync(join(dir, LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
+    lock.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+});
