@@ -32,12 +32,15 @@ export interface ForwardContext {
 
 /** The path and query of a Request URL without parsing the whole URL (hot path). */
 export function pathOf(url: string): string {
+  // Bun leaves req.url in origin-form when the Host header is not a valid authority (`myapp.local:<x>`).
+  if (url.charCodeAt(0) === 47 /* / */) return url;
   const slash = url.indexOf("/", url.indexOf("//") + 2);
   return slash === -1 ? "/" : url.slice(slash);
 }
 
 function describeFailure(error: unknown): string {
-  const kind = (error as { kind?: string; code?: string }).kind ?? (error as { code?: string }).code;
+  // `?.`: an upstream may reject with anything, even null; that must still be a 502, not a crash.
+  const kind = (error as { kind?: string } | null)?.kind ?? (error as { code?: string } | null)?.code;
   switch (kind) {
     case "refused":
     case "ConnectionRefused":
@@ -69,7 +72,8 @@ export async function forward(req: Request, route: ProxyRoute, ctx: ForwardConte
   try {
     response = await upstream(route, outgoing);
   } catch (error) {
-    return { response: badGatewayPage(req, route, describeFailure(error)), error };
+    const page = badGatewayPage(req, route, describeFailure(error));
+    return { response: ctx.clientClose ? withConnectionClose(page) : page, error };
   }
   response = stripResponseHopHeaders(response);
   if (ctx.clientClose) response = withConnectionClose(response);

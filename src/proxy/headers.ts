@@ -76,8 +76,20 @@ export function upstreamRequestHeaders(
     ["x-forwarded-port", String(facts.port)],
     ["via", via ? `${via}, ${facts.via}` : facts.via],
   );
-  for (const name in extra) out.push([name.toLowerCase(), extra[name]!]);
-  return out;
+  return withRouteHeaders(out, extra);
+}
+
+/**
+ * Route headers replace same-named ones rather than adding a second copy: two Host lines get a 400 from the
+ * upstream (RFC 9112 §3.2), and two X-Forwarded-Proto values leave the app guessing.
+ */
+function withRouteHeaders(out: [string, string][], extra: Record<string, string>): [string, string][] {
+  const names = Object.keys(extra);
+  if (names.length === 0) return out;
+  const replaced = new Set(names.map((name) => name.toLowerCase()));
+  const kept = out.filter(([name]) => !replaced.has(name));
+  for (const name of names) kept.push([name.toLowerCase(), extra[name]!]);
+  return kept;
 }
 
 /**
@@ -105,6 +117,5 @@ export function stripResponseHopHeaders(response: Response): Response {
 
 /** True when the Via chain already holds our token: the request went through this proxy before. */
 export function isLoop(incoming: Headers, viaToken: string): boolean {
-  const via = incoming.get("via");
-  return via !== null && via.includes(viaToken.slice(viaToken.indexOf(" ") + 1));
+  return incoming.get("via")?.includes(viaToken.slice(viaToken.indexOf(" ") + 1)) === true;
 }

@@ -49,6 +49,15 @@ export function bindError(error: unknown, host: string, port: number, proto: "ht
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** Both listeners bind with reusePort, so one shared port would bind twice silently and split TLS from plain HTTP. */
+export function assertDistinctPorts(httpsPort: number, httpPort: number | null): void {
+  if (httpPort === null || httpPort === 0 || httpPort !== httpsPort) return;
+  throw new GotunnelError("E_PORT_IN_USE", `the HTTP and HTTPS listeners cannot share port ${httpsPort}`, {
+    hint: "give them different ports, e.g. `--proxy-http-port 8080 --proxy-https-port 8443`",
+    details: { port: httpsPort },
+  });
+}
+
 /**
  * Binds the port briefly WITHOUT SO_REUSEPORT: the kernel refuses that while anyone else holds it, including another
  * gotunnel that bound with reusePort. Port 0 needs no check.

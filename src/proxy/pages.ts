@@ -59,8 +59,10 @@ export function loopPage(req: Request, route: ProxyRoute): Response {
 
 /** 308 keeps the method and body (RFC 9110 §15.4.9), so a POST to http:// is not turned into a GET. */
 export function redirectToHttps(req: Request, host: string, httpsPort: number): Response {
-  const pathStart = req.url.indexOf("/", req.url.indexOf("//") + 2);
-  const path = pathStart === -1 ? "/" : req.url.slice(pathStart);
+  const url = req.url;
+  // Bun leaves req.url in origin-form when the Host header is not a valid authority: it is the path already.
+  const pathStart = url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+  const path = pathStart === -1 ? "/" : url.slice(pathStart);
   const hostOnly = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
   const authority = httpsPort === 443 ? hostOnly : `${hostOnly}:${httpsPort}`;
   return new Response(null, { status: 308, headers: { location: `https://${authority}${path}` } });

@@ -6,7 +6,7 @@
 import type { Server } from "bun";
 import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
-import { bindError, probeExclusive } from "./listen-errors.ts";
+import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
 import { loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
 import { type ProxyRoute, Router, routeUrl } from "./router.ts";
 import { type BridgeData, bridgeHandlers, bridgeWebSocket, isWebSocketUpgrade } from "./websocket.ts";
@@ -42,6 +42,11 @@ export interface ProxyServerOptions {
 }
 
 type Proto = "http" | "https";
+/** update() polls a replaced listener this often, at most this many times, for its keep-alive traffic to stop. */
+const DRAIN_POLL_MS = 50;
+const MAX_DRAIN_POLLS = 40;
+/** Polls in a row without a new request on the replaced listener before it is stopped. */
+const QUIET_POLLS = 3;
 const VIA_ID = Math.floor(Math.random() * 0xffffffff)
   .toString(16)
   .padStart(8, "0");
@@ -51,6 +56,8 @@ export class ProxyServer {
   private https: Server<BridgeData> | undefined;
   private http: Server<BridgeData> | undefined;
   private readonly viaToken = `1.1 gotunnel-${VIA_ID}`;
+  /** Replaced HTTPS listeners → requests served since; each answer says `Connection: close` (see retire). */
+  private readonly draining = new Map<Server<BridgeData>, number>();
 
   private constructor(private readonly options: ProxyServerOptions) {
     this.router = new Router(options.routes);
@@ -59,6 +66,7 @@ export class ProxyServer {
   static async listen(options: ProxyServerOptions): Promise<ProxyServer> {
     const proxy = new ProxyServer(options);
     // reusePort (needed for the listener swap) would let us share a port silently with another process: check first.
+    assertDistinctPorts(options.httpsPort, options.httpPort);
     await probeExclusive(options.host, options.httpsPort, "https");
     if (options.httpPort !== null) await probeExclusive(options.host, options.httpPort, "http");
     proxy.https = proxy.serve("https", options.httpsPort, options.tls);
@@ -87,19 +95,44 @@ export class ProxyServer {
 
   /**
    * Replaces the routes. New certificates need a new listener (Bun's `reload` keeps the old TLS set, DESIGN.md): we
-   * bind a second server to the same port with reusePort, then stop the old one, which lets in-flight requests finish.
+   * bind a second server to the same port with reusePort, then retire the old one, which lets in-flight requests
+   * finish. Resolves once the old listener no longer accepts connections.
    */
   async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined): Promise<void> {
     this.router = new Router(routes);
     if (!tls || !this.https) return;
     const old = this.https;
     this.https = this.serve("https", old.port ?? this.options.httpsPort, tls);
-    await old.stop(false);
+    await this.retire(old);
   }
 
   /** Stops accepting; in-flight requests finish unless `force`. */
   async stop(force = false): Promise<void> {
-    await Promise.all([this.https?.stop(force), this.http?.stop(force)]);
+    const servers = [this.https, this.http, ...this.draining.keys()];
+    await Promise.all(servers.map((server) => server?.stop(force)));
+  }
+
+  /**
+   * Bun's stop() closes idle keep-alive connections at once, racing the client's next request on them (wrk saw one
+   * read error per connection per swap). So the old listener first answers `Connection: close` until its traffic
+   * stops or the bound runs out: clients reconnect, and reusePort spreads new connections over both listeners, so
+   * they converge on the new one. stop() is not awaited: it resolves only when every WebSocket and streamed response
+   * on the old listener has ended, which an open HMR socket or SSE stream would postpone indefinitely.
+   */
+  private async retire(old: Server<BridgeData>): Promise<void> {
+    this.draining.set(old, 0);
+    let served = 0;
+    let quiet = 0;
+    for (let poll = 0; poll < MAX_DRAIN_POLLS && quiet < QUIET_POLLS; poll++) {
+      await Bun.sleep(DRAIN_POLL_MS);
+      const now = this.draining.get(old) ?? 0;
+      quiet = now === served && old.pendingRequests === 0 ? quiet + 1 : 0;
+      served = now;
+    }
+    old.stop(false).then(
+      () => this.draining.delete(old),
+      (error: unknown) => console.error("gotunnel: stopping a replaced listener failed:", error),
+    );
   }
 
   private serve(proto: Proto, port: number, tls: TlsEntry[] | undefined): Server<BridgeData> {
@@ -129,16 +162,14 @@ export class ProxyServer {
     const started = performance.now();
     const host = req.headers.get("host") ?? "";
     const route = this.router.match(host);
-    let response: Response | undefined;
+    const close = this.shouldClose(req, server);
+    let response = this.ownPage(req, host, route, proto);
     let error: unknown;
-    if (!route) {
-      response = notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r) });
-    } else if (proto === "http" && route.https) {
-      response = redirectToHttps(req, host, this.ports.https);
-    } else if (isLoop(req.headers, this.viaToken)) {
-      response = loopPage(req, route);
-    } else {
-      const ctx = this.context(req, server, host, proto);
+    if (response) {
+      // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
+      if (close) response.headers.set("connection", "close");
+    } else if (route) {
+      const ctx = this.context(req, server, host, proto, close);
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
@@ -160,15 +191,40 @@ export class ProxyServer {
     return response;
   }
 
-  private context(req: Request, server: Server<BridgeData>, host: string, proto: Proto): ForwardContext {
-    const connection = req.headers.get("connection");
+  /** 404, the HTTPS redirect or 508, when the request is not one to forward. */
+  private ownPage(req: Request, host: string, route: ProxyRoute | undefined, proto: Proto): Response | undefined {
+    if (!route) return notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r) });
+    if (proto === "http" && route.https) return redirectToHttps(req, host, this.ports.https);
+    if (isLoop(req.headers, this.viaToken)) return loopPage(req, route);
+    return undefined;
+  }
+
+  /** The client asked to close, or this listener is being retired (see retire). */
+  private shouldClose(req: Request, server: Server<BridgeData>): boolean {
+    const drained = this.draining.get(server);
+    if (drained === undefined) return asksToClose(req);
+    this.draining.set(server, drained + 1);
+    return true;
+  }
+
+  private context(
+    req: Request,
+    server: Server<BridgeData>,
+    host: string,
+    proto: Proto,
+    close: boolean,
+  ): ForwardContext {
     return {
       host,
       clientIp: server.requestIP(req)?.address ?? "127.0.0.1",
       proto,
       port: server.port ?? 0,
       via: this.viaToken,
-      clientClose: connection !== null && connection.toLowerCase().includes("close"),
+      clientClose: close,
     };
   }
+}
+
+function asksToClose(req: Request): boolean {
+  return req.headers.get("connection")?.toLowerCase().includes("close") === true;
 }
