@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     target: { type: "string" },
     outfile: { type: "string", default: "dist/gotunnel" },
