@@ -24,6 +24,10 @@ const main = defineCommand({
     start: lazy(() => import("./cli/start.ts")),
     ca: lazy(() => import("./cli/ca.ts")),
     version: lazy(() => import("./cli/version.ts")),
+    trust: lazy(() => import("./cli/trust.ts")),
+    untrust: lazy(() => import("./cli/untrust.ts")),
+    env: lazy(() => import("./cli/env.ts")),
+    doctor: lazy(() => import("./cli/doctor.ts")),
   },
 });
 

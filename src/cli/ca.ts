@@ -1,8 +1,74 @@
-/** `gotunnel ca`: print the CA certificate's path (like `mkcert -CAROOT`), creating the CA on first use. */
+/**
+ * `gotunnel ca`: print the CA certificate's path (like `mkcert -CAROOT`), creating the CA on first use.
+ * `gotunnel ca rotate [--allow-suffix .dev]`: replace the CA and move trust over to the new one.
+ */
 import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
+import type { RotatedCA } from "../tls/lifecycle.ts";
+import { retrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
-import { printJson, printLine } from "./output.ts";
+import { info, printJson, printLine, warn } from "./output.ts";
+import { printReports, throwIfFailed, trustHooks } from "./trust.ts";
+
+const rotate = defineCommand({
+  meta: {
+    name: "rotate",
+    description:
+      "New CA (old one moved aside), trusted where the old one was; --allow-suffix .dev also lets it sign *.dev",
+  },
+  args: {
+    ...jsonArg,
+    "allow-suffix": {
+      type: "string",
+      valueHint: ".dev",
+      description: "Also let the new CA sign names under this suffix (repeatable; kept from the old CA)",
+    },
+  },
+  async run({ args, rawArgs }) {
+    const json = args.json === true;
+    await (await import("../tls/load.ts")).loadTls();
+    const { normalizeSuffix } = await import("../tls/constraints.ts");
+    const suffixes = repeated(rawArgs, "--allow-suffix").map(normalizeSuffix);
+    const { rotateCA } = await import("../tls/lifecycle.ts");
+    const rotated = await rotateCA(resolvePaths().caDir, { suffixes });
+    const result = rotated.previous
+      ? await retrust(rotated.previous, rotated.ca, trustStores(), trustHooks(json))
+      : undefined;
+    renderRotation(rotated, result, json);
+  },
+});
+
+function renderRotation(rotated: RotatedCA, result: Awaited<ReturnType<typeof retrust>> | undefined, json: boolean) {
+  const { ca, previous, movedTo } = rotated;
+  const permitted = ca.nameConstraints?.dnsSuffixes.map((suffix) => `.${suffix}`) ?? [];
+  if (json) {
+    const summary = { path: ca.certPath, previous: movedTo ?? null, permittedSuffixes: permitted };
+    printJson({ action: "rotate", ca: summary, trusted: result?.trusted ?? [], untrusted: result?.untrusted ?? [] });
+  } else {
+    info(`new CA ${ca.certPath} for ${permitted.join(", ")} and private IPs`);
+    if (movedTo) info(`the old CA is kept in ${movedTo}`);
+    if (!result || result.trusted.length === 0) {
+      warn("the old CA was not trusted anywhere: run `gotunnel trust` to trust the new one");
+    } else {
+      info(`the new CA (${ca.commonName}):`);
+      printReports("trust", result.trusted);
+      info(`the old CA (${previous?.commonName}):`);
+      printReports("untrust", result.untrusted);
+    }
+  }
+  throwIfFailed("trust", result?.trusted ?? []);
+  throwIfFailed("untrust", result?.untrusted ?? []);
+}
+
+/** Every value of a repeatable string flag: citty 0.2 keeps only the last one in `args`. */
+function repeated(rawArgs: string[], flag: string): string[] {
+  const values: string[] = [];
+  rawArgs.forEach((arg, index) => {
+    if (arg === flag && rawArgs[index + 1] !== undefined) values.push(rawArgs[index + 1]!);
+    else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
+  });
+  return values;
+}
 
 export default defineCommand({
   meta: { name: "ca", description: "Print the path of gotunnel's CA certificate (creates the CA if needed)" },
@@ -10,12 +76,28 @@ export default defineCommand({
     ...jsonArg,
     pem: { type: "boolean", description: "Print the certificate itself (PEM) instead of its path" },
   },
-  async run({ args }) {
+  subCommands: { rotate },
+  async run({ args, rawArgs }) {
+    // citty 0.2.2 runs a parent's run() after its sub-command's: `ca rotate` must not also print the path.
+    if (rawArgs.find((arg) => !arg.startsWith("-")) === "rotate") return;
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
     const { ca, created } = await loadOrCreateCA(resolvePaths().caDir);
     if (args.json) {
       const { certPath, keyPath, subject, notBefore, notAfter, fingerprintSha256 } = ca;
-      printJson({ certPath, keyPath, subject, notBefore, notAfter, fingerprintSha256, created });
+      const { caHealth } = await import("../tls/lifecycle.ts");
+      const nameConstraints = ca.nameConstraints ?? null;
+      const { daysLeft } = caHealth(ca);
+      printJson({
+        certPath,
+        keyPath,
+        subject,
+        notBefore,
+        notAfter,
+        fingerprintSha256,
+        created,
+        nameConstraints,
+        daysLeft,
+      });
     } else if (args.pem) {
       printLine(ca.certPem.trimEnd());
     } else {

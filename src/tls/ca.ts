@@ -12,6 +12,12 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { GotunnelError } from "../core/errors.ts";
 import {
+  decodeNameConstraints,
+  defaultNameConstraints,
+  encodeNameConstraints,
+  type NameConstraints,
+} from "./constraints.ts";
+import {
   createCaCertificatePem,
   derToPem,
   EC_KEY_ALGORITHM,
@@ -50,6 +56,20 @@ export interface LocalCA {
   notAfter: Date;
   serialHex: string;
   fingerprintSha256: string;
+  /**
+   * The names this CA may sign for (RFC 5280 nameConstraints). Undefined for a CA made before gotunnel constrained
+   * its CAs: it keeps working unchanged, and `gotunnel ca rotate` replaces it with a constrained one.
+   */
+  nameConstraints: NameConstraints | undefined;
+}
+
+export interface CreateCaOptions {
+  now?: Date;
+  /**
+   * Extra DNS suffixes a NEW CA may sign for, on top of DEFAULT_PERMITTED_SUFFIXES (e.g. the `tls.suffixes` config
+   * list, or `gotunnel ca rotate --allow-suffix .dev`). An existing CA is never changed: widening needs a rotation.
+   */
+  suffixes?: readonly string[];
 }
 
 /** The signing key stays out of LocalCA so logging or serialising a LocalCA can never show it. */
@@ -70,8 +90,14 @@ export function caKeyPath(caDir: string): string {
   return join(caDir, CA_KEY_FILE);
 }
 
-/** Loads the CA in caDir; undefined when neither file exists. Never writes. */
-export async function loadCA(caDir: string, options: { now?: Date } = {}): Promise<LocalCA | undefined> {
+/**
+ * Loads the CA in caDir; undefined when neither file exists. Never writes. `allowExpired` is for `ca rotate`, which
+ * must be able to read the CA it replaces (so it can be untrusted) even after it expired.
+ */
+export async function loadCA(
+  caDir: string,
+  options: { now?: Date; allowExpired?: boolean } = {},
+): Promise<LocalCA | undefined> {
   const certPath = caCertPath(caDir);
   const keyPath = caKeyPath(caDir);
   const certPem = await readCaFile(certPath);
@@ -79,20 +105,22 @@ export async function loadCA(caDir: string, options: { now?: Date } = {}): Promi
   if (certPem === undefined && keyPem === undefined) return undefined;
   if (certPem === undefined) throw brokenCaError(keyPath, `its certificate ${certPath} is missing`);
   if (keyPem === undefined) throw brokenCaError(certPath, `its private key ${keyPath} is missing`);
-  return parseCA(certPem, keyPem, certPath, keyPath, options.now ?? new Date());
+  const now = options.now ?? new Date();
+  return parseCA({ certPem, keyPem, certPath, keyPath }, options.allowExpired ? undefined : now);
 }
 
-/** Reuses the CA in caDir, or creates one when neither file exists. */
+/** Reuses the CA in caDir, or creates a name-constrained one when neither file exists. */
 export async function loadOrCreateCA(
   caDir: string,
-  options: { now?: Date } = {},
+  options: CreateCaOptions = {},
 ): Promise<{ ca: LocalCA; created: boolean }> {
   const existing = await loadCA(caDir, options);
   if (existing) return { ca: existing, created: false };
-  return { ca: await createCA(caDir, options.now ?? new Date()), created: true };
+  return { ca: await createCA(caDir, options), created: true };
 }
 
-async function createCA(caDir: string, now: Date): Promise<LocalCA> {
+async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalCA> {
+  const now = options.now ?? new Date();
   const keys = await generateKeyPair();
   const certPem = await createCaCertificatePem({
     keys,
@@ -100,6 +128,7 @@ async function createCA(caDir: string, now: Date): Promise<LocalCA> {
     organization: CA_ORGANIZATION,
     notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
     notAfter: new Date(now.getTime() + CA_VALIDITY_DAYS * DAY_MS),
+    nameConstraintsDer: encodeNameConstraints(defaultNameConstraints(options.suffixes)),
   });
   const keyPem = derToPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
   const certPath = caCertPath(caDir);
@@ -117,7 +146,7 @@ async function createCA(caDir: string, now: Date): Promise<LocalCA> {
       cause: error,
     });
   }
-  return parseCA(certPem, keyPem, certPath, keyPath, now);
+  return parseCA({ certPem, keyPem, certPath, keyPath }, now);
 }
 
 /** `gotunnel local CA <user>@<host> (<8 hex>)`: readable in a trust store UI, and unique per machine and CA. */
@@ -149,22 +178,30 @@ function passwdUserName(uid: number | undefined, passwdFile = "/etc/passwd"): st
   }
 }
 
-async function parseCA(
-  certPem: string,
-  keyPem: string,
-  certPath: string,
-  keyPath: string,
-  now: Date,
-): Promise<LocalCA> {
+interface CaFiles {
+  certPem: string;
+  keyPem: string;
+  certPath: string;
+  keyPath: string;
+}
+
+/** `now` undefined skips the expiry check (rotation of an expired CA). */
+async function parseCA({ certPem, keyPem, certPath, keyPath }: CaFiles, now: Date | undefined): Promise<LocalCA> {
   let facts: ReturnType<typeof parseCertificatePem>;
+  let nameConstraints: NameConstraints | undefined;
   try {
     facts = parseCertificatePem(certPem);
   } catch (error) {
     throw brokenCaError(certPath, `it is not a readable PEM certificate (${describe(error)})`, error);
   }
+  try {
+    nameConstraints = facts.nameConstraintsDer ? decodeNameConstraints(facts.nameConstraintsDer) : undefined;
+  } catch (error) {
+    throw brokenCaError(certPath, `its nameConstraints extension cannot be read (${describe(error)})`, error);
+  }
   if (!facts.isCA) throw brokenCaError(certPath, "it is not a CA certificate (basicConstraints CA:true is missing)");
   if (!facts.subjectKeyIdHex) throw brokenCaError(certPath, "it has no subjectKeyIdentifier extension");
-  if (facts.notAfter.getTime() <= now.getTime()) {
+  if (now && facts.notAfter.getTime() <= now.getTime()) {
     throw brokenCaError(certPath, `it expired on ${facts.notAfter.toISOString()}`);
   }
   const signingKey = await importMatchingKey(keyPem, keyPath, facts.spki, certPath);
@@ -178,6 +215,7 @@ async function parseCA(
     notAfter: facts.notAfter,
     serialHex: facts.serialHex,
     fingerprintSha256: await sha256Hex(facts.der),
+    nameConstraints,
   };
   issuers.set(ca, {
     subjectDer: facts.subjectDer,

@@ -5,6 +5,7 @@
 import { isIP } from "node:net";
 import { GotunnelError } from "../core/errors.ts";
 import { CLOCK_SKEW_MS, caIssuerKey, DAY_MS, type LocalCA } from "./ca.ts";
+import { assertPermitted } from "./constraints.ts";
 import { createLeafCertificate, derToPem, generateKeyPair, MAX_COMMON_NAME_CHARS, sha256Hex } from "./x509.ts";
 
 /**
@@ -34,20 +35,26 @@ export interface LeafCertificate {
   fingerprintSha256: string;
 }
 
-/** Issues a leaf for one route. names: ASCII host names (maybe `*.foo.local`) or IP literals; the first is the CN. */
+/**
+ * Issues a leaf for one route. names: ASCII host names (maybe `*.foo.local`) or IP literals; the first host name is
+ * the CN. Names outside the CA's nameConstraints are refused with E_TLS before anything is signed.
+ */
 export async function issueLeaf(ca: LocalCA, names: string[], options: { now?: Date } = {}): Promise<LeafCertificate> {
   const { dnsNames, ipAddresses, ordered } = classifyNames(names);
+  assertPermitted(ordered, ca.nameConstraints);
   const issuer = caIssuerKey(ca);
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   // A leaf must not outlive its issuer (RFC 5280 §6.1.3 checks every certificate in the path for validity).
   const notAfter = new Date(Math.min(notBefore.getTime() + LEAF_VALIDITY_DAYS * DAY_MS, issuer.notAfter.getTime()));
   const keys = await generateKeyPair();
-  const first = ordered[0]!;
+  // No CN for an IP-only leaf: with no dNSName in the SAN, OpenSSL checks a CN that looks like a host name
+  // ("127.0.0.1" does) against the CA's DNS name constraints and fails (crypto/x509/v3_ncons.c, checked with 3.0).
+  const first = dnsNames[0];
   const { pem, der, serialHex } = await createLeafCertificate({
     issuer,
     publicKey: keys.publicKey,
-    commonName: first.length <= MAX_COMMON_NAME_CHARS ? first : undefined,
+    commonName: first !== undefined && first.length <= MAX_COMMON_NAME_CHARS ? first : undefined,
     dnsNames,
     ipAddresses,
     notBefore,

@@ -91,6 +91,16 @@ export class CertificateStore {
     return due.length === 0 ? undefined : new Date(Math.min(...due));
   }
 
+  /**
+   * True when a cached leaf is due: within RENEW_BEFORE_DAYS of expiry, or from the future because the clock went
+   * back. The daemon then calls tlsEntries (which reissues exactly those) and swaps its listener.
+   */
+  async renewalDue(): Promise<boolean> {
+    // A leaf still being issued that fails is dropped by #leaf and reported to its own caller, not to this check.
+    const settled = await Promise.allSettled(this.#leaves.values());
+    return settled.some((result) => result.status === "fulfilled" && !this.#isFresh(result.value));
+  }
+
   async #routeEntries(routes: TlsRoute[], counts: Counts): Promise<TlsEntry[]> {
     const wanted = new Map(routes.map((route) => [routeKey(route), routeNames(route)]));
     for (const key of this.#leaves.keys()) {
@@ -164,4 +174,71 @@ function entriesOf(leaf: LeafCertificate): TlsEntry[] {
 function dedupe(entries: TlsEntry[]): TlsEntry[] {
   const seen = new Set<string>();
   return entries.filter((entry) => !seen.has(entry.serverName) && seen.add(entry.serverName));
+}
+
+/** How often the renewal watcher looks at the clock. Cheap (no I/O), and bounds how late a renewal can be. */
+export const RENEWAL_CHECK_INTERVAL_MS = 60_000;
+/**
+ * A tick whose wall-clock gap exceeds its monotonic gap by this much means the machine slept (or the clock was set):
+ * the monotonic clock (performance.now: CLOCK_MONOTONIC on Linux, mach_absolute_time on macOS) stops during suspend.
+ */
+export const WAKE_JUMP_MS = 30_000;
+
+export type RenewalReason = "timer" | "wake";
+
+export interface RenewalWatchOptions {
+  /** Called when a cached leaf is due; renew with tlsEntries and swap the listener. Not re-entered while running. */
+  onDue(reason: RenewalReason): void | Promise<void>;
+  /** Called on every detected wake, due or not (other services may want to re-announce themselves). */
+  onWake?(jumpMs: number): void;
+  /** Reports a failed onDue (log it); the next tick tries again. */
+  onError(error: unknown): void;
+  intervalMs?: number;
+  /** Clock and timer seams for tests. */
+  wallNow?: () => number;
+  monotonicNow?: () => number;
+  every?: (intervalMs: number, tick: () => void) => () => void;
+}
+
+/**
+ * Watches a store for leaves that need renewing. A single long setTimeout until nextRenewalAt would be wrong twice:
+ * timers cap at 2^31-1 ms (~24.8 days), and they run on the monotonic clock, so a laptop that slept would wake up
+ * serving a certificate that expired while it slept. Short ticks compared against the wall clock avoid both.
+ */
+export function watchRenewal(
+  store: CertificateStore,
+  options: RenewalWatchOptions,
+): { stop(): void; check(): Promise<void> } {
+  const wallNow = options.wallNow ?? Date.now;
+  const monotonicNow = options.monotonicNow ?? (() => performance.now());
+  let lastWall = wallNow();
+  let lastMonotonic = monotonicNow();
+  let running = false;
+  const tick = async () => {
+    const wall = wallNow();
+    const monotonic = monotonicNow();
+    const jumpMs = wall - lastWall - (monotonic - lastMonotonic);
+    [lastWall, lastMonotonic] = [wall, monotonic];
+    const woke = Math.abs(jumpMs) > WAKE_JUMP_MS;
+    if (woke) options.onWake?.(jumpMs);
+    if (running) return;
+    running = true;
+    try {
+      if (await store.renewalDue()) await options.onDue(woke ? "wake" : "timer");
+    } catch (error) {
+      options.onError(error);
+    } finally {
+      running = false;
+    }
+  };
+  const every = options.every ?? defaultEvery;
+  const stop = every(options.intervalMs ?? RENEWAL_CHECK_INTERVAL_MS, () => void tick());
+  // check(): the same tick on demand, e.g. when the OS reports a resume, or from a test.
+  return { stop, check: tick };
+}
+
+function defaultEvery(intervalMs: number, tick: () => void): () => void {
+  const timer = setInterval(tick, intervalMs);
+  timer.unref(); // the watcher alone must not keep a process alive
+  return () => clearInterval(timer);
 }

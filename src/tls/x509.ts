@@ -12,7 +12,7 @@ import {
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
-  type Extension,
+  Extension,
   type JsonGeneralName,
   type JsonNameParams,
   KeyUsageFlags,
@@ -24,6 +24,7 @@ import {
   X509Certificate,
   X509CertificateGenerator,
 } from "@peculiar/x509";
+import { NAME_CONSTRAINTS_OID } from "./constraints.ts";
 
 /** ECDSA P-256: accepted by every browser and TLS stack, and a key pair costs well under a millisecond. */
 export const EC_KEY_ALGORITHM: webcrypto.EcKeyImportParams = { name: "ECDSA", namedCurve: "P-256" };
@@ -55,6 +56,8 @@ export interface CertificateFacts {
   /** Undefined when the certificate has no SubjectKeyIdentifier extension. */
   subjectKeyIdHex: string | undefined;
   spki: ArrayBuffer;
+  /** DER value of the nameConstraints extension (constraints.ts decodes it); undefined when absent. */
+  nameConstraintsDer: Uint8Array | undefined;
 }
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
@@ -83,15 +86,23 @@ export interface CaCertificateParams {
   organization: string;
   notBefore: Date;
   notAfter: Date;
+  /** DER from constraints.ts encodeNameConstraints; omitted for an unconstrained CA. */
+  nameConstraintsDer?: Uint8Array;
 }
 
-/** A self-signed root: basicConstraints CA:true pathLen 0 (leaves only), keyCertSign + cRLSign, SKI. */
+/**
+ * A self-signed root: basicConstraints CA:true pathLen 0 (leaves only), keyCertSign + cRLSign, SKI, and
+ * nameConstraints when given, critical because RFC 5280 §4.2.1.10 says conforming CAs MUST mark it so.
+ */
 export async function createCaCertificatePem(params: CaCertificateParams): Promise<string> {
   const extensions: Extension[] = [
     new BasicConstraintsExtension(true, 0, true),
     new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
     await SubjectKeyIdentifierExtension.create(params.keys.publicKey),
   ];
+  if (params.nameConstraintsDer) {
+    extensions.push(new Extension(NAME_CONSTRAINTS_OID, true, Uint8Array.from(params.nameConstraintsDer)));
+  }
   const cert = await X509CertificateGenerator.createSelfSigned({
     name: utf8Name([
       ["CN", params.commonName],
@@ -157,6 +168,7 @@ export function parseCertificatePem(pem: string): CertificateFacts {
   const cert = new X509Certificate(first.rawData);
   const basic = cert.getExtension(BasicConstraintsExtension);
   const ski = cert.getExtension(SubjectKeyIdentifierExtension);
+  const constraints = cert.extensions.find((extension) => extension.type === NAME_CONSTRAINTS_OID);
   return {
     der: cert.rawData,
     subject: cert.subject,
@@ -168,6 +180,7 @@ export function parseCertificatePem(pem: string): CertificateFacts {
     isCA: basic?.ca === true,
     subjectKeyIdHex: ski?.keyId,
     spki: cert.publicKey.rawData,
+    nameConstraintsDer: constraints ? new Uint8Array(constraints.value) : undefined,
   };
 }
 

@@ -125,7 +125,7 @@ describe("local CA on disk", () => {
     expect(JSON.stringify(ca)).not.toContain("PRIVATE KEY");
     expect(Object.keys(ca).sort()).toEqual(
       ["certPath", "certPem", "commonName", "fingerprintSha256", "keyPath", "notAfter", "notBefore"]
-        .concat(["serialHex", "subject"])
+        .concat(["serialHex", "subject", "nameConstraints"]) // nameConstraints: the truststore issue
         .sort(),
     );
   });

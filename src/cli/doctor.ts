@@ -1,0 +1,52 @@
+/** `gotunnel doctor trust`: which TLS clients on this machine accept a certificate from gotunnel's CA. */
+import { defineCommand } from "citty";
+import { GotunnelError } from "../core/errors.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { jsonArg } from "./args.ts";
+import { info, printJson, printPairs, success, warn } from "./output.ts";
+
+const trust = defineCommand({
+  meta: { name: "trust", description: "Serve a throwaway HTTPS page on loopback and see which clients accept it" },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const { loadCA } = await (await import("../tls/load.ts")).loadTls();
+    const ca = await loadCA(resolvePaths().caDir);
+    if (!ca) {
+      throw new GotunnelError("E_TLS", "gotunnel has no CA yet, so no client can trust it.", {
+        hint: "Run `gotunnel trust`: it creates the CA and trusts it.",
+      });
+    }
+    const { checkClients } = await import("../tls/truststore/doctor.ts");
+    const { storeContext } = await import("../tls/truststore/index.ts");
+    const { caHealth } = await import("../tls/lifecycle.ts");
+    const checks = await checkClients(ca, storeContext());
+    const health = caHealth(ca);
+    if (args.json) {
+      printJson({
+        ca: { path: ca.certPath, daysLeft: health.daysLeft, warning: health.warning ?? null },
+        clients: checks.map((check) => ({ ...check, accepted: check.accepted ?? null })),
+      });
+      return;
+    }
+    printPairs(
+      checks.map((c) => [
+        c.client,
+        `${c.accepted === undefined ? "—" : c.accepted ? "accepts" : "REJECTS"} (${c.detail})`,
+      ]),
+    );
+    if (health.warning) warn(health.warning);
+    const rejected = checks.filter((check) => check.accepted === false);
+    if (rejected.length === 0) success("every installed client accepts gotunnel's certificates");
+    else if (rejected.some((check) => !check.client.startsWith("node")))
+      info("run `gotunnel trust` to fix the rejections");
+    if (rejected.some((check) => check.client.startsWith("node")))
+      info('for Node: `eval "$(gotunnel env)"` sets NODE_EXTRA_CA_CERTS');
+  },
+});
+
+export default defineCommand({
+  meta: { name: "doctor", description: "Check this machine's setup (`doctor trust`: which clients trust the CA)" },
+  subCommands: { trust },
+  // Trust is the only check so far; plain `gotunnel doctor` runs it.
+  default: "trust",
+});

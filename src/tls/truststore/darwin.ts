@@ -1,0 +1,55 @@
+/**
+ * The macOS login keychain, with user trust settings: what Safari, Chrome, curl (SecureTransport builds) and the
+ * system frameworks read. The login keychain needs no sudo; macOS asks for the login password when trust settings
+ * change (security(1) add-trusted-cert), so the user is told first. Our entry is found by its SHA-1, the only
+ * identifier `security delete-certificate` accepts besides the (non-unique) common name.
+ */
+import { join } from "node:path";
+import {
+  type Availability,
+  CHANGED,
+  type Change,
+  runOrThrow,
+  type StoreContext,
+  sha1Hex,
+  type TrustStore,
+} from "./types.ts";
+
+export function keychainPath(home: string): string {
+  return join(home, "Library", "Keychains", "login.keychain-db");
+}
+
+/** `SHA-1 hash: <40 hex>` lines of `security find-certificate -Z`. */
+export function parseSha1Hashes(text: string): string[] {
+  return [...text.matchAll(/^SHA-1 hash: ([0-9A-Fa-f]{40})$/gm)].map((match) => match[1]!.toUpperCase());
+}
+
+export function keychainStore(context: StoreContext): TrustStore {
+  const keychain = keychainPath(context.home);
+  return {
+    id: "keychain",
+    name: `macOS login keychain (${keychain})`,
+    async detect(): Promise<Availability> {
+      if (context.runner.which("security")) return { ok: true };
+      return { ok: false, reason: "the `security` tool is missing (it ships with macOS)" };
+    },
+    async isTrusted(ca) {
+      // Exit 44 (errSecItemNotFound) when nothing matches the name: not an error, just not there.
+      const argv = ["security", "find-certificate", "-a", "-Z", "-c", ca.commonName, keychain];
+      const result = await context.runner.run(argv);
+      return result.code === 0 && parseSha1Hashes(result.stdout).includes(sha1Hex(ca));
+    },
+    elevation: () => "macOS asks for your login password to change the keychain's trust settings",
+    async install(ca): Promise<Change> {
+      const argv = ["security", "add-trusted-cert", "-r", "trustRoot", "-k", keychain, ca.certPath];
+      await runOrThrow(context, argv, "add the CA to the login keychain");
+      return CHANGED;
+    },
+    async uninstall(ca): Promise<Change> {
+      // -t also deletes the user trust settings add-trusted-cert made, so nothing of ours is left (security(1)).
+      const argv = ["security", "delete-certificate", "-Z", sha1Hex(ca), "-t", keychain];
+      await runOrThrow(context, argv, "remove the CA from the login keychain");
+      return CHANGED;
+    },
+  };
+}

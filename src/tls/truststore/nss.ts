@@ -1,0 +1,164 @@
+/**
+ * NSS certificate databases: Chromium and Chrome on Linux (`~/.pki/nssdb`) and every Firefox profile (including the
+ * snap and flatpak ones), changed with NSS's `certutil`. Our entry is the one whose nickname is our CA's unique
+ * common name; `certutil -D -n <that nickname>` is the exact inverse of `-A`.
+ */
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { installCommand } from "../../platform/detect.ts";
+import {
+  type Availability,
+  bundleContains,
+  CHANGED,
+  type Change,
+  runOrThrow,
+  type StoreContext,
+  type TrustedCA,
+  type TrustStore,
+} from "./types.ts";
+
+/** `C,,`: a trusted CA for TLS server certificates, nothing for S/MIME or code signing (certutil(1) -t). */
+const TRUST_FLAGS = "C,,";
+/** The package with NSS's certutil, per OS (Homebrew's `nss` on macOS). */
+const NSS_TOOLS = {
+  debian: "libnss3-tools",
+  fedora: "nss-tools",
+  arch: "nss",
+  suse: "mozilla-nss-tools",
+  alpine: "nss-tools",
+  darwin: "nss",
+};
+/** Programs whose presence means a Chromium-family browser reads `~/.pki/nssdb` on this Linux machine. */
+const CHROMIUM_BROWSERS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "brave-browser"];
+
+export interface NssDatabase {
+  /** The directory holding cert9.db. */
+  dir: string;
+  /** "Chromium/Chrome (~/.pki/nssdb)", "Firefox profile abc.default-release". */
+  label: string;
+  /** Create the database when it does not exist yet (Chromium only creates it on its first non-headless start). */
+  createIfMissing: boolean;
+}
+
+/** Every NSS database a browser of this user reads. Only reads directory listings. */
+export function findNssDatabases(context: StoreContext): NssDatabase[] {
+  const { home, os } = context;
+  const databases: NssDatabase[] = [];
+  if (os.platform === "linux") {
+    const chromiumDb = join(home, ".pki", "nssdb");
+    const hasChromium = CHROMIUM_BROWSERS.some((program) => context.runner.which(program));
+    if (existsSync(chromiumDb) || hasChromium) {
+      databases.push({ dir: chromiumDb, label: "Chromium/Chrome (~/.pki/nssdb)", createIfMissing: true });
+    }
+    const snapChromium = join(home, "snap", "chromium", "current", ".pki", "nssdb");
+    if (existsSync(snapChromium)) databases.push({ dir: snapChromium, label: "Chromium snap", createIfMissing: false });
+  }
+  for (const root of firefoxProfileRoots(context)) {
+    for (const profile of listDirs(root)) {
+      const dir = join(root, profile);
+      if (existsSync(join(dir, "cert9.db")))
+        databases.push({ dir, label: `Firefox profile ${profile}`, createIfMissing: false });
+    }
+  }
+  return databases;
+}
+
+function firefoxProfileRoots({ home, os }: StoreContext): string[] {
+  if (os.platform === "darwin") return [join(home, "Library", "Application Support", "Firefox", "Profiles")];
+  // Windows has no NSS certutil; Firefox there can read the Windows store (security.enterprise_roots.enabled).
+  if (os.platform === "win32") return [];
+  return [
+    join(home, ".mozilla", "firefox"),
+    join(home, "snap", "firefox", "common", ".mozilla", "firefox"),
+    join(home, ".var", "app", "org.mozilla.firefox", ".mozilla", "firefox"),
+  ];
+}
+
+function listDirs(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/** `certutil -L` lines are the nickname padded to a column, then the trust flags (`C,,`, `CT,C,C`, `,,`). */
+export function parseNssListing(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^(.*\S)\s+([a-zA-Z]*,[a-zA-Z]*,[a-zA-Z]*)\s*$/.exec(line);
+    if (match) entries.set(match[1]!, match[2]!);
+  }
+  return entries;
+}
+
+export function nssStore(context: StoreContext, database: NssDatabase): TrustStore {
+  return new NssStore(context, database);
+}
+
+class NssStore implements TrustStore {
+  readonly id: string;
+  readonly name: string;
+
+  constructor(
+    private readonly context: StoreContext,
+    private readonly database: NssDatabase,
+  ) {
+    this.id = `nss:${database.dir}`;
+    this.name = `NSS ${database.label}`;
+  }
+
+  async detect(): Promise<Availability> {
+    if (this.context.runner.which("certutil")) return { ok: true };
+    return { ok: false, reason: "NSS certutil is not installed", fix: installCommand(this.context.os, NSS_TOOLS) };
+  }
+
+  async isTrusted(ca: TrustedCA): Promise<boolean> {
+    const flags = await this.#flagsOf(ca);
+    if (!flags?.split(",")[0]?.includes("C")) return false;
+    // The nickname is ours; make sure the certificate behind it is this CA, not an older one of the same name.
+    const argv = this.#certutil("-L", "-n", ca.commonName, "-a");
+    return bundleContains((await runOrThrow(this.context, argv, `read ${this.database.label}`)).stdout, ca);
+  }
+
+  async hasLeftovers(ca: TrustedCA): Promise<boolean> {
+    return (await this.#flagsOf(ca)) !== undefined;
+  }
+
+  elevation(): undefined {
+    return undefined;
+  }
+
+  async install(ca: TrustedCA): Promise<Change> {
+    const { dir, createIfMissing, label } = this.database;
+    if (!this.#exists()) {
+      if (!createIfMissing) return { changed: false, reason: `${dir} has no cert9.db` };
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      await runOrThrow(this.context, this.#certutil("-N", "--empty-password"), `create ${dir}`);
+    }
+    const argv = this.#certutil("-A", "-t", TRUST_FLAGS, "-n", ca.commonName, "-i", ca.certPath);
+    await runOrThrow(this.context, argv, `add the CA to ${label}`);
+    return CHANGED;
+  }
+
+  async uninstall(ca: TrustedCA): Promise<Change> {
+    const argv = this.#certutil("-D", "-n", ca.commonName);
+    await runOrThrow(this.context, argv, `remove the CA from ${this.database.label}`);
+    return CHANGED;
+  }
+
+  /** `certutil <command> -d sql:<dir> <args…>`, the argument order certutil(1) documents. */
+  #certutil(command: string, ...args: string[]): string[] {
+    return ["certutil", command, "-d", `sql:${this.database.dir}`, ...args];
+  }
+
+  #exists(): boolean {
+    return existsSync(join(this.database.dir, "cert9.db"));
+  }
+
+  async #flagsOf(ca: TrustedCA): Promise<string | undefined> {
+    if (!this.#exists()) return undefined;
+    const listing = await runOrThrow(this.context, this.#certutil("-L"), `list ${this.database.label}`);
+    return parseNssListing(listing.stdout).get(ca.commonName);
+  }
+}
