@@ -3,6 +3,8 @@
  * `N passed, N failed` that counts test cases (plus one failure per failed check step).
  * `bun run test unit` / `integration` / `e2e` runs one tier (e2e builds first).
  */
+export {};
+
 const TIERS = ["unit", "integration", "e2e"] as const;
 type Tier = (typeof TIERS)[number];
 
@@ -53,7 +55,7 @@ for (const [name, cmd] of checks) {
   }
 }
 for (const tier of tiers) {
-  const result = await step(`${tier} tests`, [bun, "test", `tests/${tier}`]);
+  const result = await step(`${tier} tests`, [bun, "test", "--timeout", "60000", `tests/${tier}`]);
   const tierPassed = count(result.output, "pass");
   const tierFailed = count(result.output, "fail");
   passed += tierPassed;

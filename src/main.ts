@@ -37,8 +37,12 @@ function wants(rawArgs: string[], flag: string): boolean {
 
 async function run(rawArgs: string[]): Promise<number> {
   if (rawArgs.length === 0 || wants(rawArgs, "--help") || wants(rawArgs, "-h")) {
-    const { resolveSubCommand } = await import("./cli/usage.ts");
-    await showUsage(...(await resolveSubCommand(main, rawArgs)));
+    const { innermostCommand } = await import("./cli/flags.ts");
+    const [command, , parent] = await innermostCommand(
+      main,
+      rawArgs.filter((arg) => !arg.startsWith("-")),
+    );
+    await showUsage(command, parent);
     return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
@@ -46,12 +50,18 @@ async function run(rawArgs: string[]): Promise<number> {
     return ExitCode.ok;
   }
   try {
+    await (await import("./cli/flags.ts")).rejectUnknownFlags(main, rawArgs);
     await runCommand(main, { rawArgs });
     return ExitCode.ok;
   } catch (error) {
     const { printError } = await import("./cli/output.ts");
     const { isUsageError, usageError } = await import("./cli/usage.ts");
-    const mapped = isUsageError(error) ? usageError(error, rawArgs.find((arg) => !arg.startsWith("-"))) : error;
+    const mapped = isUsageError(error)
+      ? usageError(
+          error,
+          rawArgs.find((arg) => !arg.startsWith("-")),
+        )
+      : error;
     return printError(mapped, {
       json: wants(rawArgs, "--json"),
       debug: wants(rawArgs, "--debug") || !!process.env.DEBUG,

@@ -194,8 +194,9 @@ export class ProxyServer {
   /** 404, the HTTPS redirect or 508, when the request is not one to forward. */
   private ownPage(req: Request, host: string, route: ProxyRoute | undefined, proto: Proto): Response | undefined {
     if (!route) return notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r) });
-    if (proto === "http" && route.https) return redirectToHttps(req, host, this.ports.https);
+    // Loop first: an HTTPS route whose target is our own HTTP port would otherwise redirect to itself forever.
     if (isLoop(req.headers, this.viaToken)) return loopPage(req, route);
+    if (proto === "http" && route.https) return redirectToHttps(req, host, this.ports.https);
     return undefined;
   }
 

@@ -6,8 +6,8 @@
  * the same directory, fsync, hard link into place so an existing file is never replaced), key first: a crash can
  * leave a key without a certificate (nobody trusted it yet), never a certificate without its key.
  */
-import { readFileSync } from "node:fs";
-import { chmod, link, mkdir, open, readFile, unlink } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, link, mkdir, open, readFile, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { GotunnelError } from "../core/errors.ts";
@@ -114,9 +114,57 @@ export async function loadOrCreateCA(
   caDir: string,
   options: CreateCaOptions = {},
 ): Promise<{ ca: LocalCA; created: boolean }> {
-  const existing = await loadCA(caDir, options);
+  let existing: LocalCA | undefined;
+  try {
+    existing = await loadCA(caDir, options);
+  } catch (error) {
+    // Key present, certificate not yet: another gotunnel is creating the CA this instant (it writes the key first).
+    // Or it finished between our two reads: then the certificate is there now and a reload succeeds.
+    if (!isBeingCreated(caDir) && !existsSync(caCertPath(caDir))) throw error;
+    existing = await waitForOtherCreator(caDir, options, error);
+  }
   if (existing) return { ca: existing, created: false };
-  return { ca: await createCA(caDir, options), created: true };
+  try {
+    return { ca: await createCA(caDir, options), created: true };
+  } catch (error) {
+    // Two terminals ran their first `gotunnel up` together and the other one won: use its CA.
+    if (!(error instanceof GotunnelError && error.details?.raced)) throw error;
+    return { ca: await waitForOtherCreator(caDir, options, error), created: false };
+  }
+}
+
+/** How long a second process waits for a concurrent CA creation to finish (creation takes ~10 ms). */
+const CA_CREATION_WAIT_MS = 10_000;
+const CA_CREATION_POLL_MS = 25;
+
+/** Present while one process creates the CA; holds its pid so a crash leftover is not mistaken for work in progress. */
+const CREATING_MARKER = ".creating";
+
+function isBeingCreated(caDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(caDir, CREATING_MARKER), "utf8"), 10);
+  } catch {
+    return false; // No marker: nobody is creating the CA, so half-written files are a real problem to report.
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === "EPERM";
+  }
+}
+
+async function waitForOtherCreator(caDir: string, options: CreateCaOptions, original: unknown): Promise<LocalCA> {
+  const deadline = Date.now() + CA_CREATION_WAIT_MS;
+  while (Date.now() < deadline) {
+    await Bun.sleep(CA_CREATION_POLL_MS);
+    if (existsSync(caCertPath(caDir))) {
+      const ca = await loadCA(caDir, options);
+      if (ca) return ca;
+    }
+  }
+  throw original;
 }
 
 async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalCA> {
@@ -137,8 +185,13 @@ async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalC
     await mkdir(caDir, { recursive: true, mode: CA_DIR_MODE });
     // mkdir's mode is filtered by the umask and ignored for an existing directory; the CA directory is ours.
     await chmod(caDir, CA_DIR_MODE);
-    await writeNewFileAtomically(keyPath, keyPem, CA_KEY_FILE_MODE);
-    await writeNewFileAtomically(certPath, certPem, CA_CERT_FILE_MODE);
+    await claimCreation(caDir);
+    try {
+      await writeNewFileAtomically(keyPath, keyPem, CA_KEY_FILE_MODE);
+      await writeNewFileAtomically(certPath, certPem, CA_CERT_FILE_MODE);
+    } finally {
+      await unlink(join(caDir, CREATING_MARKER));
+    }
   } catch (error) {
     if (error instanceof GotunnelError) throw error;
     throw new GotunnelError("E_TLS", `Could not create the gotunnel CA in ${caDir}: ${describe(error)}`, {
@@ -286,6 +339,25 @@ function brokenCaError(path: string, reason: string, cause?: unknown): GotunnelE
   });
 }
 
+/** Takes the creation marker, or reports (as a race) that another live process holds it. */
+async function claimCreation(caDir: string): Promise<void> {
+  const marker = join(caDir, CREATING_MARKER);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(marker, String(process.pid), { flag: "wx", mode: CA_KEY_FILE_MODE });
+      return;
+    } catch (error) {
+      if (errnoCode(error) !== "EEXIST") throw error;
+      if (isBeingCreated(caDir)) break;
+      await unlink(marker); // Left by a process that died mid-creation.
+    }
+  }
+  throw new GotunnelError("E_TLS", `another gotunnel process is creating the CA in ${caDir}`, {
+    hint: "Run the command again in a moment to use that CA.",
+    details: { path: marker, raced: true },
+  });
+}
+
 /**
  * Writes a file that must not exist yet, atomically: temp file with its final mode in the same directory, fsync,
  * then link(2) into place. Unlike rename(2), link fails with EEXIST instead of replacing a CA file that another
@@ -308,7 +380,7 @@ async function writeNewFileAtomically(path: string, data: string, mode: number):
     if (errnoCode(error) !== "EEXIST") throw error;
     throw new GotunnelError("E_TLS", `${path} appeared while gotunnel was creating its CA.`, {
       hint: "Another gotunnel process created the CA at the same time. Run the command again to use that CA.",
-      details: { path },
+      details: { path, raced: true },
       cause: error,
     });
   } finally {

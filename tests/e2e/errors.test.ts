@@ -122,7 +122,7 @@ describe("usage errors exit 2", () => {
   // BUG: citty ignores flags a command does not define, so a typo such as `--proxy-https-prot 8443` is dropped and
   // gotunnel serves on the default port 443 instead (ExitCode.usage documents "unknown flag" as exit 2). Today the
   // binary starts serving (on SAFE_PORTS here) and this run is killed at its time bound.
-  test.todo("an unknown flag (a typo of --proxy-https-port) is rejected instead of ignored", async () => {
+  test("an unknown flag (a typo of --proxy-https-port) is rejected instead of ignored", async () => {
     const args = ["start", "-d", "demo", "-p", "3000", "--proxy-https-prot", "8443"];
     const result = await fails(args, scope.dir("cwd"), 3_000);
     expect(result.exitCode).toBe(ExitCode.usage);
@@ -275,7 +275,7 @@ describe("concurrent first use of the CA", () => {
   // certificate … is missing" with a hint to move the CA directory aside — advice that would discard the CA being
   // created. Measured: 40 of 60 runs failed in 10 rounds of 6. The loser should wait (bounded) for the winner's
   // certificate and load that CA (created: false).
-  test.todo("every concurrent first use succeeds with the same CA, exactly one reporting created: true", async () => {
+  test("every concurrent first use succeeds with the same CA, exactly one reporting created: true", async () => {
     const { results } = await concurrentCa();
     expect(results.map((result) => result.exitCode)).toEqual(Array(RUNS).fill(0));
     const reports = results.map(
