@@ -38,6 +38,16 @@ function count(output: string, label: "pass" | "fail"): number {
   return match ? Number(match[1]) : 0;
 }
 
+/** Tests must never touch the machine's real hosts file (we may run as root): prove it on every run. */
+const REAL_HOSTS_FILE = "/etc/hosts";
+async function hostsDigest(): Promise<string> {
+  const file = Bun.file(REAL_HOSTS_FILE);
+  return (await file.exists())
+    ? new Bun.CryptoHasher("sha256").update(await file.arrayBuffer()).digest("hex")
+    : "absent";
+}
+const hostsBefore = await hostsDigest();
+
 let passed = 0;
 let failed = 0;
 const bun = process.execPath;
@@ -66,6 +76,10 @@ for (const tier of tiers) {
     failed++;
     process.stderr.write(`✗ ${tier}: no tests ran\n`);
   }
+}
+if ((await hostsDigest()) !== hostsBefore) {
+  failed++;
+  process.stderr.write(`✗ ${REAL_HOSTS_FILE} changed during the tests: a test escaped its sandbox\n`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
