@@ -1,0 +1,116 @@
+/**
+ * UpstreamPool: the proxy's HTTP/1.1 client for plain-HTTP dev servers. Bun's fetch costs ≈14 µs a request and
+ * opens a socket per concurrent request (a TIME_WAIT storm at a few hundred clients, see DESIGN.md); this keeps
+ * a bounded set of keep-alive sockets per origin and does one write and one parse per exchange.
+ */
+import { Exchange } from "./exchange.ts";
+import { Origin, type PoolShared, poolClosedError } from "./origin.ts";
+import { encodeHead, serializeHead } from "./serialize.ts";
+import type { UpstreamPoolOptions, UpstreamPoolStats, UpstreamRequest, UpstreamTarget } from "./types.ts";
+
+const DEFAULT_MAX_SOCKETS_PER_ORIGIN = 256;
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Idle sockets are checked at most this often; they live up to one period past idleTimeoutMs. */
+const MAX_SWEEP_PERIOD_MS = 1_000;
+const MIN_SWEEP_PERIOD_MS = 5;
+const MAX_PORT = 65_535;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`UpstreamPool option ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function checkTarget(target: UpstreamTarget): void {
+  if (target.hostname.length === 0 || !Number.isInteger(target.port) || target.port < 1 || target.port > MAX_PORT) {
+    throw new TypeError(`invalid upstream target ${JSON.stringify(target)}`);
+  }
+}
+
+export class UpstreamPool {
+  private readonly shared: PoolShared;
+  private readonly origins = new Map<string, Origin>();
+  /** Most proxies talk to one upstream at a time: skip the map lookup for a repeat. */
+  private lastOrigin: Origin | null = null;
+  private readonly maxIdleTicks: number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(options: UpstreamPoolOptions = {}) {
+    const idleTimeoutMs = positiveInteger("idleTimeoutMs", options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    this.shared = {
+      maxSocketsPerOrigin: positiveInteger(
+        "maxSocketsPerOrigin",
+        options.maxSocketsPerOrigin,
+        DEFAULT_MAX_SOCKETS_PER_ORIGIN,
+      ),
+      connectTimeoutMs: positiveInteger("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+      tick: 0,
+      open: 0,
+      idle: 0,
+      queued: 0,
+      closed: false,
+    };
+    const periodMs = Math.min(MAX_SWEEP_PERIOD_MS, Math.max(MIN_SWEEP_PERIOD_MS, Math.floor(idleTimeoutMs / 4)));
+    this.maxIdleTicks = Math.ceil(idleTimeoutMs / periodMs);
+    this.sweeper = setInterval(() => this.sweep(), periodMs);
+    // The sweeper alone must not keep a process alive.
+    this.sweeper.unref();
+  }
+
+  /** Sends `req` to `target`; resolves when the final response head arrives, the body streams afterwards. */
+  request(target: UpstreamTarget, req: UpstreamRequest): Promise<Response> {
+    if (this.shared.closed) return Promise.reject(poolClosedError());
+    const signal = req.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let ex: Exchange;
+    try {
+      const origin = this.originFor(target);
+      ex = new Exchange(origin, req, encodeHead(serializeHead(req, origin.hostHeader)));
+      origin.submit(ex);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return ex.promise;
+  }
+
+  stats(): UpstreamPoolStats {
+    return { open: this.shared.open, idle: this.shared.idle, queued: this.shared.queued };
+  }
+
+  /**
+   * Fails queued and in-flight requests and closes every socket. The pool cannot be used afterwards.
+   * Open sockets keep a process alive (as any Bun socket does), so a short-lived process must call this.
+   */
+  close(): void {
+    if (this.shared.closed) return;
+    this.shared.closed = true;
+    clearInterval(this.sweeper);
+    for (const origin of this.origins.values()) origin.shutdown();
+    this.origins.clear();
+    this.lastOrigin = null;
+  }
+
+  private originFor(target: UpstreamTarget): Origin {
+    const last = this.lastOrigin;
+    if (last !== null && last.hostname === target.hostname && last.port === target.port) return last;
+    // A space cannot occur in a host name, so the key is unambiguous.
+    const key = `${target.port} ${target.hostname}`;
+    let origin = this.origins.get(key);
+    if (origin === undefined) {
+      checkTarget(target);
+      origin = new Origin(this.shared, target.hostname, target.port);
+      this.origins.set(key, origin);
+    }
+    this.lastOrigin = origin;
+    return origin;
+  }
+
+  private sweep(): void {
+    this.shared.tick++;
+    if (this.shared.idle === 0) return;
+    for (const origin of this.origins.values()) origin.sweep(this.maxIdleTicks);
+  }
+}
