@@ -30,7 +30,16 @@ function installedBunVersion() {
 if (installedBunVersion() !== BUN_VERSION) {
   console.error(`gotunnel: installing Bun ${BUN_VERSION} from the npm registry into .tools/ ...`);
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const status = run(npm, ["install", "--prefix", toolsDir, "--no-save", "--no-audit", "--no-fund", "--loglevel=error", `bun@${BUN_VERSION}`]);
+  const status = run(npm, [
+    "install",
+    "--prefix",
+    toolsDir,
+    "--no-save",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    `bun@${BUN_VERSION}`,
+  ]);
   if (status !== 0 || installedBunVersion() !== BUN_VERSION) {
     console.error(`gotunnel: could not install Bun ${BUN_VERSION} with npm (exit ${status}).`);
     process.exit(status || 1);

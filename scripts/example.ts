@@ -18,7 +18,10 @@ function stopAll(code: number): never {
 process.on("SIGINT", () => stopAll(0));
 process.on("SIGTERM", () => stopAll(0));
 
-const build = Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], { stdout: "inherit", stderr: "inherit" });
+const build = Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], {
+  stdout: "inherit",
+  stderr: "inherit",
+});
 if (build.exitCode !== 0) stopAll(build.exitCode ?? 1);
 
 const server = Bun.spawn([process.execPath, join(exampleDir, "server.ts")], { stdout: "inherit", stderr: "inherit" });

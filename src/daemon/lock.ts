@@ -64,7 +64,7 @@ export function acquireLock(runtimeDir: string): DaemonLock {
     const holder = readLockPid(path);
     if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
       throw new GotunnelError("E_DAEMON", `a gotunnel daemon is already running (pid ${holder})`, {
-        hint: "use `gotunnel status` to see it, or stop it with `kill " + holder + "`",
+        hint: `use \`gotunnel status\` to see it, or stop it with \`gotunnel daemon stop\` (or \`kill ${holder}\`)`,
         details: { pid: holder, lock: path },
       });
     }
