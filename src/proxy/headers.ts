@@ -109,10 +109,22 @@ export function stripResponseHopHeaders(response: Response): Response {
     }
   }
   if (!dirty) return response;
-  const copy = new Headers(headers);
-  for (const name of HOP_BY_HOP) copy.delete(name);
-  if (named) for (const name of named) copy.delete(name);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copy });
+  try {
+    // The pooled client's Responses have mutable headers: edit in place, no copy on the hot path.
+    deleteHopHeaders(headers, named);
+    return response;
+  } catch (error) {
+    // fetch() Responses carry immutable headers (Fetch spec "immutable" guard): copy them instead.
+    if (!(error instanceof TypeError)) throw error;
+    const copy = new Headers(headers);
+    deleteHopHeaders(copy, named);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copy });
+  }
+}
+
+function deleteHopHeaders(headers: Headers, named: Set<string> | undefined): void {
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  if (named) for (const name of named) headers.delete(name);
 }
 
 /** True when the Via chain already holds our token: the request went through this proxy before. */
