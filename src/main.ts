@@ -28,6 +28,8 @@ const main = defineCommand({
     untrust: lazy(() => import("./cli/untrust.ts")),
     env: lazy(() => import("./cli/env.ts")),
     doctor: lazy(() => import("./cli/doctor.ts")),
+    share: lazy(() => import("./cli/share.ts")),
+    discover: lazy(() => import("./cli/discover.ts")),
   },
 });
 

@@ -24,6 +24,8 @@ import {
 export const PROXY_PORT_MIN = 0;
 export const DEFAULT_HTTP_PORT = 80;
 export const DEFAULT_HTTPS_PORT = 443;
+/** LAN sharing is on unless turned off: the point of `.local` names is that phones on the Wi-Fi can open them. */
+export const LAN_DEFAULT = true;
 /** Loopback only by default: exposing dev servers to the LAN is an explicit choice (`host: "0.0.0.0"`). */
 export const DEFAULT_BIND_HOST = "127.0.0.1";
 
@@ -113,12 +115,18 @@ const routeObjectSchema = v.object(
       bool("Send the browser's Host header upstream (true) or the target's (false)."),
       ROUTE_DEFAULTS.preserveHost,
     ),
+    // No default: an unset route `lan` follows the global `lan`, which a higher config layer may set.
+    lan: v.optional(
+      bool(
+        "Share this route on the LAN: its .local name over mDNS, and clients other than this machine. Unset: the global `lan`.",
+      ),
+    ),
   },
   // Dispatch (routeSchema) only sends plain objects here, so the one issue this message covers is a missing key.
   "is required: a port or a URL, e.g. { target: 3000 }",
 );
 
-const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost }`;
+const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost, lan }`;
 
 const shorthandRoute = (schema: typeof upstreamPortSchema | typeof targetStringSchema) =>
   v.pipe(
@@ -182,6 +190,12 @@ export const configSchema = plainObject(
     ),
     proxy: v.optional(proxySchema, {}),
     log: v.optional(logSchema, {}),
+    lan: v.optional(
+      bool(
+        "Share routes on the LAN (mDNS names phones resolve; the proxy listens beyond loopback). A route's own `lan` wins.",
+      ),
+      LAN_DEFAULT,
+    ),
   }),
   "expected an object with routes, proxy and log",
 );
@@ -199,12 +213,16 @@ export interface ResolvedRoute {
   https: boolean;
   headers: Record<string, string>;
   preserveHost: boolean;
+  /** Unset: follows ResolvedConfig.lan. */
+  lan?: boolean;
 }
 
 export interface ResolvedConfig {
   routes: ResolvedRoute[];
   proxy: ParsedConfig["proxy"];
   log: ParsedConfig["log"];
+  /** Global LAN sharing. Optional until the loader merges it across layers; unset means LAN_DEFAULT. */
+  lan?: boolean;
 }
 
 /** Identity at runtime; gives `gotunnel.config.ts` type checking and completion. */
@@ -230,6 +248,8 @@ export interface LayerValue {
   routes: ResolvedRoute[];
   proxy: Partial<ResolvedConfig["proxy"]>;
   log: Partial<ResolvedConfig["log"]>;
+  /** Present only when this layer sets `lan`. */
+  lan?: boolean;
 }
 
 /** Validates one raw layer: every type/range problem and every unknown key, all at once. */
@@ -255,7 +275,11 @@ export function validateLayer(raw: unknown): { value?: LayerValue; issues: Confi
     const name = names.get(key);
     if (name) routes.push({ ...name, ...route });
   }
-  return { issues, value: { routes, proxy: given(raw, "proxy", output.proxy), log: given(raw, "log", output.log) } };
+  const lan = isPlainObject(raw) && raw.lan !== undefined ? { lan: output.lan } : {};
+  return {
+    issues,
+    value: { routes, proxy: given(raw, "proxy", output.proxy), log: given(raw, "log", output.log), ...lan },
+  };
 }
 
 /** Normalizes every route name, reporting bad names and names that collide after normalization. */

@@ -156,9 +156,9 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     expect(lines).toEqual([
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, host`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, host`,
-      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log`,
-      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost`,
-      `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost`,
+      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, lan`,
+      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan`,
+      `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost, lan`,
     ]);
   });
 
