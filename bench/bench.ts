@@ -1,0 +1,159 @@
+/**
+ * `bun run bench`: gotunnel side by side with nginx and Caddy as reverse proxies in front of one fixed nginx
+ * upstream, over HTTP and HTTPS, measured with wrk. See bench/README.md for what is measured and why.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { startCaddy } from "./lib/caddy.ts";
+import { prepareCerts } from "./lib/certs.ts";
+import { type CpuPlan, describePlan, planCpus } from "./lib/cpu.ts";
+import { gotunnelEnvironment, startGotunnel } from "./lib/gotunnel.ts";
+import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
+import { buildCells } from "./lib/matrix.ts";
+import { startNginxProxy, startUpstream, type Upstream } from "./lib/nginx.ts";
+import { QuietGate } from "./lib/noise.ts";
+import { type BenchOptions, parseOptions, REPO_ROOT, type TargetName, USAGE } from "./lib/options.ts";
+import { stopAll } from "./lib/proc.ts";
+import { type RunMeta, renderJson, renderMarkdown } from "./lib/report.ts";
+import { benchTarget, type CellResult, type TargetReport } from "./lib/runner.ts";
+import type { TargetStarter } from "./lib/target.ts";
+import { writeWrkScript } from "./lib/wrk.ts";
+
+const RESULTS_DIR = join(REPO_ROOT, "bench/results");
+// Per cell on top of warm-up + duration: sanity request, process spawn, wrk start-up.
+const CELL_OVERHEAD_S = 0.5;
+
+function progress(line: string): void {
+  const elapsedS = Math.round(performance.now() / 1000);
+  console.error(`[${String(elapsedS).padStart(4)} s] ${line}`);
+}
+
+function starters(upstream: Upstream): Record<TargetName, TargetStarter> {
+  return { direct: async () => upstream.target, nginx: startNginxProxy, caddy: startCaddy, gotunnel: startGotunnel };
+}
+
+function machine(): string {
+  const model = cpus()[0]?.model.trim() ?? "unknown CPU";
+  const memoryGiB = Math.round(totalmem() / 2 ** 30);
+  return `${cpus().length} cores (${model}), ${memoryGiB} GiB, Linux ${release()}, Bun ${Bun.version}`;
+}
+
+function writeResults(options: BenchOptions, meta: RunMeta, markdown: string, json: string): string[] {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = meta.startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z");
+  const written = [join(RESULTS_DIR, `${stamp}.md`)];
+  writeFileSync(written[0] as string, markdown);
+  if (options.json) {
+    written.push(join(RESULTS_DIR, `${stamp}.json`));
+    writeFileSync(written[1] as string, json);
+  }
+  return written;
+}
+
+interface MetaInputs {
+  startedAt: string;
+  certSource: string;
+  upstreamVersion: string;
+  cpus: CpuPlan | null;
+  quietWaitedS: number;
+}
+
+function runMeta(options: BenchOptions, inputs: MetaInputs): RunMeta {
+  const { startedAt, certSource, upstreamVersion, cpus, quietWaitedS } = inputs;
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machine(),
+    isolated: isInside(),
+    cpuLayout: describePlan(cpus),
+    quietWaitedS,
+    wrkThreads: options.threads,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    workers: options.workers,
+    certSource,
+    upstream: `${upstreamVersion} serving fixed 1 KiB / 1 MiB files (sendfile, access_log off)`,
+  };
+}
+
+async function measureAll(options: BenchOptions, dir: string, startedAt: string): Promise<void> {
+  const gotunnelEnv = gotunnelEnvironment(dir);
+  const certs = await prepareCerts(dir, options.binary, gotunnelEnv);
+  const cpus = planCpus(options.pin);
+  const upstream = await startUpstream({ options, dir, certs, cpus, gotunnelEnv });
+  const context = { options, dir, certs, cpus, gotunnelEnv, upstreamPort: upstream.httpPort };
+  const cells = buildCells(options.quick);
+  const io = { script: writeWrkScript(dir), gate: new QuietGate(options.quietWaitS * 1000), progress };
+  const perCellS = options.durationS + options.warmupS + CELL_OVERHEAD_S;
+  const etaMin = ((cells.length * options.only.length * perCellS) / 60).toFixed(1);
+  progress(`${cells.length} cells × ${options.only.join(", ")}: about ${etaMin} min`);
+  const targets: TargetReport[] = [];
+  const results: CellResult[] = [];
+  for (const name of options.only) {
+    const outcome = await benchTarget(name, starters(upstream)[name], context, cells, io);
+    targets.push(outcome.report);
+    results.push(...outcome.results);
+  }
+  await upstream.stop();
+  const meta = runMeta(options, {
+    startedAt,
+    certSource: certs.source,
+    upstreamVersion: upstream.target.version,
+    cpus,
+    quietWaitedS: io.gate.waitedMs / 1000,
+  });
+  const markdown = renderMarkdown(meta, targets, results);
+  console.log(markdown);
+  for (const path of writeResults(options, meta, markdown, renderJson(meta, targets, results))) {
+    progress(`wrote ${path}`);
+  }
+}
+
+async function runBench(options: BenchOptions): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "gotunnel-bench-"));
+  const interrupted = async (signal: string) => {
+    progress(`${signal}: stopping everything`);
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("SIGINT", () => void interrupted("SIGINT"));
+  process.on("SIGTERM", () => void interrupted("SIGTERM"));
+  try {
+    await measureAll(options, dir, new Date().toISOString());
+    rmSync(dir, { recursive: true, force: true });
+    return 0;
+  } catch (error) {
+    progress(`failed: ${(error as Error).stack ?? error}`);
+    progress(`configs and logs kept in ${dir}`);
+    return 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | null;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!Bun.which("wrk")) {
+    console.error("wrk is required: apt-get install -y wrk");
+    return 1;
+  }
+  if (options.isolate && !isInside()) {
+    if (canIsolate()) return runIsolated(import.meta.path, argv);
+    progress("not root or unshare missing: running without namespace isolation");
+  }
+  return runBench(options);
+}
+
+process.exit(await main(Bun.argv.slice(2)));

@@ -1,0 +1,49 @@
+/**
+ * The measured cells: protocol × body size × load shape. Each target runs the same list, in the same order.
+ */
+
+export type Proto = "http" | "https";
+export type BodySize = "1k" | "1m";
+
+export interface Load {
+  /** Short label used in the table and the JSON. */
+  label: string;
+  connections: number;
+  /** New TCP (and TLS) connection per request: wrk sends `Connection: close` and reconnects. */
+  close: boolean;
+}
+
+export interface Cell {
+  proto: Proto;
+  size: BodySize;
+  load: Load;
+}
+
+export const BODY_BYTES: Record<BodySize, number> = { "1k": 1024, "1m": 1024 * 1024 };
+export const BODY_LABEL: Record<BodySize, string> = { "1k": "1 KiB", "1m": "1 MiB" };
+
+const KEEP_ALIVE_LOADS: Load[] = [
+  { label: "ka c=1", connections: 1, close: false },
+  { label: "ka c=50", connections: 50, close: false },
+  { label: "ka c=500", connections: 500, close: false },
+];
+// 50 clients opening a fresh connection per request: enough to keep every core busy with handshakes,
+// few enough that loopback ephemeral ports (reused via tcp_tw_reuse) do not run out within a cell.
+const NEW_CONNECTION_LOAD: Load = { label: "new conn c=50", connections: 50, close: true };
+
+export function buildCells(quick: boolean): Cell[] {
+  const sizes: BodySize[] = quick ? ["1k"] : ["1k", "1m"];
+  const loads = quick ? [KEEP_ALIVE_LOADS[1] as Load, NEW_CONNECTION_LOAD] : [...KEEP_ALIVE_LOADS, NEW_CONNECTION_LOAD];
+  const cells: Cell[] = [];
+  for (const proto of ["http", "https"] as const) {
+    for (const size of sizes) {
+      for (const load of loads) cells.push({ proto, size, load });
+    }
+  }
+  return cells;
+}
+
+/** Identifies a scenario across targets (results carry the load's label, not the Load object). */
+export function cellKey(proto: Proto, size: BodySize, loadLabel: string): string {
+  return `${proto}|${size}|${loadLabel}`;
+}

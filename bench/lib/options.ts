@@ -1,0 +1,114 @@
+/**
+ * Command-line options of `bun run bench`. Parsed once in bench.ts; everything else receives a BenchOptions.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel"] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export interface BenchOptions {
+  durationS: number;
+  warmupS: number;
+  quick: boolean;
+  only: TargetName[];
+  json: boolean;
+  /** How gotunnel is started: a .ts entry runs under bun, anything else is executed as a compiled binary. */
+  binary: string;
+  /** wrk threads. One keeps the load generator off the second core as much as wrk allows. */
+  threads: number;
+  /** nginx worker_processes and Caddy's GOMAXPROCS. 1 matches gotunnel, which serves from one JS thread. */
+  workers: number;
+  /** Run inside private net/mount/pid namespaces (root only). */
+  isolate: boolean;
+  /** wrk on one CPU, the servers on another (see cpu.ts for why). */
+  pin: boolean;
+  /** Total time the run may idle waiting for other processes' load to pass (see noise.ts). */
+  quietWaitS: number;
+}
+
+export const USAGE = `bun run bench [options]
+
+  --duration <5s>     measured time per cell (s or ms suffix; default 5s)
+  --warmup <1s>       unmeasured warm-up run before each cell (0 to skip; default 1s)
+  --quick             only 1 KiB, keep-alive c=50 and new-connection, HTTP and HTTPS
+  --only <list>       comma-separated subset of: ${TARGET_NAMES.join(",")} (direct is always run as the baseline)
+  --json              also write bench/results/<timestamp>.json
+  --binary <path>     gotunnel to start: src/main.ts (run with bun, default) or a compiled binary
+  --threads <1>       wrk threads
+  --workers <1>       nginx worker_processes and Caddy GOMAXPROCS (more than 1 only makes sense with --no-pin)
+  --quiet-wait <180s> total time the run may pause for other processes' CPU load to pass (0: never wait)
+  --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each
+  --no-isolate        do not wrap the run in private namespaces (isolation needs root)
+  -h, --help          this text`;
+
+const REPO_ROOT = resolve(import.meta.dir, "../..");
+
+export function parseDurationS(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match) throw new Error(`bad duration "${text}": use e.g. 5s, 500ms or 1m`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? "s";
+  if (unit === "ms") return value / 1000;
+  return unit === "m" ? value * 60 : value;
+}
+
+function parseOnly(text: string | undefined): TargetName[] {
+  if (!text) return [...TARGET_NAMES];
+  const wanted = text.split(",").map((name) => name.trim().toLowerCase());
+  for (const name of wanted) {
+    if (!(TARGET_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`--only: unknown target "${name}" (known: ${TARGET_NAMES.join(", ")})`);
+    }
+  }
+  // Direct is the denominator of every ratio, so it always runs.
+  return TARGET_NAMES.filter((name) => name === "direct" || wanted.includes(name));
+}
+
+function positiveInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+/** Returns null when --help was asked for. Throws with a readable message on bad input. */
+export function parseOptions(argv: string[]): BenchOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      quick: { type: "boolean" },
+      only: { type: "string" },
+      json: { type: "boolean" },
+      binary: { type: "string" },
+      threads: { type: "string" },
+      workers: { type: "string" },
+      "no-isolate": { type: "boolean" },
+      "no-pin": { type: "boolean" },
+      "quiet-wait": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return null;
+  const durationS = parseDurationS(values.duration ?? "5s");
+  if (durationS < 1) throw new Error("--duration must be at least 1s (wrk rounds to whole seconds)");
+  return {
+    durationS: Math.round(durationS),
+    warmupS: Math.round(parseDurationS(values.warmup ?? "1s")),
+    quick: values.quick ?? false,
+    only: parseOnly(values.only),
+    json: values.json ?? false,
+    binary: resolve(values.binary ?? `${REPO_ROOT}/src/main.ts`),
+    threads: positiveInt(values.threads, "--threads", 1),
+    workers: positiveInt(values.workers, "--workers", 1),
+    isolate: !(values["no-isolate"] ?? false),
+    pin: !(values["no-pin"] ?? false),
+    quietWaitS: parseDurationS(values["quiet-wait"] ?? "180s"),
+  };
+}
+
+export { REPO_ROOT };

@@ -1,0 +1,167 @@
+/**
+ * Runs every cell against one target at a time (only the upstream and that target are up), so targets never
+ * share the two cores with each other.
+ */
+import { clientPlan } from "./cpu.ts";
+import { BODY_BYTES, BODY_LABEL, type Cell, type Proto } from "./matrix.ts";
+import { NOISY_FOREIGN_PERCENT, NoiseMeter, type QuietGate } from "./noise.ts";
+import type { TargetName } from "./options.ts";
+import { RssSampler, treeKiB } from "./rss.ts";
+import { type BenchContext, baseUrl, type RunningTarget, SkipTarget, type TargetStarter } from "./target.ts";
+import { probeTls } from "./tls-probe.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
+
+export interface CellResult {
+  target: TargetName;
+  proto: Proto;
+  size: Cell["size"];
+  load: string;
+  connections: number;
+  newConnectionPerRequest: boolean;
+  /** Absent when the cell was skipped; see `skipped`. */
+  wrk?: WrkResult;
+  /** Peak summed VmRSS of the proxy's process tree during the measured run, KiB; null for direct. */
+  rssPeakKiB: number | null;
+  /** CPU used by processes outside the bench during the measured run, % of the whole machine. */
+  foreignCpuPercent?: number;
+  skipped?: string;
+}
+
+export interface TargetReport {
+  name: TargetName;
+  version?: string;
+  note?: string;
+  /** Protocol, cipher and key exchange an OpenSSL client negotiates with the HTTPS endpoint. */
+  tls?: string;
+  skipped?: string;
+  /** Summed VmHWM of the proxy's processes just before it was stopped: peak over its whole life, KiB. */
+  lifetimePeakKiB?: number | null;
+}
+
+export type Progress = (line: string) => void;
+
+const SANITY_TIMEOUT_MS = 10_000;
+
+/** One request per (proto, size) before measuring: wrk counts 3xx as success, so a redirect must not slip through. */
+async function sanityProblem(target: RunningTarget, proto: Proto, size: Cell["size"]): Promise<string | null> {
+  const endpoint = target.endpoints[proto];
+  try {
+    const response = await fetch(`${baseUrl(proto, endpoint)}/${size}`, {
+      headers: { host: endpoint.host },
+      redirect: "manual",
+      tls: { rejectUnauthorized: false },
+      signal: AbortSignal.timeout(SANITY_TIMEOUT_MS),
+    });
+    const body = await response.arrayBuffer();
+    if (response.status !== 200) return `${proto.toUpperCase()} /${size} answered ${response.status}`;
+    if (body.byteLength !== BODY_BYTES[size])
+      return `${proto.toUpperCase()} /${size} body was ${body.byteLength} bytes`;
+    return null;
+  } catch (error) {
+    return `${proto.toUpperCase()} /${size} failed: ${(error as Error).message}`;
+  }
+}
+
+function describe(result: WrkResult, rssKiB: number | null): string {
+  const rss = rssKiB === null ? "" : `, peak RSS ${(rssKiB / 1024).toFixed(1)} MiB`;
+  const p99 = (result.p99Us / 1000).toFixed(2);
+  return `${Math.round(result.rps).toLocaleString("en-US")} req/s, p99 ${p99} ms, errors ${result.errorsTotal}${rss}`;
+}
+
+async function measureCell(context: BenchContext, target: RunningTarget, cell: Cell, io: RunIo) {
+  const endpoint = target.endpoints[cell.proto];
+  const spec = {
+    url: `${baseUrl(cell.proto, endpoint)}/${cell.size}`,
+    host: endpoint.host,
+    connections: cell.load.connections,
+    threads: context.options.threads,
+    cpus: clientPlan(context.cpus, cell.load.connections),
+    close: cell.load.close,
+  };
+  const warmupNoise = new NoiseMeter();
+  if (context.options.warmupS > 0) await runWrk({ ...spec, durationS: context.options.warmupS }, io.script);
+  if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
+  const sampler = target.rssRoot === null ? null : new RssSampler(target.rssRoot);
+  const noise = new NoiseMeter();
+  try {
+    const wrk = await runWrk({ ...spec, durationS: context.options.durationS }, io.script);
+    return { wrk, rssPeakKiB: sampler?.stop() ?? null, foreignCpuPercent: noise.stop() };
+  } finally {
+    sampler?.stop();
+  }
+}
+
+function cellBase(name: TargetName, cell: Cell) {
+  return {
+    target: name,
+    proto: cell.proto,
+    size: cell.size,
+    load: cell.load.label,
+    connections: cell.load.connections,
+    newConnectionPerRequest: cell.load.close,
+  };
+}
+
+async function runCells(context: BenchContext, target: RunningTarget, cells: Cell[], io: RunIo) {
+  const broken = new Map<string, string>();
+  const results: CellResult[] = [];
+  for (const cell of cells) {
+    const key = `${cell.proto}/${cell.size}`;
+    if (!broken.has(key)) {
+      const problem = await sanityProblem(target, cell.proto, cell.size);
+      broken.set(key, problem ?? "");
+    }
+    const label = `${target.name} ${cell.proto.toUpperCase()} ${BODY_LABEL[cell.size]} ${cell.load.label}`;
+    const problem = broken.get(key) || null;
+    if (problem) {
+      results.push({ ...cellBase(target.name, cell), rssPeakKiB: null, skipped: problem });
+      io.progress(`${label}: skipped (${problem})`);
+      continue;
+    }
+    try {
+      const { wrk, rssPeakKiB, foreignCpuPercent } = await measureCell(context, target, cell, io);
+      results.push({ ...cellBase(target.name, cell), wrk, rssPeakKiB, foreignCpuPercent });
+      io.progress(`${label}: ${describe(wrk, rssPeakKiB)}, other load ${foreignCpuPercent}%`);
+    } catch (error) {
+      results.push({ ...cellBase(target.name, cell), rssPeakKiB: null, skipped: (error as Error).message });
+      io.progress(`${label}: failed (${(error as Error).message})`);
+    }
+  }
+  return results;
+}
+
+export interface RunIo {
+  script: string;
+  gate: QuietGate;
+  progress: Progress;
+}
+
+/** Starts the target, measures every cell, stops it. A target that cannot start is reported, not fatal. */
+export async function benchTarget(
+  name: TargetName,
+  start: TargetStarter,
+  context: BenchContext,
+  cells: Cell[],
+  io: RunIo,
+): Promise<{ report: TargetReport; results: CellResult[] }> {
+  let target: RunningTarget;
+  try {
+    target = await start(context);
+  } catch (error) {
+    // Not installed, or did not come up: the other targets are still worth measuring.
+    const message = (error as Error).message;
+    const reason = error instanceof SkipTarget ? message : `did not start: ${message}`;
+    io.progress(`${name}: skipped (${reason})`);
+    return { report: { name, skipped: reason }, results: [] };
+  }
+  try {
+    const tls = await probeTls(target.endpoints.https.port, target.endpoints.https.host);
+    io.progress(`${name}: started (${target.version}; ${tls})`);
+    const results = await runCells(context, target, cells, io);
+    const lifetimePeakKiB = target.rssRoot === null ? null : treeKiB(target.rssRoot, "VmHWM");
+    const note = target.note?.();
+    return { report: { name, version: target.version, note, tls, lifetimePeakKiB }, results };
+  } finally {
+    await target.stop();
+  }
+}
