@@ -22,6 +22,12 @@ const main = defineCommand({
   subCommands: {
     up: lazy(() => import("./cli/up.ts")),
     start: lazy(() => import("./cli/start.ts")),
+    down: lazy(() => import("./cli/down.ts")),
+    stop: lazy(() => import("./cli/stop.ts")),
+    "stop-all": lazy(() => import("./cli/stop-all.ts")),
+    list: lazy(() => import("./cli/list.ts")),
+    status: lazy(() => import("./cli/status.ts")),
+    daemon: lazy(() => import("./cli/daemon.ts")),
     ca: lazy(() => import("./cli/ca.ts")),
     version: lazy(() => import("./cli/version.ts")),
     trust: lazy(() => import("./cli/trust.ts")),

@@ -113,3 +113,15 @@ function errorRecord(error: GotunnelError) {
     details: error.details,
   };
 }
+
+/** Left-aligned columns, each padded to its widest cell; the first row is the header. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  rows.forEach((row, index) => {
+    const line = row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd();
+    printLine(index === 0 ? bold(line) : line);
+  });
+}

@@ -1,4 +1,4 @@
-/** `gotunnel start`: serve one route given on the command line (the Go tool's flags). */
+/** `gotunnel start`: add one route given on the command line (the Go tool's flags) to the daemon, and return. */
 import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
 import { loadConfig } from "../config/load.ts";
@@ -7,13 +7,14 @@ import { globalArgs, jsonArg, overridesFrom, portFlag } from "./args.ts";
 import { serve } from "./serve.ts";
 
 export default defineCommand({
-  meta: { name: "start", description: "Serve one domain → local port (e.g. `start -d myapp -p 3000`)" },
+  meta: { name: "start", description: "Add one domain → local port to the daemon (e.g. `start -d myapp -p 3000`)" },
   args: {
     ...globalArgs,
     ...jsonArg,
     domain: { type: "string", alias: "d", required: true, description: 'Domain; a bare name gets ".local"' },
     port: { type: "string", alias: "p", required: true, description: "Local port of your dev server" },
     https: { type: "boolean", alias: "s", default: true, description: "Serve over HTTPS (--no-https: HTTP only)" },
+    force: { type: "boolean", description: "Take over a name another project or command serves" },
     "https-port": {
       type: "string",
       valueHint: "port",
@@ -32,6 +33,14 @@ export default defineCommand({
     overrides.routes = { [name]: { target: port, https: args.https } };
     const loaded = await loadConfig({ cwd: process.cwd(), overrides });
     const config = { ...loaded.config, routes: loaded.config.routes.filter((route) => route.name === name) };
-    await serve(config, { json: args.json === true });
+    await serve(
+      { ...loaded, config },
+      {
+        json: args.json === true,
+        owner: { kind: "command", cwd: process.cwd() },
+        persistent: true,
+        force: args.force === true,
+      },
+    );
   },
 });

@@ -1,10 +1,12 @@
 /**
- * The composition root for serving routes: CA → leaf certificates → proxy listeners → upstream clients.
- * `gotunnel up` runs one in the foreground; the daemon (issue: one daemon for every terminal) will own one.
+ * The composition root for serving routes: CA → leaf certificates → proxy listeners → upstream clients. The daemon
+ * owns one gateway and changes its routes at runtime: new certificates mean a listener swap (ProxyServer.update),
+ * which drops no request.
  */
-import type { ResolvedConfig, ResolvedRoute } from "../config/load.ts";
+import type { ResolvedConfig } from "../config/load.ts";
 import type { Paths } from "../platform/paths.ts";
-import { ProxyServer, type RequestEvent } from "../proxy/server.ts";
+import type { ProxyRoute } from "../proxy/router.ts";
+import { ProxyServer, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
 import { createUpstreams } from "./upstreams.ts";
 
@@ -18,34 +20,41 @@ export interface Gateway {
   ca: LocalCA;
   caCreated: boolean;
   ports: { https: number; http: number };
-  routes: GatewayRoute[];
   certificates: { issued: number; elapsedMs: number };
+  urlOf(route: ProxyRoute): string;
+  /** Replaces the served routes; resolves once the new set is live. Calls are serialized. */
+  setRoutes(routes: readonly ProxyRoute[]): Promise<void>;
   stop(force?: boolean): Promise<void>;
 }
 
 export interface GatewayOptions {
-  config: ResolvedConfig;
+  proxy: ResolvedConfig["proxy"];
+  routes: readonly ProxyRoute[];
   paths: Paths;
   onRequest?: (event: RequestEvent) => void;
+  /** A leaf renewal failed; the next check (a minute later) tries again. */
+  onRenewalError?: (error: unknown) => void;
 }
 
+const tlsRoutes = (routes: readonly ProxyRoute[]) =>
+  routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard }));
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { config, paths } = options;
   // TLS pulls in @peculiar/x509 (~60 ms to import): load it only on the commands that serve.
   const { loadOrCreateCA, CertificateStore } = await (await import("../tls/load.ts")).loadTls();
-  const { ca, created } = await loadOrCreateCA(paths.caDir);
+  const { watchRenewal } = await import("../tls/store.ts");
+  const { ca, created } = await loadOrCreateCA(options.paths.caDir);
   const store = new CertificateStore(ca);
-  const httpsRoutes = config.routes.filter((route) => route.https);
-  const tls = await store.tlsEntries(httpsRoutes.map(({ name, wildcard }) => ({ name, wildcard })));
+  const tls = await store.tlsEntries(tlsRoutes(options.routes));
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
   let proxy: ProxyServer;
   try {
     proxy = await ProxyServer.listen({
-      host: config.proxy.host,
-      httpsPort: config.proxy.httpsPort,
-      httpPort: config.proxy.httpPort,
-      routes: config.routes,
+      host: options.proxy.host,
+      httpsPort: options.proxy.httpsPort,
+      httpPort: options.proxy.httpPort,
+      routes: options.routes,
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
@@ -54,19 +63,44 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreams.close();
     throw error;
   }
+  const swapper = routeSwapper(proxy, store, options.routes);
+  // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
+  const renewal = watchRenewal(store, {
+    onDue: () => swapper.setRoutes(swapper.current()),
+    onError: (error) => options.onRenewalError?.(error),
+  });
   return {
     ca,
     caCreated: created,
     ports: proxy.ports,
-    routes: config.routes.map((route: ResolvedRoute) => ({
-      name: route.name,
-      url: proxy.urlOf(route),
-      target: route.target.origin,
-    })),
     certificates,
+    urlOf: (route) => proxy.urlOf(route),
+    setRoutes: swapper.setRoutes,
     async stop(force = false) {
+      renewal.stop();
+      swapper.close();
       await proxy.stop(force);
       upstreams.close();
     },
   };
+}
+
+type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };
+
+/** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
+function routeSwapper(proxy: ProxyServer, store: Store, initial: readonly ProxyRoute[]) {
+  let queue: Promise<void> = Promise.resolve();
+  let current = initial;
+  let closed = false;
+  const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
+    if (closed) return Promise.resolve();
+    current = routes;
+    const next = queue.then(async () => {
+      if (!closed) await proxy.update(routes, await store.tlsEntries(tlsRoutes(routes)));
+    });
+    // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  return { setRoutes, current: () => current, close: () => (closed = true) };
 }

@@ -7,7 +7,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, E2EScope, LineCollector, type RunResult, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
+import {
+  BINARY,
+  daemonPid,
+  E2EScope,
+  hostsFileOf,
+  LineCollector,
+  type RunResult,
+  requireBinary,
+  run,
+  runGotunnel,
+} from "../helpers/e2e.ts";
 
 const ExitCode = { usage: 2, config: 3, port: 4, tls: 5 } as const;
 /** Never 80/443: flags can override these, which is the point of some tests. */
@@ -24,11 +34,18 @@ beforeAll(async () => {
 
 afterAll(() => scope.dispose());
 
+/**
+ * Daemon bookkeeping that a failed start is expected to leave: its log and start error (state/), its runtime dir
+ * (run/). What must never change is everything else: the CA, config, saved routes.
+ */
+const DAEMON_DIRS = new Set(["run", "state"]);
+
 /** Every file and directory under `dir` with its mode and bytes (base64), so any change shows up in a diff. */
 function snapshot(dir: string): Record<string, string> {
   const entries: Record<string, string> = {};
   const walk = (path: string, rel: string) => {
     for (const name of readdirSync(path).sort()) {
+      if (rel === "" && DAEMON_DIRS.has(name)) continue;
       const full = join(path, name);
       const stat = statSync(full);
       const key = `${rel}${name}`;
@@ -151,17 +168,21 @@ describe("port errors exit 4 and name the holder", () => {
     expect(result.stderr).toContain("--proxy-https-port 8443");
   });
 
-  test("a second gotunnel on the same port is refused (reusePort would otherwise share it silently)", async () => {
+  test("a second daemon on the same port is refused (reusePort would otherwise share it silently)", async () => {
+    // One daemon per user: a second one only exists for another GOTUNNEL_HOME (or another user).
+    const otherHome = scope.dir("other-home");
     const first = await scope.start(["start", "-d", "first", "-p", "3000"], {
       cwd: scope.dir("first"),
-      home,
+      home: otherHome,
       env: SAFE_PORTS,
     });
+    expect(await first.exited()).toBe(0);
+    const daemon = daemonPid(otherHome);
+    expect(daemon).toBeDefined();
     const port = String(first.httpsPort);
     const result = await fails(["start", "-d", "second", "-p", "3000", "--proxy-https-port", port]);
     expect(result.exitCode).toBe(ExitCode.port);
-    expect(result.stderr).toContain(`is in use by pid ${first.pid} (gotunnel)`);
-    expect(await first.stop()).toBe(0);
+    expect(result.stderr).toContain(`is in use by pid ${daemon} (gotunnel)`);
   });
 
   test("a privileged port (1023) as an unprivileged user suggests setcap or sudo", async () => {
@@ -181,6 +202,7 @@ describe("port errors exit 4 and name the holder", () => {
           "-i",
           `PATH=${process.env.PATH}`,
           `GOTUNNEL_HOME=${nobodyHome}`,
+          `GOTUNNEL_HOSTS_FILE=${hostsFileOf(nobodyHome)}`,
           BINARY,
           ...args,
         ],

@@ -4,7 +4,7 @@
  * unknown and gets the default certificate, which wrk does not verify) and sends `Host: myapp.local`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { E2EScope, type Gotunnel, requireBinary, run } from "../helpers/e2e.ts";
+import { E2EScope, type Gotunnel, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
 import { startHelloUpstream } from "../helpers/upstreams.ts";
 
 const CONNECTIONS = 500;
@@ -13,13 +13,15 @@ const DURATION_S = 3;
 const scope = new E2EScope();
 let gotunnel: Gotunnel;
 let upstream: ReturnType<typeof startHelloUpstream>;
+let home = "";
 
 beforeAll(async () => {
   requireBinary();
   upstream = startHelloUpstream();
   scope.defer(upstream.stop);
   const dir = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "myapp.local": upstream.port } }) });
-  gotunnel = await scope.up(dir, scope.dir("home"));
+  home = scope.dir("home");
+  gotunnel = await scope.up(dir, home);
 });
 
 afterAll(() => scope.dispose());
@@ -45,9 +47,9 @@ function parseWrk(output: string): WrkSummary {
   };
 }
 
-async function wrk(extra: string[]): Promise<WrkSummary> {
+async function wrk(extra: string[], connections = CONNECTIONS, durationS = DURATION_S): Promise<WrkSummary> {
   const url = `https://127.0.0.1:${gotunnel.httpsPort}/`;
-  const argv = ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--timeout", "10s", "-H", "Host: myapp.local"];
+  const argv = ["wrk", "-t1", `-c${connections}`, `-d${durationS}s`, "--timeout", "10s", "-H", "Host: myapp.local"];
   const result = await run([...argv, ...extra, url], { timeoutMs: 60_000 });
   expect(result.exitCode).toBe(0);
   const summary = parseWrk(result.stdout + result.stderr);
@@ -74,6 +76,24 @@ describe("500 concurrent clients", () => {
 
   test("`Connection: close` (a new TLS connection per request): zero errors", async () => {
     expectClean(await wrk(["-H", "Connection: close"]));
+  }, 90_000);
+
+  test("adding and removing 20 routes while 50 clients load an existing route: zero failed requests", async () => {
+    const load = wrk([], 50, 5);
+    const names: string[] = [];
+    for (let index = 0; index < 20; index++) {
+      const name = `churn${index}`;
+      const env = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
+      const added = await runGotunnel(["start", "-d", name, "-p", String(upstream.port)], { cwd: home, home, env });
+      expect(added.exitCode).toBe(0);
+      names.push(name);
+      if (names.length > 3) {
+        const removed = await runGotunnel(["stop", names.shift() ?? ""], { cwd: home, home });
+        expect(removed.exitCode).toBe(0);
+      }
+    }
+    for (const name of names) expect((await runGotunnel(["stop", name], { cwd: home, home })).exitCode).toBe(0);
+    expectClean(await load);
   }, 90_000);
 
   test("the proxy still answers a normal request afterwards", async () => {

@@ -168,9 +168,12 @@ describe("gotunnel start", () => {
     expect(await gotunnel.stop()).toBe(0);
   });
 
-  test("the request log has one JSON line per request after the ready line", async () => {
-    const dir = scope.dir("start-log");
-    const gotunnel = await scope.start(["start", "-d", "logged", "-p", String(upstream.port)], {
+  test("`up`'s request log has one JSON line per request to its routes after the ready line", async () => {
+    // `start` returns once its route is added; an `up` session is what streams its requests.
+    const dir = scope.project({
+      "gotunnel.config.json": JSON.stringify({ routes: { "logged.local": upstream.port } }),
+    });
+    const gotunnel = await scope.start(["up"], {
       cwd: dir,
       home,
       env: { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" },

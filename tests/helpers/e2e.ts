@@ -15,7 +15,7 @@ export const BINARY = join(REPO_ROOT, "dist", "gotunnel");
 export const FIXTURES = join(REPO_ROOT, "tests", "fixtures", "e2e");
 /** How long the binary gets to print its ready line (CA creation + leaf certificates + bind; usually < 1 s). */
 const READY_TIMEOUT_MS = 20_000;
-/** How long a signalled gotunnel gets to exit (its own shutdown grace is 5 s). */
+/** How long a signalled gotunnel gets to exit (the daemon's shutdown grace is 5 s). */
 const EXIT_TIMEOUT_MS = 10_000;
 const DEFAULT_RUN_TIMEOUT_MS = 30_000;
 
@@ -205,7 +205,7 @@ export interface ReadyEvent {
   ca: { path: string; created: boolean };
 }
 
-/** One `gotunnel up`/`start` process serving in the foreground. */
+/** One `gotunnel up` session (or a `start`, which returns after its ready line); the daemon serves the routes. */
 export class Gotunnel {
   readonly stdout: LineCollector;
   readonly stderr: LineCollector;
@@ -274,9 +274,63 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
+/** Every GOTUNNEL_HOME a binary ran with: each may have started a daemon that dispose() must stop. */
+const homesUsed = new Set<string>();
+
+/**
+ * The temp hosts file of a home. Never the real /etc/hosts: the daemon writes the file GOTUNNEL_HOSTS_FILE names.
+ * It sits next to the home, not in it, so tests that snapshot a home do not see it change.
+ */
+export function hostsFileOf(home: string): string {
+  return `${home}.hosts`;
+}
+
 /** The environment the binary sees: nothing inherited except PATH, so no GOTUNNEL_* of the developer leaks in. */
 export function binaryEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, GOTUNNEL_HOME: home, NO_COLOR: "1", ...extra };
+  homesUsed.add(home);
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    GOTUNNEL_HOME: home,
+    GOTUNNEL_HOSTS_FILE: hostsFileOf(home),
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+/** The pid of the daemon serving `home`, from its lock file; undefined when none runs. */
+export function daemonPid(home: string): number | undefined {
+  const file = join(home, "run", "daemon.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : undefined;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until `pid` is gone; returns false if it is still there. */
+export async function waitForExit(pid: number, timeoutMs = EXIT_TIMEOUT_MS): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(50);
+  }
+  return true;
+}
+
+/** Stops the daemon of `home` if one runs: SIGTERM, then SIGKILL if it does not exit in time. */
+export async function stopDaemonOf(home: string): Promise<void> {
+  const pid = daemonPid(home);
+  if (pid === undefined) return;
+  process.kill(pid, "SIGTERM");
+  if (!(await waitForExit(pid))) process.kill(pid, "SIGKILL");
 }
 
 /** Runs a short command of the binary (`ca`, `version`, a failing `up`) to completion. */
@@ -366,6 +420,14 @@ export class E2EScope {
     const errors: unknown[] = [];
     for (const gotunnel of this.processes) gotunnel.kill();
     await Promise.all(this.processes.map((gotunnel) => gotunnel.proc.exited));
+    for (const home of homesUsed) {
+      if (!home.startsWith(this.root)) continue;
+      try {
+        await stopDaemonOf(home);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
     for (const cleanup of this.cleanups.reverse()) {
       try {
         await cleanup();

@@ -80,3 +80,37 @@ export const statusResponseSchema = v.object({
   logFile: v.optional(v.string()),
 });
 export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
+
+/** Every request carries the client's protocol version; the daemon answers 409 to any other version. */
+export const PROTOCOL_HEADER = "x-gotunnel-protocol";
+
+const gatewayRouteSchema = v.object({ name: v.string(), url: v.string(), target: v.string() });
+
+/** What adding routes returns, and the first line of a session stream (the `up --json` ready line). */
+export const readySchema = v.object({
+  event: v.literal("ready"),
+  routes: v.array(gatewayRouteSchema),
+  ports: v.object({ https: v.number(), http: v.number() }),
+  ca: v.object({ path: v.string(), created: v.boolean() }),
+  /** Names that will not resolve because the hosts file could not be written, with the fix. */
+  hostsWarning: v.optional(v.string()),
+  /** Added names the hosts file cannot hold (wildcards), each with why. */
+  hostsSkipped: v.optional(v.array(v.string())),
+});
+export type ReadyEvent = v.InferOutput<typeof readySchema>;
+
+/** Each later line of a session stream: one request to one of the session's routes. */
+export const requestEventSchema = v.object({
+  event: v.literal("request"),
+  method: v.string(),
+  host: v.string(),
+  path: v.string(),
+  status: v.number(),
+  durationMs: v.number(),
+  route: v.optional(v.string()),
+  error: v.optional(v.string()),
+});
+export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
+
+export const removeRoutesResponseSchema = v.object({ removed: v.array(v.string()) });
+export const okResponseSchema = v.object({ ok: v.literal(true) });

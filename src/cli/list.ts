@@ -1,0 +1,29 @@
+/** `gotunnel list`: every route the daemon serves, with its owner, status and request count. */
+import { defineCommand } from "citty";
+import { routesResponseSchema } from "../daemon/control/protocol.ts";
+import { ownerLabel } from "../daemon/routes.ts";
+import { runningDaemon } from "../daemon/spawn.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { jsonArg } from "./args.ts";
+import { info, printJson, printTable } from "./output.ts";
+
+export default defineCommand({
+  meta: { name: "list", description: "List every route: name, URL, target, owner, status, requests" },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const { routes } = await runningDaemon(resolvePaths()).request("GET", "/v1/routes", routesResponseSchema);
+    if (args.json) return printJson({ routes });
+    if (routes.length === 0) return info("no routes: add one with `gotunnel start -d NAME -p PORT` or `gotunnel up`");
+    printTable([
+      ["NAME", "URL", "TARGET", "OWNER", "STATUS", "REQUESTS"],
+      ...routes.map((route) => [
+        route.name,
+        route.url,
+        route.target.origin,
+        `${ownerLabel(route.owner)}${route.persistent ? "" : " (session)"}`,
+        route.status,
+        String(route.requests),
+      ]),
+    ]);
+  },
+});

@@ -1,0 +1,25 @@
+/** `gotunnel status`: the daemon's pid, ports, uptime, CA, hosts-file state and route count. */
+import { defineCommand } from "citty";
+import { runningDaemon } from "../daemon/spawn.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { jsonArg } from "./args.ts";
+import { printJson, printPairs, warn } from "./output.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show the daemon: pid, ports, uptime, CA, hosts file, routes" },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const status = await runningDaemon(resolvePaths()).status();
+    if (args.json) return printJson(status);
+    printPairs([
+      ["daemon", `pid ${status.pid}, version ${status.version}, up ${Math.round(status.uptimeMs / 1000)} s`],
+      ["ports", `https ${status.ports.https}, http ${status.ports.http}`],
+      ["routes", String(status.routes)],
+      ["CA", `${status.ca.path} (until ${status.ca.notAfter.slice(0, 10)})`],
+      ["hosts file", `${status.hosts.path}: ${status.hosts.names.join(", ") || "no entries"}`],
+      ["state", status.stateFile],
+      ...(status.logFile ? [["log", status.logFile] as [string, string]] : []),
+    ]);
+    if (status.hosts.warning) warn(status.hosts.warning);
+  },
+});

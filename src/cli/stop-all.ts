@@ -1,0 +1,18 @@
+/** `gotunnel stop-all`: remove every route (the daemon keeps running). */
+import { defineCommand } from "citty";
+import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
+import { runningDaemon } from "../daemon/spawn.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { jsonArg } from "./args.ts";
+import { printJson, success } from "./output.ts";
+
+export default defineCommand({
+  meta: { name: "stop-all", description: "Remove every route" },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const client = runningDaemon(resolvePaths());
+    const { removed } = await client.request("POST", "/v1/routes/remove", removeRoutesResponseSchema, { all: true });
+    if (args.json) return printJson({ removed });
+    success(removed.length === 0 ? "no routes to remove" : `removed ${removed.join(", ")}`);
+  },
+});

@@ -1,0 +1,26 @@
+/** `gotunnel stop <name>`: remove one route, by its exact name or its short name (`api` → `api.local`). */
+import { defineCommand } from "citty";
+import { GotunnelError } from "../core/errors.ts";
+import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
+import { runningDaemon } from "../daemon/spawn.ts";
+import { resolvePaths } from "../platform/paths.ts";
+import { jsonArg } from "./args.ts";
+import { printJson, success } from "./output.ts";
+
+export default defineCommand({
+  meta: { name: "stop", description: "Remove a route (`stop api` removes api.local)" },
+  args: { ...jsonArg, domain: { type: "positional", required: true, description: "Route name" } },
+  async run({ args }) {
+    const client = runningDaemon(resolvePaths());
+    const { removed } = await client.request("POST", "/v1/routes/remove", removeRoutesResponseSchema, {
+      names: [args.domain],
+    });
+    if (removed.length === 0) {
+      throw new GotunnelError("E_USAGE", `no route named ${args.domain}`, {
+        hint: "see the routes with `gotunnel list`",
+      });
+    }
+    if (args.json) return printJson({ removed });
+    success(`removed ${removed.join(", ")}`);
+  },
+});

@@ -1,0 +1,126 @@
+/**
+ * The control API's client, used by the CLI: `fetch(url, { unix })` to the daemon's socket, every answer validated
+ * with the schema the server used. Connection failures become "daemon not running" (exit 7) with the next step.
+ */
+import * as v from "valibot";
+import { type ErrorCode, GotunnelError } from "../../core/errors.ts";
+import {
+  errorResponseSchema,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  type ReadyEvent,
+  type RequestEventLine,
+  readySchema,
+  requestEventSchema,
+  type StatusResponse,
+  statusResponseSchema,
+} from "./protocol.ts";
+
+/** Error codes the daemon may send that keep their meaning (and exit code) on this side. */
+const KNOWN_CODES = new Set<string>([
+  "E_USAGE",
+  "E_CONFIG_INVALID",
+  "E_DOMAIN_INVALID",
+  "E_PORT_IN_USE",
+  "E_PORT_PRIVILEGED",
+  "E_ADDR_NOT_AVAILABLE",
+  "E_TLS",
+  "E_DAEMON",
+  "E_IO",
+]);
+
+export function notRunning(socket: string, cause?: unknown): GotunnelError {
+  return new GotunnelError("E_DAEMON", `the gotunnel daemon is not running (no answer on ${socket})`, {
+    hint: "start it with `gotunnel daemon` (foreground), or run `gotunnel up` / `gotunnel start`, which start it",
+    details: { socket, notRunning: true },
+    cause,
+  });
+}
+
+export function isNotRunning(error: unknown): boolean {
+  return error instanceof GotunnelError && error.details?.notRunning === true;
+}
+
+export class ControlClient {
+  constructor(readonly socket: string) {}
+
+  private async send(method: string, path: string, payload?: unknown, signal?: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(`http://gotunnel${path}`, {
+        method,
+        unix: this.socket,
+        signal,
+        headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION), "content-type": "application/json" },
+        ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw notRunning(this.socket, error);
+    }
+  }
+
+  async request<T>(method: string, path: string, schema: v.GenericSchema<unknown, T>, payload?: unknown): Promise<T> {
+    const response = await this.send(method, path, payload);
+    return this.parse(response, schema, await response.json());
+  }
+
+  private parse<T>(response: Response, schema: v.GenericSchema<unknown, T>, body: unknown): T {
+    if (!response.ok) throw this.remoteError(body);
+    const parsed = v.safeParse(schema, body);
+    if (parsed.success) return parsed.output;
+    throw mismatch(`unexpected answer: ${parsed.issues[0]?.message}`);
+  }
+
+  private remoteError(body: unknown): GotunnelError {
+    const parsed = v.safeParse(errorResponseSchema, body);
+    if (!parsed.success) return mismatch("an error answer this gotunnel cannot read");
+    const { code, message, hint } = parsed.output.error;
+    if (code === "E_PROTOCOL") return mismatch(message);
+    const known = (KNOWN_CODES.has(code) ? code : "E_DAEMON") as ErrorCode;
+    return new GotunnelError(known, message, hint === undefined ? {} : { hint });
+  }
+
+  status(): Promise<StatusResponse> {
+    return this.request("GET", "/v1/status", statusResponseSchema);
+  }
+
+  /**
+   * Opens an `up` session: resolves with the ready line and an iterator over request events. Aborting `signal`
+   * (or this process dying) closes the stream, and the daemon removes the session's routes.
+   */
+  async openSession(
+    payload: unknown,
+    signal: AbortSignal,
+  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine> }> {
+    const response = await this.send("POST", "/v1/sessions", payload, signal);
+    if (!response.ok || !response.body) throw this.remoteError(await response.json());
+    const lines = ndjson(response.body);
+    const first = await lines.next();
+    if (first.done) throw mismatch("the session stream ended before its ready line");
+    const ready = this.parse(response, readySchema, first.value);
+    async function* events(): AsyncGenerator<RequestEventLine> {
+      for await (const line of lines) {
+        const parsed = v.safeParse(requestEventSchema, line);
+        if (parsed.success) yield parsed.output;
+      }
+    }
+    return { ready, events: events() };
+  }
+}
+
+function mismatch(detail: string): GotunnelError {
+  return new GotunnelError("E_DAEMON", `the running gotunnel daemon is a different version: ${detail}`, {
+    hint: "restart it with this gotunnel: `gotunnel daemon stop`, then run your command again",
+  });
+}
+
+async function* ndjson(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  for await (const chunk of body) {
+    const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+    partial = parts.pop() ?? "";
+    // Blank lines are the server's heartbeat.
+    for (const part of parts) if (part.trim() !== "") yield JSON.parse(part);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The daemon's lifecycle: take the per-user lock, restore routes from the state file (repairing the hosts block
+ * after a crash), serve the gateway and the control socket, then on SIGINT/SIGTERM (or `gotunnel daemon stop`) shut
+ * down in order: stop accepting, let in-flight requests finish (bounded), remove our hosts entries, release the
+ * listeners, the socket and the lock.
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/load.ts";
+import { isGotunnelError } from "../core/errors.ts";
+import { hostsFilePath } from "../hosts/index.ts";
+import type { Paths } from "../platform/paths.ts";
+import type { StatusResponse } from "./control/protocol.ts";
+import { socketPath, startControlServer } from "./control/server.ts";
+import { type Gateway, startGateway } from "./gateway.ts";
+import { acquireLock } from "./lock.ts";
+import { RouteTable } from "./routes.ts";
+import { DaemonService } from "./service.ts";
+import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
+import { loadState, statePath } from "./state.ts";
+
+/** How long in-flight requests get to finish after a stop signal before connections are cut. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+export const LOG_FILE = "daemon.log";
+/** Where a daemon that failed to start leaves its error for the command that spawned it (see spawn.ts). */
+const START_ERROR_PREFIX = "daemon-start-error";
+
+export interface DaemonOptions {
+  proxy: ResolvedConfig["proxy"];
+  paths: Paths;
+  /** Default: hostsFilePath() (GOTUNNEL_HOSTS_FILE or the OS's hosts file). */
+  hostsFile?: string;
+  log(level: "info" | "warn", message: string): void;
+  onReady?(status: StatusResponse): void;
+}
+
+/** One file per daemon pid: several commands may start daemons at the same moment, and each reads its own. */
+export function startErrorPath(paths: Paths, pid: number = process.pid): string {
+  return join(paths.stateDir, `${START_ERROR_PREFIX}.${pid}.json`);
+}
+
+/** Records why startup failed, so `gotunnel up` can show the real error (port in use, broken CA) and its exit code. */
+export function recordStartError(paths: Paths, error: unknown): void {
+  if (!isGotunnelError(error)) return;
+  const record = { code: error.code, message: error.message, hint: error.hint, details: error.details };
+  writeFileSync(startErrorPath(paths), `${JSON.stringify(record)}\n`, { mode: 0o600 });
+}
+
+/** Resolves after a clean shutdown. */
+export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals> {
+  const { paths, log } = options;
+  const lock = acquireLock(paths.runtimeDir);
+  try {
+    const stateFile = statePath(paths.stateDir);
+    const loaded = loadState(stateFile);
+    if (loaded.warning) log("warn", loaded.warning);
+    // Only persistent routes are saved; the filter also drops any session route an older daemon left behind.
+    const table = new RouteTable(loaded.routes.filter((route) => route.persistent));
+    let service: DaemonService | undefined;
+    const gateway = await startGateway({
+      proxy: options.proxy,
+      routes: table.list(),
+      paths,
+      onRequest: (event) => service?.onRequest(event),
+      onRenewalError: (error) => log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`),
+    });
+    service = new DaemonService({ gateway, table, stateFile, hostsFile: options.hostsFile ?? hostsFilePath(), log });
+    await service.sync();
+    let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
+    const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
+      requestShutdown = resolve;
+    });
+    const control = startControlServer({
+      path: socketPath(paths.runtimeDir),
+      service,
+      onShutdown: () => requestShutdown("SIGTERM"),
+    });
+    const status = service.status();
+    log("info", `daemon ${process.pid} ready: https ${status.ports.https}, http ${status.ports.http}`);
+    options.onReady?.(status);
+    const signal = await nextSignal(shutdownRequested);
+    log("info", `${signal}: stopping, letting in-flight requests finish`);
+    await shutdown({ service, gateway, control, socket: socketPath(paths.runtimeDir) });
+    return signal;
+  } finally {
+    lock.release();
+  }
+}
+
+interface Running {
+  service: DaemonService;
+  gateway: Gateway;
+  control: { stop(force: boolean): Promise<void> };
+  socket: string;
+}
+
+async function shutdown({ service, gateway, control, socket }: Running): Promise<void> {
+  forceExitOnSecondSignal();
+  service.close();
+  // Control sessions are streams that never end by themselves: cut them; their routes go with the daemon.
+  await control.stop(true);
+  const grace = setTimeout(() => void gateway.stop(true), SHUTDOWN_GRACE_MS);
+  await gateway.stop(false);
+  clearTimeout(grace);
+  await service.clearHosts();
+  rmSync(socket, { force: true });
+}

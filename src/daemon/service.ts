@@ -1,0 +1,185 @@
+/**
+ * What the daemon does between requests: keeps the route table, and after every change persists it, swaps the
+ * gateway's routes and rewrites the hosts block, in that order and one change at a time. The control server maps
+ * HTTP onto these methods; nothing here knows about sockets.
+ */
+import { buildInfo } from "../core/build-info.ts";
+import { isGotunnelError } from "../core/errors.ts";
+import { applyHostsNames, SKIP_REASON_TEXT } from "../hosts/index.ts";
+import type { RequestEvent } from "../proxy/server.ts";
+import type {
+  AddRoutesRequest,
+  ReadyEvent,
+  RemoveRoutesRequest,
+  RequestEventLine,
+  RouteInfo,
+  StatusResponse,
+} from "./control/protocol.ts";
+import { PROTOCOL_VERSION } from "./control/protocol.ts";
+import type { Gateway } from "./gateway.ts";
+import { probeTarget } from "./probe.ts";
+import type { RouteTable } from "./routes.ts";
+import { saveState } from "./state.ts";
+
+export interface ServiceOptions {
+  gateway: Gateway;
+  table: RouteTable;
+  stateFile: string;
+  hostsFile: string;
+  logFile?: string;
+  /** The daemon's log (its stderr, which the CLI sends to daemon.log). */
+  log(level: "info" | "warn", message: string): void;
+}
+
+type Listener = (line: RequestEventLine) => void;
+
+export class DaemonService {
+  private readonly startedAt = new Date();
+  private readonly requests = new Map<string, number>();
+  private readonly listeners = new Map<string, Listener>();
+  private hostsNames: string[] = [];
+  private hostsWarning: string | undefined;
+  private skipped: { name: string; text: string }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** The CA was created when this daemon started: only the first command it serves should say so. */
+  private caCreated: boolean;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.caCreated = options.gateway.caCreated;
+  }
+
+  /** Counts the request and forwards it to the session that owns its route. */
+  readonly onRequest = (event: RequestEvent): void => {
+    if (!event.route) return;
+    this.requests.set(event.route, (this.requests.get(event.route) ?? 0) + 1);
+    const session = this.options.table.sessionOf(event.route);
+    const listener = session ? this.listeners.get(session) : undefined;
+    if (!listener) return;
+    const { error, ...rest } = event;
+    listener({ event: "request", ...rest, ...(error ? { error: String((error as Error).message ?? error) } : {}) });
+  };
+
+  async add(request: AddRoutesRequest, sessionId?: string): Promise<ReadyEvent> {
+    const added = this.options.table.add(request, sessionId);
+    await this.sync();
+    const { gateway } = this.options;
+    const caCreated = this.caCreated;
+    this.caCreated = false;
+    return {
+      event: "ready",
+      routes: added.map((route) => ({ name: route.name, url: gateway.urlOf(route), target: route.target.origin })),
+      ports: gateway.ports,
+      ca: { path: gateway.ca.certPath, created: caCreated },
+      ...(this.hostsWarning ? { hostsWarning: this.hostsWarning } : {}),
+      ...this.skippedNotes(added.map((route) => route.name)),
+    };
+  }
+
+  private skippedNotes(names: string[]): { hostsSkipped?: string[] } {
+    const notes = this.skipped.filter((skip) => names.includes(skip.name));
+    return notes.length === 0 ? {} : { hostsSkipped: notes.map((skip) => `${skip.name}: ${skip.text}`) };
+  }
+
+  async remove(request: RemoveRoutesRequest): Promise<string[]> {
+    const removed = this.options.table.remove(request);
+    if (removed.length > 0) await this.sync();
+    return removed;
+  }
+
+  listen(sessionId: string, listener: Listener): void {
+    this.listeners.set(sessionId, listener);
+  }
+
+  /** The session's client went away (Ctrl-C, SIGTERM, SIGKILL, terminal closed): its routes go with it. */
+  async endSession(sessionId: string): Promise<string[]> {
+    this.listeners.delete(sessionId);
+    const removed = this.options.table.endSession(sessionId);
+    if (removed.length === 0) return removed;
+    this.options.log("info", `session ended: removed ${removed.join(", ")}`);
+    // Nobody awaits a session's end (its client is gone), so a failure is logged here rather than lost.
+    await this.sync().catch((error: unknown) => this.options.log("warn", `after a session ended: ${String(error)}`));
+    return removed;
+  }
+
+  /** Every route, with whether its dev server accepts connections now (probed in parallel). */
+  async routes(): Promise<RouteInfo[]> {
+    const { gateway, table } = this.options;
+    return Promise.all(
+      table.list().map(async (record) => ({
+        ...record,
+        url: gateway.urlOf(record),
+        requests: this.requests.get(record.name) ?? 0,
+        status: (await probeTarget(record.target.hostname, record.target.port))
+          ? ("serving" as const)
+          : ("upstream-down" as const),
+      })),
+    );
+  }
+
+  status(): StatusResponse {
+    const { gateway } = this.options;
+    return {
+      protocol: PROTOCOL_VERSION,
+      version: buildInfo().version,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      ports: gateway.ports,
+      ca: { path: gateway.ca.certPath, notAfter: gateway.ca.notAfter.toISOString() },
+      hosts: {
+        path: this.options.hostsFile,
+        names: this.hostsNames,
+        ...(this.hostsWarning ? { warning: this.hostsWarning } : {}),
+      },
+      routes: this.options.table.list().length,
+      stateFile: this.options.stateFile,
+      ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
+    };
+  }
+
+  /** Persist, serve, publish names: queued so concurrent changes apply in order and each sees the latest table. */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const next = this.chain.then(() => this.applyNow());
+    // The caller gets this change's error through `next`; the chain itself only needs to keep going.
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(): Promise<void> {
+    const { table, gateway } = this.options;
+    saveState(this.options.stateFile, table.persisted());
+    await gateway.setRoutes(table.list());
+    await this.writeHosts(table.list().map((route) => route.name));
+  }
+
+  /** Shutdown has begun: sessions that end now (their streams are cut) must not re-bind a listener. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Removes this daemon's hosts entries (graceful shutdown). */
+  clearHosts(): Promise<void> {
+    return this.chain.then(() => this.writeHosts([]));
+  }
+
+  /** Never throws for a hosts file we may not write: the routes still work with `--resolve`, so it is a warning. */
+  private async writeHosts(names: string[]): Promise<void> {
+    try {
+      const result = await applyHostsNames(this.options.hostsFile, names);
+      this.hostsNames = names.filter((name) => !result.skipped.some((skip) => skip.name === name));
+      this.hostsWarning = undefined;
+      // localhost names need no entry (they resolve anyway); a wildcard is worth telling the user about.
+      this.skipped = result.skipped
+        .filter((item) => item.reason === "wildcard")
+        .map((item) => ({ name: item.name, text: SKIP_REASON_TEXT[item.reason] }));
+      for (const skip of this.skipped) this.options.log("warn", `${skip.name}: ${skip.text}`);
+    } catch (error) {
+      if (!isGotunnelError(error) || error.code !== "E_IO") throw error;
+      // The hosts service's message already names the names that will not resolve; its hint is the fix.
+      this.hostsWarning = error.hint ? `${error.message} ${error.hint}` : error.message;
+      this.options.log("warn", this.hostsWarning);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The client side of an `up` session: open the stream, hand each request event to the caller, and end the session
+ * on SIGINT/SIGTERM/SIGHUP by closing the stream (the daemon then removes the session's routes). If this process is
+ * killed outright, the kernel closes the socket and the daemon does the same.
+ */
+import type { ResolvedRoute } from "../config/load.ts";
+import { GotunnelError } from "../core/errors.ts";
+import type { ControlClient } from "./control/client.ts";
+import type { AddRoutesRequest, ReadyEvent, RequestEventLine } from "./control/protocol.ts";
+import { nextSignal } from "./signals.ts";
+
+export function wireRoutes(routes: readonly ResolvedRoute[]): AddRoutesRequest["routes"] {
+  return routes.map(({ name, wildcard, target, https, headers, preserveHost }) => ({
+    name,
+    wildcard,
+    target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
+    https,
+    headers,
+    preserveHost,
+  }));
+}
+
+const noSignal = (): undefined => undefined;
+
+export interface SessionHandlers {
+  onReady(ready: ReadyEvent): void;
+  onRequest(event: RequestEventLine): void;
+  onStop?(signal: NodeJS.Signals): void;
+}
+
+/** Resolves with the signal that ended the session; throws E_DAEMON if the daemon went away first. */
+export async function runSession(
+  client: ControlClient,
+  request: AddRoutesRequest,
+  handlers: SessionHandlers,
+): Promise<NodeJS.Signals> {
+  const abort = new AbortController();
+  const signalled = nextSignal();
+  const { ready, events } = await client.openSession(request, abort.signal);
+  handlers.onReady(ready);
+  const streamEnded = (async () => {
+    for await (const event of events) handlers.onRequest(event);
+  })();
+  // A stream that ends or breaks (the daemon stopped or crashed) ends the session the same way.
+  const outcome = await Promise.race([signalled, streamEnded.then(noSignal, noSignal)]);
+  if (outcome === undefined) {
+    throw new GotunnelError("E_DAEMON", "the gotunnel daemon stopped, so this session's routes are gone", {
+      hint: "run `gotunnel up` again to start a new daemon",
+    });
+  }
+  handlers.onStop?.(outcome);
+  abort.abort();
+  // The abort rejects the pending read: that is how this session ends, not an error.
+  await streamEnded.catch((error: unknown) => {
+    if (!abort.signal.aborted) throw error;
+  });
+  return outcome;
+}

@@ -1,0 +1,164 @@
+/**
+ * Starting the daemon on demand: any command that needs it spawns `gotunnel daemon` detached (its own session, stdio
+ * to daemon.log), then waits, bounded, until the control socket answers. If the daemon exits first, the command
+ * shows the daemon's own error (port in use, broken CA) with its exit code.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/load.ts";
+import { configDefaults } from "../config/schema.ts";
+import { type ErrorCode, GotunnelError } from "../core/errors.ts";
+import type { Paths } from "../platform/paths.ts";
+import { ControlClient, isNotRunning } from "./control/client.ts";
+import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
+import { socketPath } from "./control/server.ts";
+import { LOG_FILE, SHUTDOWN_GRACE_MS, startErrorPath } from "./daemon.ts";
+import { isAlive } from "./lock.ts";
+
+/** CA creation, certificates and the bind take well under a second; this bound only catches a daemon that hangs. */
+const DAEMON_START_TIMEOUT_MS = 15_000;
+const POLL_MS = 50;
+
+export function logPath(paths: Paths): string {
+  return join(paths.stateDir, LOG_FILE);
+}
+
+/**
+ * How to run this same gotunnel again: the compiled binary is `process.execPath` itself; from source,
+ * execPath is bun and the entry script comes after it.
+ */
+export function selfCommand(): string[] {
+  const script = Bun.main;
+  const compiled = script.includes("$bunfs") || script.includes("~BUN");
+  return compiled ? [process.execPath] : [process.execPath, script];
+}
+
+/**
+ * Only ports the command asked for must match the running daemon's: 0 means "any free port", and the defaults
+ * (443/80) mean the user did not choose, so `gotunnel list` or `start` after `up --proxy-https-port 8443` just work.
+ */
+export function assertPorts(status: StatusResponse, proxy: ResolvedConfig["proxy"]): void {
+  const defaults = configDefaults().proxy;
+  const chosen = (port: number, fallback: number) => port !== 0 && port !== fallback;
+  const mismatch: string[] = [];
+  if (chosen(proxy.httpsPort, defaults.httpsPort) && proxy.httpsPort !== status.ports.https) {
+    mismatch.push(`HTTPS ${proxy.httpsPort}`);
+  }
+  if (chosen(proxy.httpPort, defaults.httpPort) && proxy.httpPort !== status.ports.http) {
+    mismatch.push(`HTTP ${proxy.httpPort}`);
+  }
+  if (mismatch.length === 0) return;
+  throw new GotunnelError(
+    "E_DAEMON",
+    `the running daemon (pid ${status.pid}) listens on HTTPS ${status.ports.https} and HTTP ${status.ports.http}, not ${mismatch.join(" and ")}`,
+    {
+      hint: `use its ports, or restart it on yours: \`gotunnel daemon stop\`, then run this command again`,
+      details: { pid: status.pid, ports: status.ports },
+    },
+  );
+}
+
+/** A client for the running daemon; its calls fail with "not running" (exit 7) when there is none. */
+export function runningDaemon(paths: Paths): ControlClient {
+  return new ControlClient(socketPath(paths.runtimeDir));
+}
+
+/** The running daemon's status, starting one with `proxy`'s ports if none answers. */
+export async function ensureDaemon(paths: Paths, proxy: ResolvedConfig["proxy"]): Promise<ControlClient> {
+  const client = new ControlClient(socketPath(paths.runtimeDir));
+  const running = await client.status().catch((error: unknown) => {
+    if (isNotRunning(error)) return undefined;
+    throw error;
+  });
+  if (running) {
+    assertPorts(running, proxy);
+    return client;
+  }
+  await spawnDaemon(paths, proxy, client);
+  return client;
+}
+
+async function spawnDaemon(paths: Paths, proxy: ResolvedConfig["proxy"], client: ControlClient): Promise<void> {
+  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  const log = openSync(logPath(paths), "a", 0o600);
+  // `--flag=value`: a bare "0" after a flag would read as a positional (the daemon's `stop` action).
+  const ports = [`--proxy-https-port=${proxy.httpsPort}`, `--proxy-http-port=${proxy.httpPort}`];
+  const child = Bun.spawn([...selfCommand(), "daemon", ...ports], {
+    cwd: paths.stateDir,
+    env: process.env,
+    stdio: ["ignore", log, log],
+    detached: true,
+  });
+  closeSync(log);
+  child.unref();
+  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+  let lost = false;
+  while (Date.now() < deadline) {
+    if (await answers(client)) return;
+    if (!lost && (child.exitCode !== null || child.signalCode !== null)) {
+      const failure = startFailure(paths, child.pid);
+      // Two commands started a daemon at the same moment and ours lost the lock: wait for the winner instead.
+      const winner = failure.details?.pid;
+      if (!(typeof winner === "number" && isAlive(winner))) throw failure;
+      lost = true;
+    }
+    await Bun.sleep(POLL_MS);
+  }
+  throw new GotunnelError("E_DAEMON", `the gotunnel daemon did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s`, {
+    hint: `see its log: ${logPath(paths)}`,
+  });
+}
+
+/** While a daemon starts, "not answering yet" is expected: only whether it answers matters. */
+function answers(client: ControlClient): Promise<boolean> {
+  return client.status().then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The daemon's recorded error (recordStartError), else a pointer to its log. */
+function startFailure(paths: Paths, pid: number): GotunnelError {
+  const file = startErrorPath(paths, pid);
+  if (existsSync(file)) {
+    const record = JSON.parse(readFileSync(file, "utf8")) as {
+      code: ErrorCode;
+      message: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    rmSync(file, { force: true });
+    return new GotunnelError(record.code, record.message, {
+      ...(record.hint === undefined ? {} : { hint: record.hint }),
+      ...(record.details === undefined ? {} : { details: record.details }),
+    });
+  }
+  return new GotunnelError("E_DAEMON", "the gotunnel daemon exited while starting", {
+    hint: `see its log: ${logPath(paths)}`,
+  });
+}
+
+/** `gotunnel daemon stop`: asks the daemon to shut down and waits (bounded) for its pid to go. Undefined: none ran. */
+export async function stopDaemon(paths: Paths): Promise<number | undefined> {
+  const client = new ControlClient(socketPath(paths.runtimeDir));
+  const status = await client.status().catch((error: unknown) => {
+    if (isNotRunning(error)) return undefined;
+    throw error;
+  });
+  if (!status) return undefined;
+  // The daemon may close the socket before its answer is read: what counts is that its pid goes away.
+  await client.request("POST", "/v1/shutdown", okResponseSchema).catch((error: unknown) => {
+    if (!isNotRunning(error)) throw error;
+  });
+  // Shutdown lets in-flight requests finish for up to SHUTDOWN_GRACE_MS; wait a little longer than that.
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS + DAEMON_START_TIMEOUT_MS;
+  while (isAlive(status.pid)) {
+    if (Date.now() > deadline) {
+      throw new GotunnelError("E_DAEMON", `the gotunnel daemon (pid ${status.pid}) did not stop in time`, {
+        hint: `see its log (${logPath(paths)}), or stop it with \`kill ${status.pid}\``,
+      });
+    }
+    await Bun.sleep(POLL_MS);
+  }
+  return status.pid;
+}
