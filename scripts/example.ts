@@ -11,18 +11,23 @@ const exampleDir = join(root, "examples", "hello");
 const check = process.argv.includes("--check");
 const children: Bun.Subprocess[] = [];
 
-function stopAll(code: number): never {
-  for (const child of children) child.kill("SIGTERM");
-  process.exit(code);
-}
-process.on("SIGINT", () => stopAll(0));
-process.on("SIGTERM", () => stopAll(0));
-
 const build = Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], {
   stdout: "inherit",
   stderr: "inherit",
 });
-if (build.exitCode !== 0) stopAll(build.exitCode ?? 1);
+if (build.exitCode !== 0) process.exit(build.exitCode ?? 1);
+
+/** The example starts gotunnel's daemon only when none was running; then it also stops it on the way out. */
+const daemonWasRunning =
+  Bun.spawnSync([binary, "status", "--json"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+
+function stopAll(code: number): never {
+  for (const child of children) child.kill("SIGTERM");
+  if (!daemonWasRunning) Bun.spawnSync([binary, "daemon", "stop"], { stdout: "ignore", stderr: "ignore" });
+  process.exit(code);
+}
+process.on("SIGINT", () => stopAll(0));
+process.on("SIGTERM", () => stopAll(0));
 
 const server = Bun.spawn([process.execPath, join(exampleDir, "server.ts")], { stdout: "inherit", stderr: "inherit" });
 children.push(server);
