@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
+import { caHealth } from "../tls/expiry.ts";
 import { jsonArg } from "./args.ts";
 import { printJson, printPairs, warn } from "./output.ts";
 
@@ -21,5 +22,7 @@ export default defineCommand({
       ...(status.logFile ? [["log", status.logFile] as [string, string]] : []),
     ]);
     if (status.hosts.warning) warn(status.hosts.warning);
+    const { warning } = caHealth({ notAfter: new Date(status.ca.notAfter) });
+    if (warning) warn(warning);
   },
 });

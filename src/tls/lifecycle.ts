@@ -4,29 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { rename } from "node:fs/promises";
-import { caCertPath, caKeyPath, DAY_MS, type LocalCA, loadCA, loadOrCreateCA } from "./ca.ts";
+import { caCertPath, caKeyPath, type LocalCA, loadCA, loadOrCreateCA } from "./ca.ts";
 
-/** Warn this many days before the CA expires: re-trusting a new CA is work the user should plan for. */
-export const CA_EXPIRY_WARNING_DAYS = 30;
-
-export interface CaHealth {
-  /** Whole days until notAfter; negative once expired. */
-  daysLeft: number;
-  /** Set under CA_EXPIRY_WARNING_DAYS, with the command that fixes it. */
-  warning?: string;
-}
-
-export function caHealth(ca: LocalCA, now: Date = new Date()): CaHealth {
-  const daysLeft = Math.floor((ca.notAfter.getTime() - now.getTime()) / DAY_MS);
-  if (daysLeft >= CA_EXPIRY_WARNING_DAYS) return { daysLeft };
-  const when = daysLeft < 0 ? "expired" : `expires in ${daysLeft} day(s)`;
-  return {
-    daysLeft,
-    warning:
-      `gotunnel's CA ${when} (${ca.notAfter.toISOString().slice(0, 10)}). Run \`gotunnel ca rotate\`: it makes a ` +
-      "new CA, trusts it wherever the old one was trusted, and untrusts the old one.",
-  };
-}
+export { CA_EXPIRY_WARNING_DAYS, type CaHealth, caHealth } from "./expiry.ts";
 
 export interface RotatedCA {
   ca: LocalCA;
