@@ -43,6 +43,17 @@ function wants(rawArgs: string[], flag: string): boolean {
   return rawArgs.includes(flag);
 }
 
+/** Under sudo, files a command created (the CA on first use, say) belong to the invoking user (platform/owner.ts). */
+async function handBackFiles(): Promise<void> {
+  if (!process.env.SUDO_UID) return;
+  const [{ giveToInvokingUser }, { resolvePaths }] = await Promise.all([
+    import("./platform/owner.ts"),
+    import("./platform/paths.ts"),
+  ]);
+  const paths = resolvePaths();
+  giveToInvokingUser([paths.dataDir, paths.configDir, paths.stateDir, paths.runtimeDir]);
+}
+
 async function run(rawArgs: string[]): Promise<number> {
   if (rawArgs.length === 0 || wants(rawArgs, "--help") || wants(rawArgs, "-h")) {
     const { innermostCommand } = await import("./cli/flags.ts");
@@ -60,6 +71,7 @@ async function run(rawArgs: string[]): Promise<number> {
   try {
     await (await import("./cli/flags.ts")).rejectUnknownFlags(main, rawArgs);
     await runCommand(main, { rawArgs });
+    await handBackFiles();
     return ExitCode.ok;
   } catch (error) {
     const { printError } = await import("./cli/output.ts");

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { isGotunnelError } from "../core/errors.ts";
 import { hostsFilePath } from "../hosts/index.ts";
+import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
@@ -75,6 +76,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       service,
       onShutdown: () => requestShutdown("SIGTERM"),
     });
+    // Under sudo (to bind 443), the CA, state, log, lock and socket stay the invoking user's (platform/owner.ts).
+    giveToInvokingUser([paths.dataDir, paths.stateDir, paths.runtimeDir]);
     const status = service.status();
     log("info", `daemon ${process.pid} ready: https ${status.ports.https}, http ${status.ports.http}`);
     options.onReady?.(status);

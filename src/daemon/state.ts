@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, un
 import { dirname, join } from "node:path";
 import * as v from "valibot";
 import { GotunnelError } from "../core/errors.ts";
+import { giveToInvokingUser } from "../platform/owner.ts";
 import { routeRecordSchema } from "./control/protocol.ts";
 
 export const STATE_FILE = "routes.json";
@@ -73,6 +74,7 @@ export function saveState(path: string, routes: RouteRecord[]): void {
       closeSync(fd);
     }
     renameSync(temp, path);
+    giveToInvokingUser([path]);
   } catch (error) {
     try {
       unlinkSync(temp);
