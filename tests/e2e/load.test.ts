@@ -65,6 +65,9 @@ function expectClean(summary: WrkSummary): void {
   expect(summary.requests).toBeGreaterThan(0);
 }
 
+/** Long enough to outlast adding and removing 20 routes, even on a loaded 2-core CI machine. */
+const CHURN_LOAD_S = 30;
+
 describe("500 concurrent clients", () => {
   test("keep-alive: zero socket errors and zero non-2xx responses", async () => {
     const before = upstream.count;
@@ -79,7 +82,12 @@ describe("500 concurrent clients", () => {
   }, 90_000);
 
   test("adding and removing 20 routes while 50 clients load an existing route: zero failed requests", async () => {
-    const load = wrk([], 50, 5);
+    // wrk runs longer than the churn (~10 s on this machine), and we check it is still running when the churn ends,
+    // so every add and remove happens under load.
+    let loadDone = false;
+    const load = wrk([], 50, CHURN_LOAD_S).finally(() => {
+      loadDone = true;
+    });
     const names: string[] = [];
     for (let index = 0; index < 20; index++) {
       const name = `churn${index}`;
@@ -93,6 +101,7 @@ describe("500 concurrent clients", () => {
       }
     }
     for (const name of names) expect((await runGotunnel(["stop", name], { cwd: home, home })).exitCode).toBe(0);
+    expect(loadDone).toBe(false);
     expectClean(await load);
   }, 90_000);
 
