@@ -36,6 +36,7 @@ const main = defineCommand({
     doctor: lazy(() => import("./cli/doctor.ts")),
     share: lazy(() => import("./cli/share.ts")),
     discover: lazy(() => import("./cli/discover.ts")),
+    run: lazy(() => import("./cli/run.ts")),
   },
 });
 
@@ -72,7 +73,8 @@ async function run(rawArgs: string[]): Promise<number> {
     await (await import("./cli/flags.ts")).rejectUnknownFlags(main, rawArgs);
     await runCommand(main, { rawArgs });
     await handBackFiles();
-    return ExitCode.ok;
+    // `run` hands back its child command's exit code.
+    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (error) {
     const { printError } = await import("./cli/output.ts");
     const { isUsageError, usageError } = await import("./cli/usage.ts");

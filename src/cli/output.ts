@@ -24,6 +24,11 @@ export function printLine(text = ""): void {
   process.stdout.write(`${text}\n`);
 }
 
+/** A status line on stderr, for commands whose stdout belongs to someone else (`run`'s child command). */
+export function note(message: string): void {
+  process.stderr.write(`gotunnel: ${message}\n`);
+}
+
 export function info(message: string): void {
   consola.info(message);
 }

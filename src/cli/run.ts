@@ -1,0 +1,62 @@
+/** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
+import { defineCommand } from "citty";
+import { loadConfig } from "../config/load.ts";
+import { GotunnelError } from "../core/errors.ts";
+import { globalArgs, overridesFrom } from "./args.ts";
+import { note } from "./output.ts";
+
+/** "60s", "1500ms", "2m" or a plain number of seconds. */
+export function parseDuration(flag: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!match) {
+    throw new GotunnelError(
+      "E_USAGE",
+      `--${flag} expects a duration like 60s, 1500ms or 2m, got ${JSON.stringify(value)}`,
+      {
+        hint: `e.g. \`--${flag} 90s\``,
+      },
+    );
+  }
+  const amount = Number(match[1]);
+  return match[2] === "ms" ? amount : match[2] === "m" ? amount * 60_000 : amount * 1000;
+}
+
+export default defineCommand({
+  meta: {
+    name: "run",
+    description: "CI mode: serve the routes (ephemeral CA, no system changes), wait for upstreams, run a command",
+  },
+  args: {
+    ...globalArgs,
+    config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
+    "wait-timeout": { type: "string", default: "60s", description: "How long to wait for every upstream to answer" },
+  },
+  async run({ args }) {
+    const command = args._.map(String);
+    if (command.length === 0) {
+      throw new GotunnelError("E_USAGE", "no command to run", { hint: "e.g. `gotunnel run -- npm run smoke`" });
+    }
+    const waitTimeoutMs = parseDuration("wait-timeout", args["wait-timeout"]);
+    const overrides = overridesFrom(args);
+    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    if (loaded.config.routes.length === 0) {
+      throw new GotunnelError("E_CONFIG_INVALID", `no routes to serve in ${loaded.projectDir}`, {
+        hint: 'create gotunnel.config.json with {"routes": {"myapp.local": 3000}}, or pass --config',
+      });
+    }
+    const env = process.env;
+    const explicitPorts = {
+      https:
+        overrides.proxy?.httpsPort !== undefined ||
+        env.GOTUNNEL_PROXY_HTTPS_PORT !== undefined ||
+        loaded.config.proxy.httpsPort !== 443,
+      http:
+        overrides.proxy?.httpPort !== undefined ||
+        env.GOTUNNEL_PROXY_HTTP_PORT !== undefined ||
+        loaded.config.proxy.httpPort !== 80,
+    };
+    const { ciRun } = await import("../daemon/ci-run.ts");
+    const code = await ciRun({ config: loaded.config, command, waitTimeoutMs, explicitPorts, onStatus: note });
+    process.exitCode = code;
+  },
+});
