@@ -28,7 +28,8 @@ export default defineCommand({
     }
     const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
     const log = (level: "info" | "warn", message: string) => (level === "warn" ? warn(message) : info(message));
-    await runDaemon({ proxy: loaded.config.proxy, paths, log }).catch((error: unknown) => {
+    const { proxy, lan } = loaded.config;
+    await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log }).catch((error: unknown) => {
       recordStartError(paths, error);
       throw error;
     });

@@ -36,7 +36,7 @@ async function connect(loaded: LoadedConfig): Promise<ControlClient> {
 export async function serve(loaded: LoadedConfig, options: ServeOptions): Promise<void> {
   const client = await connect(loaded);
   const request: AddRoutesRequest = {
-    routes: wireRoutes(loaded.config.routes),
+    routes: wireRoutes(loaded.config.routes, loaded.config.lan),
     owner: options.owner,
     persistent: options.persistent,
     force: options.force,

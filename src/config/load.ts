@@ -114,10 +114,13 @@ function resolveLayers(layers: Layer[]): ResolvedConfig {
   for (const route of values.flatMap((value) => value.routes))
     if (!routes.has(route.name)) routes.set(route.name, route);
   const { proxy, log } = configDefaults();
+  // Left unset when no layer sets it, so callers can tell an explicit `lan: true` from the default.
+  const lan = values.find((value) => value.lan !== undefined)?.lan;
   return {
     routes: [...routes.values()],
     proxy: Object.assign(proxy, ...values.map((value) => value.proxy).reverse()),
     log: Object.assign(log, ...values.map((value) => value.log).reverse()),
+    ...(lan === undefined ? {} : { lan }),
   };
 }
 

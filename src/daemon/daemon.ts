@@ -14,6 +14,7 @@ import type { Paths } from "../platform/paths.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
+import { daemonBindHost, type LanAnnouncer, lanAnnouncer, lanGuard, reachesLan } from "./lan.ts";
 import { acquireLock } from "./lock.ts";
 import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
@@ -28,6 +29,8 @@ const START_ERROR_PREFIX = "daemon-start-error";
 
 export interface DaemonOptions {
   proxy: ResolvedConfig["proxy"];
+  /** The daemon config's global `lan` (undefined: not set by any layer). See lan.ts for what it changes. */
+  lan?: boolean;
   paths: Paths;
   /** Default: hostsFilePath() (GOTUNNEL_HOSTS_FILE or the OS's hosts file). */
   hostsFile?: string;
@@ -58,14 +61,18 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Only persistent routes are saved; the filter also drops any session route an older daemon left behind.
     const table = new RouteTable(loaded.routes.filter((route) => route.persistent));
     let service: DaemonService | undefined;
+    const host = daemonBindHost(options);
     const gateway = await startGateway({
-      proxy: options.proxy,
+      proxy: { ...options.proxy, host },
       routes: table.list(),
       paths,
       onRequest: (event) => service?.onRequest(event),
       onRenewalError: (error) => log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`),
+      isAllowed: lanGuard(options.lan),
     });
-    service = new DaemonService({ gateway, table, stateFile, hostsFile: options.hostsFile ?? hostsFilePath(), log });
+    const announcer = reachesLan(host) ? startAnnouncer(gateway, options) : undefined;
+    const hostsFile = options.hostsFile ?? hostsFilePath();
+    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer });
     await service.sync();
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -79,11 +86,11 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Under sudo (to bind 443), the CA, state, log, lock and socket stay the invoking user's (platform/owner.ts).
     giveToInvokingUser([paths.dataDir, paths.stateDir, paths.runtimeDir]);
     const status = service.status();
-    log("info", `daemon ${process.pid} ready: https ${status.ports.https}, http ${status.ports.http}`);
+    log("info", `daemon ${process.pid} ready on ${host}: https ${status.ports.https}, http ${status.ports.http}`);
     options.onReady?.(status);
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
-    await shutdown({ service, gateway, control, socket: socketPath(paths.runtimeDir) });
+    await shutdown({ service, gateway, control, announcer, socket: socketPath(paths.runtimeDir) });
     return signal;
   } finally {
     lock.release();
@@ -94,12 +101,29 @@ interface Running {
   service: DaemonService;
   gateway: Gateway;
   control: { stop(force: boolean): Promise<void> };
+  announcer: LanAnnouncer | undefined;
   socket: string;
 }
 
-async function shutdown({ service, gateway, control, socket }: Running): Promise<void> {
+/** mDNS for shared `.local` routes; its events go to the daemon log (conflicts as warnings: the name is not ours). */
+function startAnnouncer(gateway: Gateway, options: DaemonOptions): LanAnnouncer {
+  return lanAnnouncer({
+    ports: gateway.ports,
+    ...(options.lan === undefined ? {} : { lan: options.lan }),
+    onEvent: (event) => {
+      if (event.type === "conflict") options.log("warn", `mDNS: ${event.name} is already used by ${event.from}`);
+      else if (event.type === "warning") options.log("warn", `mDNS: ${event.message}: ${event.error}`);
+      else if (event.type === "announced" || event.type === "goodbye")
+        options.log("info", `mDNS ${event.type}: ${event.names.join(", ")}`);
+    },
+  });
+}
+
+async function shutdown({ service, gateway, control, announcer, socket }: Running): Promise<void> {
   forceExitOnSecondSignal();
   service.close();
+  // Goodbyes first (RFC 6762 §10.1), so devices drop our names before the listeners go.
+  await announcer?.stop().catch((error: unknown) => service.warn(`mDNS goodbyes failed: ${String(error)}`));
   // Control sessions are streams that never end by themselves: cut them; their routes go with the daemon.
   await control.stop(true);
   const grace = setTimeout(() => void gateway.stop(true), SHUTDOWN_GRACE_MS);

@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import type { Paths } from "../platform/paths.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
-import { ProxyServer, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
+import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
 import { createUpstreams } from "./upstreams.ts";
 
@@ -34,6 +34,8 @@ export interface GatewayOptions {
   onRequest?: (event: RequestEvent) => void;
   /** A leaf renewal failed; the next check (a minute later) tries again. */
   onRenewalError?: (error: unknown) => void;
+  /** The LAN policy (daemon/lan.ts lanGuard); default: every client may use every route. */
+  isAllowed?: ProxyServerOptions["isAllowed"];
 }
 
 const tlsRoutes = (routes: readonly ProxyRoute[]) =>
@@ -49,6 +51,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
   let proxy: ProxyServer;
+  // Set once the proxy serves: the onboarding page lists the routes a device may open, as they are at each request.
+  let sharedUrls: () => string[] = () => [];
+  const httpPages = await onboardingPages(ca, () => sharedUrls());
   try {
     proxy = await ProxyServer.listen({
       host: options.proxy.host,
@@ -58,12 +63,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
+      httpPages,
+      isAllowed: options.isAllowed,
     });
   } catch (error) {
     upstreams.close();
     throw error;
   }
   const swapper = routeSwapper(proxy, store, options.routes);
+  sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {
     onDue: () => swapper.setRoutes(swapper.current()),
@@ -83,6 +91,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       upstreams.close();
     },
   };
+}
+
+/**
+ * Device onboarding (`/_gotunnel/`) on the HTTP listener: the CA downloads and the page listing the routes to open.
+ * Loaded here, not in proxy/, which never imports onboarding (CONTRIBUTING.md).
+ */
+async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req: Request) => Response | undefined> {
+  const { onboardingResponse } = await import("../onboarding/index.ts");
+  const permittedSuffixes = ca.nameConstraints?.dnsSuffixes;
+  return (req) =>
+    onboardingResponse(req, {
+      caPem: ca.certPem,
+      caName: ca.commonName,
+      urls: urls(),
+      ...(permittedSuffixes ? { permittedSuffixes } : {}),
+    });
 }
 
 type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };

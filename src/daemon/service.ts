@@ -19,7 +19,7 @@ import { PROTOCOL_VERSION } from "./control/protocol.ts";
 import type { Gateway } from "./gateway.ts";
 import { probeTarget } from "./probe.ts";
 import type { RouteTable } from "./routes.ts";
-import { saveState } from "./state.ts";
+import { type RouteRecord, saveState } from "./state.ts";
 
 export interface ServiceOptions {
   gateway: Gateway;
@@ -29,6 +29,8 @@ export interface ServiceOptions {
   logFile?: string;
   /** The daemon's log (its stderr, which the CLI sends to daemon.log). */
   log(level: "info" | "warn", message: string): void;
+  /** mDNS for shared `.local` routes (daemon/lan.ts); absent when the proxy does not reach the LAN. */
+  announcer?: { update(routes: readonly RouteRecord[]): Promise<void> };
 }
 
 type Listener = (line: RequestEventLine) => void;
@@ -152,6 +154,18 @@ export class DaemonService {
     saveState(this.options.stateFile, table.persisted());
     await gateway.setRoutes(table.list());
     await this.writeHosts(table.list().map((route) => route.name));
+    await this.announce(table.list());
+  }
+
+  /** The routes are served either way; a name that does not reach the LAN is a warning, like the hosts file. */
+  private async announce(routes: readonly RouteRecord[]): Promise<void> {
+    await this.options.announcer
+      ?.update(routes)
+      .catch((error: unknown) => this.warn(`mDNS could not announce the .local routes: ${String(error)}`));
+  }
+
+  warn(message: string): void {
+    this.options.log("warn", message);
   }
 
   /** Shutdown has begun: sessions that end now (their streams are cut) must not re-bind a listener. */

@@ -5,18 +5,21 @@
  */
 import type { ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
+import { isLanRoute } from "../mdns/lan.ts";
 import type { ControlClient } from "./control/client.ts";
 import type { AddRoutesRequest, ReadyEvent, RequestEventLine } from "./control/protocol.ts";
 import { nextSignal } from "./signals.ts";
 
-export function wireRoutes(routes: readonly ResolvedRoute[]): AddRoutesRequest["routes"] {
-  return routes.map(({ name, wildcard, target, https, headers, preserveHost }) => ({
+/** `globalLan` is the config's `lan`: each route is sent with its own `lan`, or that, or LAN_DEFAULT. */
+export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean): AddRoutesRequest["routes"] {
+  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan }) => ({
     name,
     wildcard,
     target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
     https,
     headers,
     preserveHost,
+    lan: isLanRoute({ lan }, globalLan),
   }));
 }
 

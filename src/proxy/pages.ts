@@ -1,6 +1,6 @@
 /**
  * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
- * and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
+ * 403 for a LAN client on a route that is not shared, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
  */
 import type { ProxyRoute } from "./router.ts";
 
@@ -54,6 +54,20 @@ export function loopPage(req: Request, route: ProxyRoute): Response {
   return page(req, 508, `${route.name}: request loop detected`, [
     `The route's target ${route.target.origin} sends requests back into gotunnel.`,
     "Point the route at your dev server's own port, not at gotunnel's proxy port.",
+  ]);
+}
+
+/** A client on another machine asked for a route (or, with no route, this proxy) that is kept loopback-only. */
+export function lanForbiddenPage(req: Request, host: string, route: ProxyRoute | undefined): Response {
+  if (!route) {
+    return page(req, 403, `gotunnel is not shared on the LAN (lan: false)`, [
+      `"${host}" may be opened only from this computer, because the global \`lan\` setting is false.`,
+      "To share routes with other devices, set `lan: true` in your gotunnel config.",
+    ]);
+  }
+  return page(req, 403, `${route.name} is not shared on the LAN (lan: false)`, [
+    `"${route.name}" may be opened only from this computer, because its \`lan\` setting is false.`,
+    `To share it with other devices, set routes["${route.name}"].lan to true in your gotunnel config.`,
   ]);
 }
 

@@ -15,6 +15,8 @@ export interface ProxyRoute {
   headers: Record<string, string>;
   /** Send the client's Host to the upstream (true) or the target's host:port (false). */
   preserveHost: boolean;
+  /** false: only clients on this machine may use the route. Unset: the server's policy decides (see isAllowed). */
+  lan?: boolean;
 }
 
 export class Router {

@@ -7,7 +7,7 @@ import type { Server } from "bun";
 import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
-import { loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
+import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
 import { type ProxyRoute, Router, routeUrl } from "./router.ts";
 import { type BridgeData, bridgeHandlers, bridgeWebSocket, isWebSocketUpgrade } from "./websocket.ts";
 
@@ -39,6 +39,16 @@ export interface ProxyServerOptions {
   tls: TlsEntry[];
   upstream: Upstream;
   onRequest?: (event: RequestEvent) => void;
+  /**
+   * Pages served on the plain-HTTP listener for any Host, before routing (the daemon mounts device onboarding
+   * here: a phone that does not trust our CA yet can only use HTTP). Undefined: not one of its paths.
+   */
+  httpPages?: (req: Request) => Response | undefined;
+  /**
+   * Whether `clientIp` may use `route` (undefined: no route, e.g. httpPages or the 404 page). Refused requests get
+   * a 403 naming the route's `lan` setting. Default: everyone may.
+   */
+  isAllowed?: (route: ProxyRoute | undefined, clientIp: string) => boolean;
 }
 
 type Proto = "http" | "https";
@@ -163,7 +173,7 @@ export class ProxyServer {
     const host = req.headers.get("host") ?? "";
     const route = this.router.match(host);
     const close = this.shouldClose(req, server);
-    let response = this.ownPage(req, host, route, proto);
+    let response = this.earlyPage(req, server, host, route, proto) ?? this.ownPage(req, host, route, proto);
     let error: unknown;
     if (response) {
       // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
@@ -189,6 +199,22 @@ export class ProxyServer {
       });
     }
     return response;
+  }
+
+  /** The LAN policy's 403 or an httpPages answer: both come before routing, for any Host. */
+  private earlyPage(
+    req: Request,
+    server: Server<BridgeData>,
+    host: string,
+    route: ProxyRoute | undefined,
+    proto: Proto,
+  ): Response | undefined {
+    const { httpPages, isAllowed } = this.options;
+    const ip = clientIpOf(req, server);
+    const pages = proto === "http" && httpPages ? httpPages(req) : undefined;
+    if (pages) return isAllowed && !isAllowed(undefined, ip) ? lanForbiddenPage(req, host, undefined) : pages;
+    if (isAllowed && !isAllowed(route, ip)) return lanForbiddenPage(req, host, route);
+    return undefined;
   }
 
   /** 404, the HTTPS redirect or 508, when the request is not one to forward. */
@@ -217,13 +243,18 @@ export class ProxyServer {
   ): ForwardContext {
     return {
       host,
-      clientIp: server.requestIP(req)?.address ?? "127.0.0.1",
+      clientIp: clientIpOf(req, server),
       proto,
       port: server.port ?? 0,
       via: this.viaToken,
       clientClose: close,
     };
   }
+}
+
+/** Bun has no peer address for some sockets (a unix socket): those are local by construction. */
+function clientIpOf(req: Request, server: Server<BridgeData>): string {
+  return server.requestIP(req)?.address ?? "127.0.0.1";
 }
 
 function asksToClose(req: Request): boolean {

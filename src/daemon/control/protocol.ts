@@ -30,6 +30,8 @@ export const routeRecordSchema = v.object({
   https: v.boolean(),
   headers: v.record(v.string(), v.string()),
   preserveHost: v.boolean(),
+  /** Share on the LAN (mDNS, clients other than this machine). Absent: the daemon's global `lan` (older clients). */
+  lan: v.optional(v.boolean()),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
