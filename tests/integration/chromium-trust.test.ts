@@ -15,6 +15,7 @@ import type { Server } from "bun";
 import { CLOCK_SKEW_MS, caIssuerKey, DAY_MS, type LocalCA, loadCA } from "../../src/tls/ca.ts";
 import { issueLeaf } from "../../src/tls/leaf.ts";
 import { createCaCertificatePem, createLeafCertificate, derToPem, generateKeyPair } from "../../src/tls/x509.ts";
+import { type Run, run } from "../helpers/process.ts";
 
 const REPO = resolve(import.meta.dir, "..", "..");
 const ARTIFACTS = join(REPO, ".artifacts");
@@ -33,22 +34,6 @@ const CHROMIUM_FLAGS = [
   "--host-resolver-rules=MAP myapp.local 127.0.0.1, MAP evil.example.com 127.0.0.1, MAP legacy.example.com 127.0.0.1",
 ];
 const ready = process.getuid?.() === 0 && ["chromium", "certutil", "unshare", "mount"].every((tool) => Bun.which(tool));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = Bun.spawn(argv, { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr };
-}
 
 /** Test helper: a leaf signed straight with a CA's key, skipping issueLeaf's nameConstraints check. */
 async function signDirectly(ca: LocalCA, name: string): Promise<{ cert: string; key: string }> {

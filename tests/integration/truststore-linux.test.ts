@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import type { Server } from "bun";
 import { type LocalCA, loadCA } from "../../src/tls/ca.ts";
 import { issueLeaf } from "../../src/tls/leaf.ts";
+import { type Run, run } from "../helpers/process.ts";
 
 const REPO = resolve(import.meta.dir, "..", "..");
 const ANCHORS = "/usr/local/share/ca-certificates";
@@ -30,22 +31,6 @@ const STEP_TIMEOUT_MS = 60_000;
 
 const tools = ["unshare", "mount", "update-ca-certificates", "curl", "certutil", "keytool", "openssl"];
 const ready = process.getuid?.() === 0 && tools.every((tool) => Bun.which(tool)) && existsSync(HOOKS);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = Bun.spawn(argv, { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr };
-}
 
 /** Every entry under dir: type, link target and content hash (no symlink is followed). */
 function snapshot(dir: string, skip: string[] = []): Record<string, string> {
