@@ -8,6 +8,7 @@ export const ENV_FIELDS = {
   GOTUNNEL_PROXY_HTTP_PORT: ["proxy", "httpPort"],
   GOTUNNEL_PROXY_HTTPS_PORT: ["proxy", "httpsPort"],
   GOTUNNEL_PROXY_HOST: ["proxy", "host"],
+  GOTUNNEL_ADMIN_PORT: ["proxy", "adminPort"],
   GOTUNNEL_LOG_FORMAT: ["log", "format"],
 } as const;
 
@@ -17,7 +18,7 @@ export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 export const DEBUG_ENV = "DEBUG";
 
 type EnvName = keyof typeof ENV_FIELDS;
-const PORT_FIELDS = new Set<string>(["httpPort", "httpsPort"]);
+const PORT_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort"]);
 const TRUTHY = new Set(["1", "true", "yes", "on"]);
 const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);
 

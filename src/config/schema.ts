@@ -22,6 +22,11 @@ import {
 
 /** Proxy listeners may use 0: the OS picks a free port (tests, and running next to another proxy). */
 export const PROXY_PORT_MIN = 0;
+/**
+ * Admin endpoints (daemon/admin.ts): a fixed port so a scrape config or HEALTHCHECK can name it; loopback only.
+ * Applied by the daemon, not the schema, so `proxy` stays the same object for every command that never serves admin.
+ */
+export const DEFAULT_ADMIN_PORT = 7070;
 export const DEFAULT_HTTP_PORT = 80;
 export const DEFAULT_HTTPS_PORT = 443;
 /** LAN sharing is on unless turned off: the point of `.local` names is that phones on the Wi-Fi can open them. */
@@ -150,6 +155,12 @@ const proxySchema = plainObject(
       DEFAULT_HTTP_PORT,
     ),
     httpsPort: v.optional(port(PROXY_PORT_MIN, "HTTPS listener port. 0: any free port."), DEFAULT_HTTPS_PORT),
+    adminPort: v.optional(
+      port(
+        PROXY_PORT_MIN,
+        "Loopback port of the admin endpoints (/health/live, /health/ready, /metrics, /version). Default 7070. 0: any free port.",
+      ),
+    ),
     host: v.optional(
       v.pipe(
         v.string(BIND_HOST_EXPECTS),
@@ -159,7 +170,7 @@ const proxySchema = plainObject(
       DEFAULT_BIND_HOST,
     ),
   }),
-  "expected an object { httpPort, httpsPort, host }",
+  "expected an object { httpPort, httpsPort, adminPort, host }",
 );
 
 const logSchema = plainObject(

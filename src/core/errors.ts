@@ -22,6 +22,8 @@ export const ExitCode = {
   daemon: 7,
   /** A file gotunnel owns (state, hosts) could not be read or written. */
   io: 8,
+  /** `gotunnel health`: the daemon runs but is not ready (listeners not bound or no valid CA). */
+  notReady: 9,
   /** Interrupted by SIGINT. 128 + 2, as shells report it. */
   interrupted: 130,
 } as const;

@@ -7,10 +7,12 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
+import { DEFAULT_ADMIN_PORT } from "../config/schema.ts";
 import { isGotunnelError } from "../core/errors.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
+import { type AdminContext, startAdminServer } from "./admin.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -78,11 +80,17 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
       requestShutdown = resolve;
     });
+    const admin: AdminContext = { service, config: () => effectiveConfig(options, hostsFile) };
     const control = startControlServer({
       path: socketPath(paths.runtimeDir),
       service,
+      admin,
       onShutdown: () => requestShutdown("SIGTERM"),
     });
+    const adminServer = startAdminServer(options.proxy.adminPort ?? DEFAULT_ADMIN_PORT, admin, (message) =>
+      log("warn", message),
+    );
+    service.adminPort = adminServer?.port;
     // Under sudo (to bind 443), the CA, state, log, lock and socket stay the invoking user's (platform/owner.ts).
     giveToInvokingUser([paths.dataDir, paths.stateDir, paths.runtimeDir]);
     const status = service.status();
@@ -90,11 +98,17 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     options.onReady?.(status);
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
+    await adminServer?.stop(true);
     await shutdown({ service, gateway, control, announcer, socket: socketPath(paths.runtimeDir) });
     return signal;
   } finally {
     lock.release();
   }
+}
+
+/** `/debug/config`: what this daemon runs with. Paths and ports only; gotunnel's config has no secrets. */
+function effectiveConfig(options: DaemonOptions, hostsFile: string): Record<string, unknown> {
+  return { proxy: options.proxy, lan: options.lan ?? null, hostsFile, paths: options.paths };
 }
 
 interface Running {

@@ -7,6 +7,7 @@ import { buildInfo } from "../core/build-info.ts";
 import { isGotunnelError } from "../core/errors.ts";
 import { applyHostsNames, SKIP_REASON_TEXT } from "../hosts/index.ts";
 import type { RequestEvent } from "../proxy/server.ts";
+import { RequestMetrics } from "../telemetry/metrics.ts";
 import type {
   AddRoutesRequest,
   ReadyEvent,
@@ -44,6 +45,10 @@ export class DaemonService {
   private skipped: { name: string; text: string }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Prometheus counters (telemetry/metrics.ts), served by daemon/admin.ts. */
+  readonly metrics = new RequestMetrics();
+  /** The admin listener's port once it is bound (daemon/admin.ts); absent when disabled or it could not bind. */
+  adminPort: number | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
 
@@ -54,6 +59,7 @@ export class DaemonService {
   /** Counts the request and forwards it to the session that owns its route. */
   readonly onRequest = (event: RequestEvent): void => {
     if (!event.route) return;
+    this.metrics.observe(event);
     this.requests.set(event.route, (this.requests.get(event.route) ?? 0) + 1);
     const session = this.options.table.sessionOf(event.route);
     const listener = session ? this.listeners.get(session) : undefined;
@@ -137,6 +143,7 @@ export class DaemonService {
       routes: this.options.table.list().length,
       stateFile: this.options.stateFile,
       ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
+      ...(this.adminPort === undefined ? {} : { admin: { port: this.adminPort } }),
     };
   }
 

@@ -294,6 +294,8 @@ export function binaryEnv(home: string, extra: Record<string, string> = {}): Rec
     GOTUNNEL_HOME: home,
     GOTUNNEL_HOSTS_FILE: hostsFileOf(home),
     NO_COLOR: "1",
+    // Any free port: the fixed default (7070) would make parallel test daemons race for it.
+    GOTUNNEL_ADMIN_PORT: "0",
     ...extra,
   };
 }

@@ -28,7 +28,7 @@ beforeAll(async () => {
     ready = resolve;
   });
   stopped = runDaemon({
-    proxy: { host: "127.0.0.1", httpsPort: 0, httpPort: 0 },
+    proxy: { host: "127.0.0.1", httpsPort: 0, httpPort: 0, adminPort: 0 },
     paths,
     hostsFile,
     log: (level, message) => logs.push(`${level} ${message}`),

@@ -114,7 +114,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     [{ proxy: { httpPort: 80.5 } }, "proxy.httpPort: expected an integer port from 0 to 65535 (found 80.5)"],
     [{ proxy: { httpPort: -1 } }, "proxy.httpPort: expected an integer port from 0 to 65535 (found -1)"],
     [{ proxy: { host: "bad host" } }, "proxy.host: expected an IP address or host name to listen on"],
-    [{ proxy: [] }, "proxy: expected an object { httpPort, httpsPort, host } (found [])"],
+    [{ proxy: [] }, "proxy: expected an object { httpPort, httpsPort, adminPort, host } (found [])"],
     [{ log: { format: "xml" } }, 'log.format: expected "text" or "json" (found "xml")'],
     [{ log: { level: "trace" } }, 'log.level: expected "info" or "debug" (found "trace")'],
     [{ routes: { a: 70000 } }, "routes.a: expected an integer port from 1 to 65535 (found 70000)"],
@@ -154,8 +154,8 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       invalid({ route: {}, proxy: { hots: "x", http_port: 1 }, routes: { a: { target: 1, htps: true, port: 2 } } }),
     );
     expect(lines).toEqual([
-      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, host`,
-      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, host`,
+      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host`,
+      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host`,
       `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, lan`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan`,
       `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost, lan`,

@@ -8,8 +8,10 @@ import {
   errorResponseSchema,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
+  type Readiness,
   type ReadyEvent,
   type RequestEventLine,
+  readinessSchema,
   readySchema,
   requestEventSchema,
   type StatusResponse,
@@ -82,6 +84,16 @@ export class ControlClient {
 
   status(): Promise<StatusResponse> {
     return this.request("GET", "/v1/status", statusResponseSchema);
+  }
+
+  /** `GET /health/ready`. A 503 (not-ready) carries the same report, so it is an answer here, not an error. */
+  async readiness(): Promise<Readiness> {
+    const response = await this.send("GET", "/health/ready");
+    const body: unknown = await response.json();
+    if (response.status !== 200 && response.status !== 503) throw this.remoteError(body);
+    const parsed = v.safeParse(readinessSchema, body);
+    if (parsed.success) return parsed.output;
+    throw mismatch(`unexpected health answer: ${parsed.issues[0]?.message}`);
   }
 
   /**

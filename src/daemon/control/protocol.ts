@@ -80,6 +80,8 @@ export const statusResponseSchema = v.object({
   routes: v.number(),
   stateFile: v.string(),
   logFile: v.optional(v.string()),
+  /** The loopback admin listener (health, metrics); absent when its port could not be bound (the daemon serves on without it). */
+  admin: v.optional(v.object({ port: v.number() })),
 });
 export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 
@@ -116,3 +118,20 @@ export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
 
 export const removeRoutesResponseSchema = v.object({ removed: v.array(v.string()) });
 export const okResponseSchema = v.object({ ok: v.literal(true) });
+
+/** One readiness check: `required` ones failing make the daemon not-ready (503); others only degrade it. */
+export const healthCheckSchema = v.object({
+  name: v.string(),
+  ok: v.boolean(),
+  required: v.boolean(),
+  detail: v.string(),
+});
+export type HealthCheck = v.InferOutput<typeof healthCheckSchema>;
+
+/** `GET /health/ready` (control socket and admin port). */
+export const readinessSchema = v.object({
+  status: v.picklist(["ready", "degraded", "not-ready"]),
+  version: v.string(),
+  checks: v.array(healthCheckSchema),
+});
+export type Readiness = v.InferOutput<typeof readinessSchema>;

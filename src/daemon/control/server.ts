@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import type { Server } from "bun";
 import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
+import { type AdminContext, adminResponse } from "../admin.ts";
 import type { DaemonService } from "../service.ts";
 import {
   addRoutesRequestSchema,
@@ -32,6 +33,8 @@ export function socketPath(runtimeDir: string): string {
 export interface ControlServerOptions {
   path: string;
   service: DaemonService;
+  /** Health, metrics, version and config (daemon/admin.ts), answered here as on the admin port. */
+  admin: AdminContext;
   /** `POST /v1/shutdown`: the daemon stops as if it got SIGTERM. */
   onShutdown(): void;
 }
@@ -74,6 +77,9 @@ async function handle(request: Request, options: ControlServerOptions): Promise<
   const key = `${request.method} ${pathname}`;
   // Status always answers, so an older or newer client can still say which versions disagree.
   if (key === "GET /v1/status") return json(service.status());
+  // Admin paths are unversioned too: probes and scrapers send no protocol header.
+  const admin = await adminResponse(request.method, pathname, options.admin);
+  if (admin) return admin;
   const version = request.headers.get(PROTOCOL_HEADER);
   if (version !== String(PROTOCOL_VERSION)) {
     const message = `the daemon speaks control protocol ${PROTOCOL_VERSION}, the client ${version ?? "none"}`;

@@ -1,0 +1,99 @@
+/**
+ * Admin endpoints: health, metrics, version and effective config. The same handler answers on the control socket and
+ * on a loopback TCP port (`proxy.adminPort`, GOTUNNEL_ADMIN_PORT) that Prometheus and Docker HEALTHCHECK can reach.
+ * Loopback only: these pages name routes and paths, which are nobody else's business. Documented in docs/control-api.md.
+ */
+import type { Server } from "bun";
+import { buildInfo } from "../core/build-info.ts";
+import { EXPOSITION_CONTENT_TYPE, type Family, writeExposition } from "../telemetry/prometheus.ts";
+import { readiness, readinessHttpStatus } from "./health.ts";
+import type { DaemonService } from "./service.ts";
+
+/** The admin listener's address: never beyond this machine, whatever `proxy.host` says. */
+export const ADMIN_HOST = "127.0.0.1";
+
+export interface AdminContext {
+  service: DaemonService;
+  /** The effective config for `/debug/config`: ports, host, lan, paths. gotunnel's config holds no secrets. */
+  config(): Record<string, unknown>;
+}
+
+/** The admin answer for `pathname`, or undefined when it is not an admin path. Every admin endpoint is GET. */
+export async function adminResponse(
+  method: string,
+  pathname: string,
+  ctx: AdminContext,
+): Promise<Response | undefined> {
+  if (method !== "GET") return undefined;
+  switch (pathname) {
+    case "/health/live":
+      return Response.json({ status: "live" });
+    case "/health/ready": {
+      const result = await readiness(ctx.service);
+      return Response.json(result, { status: readinessHttpStatus(result) });
+    }
+    case "/metrics":
+      return new Response(writeExposition(daemonFamilies(ctx.service)), {
+        headers: { "content-type": EXPOSITION_CONTENT_TYPE },
+      });
+    case "/version":
+      return Response.json(buildInfo());
+    case "/debug/config":
+      return Response.json(ctx.config());
+    default:
+      return undefined;
+  }
+}
+
+/** Everything `/metrics` shows: the request counters plus gauges read at scrape time. */
+export function daemonFamilies(service: DaemonService): Family[] {
+  const status = service.status();
+  const info = buildInfo();
+  return [
+    gauge("gotunnel_routes_active", "Routes the daemon serves now.", status.routes),
+    ...service.metrics.families(),
+    {
+      name: "gotunnel_certificate_expiry_timestamp_seconds",
+      // Leaves renew themselves 30 days before expiry (tls/store.ts); the CA is the one a person must act on.
+      help: "When the certificate expires, in Unix seconds. certificate=ca: gotunnel's local CA.",
+      type: "gauge",
+      samples: [{ labels: { certificate: "ca" }, value: Math.floor(Date.parse(status.ca.notAfter) / 1000) }],
+    },
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", process.memoryUsage.rss()),
+    {
+      name: "gotunnel_build_info",
+      help: "Always 1; the labels say which build runs.",
+      type: "gauge",
+      samples: [{ labels: { version: info.version, commit: info.commit }, value: 1 }],
+    },
+  ];
+}
+
+function gauge(name: string, help: string, value: number): Family {
+  return { name, help, type: "gauge", samples: [{ value }] };
+}
+
+/**
+ * Binds the admin port. Observability must not cost the user their proxy: a port already in use is a warning in the
+ * daemon log and the daemon serves on without it (the control socket still answers every admin path).
+ */
+export function startAdminServer(
+  port: number,
+  ctx: AdminContext,
+  warn: (message: string) => void,
+): Server<undefined> | undefined {
+  try {
+    return Bun.serve({
+      hostname: ADMIN_HOST,
+      port,
+      fetch: async (request) =>
+        (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
+        Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
+    });
+  } catch (error) {
+    warn(
+      `admin endpoints not served on ${ADMIN_HOST}:${port} (${String(error)}); set GOTUNNEL_ADMIN_PORT to a free port, or 0 for any`,
+    );
+    return undefined;
+  }
+}

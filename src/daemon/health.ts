@@ -1,0 +1,58 @@
+/**
+ * Readiness: what `GET /health/ready` and `gotunnel health` report. Listeners and a valid CA are required (without
+ * them nothing can be served: not-ready, 503); a dev server that is down or a CA near expiry only degrades the daemon
+ * (200), because every other route still works and a dev server being stopped is normal.
+ */
+import { buildInfo } from "../core/build-info.ts";
+import { caHealth } from "../tls/expiry.ts";
+import type { HealthCheck, Readiness, RouteInfo, StatusResponse } from "./control/protocol.ts";
+
+/** What readiness reads from the daemon service. */
+export interface HealthSource {
+  status(): StatusResponse;
+  /** Each route with its upstream probed now. */
+  routes(): Promise<RouteInfo[]>;
+}
+
+export async function readiness(source: HealthSource, now: Date = new Date()): Promise<Readiness> {
+  const status = source.status();
+  const checks = [...serverChecks(status, now), ...(await source.routes()).map(upstreamCheck)];
+  return { status: overall(checks), version: buildInfo().version, checks };
+}
+
+export function overall(checks: readonly HealthCheck[]): Readiness["status"] {
+  if (checks.some((check) => check.required && !check.ok)) return "not-ready";
+  return checks.every((check) => check.ok) ? "ready" : "degraded";
+}
+
+/** 503 only for not-ready: a degraded daemon still serves, so load balancers and HEALTHCHECKs should keep it. */
+export function readinessHttpStatus(result: Readiness): number {
+  return result.status === "not-ready" ? 503 : 200;
+}
+
+function serverChecks(status: StatusResponse, now: Date): HealthCheck[] {
+  const { https, http } = status.ports;
+  const bound = https > 0 && http > 0;
+  const ca = caHealth({ notAfter: new Date(status.ca.notAfter) }, now);
+  return [
+    { name: "listeners", ok: bound, required: true, detail: `https ${https}, http ${http}` },
+    {
+      name: "certificates",
+      ok: ca.daysLeft >= 0,
+      required: true,
+      detail: ca.daysLeft >= 0 ? `CA loaded from ${status.ca.path}` : `CA expired on ${status.ca.notAfter}`,
+    },
+    { name: "ca-expiry", ok: ca.warning === undefined, required: false, detail: `${ca.daysLeft} day(s) left` },
+  ];
+}
+
+function upstreamCheck(route: RouteInfo): HealthCheck {
+  const ok = route.status !== "upstream-down";
+  const target = route.target.origin;
+  return {
+    name: `upstream:${route.name}`,
+    ok,
+    required: false,
+    detail: ok ? `${target} accepts connections` : `${target} refuses connections`,
+  };
+}
