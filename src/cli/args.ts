@@ -1,6 +1,6 @@
 /** Flags shared by every command, and their translation into config overrides. */
 import type { ArgsDef } from "citty";
-import type { ConfigOverrides } from "../config/load.ts";
+import type { ConfigOverrides, LoadedConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 
 export const globalArgs = {
@@ -66,4 +66,13 @@ export function overridesFrom(flags: GlobalFlags & { config?: string }): ConfigO
     if (flags.debug) overrides.log.level = "debug";
   }
   return overrides;
+}
+
+/** `up` and `run` need at least one route; `alternative` is the command-specific way out. */
+export function requireRoutes(loaded: LoadedConfig, alternative: string): void {
+  if (loaded.config.routes.length > 0) return;
+  throw new GotunnelError("E_CONFIG_INVALID", `no routes to serve in ${loaded.projectDir}`, {
+    hint: `create gotunnel.config.json with {"routes": {"myapp.local": 3000}}, or ${alternative}`,
+    details: { files: loaded.files },
+  });
 }

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, overridesFrom } from "./args.ts";
+import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
 import { note } from "./output.ts";
 
 /** "60s", "1500ms", "2m" or a plain number of seconds. */
@@ -39,11 +39,7 @@ export default defineCommand({
     const waitTimeoutMs = parseDuration("wait-timeout", args["wait-timeout"]);
     const overrides = overridesFrom(args);
     const loaded = await loadConfig({ cwd: process.cwd(), overrides });
-    if (loaded.config.routes.length === 0) {
-      throw new GotunnelError("E_CONFIG_INVALID", `no routes to serve in ${loaded.projectDir}`, {
-        hint: 'create gotunnel.config.json with {"routes": {"myapp.local": 3000}}, or pass --config',
-      });
-    }
+    requireRoutes(loaded, "pass --config");
     const env = process.env;
     const explicitPorts = {
       https:

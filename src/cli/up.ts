@@ -1,8 +1,7 @@
 /** `gotunnel up`: the project's routes (gotunnel.config.*, .gotunnelrc, package.json#gotunnel) as a daemon session. */
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
-import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { globalArgs, jsonArg, overridesFrom, requireRoutes } from "./args.ts";
 import { serve } from "./serve.ts";
 
 export default defineCommand({
@@ -22,12 +21,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
-    if (loaded.config.routes.length === 0) {
-      throw new GotunnelError("E_CONFIG_INVALID", `no routes to serve in ${loaded.projectDir}`, {
-        hint: 'create gotunnel.config.json with {"routes": {"myapp.local": 3000}}, or run `gotunnel start --domain myapp --port 3000`',
-        details: { files: loaded.files },
-      });
-    }
+    requireRoutes(loaded, "run `gotunnel start --domain myapp --port 3000`");
     await serve(loaded, {
       json: args.json === true,
       owner: { kind: "project", dir: loaded.projectDir },
