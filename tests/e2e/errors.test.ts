@@ -18,6 +18,7 @@ import {
   run,
   runGotunnel,
 } from "../helpers/e2e.ts";
+import { cleanupNobodyFiles, copyForNobody } from "../helpers/nobody.ts";
 
 const ExitCode = { usage: 2, config: 3, port: 4, tls: 5 } as const;
 /** Never 80/443: flags can override these, which is the point of some tests. */
@@ -32,7 +33,10 @@ beforeAll(async () => {
   expect((await runGotunnel(["ca"], { cwd: home, home })).exitCode).toBe(0);
 });
 
-afterAll(() => scope.dispose());
+afterAll(async () => {
+  await scope.dispose();
+  cleanupNobodyFiles();
+});
 
 /**
  * Daemon bookkeeping that a failed start is expected to leave: its log and start error (state/), its runtime dir
@@ -191,6 +195,7 @@ describe("port errors exit 4 and name the holder", () => {
     expect(unprivilegedStart, "net.ipv4.ip_unprivileged_port_start must be above 1023 here").toBeGreaterThan(1023);
     const nobodyHome = scope.dir("nobody");
     chmodSync(nobodyHome, 0o777);
+    const binaryForNobody = copyForNobody(BINARY);
     const asNobody = (args: string[]) =>
       run(
         [
@@ -203,7 +208,7 @@ describe("port errors exit 4 and name the holder", () => {
           `PATH=${process.env.PATH}`,
           `GOTUNNEL_HOME=${nobodyHome}`,
           `GOTUNNEL_HOSTS_FILE=${hostsFileOf(nobodyHome)}`,
-          BINARY,
+          binaryForNobody,
           ...args,
         ],
         {

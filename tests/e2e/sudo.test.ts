@@ -8,6 +8,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, binaryEnv, freePort, run, runGotunnel, stopDaemonOf } from "../helpers/e2e.ts";
+import { cleanupNobodyFiles, copyForNobody } from "../helpers/nobody.ts";
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0 && Bun.which("runuser") !== null;
@@ -17,6 +18,7 @@ const sudoEnv = { SUDO_USER: "nobody", SUDO_UID: String(NOBODY), SUDO_GID: Strin
 
 afterAll(async () => {
   await stopDaemonOf(home);
+  cleanupNobodyFiles();
   rmSync(home, { recursive: true, force: true });
   rmSync(`${home}.hosts`, { force: true });
 });
@@ -48,7 +50,10 @@ describe.skipIf(!isRoot)("under sudo, gotunnel's files belong to the invoking us
 
     // The same user, without sudo: reads the routes through the socket the root daemon created.
     const env = binaryEnv(home, ports);
-    const listed = await run(["runuser", "-u", "nobody", "--", BINARY, "list", "--json"], { cwd: home, env });
+    const listed = await run(["runuser", "-u", "nobody", "--", copyForNobody(BINARY), "list", "--json"], {
+      cwd: home,
+      env,
+    });
     expect(listed.exitCode).toBe(0);
     expect(listed.stdout).toContain("sudo-demo.local");
   }, 60_000);

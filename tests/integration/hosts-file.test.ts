@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GotunnelError } from "../../src/core/errors.ts";
 import { applyHostsNames, hostsFilePath, readHosts } from "../../src/hosts/index.ts";
+import { cleanupNobodyFiles, compileForNobody } from "../helpers/nobody.ts";
 
 const NOBODY_ID = 65_534;
 const IS_ROOT = process.getuid?.() === 0;
@@ -30,6 +31,7 @@ const dirs: string[] = [];
 
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  cleanupNobodyFiles();
 });
 
 /** A temp dir others can enter (mkdtemp makes 0700), so `nobody` can reach the files and the script in it. */
@@ -192,9 +194,13 @@ function run(argv: string[]): { exitCode: number; stdout: string; stderr: string
   return { exitCode: child.exitCode, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
 }
 
+/** The apply script compiled once into an executable `nobody` can run wherever the repo lives. */
+let applyBinary: string | undefined;
+
 function asNobody(dir: string, path: string, names: string[]): ScriptOutcome {
   const argv = ["setpriv", `--reuid=${NOBODY_ID}`, `--regid=${NOBODY_ID}`, "--clear-groups"];
-  const result = run([...argv, process.execPath, writeScript(dir), path, JSON.stringify(names)]);
+  applyBinary ??= compileForNobody(writeScript(dir));
+  const result = run([...argv, applyBinary, path, JSON.stringify(names)]);
   if (result.exitCode !== 0) throw new Error(`child failed (${result.exitCode}): ${result.stderr}`);
   return JSON.parse(result.stdout) as ScriptOutcome;
 }

@@ -13,6 +13,7 @@ import { GotunnelError } from "../../src/core/errors.ts";
 import { findPortHolder } from "../../src/platform/port-holder.ts";
 import type { Upstream } from "../../src/proxy/forward.ts";
 import { ProxyServer, type ProxyServerOptions, type TlsEntry } from "../../src/proxy/server.ts";
+import { cleanupNobodyFiles, compileForNobody } from "../helpers/nobody.ts";
 import { assertPortFree, createTestCA, curl, freePort, route, statusAndBody, type TestCA } from "../helpers/proxy.ts";
 
 const TEST_NET_1 = "192.0.2.1";
@@ -29,6 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  cleanupNobodyFiles();
   testCA?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -182,7 +184,7 @@ process.exit(0);
 `,
     );
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
-    const child = Bun.spawn([runuser!, "-u", "nobody", "--", process.execPath, script], {
+    const child = Bun.spawn([runuser!, "-u", "nobody", "--", compileForNobody(script)], {
       env,
       stdin: "ignore",
       stdout: "pipe",
