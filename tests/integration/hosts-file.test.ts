@@ -199,7 +199,8 @@ let applyBinary: string | undefined;
 
 function asNobody(dir: string, path: string, names: string[]): ScriptOutcome {
   const argv = ["setpriv", `--reuid=${NOBODY_ID}`, `--regid=${NOBODY_ID}`, "--clear-groups"];
-  applyBinary ??= compileForNobody(writeScript(dir));
+  const script = writeScript(dir);
+  applyBinary ??= compileForNobody(script);
   const result = run([...argv, applyBinary, path, JSON.stringify(names)]);
   if (result.exitCode !== 0) throw new Error(`child failed (${result.exitCode}): ${result.stderr}`);
   return JSON.parse(result.stdout) as ScriptOutcome;
