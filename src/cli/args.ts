@@ -1,6 +1,7 @@
 /** Flags shared by every command, and their translation into config overrides. */
 import type { ArgsDef } from "citty";
 import type { ConfigOverrides, LoadedConfig } from "../config/load.ts";
+import { ENVIRONMENTS, type Environment } from "../config/schema.ts";
 import { GotunnelError } from "../core/errors.ts";
 
 export const globalArgs = {
@@ -15,7 +16,16 @@ export const globalArgs = {
     description: "HTTPS listener port (default 443; env GOTUNNEL_PROXY_HTTPS_PORT)",
   },
   debug: { type: "boolean", description: "Verbose logs and stack traces (env DEBUG=1)" },
-  "log-format": { type: "string", valueHint: "text|json", description: "Request log format (default text)" },
+  "log-format": {
+    type: "string",
+    valueHint: "text|json",
+    description: "Log format (default: the environment's; text in development)",
+  },
+  environment: {
+    type: "string",
+    valueHint: "development|staging|production",
+    description: "Profile for log format and sample rates (env ENVIRONMENT; default development)",
+  },
 } as const satisfies ArgsDef;
 
 export const jsonArg = {
@@ -27,6 +37,7 @@ export interface GlobalFlags {
   "proxy-https-port"?: string;
   debug?: boolean;
   "log-format"?: string;
+  environment?: string;
 }
 
 /** Parses a port flag strictly: "8443" yes; "84x3", "-1", "8443.5" no. */
@@ -64,6 +75,17 @@ export function overridesFrom(flags: GlobalFlags & { config?: string }): ConfigO
     overrides.log = {};
     if (format) overrides.log.format = format;
     if (flags.debug) overrides.log.level = "debug";
+  }
+  const environment = flags.environment;
+  if (environment !== undefined) {
+    if (!(ENVIRONMENTS as readonly string[]).includes(environment)) {
+      throw new GotunnelError(
+        "E_USAGE",
+        `--environment expects one of ${ENVIRONMENTS.join(", ")}, got ${JSON.stringify(environment)}`,
+        { hint: "e.g. `--environment production` for JSON logs and low sample rates" },
+      );
+    }
+    overrides.observability = { environment: environment as Environment };
   }
   return overrides;
 }

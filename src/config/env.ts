@@ -10,6 +10,10 @@ export const ENV_FIELDS = {
   GOTUNNEL_PROXY_HOST: ["proxy", "host"],
   GOTUNNEL_ADMIN_PORT: ["proxy", "adminPort"],
   GOTUNNEL_LOG_FORMAT: ["log", "format"],
+  // Later names win: GOTUNNEL_ENVIRONMENT is ours alone, ENVIRONMENT may be shared with the app.
+  ENVIRONMENT: ["observability", "environment"],
+  GOTUNNEL_ENVIRONMENT: ["observability", "environment"],
+  SENTRY_DSN: ["observability", "sentryDsn"],
 } as const;
 
 /** Path of a config file to load instead of discovering one (same as `--config`). */
@@ -41,7 +45,7 @@ export function envLayer(env: Record<string, string | undefined>): EnvLayer {
     const value = env[name];
     if (value === undefined || value === "") continue;
     const [section, field] = ENV_FIELDS[name];
-    const converted = PORT_FIELDS.has(field) && /^[0-9]+$/.test(value) ? Number(value) : value;
+    const converted = PORT_FIELDS.has(field) && /^[0-9]+$/.test(value) ? Number(value) : normalize(field, value);
     raw[section] = { ...raw[section], [field]: converted };
     labels.set(`${section}.${field}`, `environment variable ${name}`);
   }
@@ -61,4 +65,18 @@ export function isDebugEnabled(value: string | undefined): boolean {
   const normalized = value.trim().toLowerCase();
   if (TRUTHY.has(normalized)) return true;
   return normalized.split(/[\s,]+/).some((pattern) => GOTUNNEL_DEBUG_PATTERNS.has(pattern));
+}
+
+/** The short names deploy tooling often puts in ENVIRONMENT; anything else goes to the schema as written. */
+const ENVIRONMENT_ALIASES: Record<string, string> = {
+  dev: "development",
+  local: "development",
+  stage: "staging",
+  prod: "production",
+};
+
+function normalize(field: string, value: string): string {
+  if (field !== "environment") return value;
+  const lower = value.trim().toLowerCase();
+  return ENVIRONMENT_ALIASES[lower] ?? lower;
 }

@@ -23,8 +23,10 @@ import {
   type ConfigIssue,
   configDefaults,
   defineConfig,
+  type Environment,
   isPlainObject,
   type LayerValue,
+  PROFILES,
   type ResolvedConfig,
   type ResolvedRoute,
   validateLayer,
@@ -38,6 +40,7 @@ export interface ConfigOverrides {
   routes?: Record<string, unknown>;
   proxy?: Partial<ResolvedConfig["proxy"]>;
   log?: Partial<ResolvedConfig["log"]>;
+  observability?: Partial<ResolvedConfig["observability"]>;
 }
 
 export interface LoadedConfig {
@@ -83,9 +86,9 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const userFile = findConfigFile(options.userConfigDir ?? resolvePaths({ env }).configDir, USER_CONFIG_BASENAME);
   if (userFile) fileLayers.push(await fileLayer(userFile));
   const fromEnv = envLayer(env);
-  const { routes, proxy, log } = overrides;
+  const { routes, proxy, log, observability } = overrides;
   const layers: Layer[] = [
-    { source: FLAGS_SOURCE, raw: withoutUndefined({ routes, proxy, log }) },
+    { source: FLAGS_SOURCE, raw: withoutUndefined({ routes, proxy, log, observability }) },
     { source: "environment", raw: fromEnv.raw, label: fromEnv.label },
     ...fileLayers,
   ];
@@ -113,13 +116,17 @@ function resolveLayers(layers: Layer[]): ResolvedConfig {
   const routes = new Map<string, ResolvedRoute>();
   for (const route of values.flatMap((value) => value.routes))
     if (!routes.has(route.name)) routes.set(route.name, route);
-  const { proxy, log } = configDefaults();
+  const { proxy, observability } = configDefaults();
   // Left unset when no layer sets it, so callers can tell an explicit `lan: true` from the default.
   const lan = values.find((value) => value.lan !== undefined)?.lan;
+  const merged = Object.assign(observability, ...values.map((value) => value.observability).reverse());
+  // The profile fills what no layer set: `--environment production` gives JSON logs unless `log.format` says text.
+  const log = { ...PROFILES[merged.environment as Environment].log };
   return {
     routes: [...routes.values()],
     proxy: Object.assign(proxy, ...values.map((value) => value.proxy).reverse()),
     log: Object.assign(log, ...values.map((value) => value.log).reverse()),
+    observability: merged,
     ...(lan === undefined ? {} : { lan }),
   };
 }

@@ -173,19 +173,84 @@ const proxySchema = plainObject(
   "expected an object { httpPort, httpsPort, adminPort, host }",
 );
 
+// No defaults here: an unset format or level comes from the environment profile (observabilityProfile).
 const logSchema = plainObject(
   v.object({
     format: v.optional(
-      v.pipe(v.picklist(["text", "json"], 'expected "text" or "json"'), v.description("Log line format.")),
-      "text",
+      v.pipe(
+        v.picklist(["text", "json"], 'expected "text" or "json"'),
+        v.description("Log line format. Default: the environment profile's (text in development, json otherwise)."),
+      ),
     ),
     level: v.optional(
       v.pipe(v.picklist(["info", "debug"], 'expected "info" or "debug"'), v.description("Log verbosity.")),
-      "info",
     ),
   }),
   "expected an object { format, level }",
 );
+
+export const ENVIRONMENTS = ["development", "staging", "production"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+const ENVIRONMENT_EXPECTS = `expected one of ${ENVIRONMENTS.map((name) => JSON.stringify(name)).join(", ")}`;
+
+function rate(description: string) {
+  const expects = "expected a number from 0 to 1 (a fraction, e.g. 0.1 for 10%)";
+  return v.optional(
+    v.pipe(v.number(expects), v.minValue(0, expects), v.maxValue(1, expects), v.description(description)),
+  );
+}
+
+function url(description: string, example: string) {
+  const expects = `expected an http(s) URL, e.g. ${JSON.stringify(example)}`;
+  return v.optional(
+    v.pipe(
+      v.string(expects),
+      v.check((value) => /^https?:\/\/[^\s]+$/.test(value), expects),
+      v.description(description),
+    ),
+  );
+}
+
+/**
+ * Telemetry settings (telemetry/settings.ts resolves them with the profile and the standard OTEL_* variables). Flat,
+ * so layers merge field by field like `proxy`. Nothing is exported unless an endpoint or DSN is given.
+ */
+const observabilitySchema = plainObject(
+  v.object({
+    environment: v.optional(
+      v.pipe(
+        v.picklist(ENVIRONMENTS, ENVIRONMENT_EXPECTS),
+        v.description("Profile for log format and sample rates (env ENVIRONMENT). Default development."),
+      ),
+    ),
+    tracesSampleRate: rate("Fraction of requests traced when an OTLP endpoint is set. Default: the profile's."),
+    otlpEndpoint: url(
+      "OTLP/HTTP base URL for traces (OTEL_EXPORTER_OTLP_ENDPOINT wins). Unset: no traces leave the machine.",
+      "http://127.0.0.1:4318",
+    ),
+    sentryDsn: url(
+      "Sentry DSN (env SENTRY_DSN). Unset: nothing is sent to Sentry.",
+      "https://key@o0.ingest.sentry.io/0",
+    ),
+    sentrySampleRate: rate("Fraction of errors sent to Sentry. Default 1."),
+    sentryTracesSampleRate: rate("Fraction of requests sent to Sentry as performance data. Default: the profile's."),
+  }),
+  "expected an object { environment, tracesSampleRate, otlpEndpoint, sentryDsn, sentrySampleRate, sentryTracesSampleRate }",
+);
+
+export interface Profile {
+  log: { format: "text" | "json"; level: "info" | "debug" };
+  tracesSampleRate: number;
+  sentryTracesSampleRate: number;
+}
+
+/** What each environment means when the config does not say otherwise. */
+export const PROFILES: Readonly<Record<Environment, Profile>> = {
+  development: { log: { format: "text", level: "info" }, tracesSampleRate: 1, sentryTracesSampleRate: 1 },
+  staging: { log: { format: "json", level: "info" }, tracesSampleRate: 0.25, sentryTracesSampleRate: 0.2 },
+  production: { log: { format: "json", level: "info" }, tracesSampleRate: 0.05, sentryTracesSampleRate: 0.05 },
+};
+export const DEFAULT_ENVIRONMENT: Environment = "development";
 
 export const configSchema = plainObject(
   v.object({
@@ -201,6 +266,7 @@ export const configSchema = plainObject(
     ),
     proxy: v.optional(proxySchema, {}),
     log: v.optional(logSchema, {}),
+    observability: v.optional(observabilitySchema, {}),
     lan: v.optional(
       bool(
         "Share routes on the LAN (mDNS names phones resolve; the proxy listens beyond loopback). A route's own `lan` wins.",
@@ -208,7 +274,7 @@ export const configSchema = plainObject(
       LAN_DEFAULT,
     ),
   }),
-  "expected an object with routes, proxy and log",
+  "expected an object with routes, proxy, log, observability and lan",
 );
 
 /** What users write: the input type of the schema, so editors complete and check config files. */
@@ -228,10 +294,14 @@ export interface ResolvedRoute {
   lan?: boolean;
 }
 
+export type ObservabilityConfig = ParsedConfig["observability"];
+
 export interface ResolvedConfig {
   routes: ResolvedRoute[];
   proxy: ParsedConfig["proxy"];
-  log: ParsedConfig["log"];
+  /** Resolved: an unset field comes from the environment profile. */
+  log: Profile["log"];
+  observability: ObservabilityConfig & { environment: Environment };
   /** Global LAN sharing. Optional until the loader merges it across layers; unset means LAN_DEFAULT. */
   lan?: boolean;
 }
@@ -243,8 +313,8 @@ export function defineConfig(config: GotunnelConfig): GotunnelConfig {
 
 /** Defaults for everything but routes, taken from the schema itself. */
 export function configDefaults(): Omit<ResolvedConfig, "routes"> {
-  const { proxy, log } = v.parse(configSchema, {});
-  return { proxy, log };
+  const { proxy } = v.parse(configSchema, {});
+  return { proxy, log: { ...PROFILES[DEFAULT_ENVIRONMENT].log }, observability: { environment: DEFAULT_ENVIRONMENT } };
 }
 
 /** One problem in one config source. `path` is the field path; `found` is absent when the path says it all. */
@@ -259,6 +329,7 @@ export interface LayerValue {
   routes: ResolvedRoute[];
   proxy: Partial<ResolvedConfig["proxy"]>;
   log: Partial<ResolvedConfig["log"]>;
+  observability: Partial<ObservabilityConfig>;
   /** Present only when this layer sets `lan`. */
   lan?: boolean;
 }
@@ -289,7 +360,13 @@ export function validateLayer(raw: unknown): { value?: LayerValue; issues: Confi
   const lan = isPlainObject(raw) && raw.lan !== undefined ? { lan: output.lan } : {};
   return {
     issues,
-    value: { routes, proxy: given(raw, "proxy", output.proxy), log: given(raw, "log", output.log), ...lan },
+    value: {
+      routes,
+      proxy: given(raw, "proxy", output.proxy),
+      log: given(raw, "log", output.log),
+      observability: given(raw, "observability", output.observability),
+      ...lan,
+    },
   };
 }
 

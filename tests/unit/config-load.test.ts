@@ -95,6 +95,7 @@ describe("every supported format loads", () => {
         routes: [],
         proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
         log: { format: "text", level: "info" },
+        observability: { environment: "development" },
       },
       files: [],
       projectDir: dir,

@@ -29,10 +29,12 @@ describe("resolveConfig: valid input", () => {
       routes: [],
       proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
       log: { format: "text", level: "info" },
+      observability: { environment: "development" },
     });
     expect(configDefaults()).toEqual({
       proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
       log: { format: "text", level: "info" },
+      observability: { environment: "development" },
     });
   });
 
@@ -143,8 +145,8 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       'routes["api.myapp.local"].target: the URL has a path "/api"; a target is scheme://host:port only, e.g. "http://127.0.0.1:8080" (found "http://127.0.0.1:8080/api")',
     ],
     [{ routes: [] }, 'routes: expected an object of route names, e.g. { "myapp.local": 3000 } (found [])'],
-    [[], "(top level): expected an object with routes, proxy and log (found [])"],
-    ["routes", '(top level): expected an object with routes, proxy and log (found "routes")'],
+    [[], "(top level): expected an object with routes, proxy, log, observability and lan (found [])"],
+    ["routes", '(top level): expected an object with routes, proxy, log, observability and lan (found "routes")'],
   ])("%j", (input, line) => {
     expect(problems(invalid(input))).toEqual([expect.stringContaining(`${SOURCE}: ${line}`)]);
   });
@@ -156,7 +158,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     expect(lines).toEqual([
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host`,
-      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, lan`,
+      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, observability, lan`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan`,
       `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost, lan`,
     ]);

@@ -1,0 +1,99 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { overridesFrom } from "../../src/cli/args.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { describeSettings, parseHeaders, telemetrySettings } from "../../src/telemetry/settings.ts";
+
+const DSN = "https://abc123@o1.ingest.example.test/42";
+
+async function load(env: Record<string, string>, flags: Parameters<typeof overridesFrom>[0] = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "gt-settings-"));
+  return (await loadConfig({ cwd: dir, env: { GOTUNNEL_HOME: dir, ...env }, overrides: overridesFrom(flags) })).config;
+}
+
+describe("environment profiles", () => {
+  test("development is the default: text logs, everything sampled, nothing exported", async () => {
+    const config = await load({});
+    expect(config.observability.environment).toBe("development");
+    expect(config.log).toEqual({ format: "text", level: "info" });
+    expect(telemetrySettings(config.observability, {})).toEqual({
+      environment: "development",
+      disabledBy: undefined,
+      otlp: undefined,
+      sentry: undefined,
+    });
+  });
+
+  test("ENVIRONMENT=prod gives production: JSON logs and the production sample rates", async () => {
+    const config = await load({ ENVIRONMENT: "prod", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/" });
+    expect(config.log.format).toBe("json");
+    const settings = telemetrySettings(config.observability, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/" });
+    expect(settings.otlp).toEqual({ tracesUrl: "http://127.0.0.1:4318/v1/traces", headers: {}, sampleRate: 0.05 });
+  });
+
+  test("--environment beats ENVIRONMENT; an explicit log.format beats the profile", async () => {
+    const config = await load({ ENVIRONMENT: "production", GOTUNNEL_LOG_FORMAT: "text" }, { environment: "staging" });
+    expect(config.observability.environment).toBe("staging");
+    expect(config.log.format).toBe("text");
+  });
+
+  test("a bad --environment is a usage error naming the valid values", () => {
+    expect(() => overridesFrom({ environment: "prd" })).toThrow(
+      '--environment expects one of development, staging, production, got "prd"',
+    );
+  });
+
+  test("a bad ENVIRONMENT value is a config error that names the variable", async () => {
+    await expect(load({ ENVIRONMENT: "qa" })).rejects.toThrow(/environment variable ENVIRONMENT.*"qa"/s);
+  });
+
+  test("config sample rates override the profile; out-of-range rates are rejected", async () => {
+    const env = { SENTRY_DSN: DSN };
+    const config = await load({ ...env, GOTUNNEL_ENVIRONMENT: "staging" });
+    expect(telemetrySettings({ ...config.observability, sentryTracesSampleRate: 0.5 }, env).sentry).toEqual({
+      dsn: DSN,
+      sampleRate: 1,
+      tracesSampleRate: 0.5,
+    });
+    expect(telemetrySettings(config.observability, env).sentry?.tracesSampleRate).toBe(0.2);
+  });
+});
+
+describe("exports", () => {
+  const config = { environment: "development" as const, sentryDsn: DSN, otlpEndpoint: "http://127.0.0.1:4318" };
+
+  test.each([
+    [{ GOTUNNEL_TELEMETRY: "0" }, "GOTUNNEL_TELEMETRY=0"],
+    [{ DO_NOT_TRACK: "1" }, "DO_NOT_TRACK=1"],
+  ])("%j turns every export off, even with a DSN and an endpoint", (env, reason) => {
+    expect(telemetrySettings(config, env)).toEqual({
+      environment: "development",
+      disabledBy: reason,
+      otlp: undefined,
+      sentry: undefined,
+    });
+  });
+
+  test("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none win", () => {
+    const traces = "http://collector.test:4318/custom";
+    expect(telemetrySettings(config, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces }).otlp?.tracesUrl).toBe(traces);
+    expect(telemetrySettings(config, { OTEL_SDK_DISABLED: "true" }).otlp).toBeUndefined();
+    expect(telemetrySettings(config, { OTEL_TRACES_EXPORTER: "none" }).otlp).toBeUndefined();
+    expect(telemetrySettings(config, { OTEL_TRACES_SAMPLER_ARG: "0.3" }).otlp?.sampleRate).toBe(0.3);
+  });
+
+  test("OTLP headers parse as key=value pairs with URL-encoded values", () => {
+    expect(parseHeaders("api-key=a%20b, x=1,broken")).toEqual({ "api-key": "a b", x: "1" });
+  });
+
+  test("describeSettings hides the DSN key and header values", () => {
+    const text = JSON.stringify(
+      describeSettings(telemetrySettings(config, { OTEL_EXPORTER_OTLP_HEADERS: "authorization=secret-token" })),
+    );
+    expect(text).not.toContain("abc123");
+    expect(text).not.toContain("secret-token");
+    expect(text).toContain("[redacted]@o1.ingest.example.test");
+  });
+});
