@@ -6,7 +6,7 @@
  * the same directory, fsync, hard link into place so an existing file is never replaced), key first: a crash can
  * leave a key without a certificate (nobody trusted it yet), never a certificate without its key.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, link, mkdir, open, readFile, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -141,17 +141,28 @@ const CA_CREATION_POLL_MS = 25;
 const CREATING_MARKER = ".creating";
 
 function isBeingCreated(caDir: string): boolean {
+  const marker = join(caDir, CREATING_MARKER);
   let pid: number;
   try {
-    pid = Number.parseInt(readFileSync(join(caDir, CREATING_MARKER), "utf8"), 10);
+    pid = Number.parseInt(readFileSync(marker, "utf8"), 10);
   } catch {
     return false; // No marker: nobody is creating the CA, so half-written files are a real problem to report.
   }
+  // Empty: its creator has opened it but not written its pid yet. A crash leftover would be old.
+  if (Number.isNaN(pid)) return isRecent(marker);
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return errnoCode(error) === "EPERM";
+  }
+}
+
+function isRecent(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < CA_CREATION_WAIT_MS;
+  } catch {
+    return false;
   }
 }
 
@@ -187,6 +198,8 @@ async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalC
     await chmod(caDir, CA_DIR_MODE);
     await claimCreation(caDir);
     try {
+      // Another process may have created the whole CA (and dropped its marker) after our first look: use that one.
+      if (existsSync(keyPath) || existsSync(certPath)) throw racedError(join(caDir, CREATING_MARKER));
       await writeNewFileAtomically(keyPath, keyPem, CA_KEY_FILE_MODE);
       await writeNewFileAtomically(certPath, certPem, CA_CERT_FILE_MODE);
     } finally {
@@ -352,7 +365,12 @@ async function claimCreation(caDir: string): Promise<void> {
       await unlink(marker); // Left by a process that died mid-creation.
     }
   }
-  throw new GotunnelError("E_TLS", `another gotunnel process is creating the CA in ${caDir}`, {
+  throw racedError(marker);
+}
+
+/** loadOrCreateCA answers this one by waiting for the other process's CA (details.raced). */
+function racedError(marker: string): GotunnelError {
+  return new GotunnelError("E_TLS", `another gotunnel process is creating the CA in ${dirname(marker)}`, {
     hint: "Run the command again in a moment to use that CA.",
     details: { path: marker, raced: true },
   });

@@ -296,12 +296,8 @@ describe("concurrent first use of the CA", () => {
     }
   });
 
-  // BUG (src/tls/ca.ts createCA/loadCA): concurrent first use (two terminals running `gotunnel up`, parallel
-  // scripts) fails in most of the losing processes with exit 5: either "rootCA-key.pem appeared while gotunnel was
-  // creating its CA" (link EEXIST) or, when a process reads between the winner's key and cert links, "its
-  // certificate … is missing" with a hint to move the CA directory aside — advice that would discard the CA being
-  // created. Measured: 40 of 60 runs failed in 10 rounds of 6. The loser should wait (bounded) for the winner's
-  // certificate and load that CA (created: false).
+  // Two terminals running their first `gotunnel up`, or parallel scripts: the losers wait (bounded) for the winner's
+  // CA and load it (created: false), including one that looks after the winner has finished and removed its marker.
   test("every concurrent first use succeeds with the same CA, exactly one reporting created: true", async () => {
     const { results } = await concurrentCa();
     expect(results.map((result) => result.exitCode)).toEqual(Array(RUNS).fill(0));
