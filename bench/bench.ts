@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { startCaddy } from "./lib/caddy.ts";
 import { prepareCerts } from "./lib/certs.ts";
 import { type CpuPlan, describePlan, planCpus } from "./lib/cpu.ts";
-import { gotunnelEnvironment, startGotunnel } from "./lib/gotunnel.ts";
+import { gotunnelEnvironment, startGotunnel, startGotunnelOtel } from "./lib/gotunnel.ts";
 import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
 import { buildCells } from "./lib/matrix.ts";
 import { startNginxProxy, startUpstream, type Upstream } from "./lib/nginx.ts";
@@ -30,7 +30,13 @@ function progress(line: string): void {
 }
 
 function starters(upstream: Upstream): Record<TargetName, TargetStarter> {
-  return { direct: async () => upstream.target, nginx: startNginxProxy, caddy: startCaddy, gotunnel: startGotunnel };
+  return {
+    direct: async () => upstream.target,
+    nginx: startNginxProxy,
+    caddy: startCaddy,
+    gotunnel: startGotunnel,
+    "gotunnel-otel": startGotunnelOtel,
+  };
 }
 
 function machine(): string {

@@ -27,6 +27,7 @@ const main = defineCommand({
     "stop-all": lazy(() => import("./cli/stop-all.ts")),
     list: lazy(() => import("./cli/list.ts")),
     status: lazy(() => import("./cli/status.ts")),
+    logs: lazy(() => import("./cli/logs.ts")),
     health: lazy(() => import("./cli/health.ts")),
     daemon: lazy(() => import("./cli/daemon.ts")),
     ca: lazy(() => import("./cli/ca.ts")),

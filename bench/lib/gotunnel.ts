@@ -1,6 +1,7 @@
 /**
  * gotunnel itself, through its public CLI: `gotunnel up --config <file>` in the foreground with a temp home,
- * ready once it prints an https:// line and both listeners accept connections.
+ * ready once it prints an https:// line and both listeners accept connections. `gotunnel-otel` is the same with an
+ * OTLP endpoint configured (a sink in this process), so every request is traced and exported: the cost of tracing.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,6 +48,8 @@ export function gotunnelEnvironment(dir: string): EnvPatch {
     GOTUNNEL_LOG_FORMAT: undefined,
     DEBUG: undefined,
     SENTRY_DSN: undefined,
+    OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
   };
 }
 
@@ -55,6 +58,8 @@ function writeConfig(context: BenchContext): string {
   const config = {
     routes: { [HTTPS_HOST]: { target }, [HTTP_HOST]: { target, https: false } },
     proxy: { host: "127.0.0.1" },
+    // The .local names would otherwise move the daemon to 0.0.0.0 and announce them by mDNS: a benchmark is local.
+    lan: false,
     log: { level: "info" },
   };
   const path = join(context.dir, "gotunnel.config.json");
@@ -67,16 +72,65 @@ export async function gotunnelVersion(binary: string, env: EnvPatch): Promise<st
   return result.code === 0 ? result.stdout.trim().split("\n")[0] || "unknown" : "unknown";
 }
 
-export async function startGotunnel(context: BenchContext): Promise<RunningTarget> {
+export function startGotunnel(context: BenchContext): Promise<RunningTarget> {
+  return startVariant(context, "gotunnel", context.gotunnelEnv, () => undefined);
+}
+
+/**
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set and the development profile's sample rate (1.0): a server span per request,
+ * exported in batches to a sink that reads and discards the bodies. Its own home, so it gets its own daemon.
+ */
+export async function startGotunnelOtel(context: BenchContext): Promise<RunningTarget> {
+  const sink = startOtlpSink();
+  const env = {
+    ...context.gotunnelEnv,
+    GOTUNNEL_HOME: join(context.dir, "gotunnel-otel-home"),
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+  };
+  try {
+    const target = await startVariant(context, "gotunnel-otel", env, sink.note);
+    return { ...target, stop: () => target.stop().finally(() => sink.stop()) };
+  } catch (error) {
+    sink.stop();
+    throw error;
+  }
+}
+
+/** An OTLP/HTTP collector stand-in: counts POSTs and bytes, parses nothing (it shares the machine with the cells). */
+function startOtlpSink() {
+  const seen = { posts: 0, bytes: 0 };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      seen.bytes += (await req.arrayBuffer()).byteLength;
+      seen.posts++;
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    },
+  });
+  return {
+    endpoint: `http://127.0.0.1:${server.port}`,
+    note: () =>
+      `exported ${(seen.bytes / 2 ** 20).toFixed(0)} MiB of OTLP/JSON in ${seen.posts} POSTs to a local sink.`,
+    stop: () => server.stop(true),
+  };
+}
+
+async function startVariant(
+  context: BenchContext,
+  name: "gotunnel" | "gotunnel-otel",
+  env: EnvPatch,
+  extraNote: () => string | undefined,
+): Promise<RunningTarget> {
   const binary = context.options.binary;
   if (!existsSync(binary)) throw new SkipTarget(`${binary} does not exist yet`);
   const [httpPort, httpsPort] = [freePort(), freePort()];
   const args = ["up", "--config", writeConfig(context)];
   args.push("--proxy-http-port", String(httpPort), "--proxy-https-port", String(httpsPort));
-  const managed = spawnManaged("gotunnel", pinned(context.cpus, "server", gotunnelCommand(binary, args)), {
+  const managed = spawnManaged(name, pinned(context.cpus, "server", gotunnelCommand(binary, args)), {
     cwd: context.dir,
-    env: context.gotunnelEnv,
-    logPath: join(context.dir, "gotunnel.log"),
+    env,
+    logPath: join(context.dir, `${name}.log`),
   });
   try {
     // The contract: one line with https:// per route once it is serving.
@@ -89,11 +143,15 @@ export async function startGotunnel(context: BenchContext): Promise<RunningTarge
     throw new SkipTarget(`\`gotunnel up\` did not start (${(error as Error).message}): ${tail}`);
   }
   return {
-    name: "gotunnel",
+    name,
     endpoints: { http: { port: httpPort, host: HTTP_HOST }, https: { port: httpsPort, host: HTTPS_HOST } },
     rssRoot: managed.pid,
-    version: `gotunnel ${await gotunnelVersion(binary, context.gotunnelEnv)} (${binary}), Bun ${Bun.version}`,
-    note: () => requestLogNote(managed.logPath),
-    stop: () => stopManaged(managed),
+    version: `gotunnel ${await gotunnelVersion(binary, env)} (${binary}), Bun ${Bun.version}`,
+    note: () => [requestLogNote(managed.logPath), extraNote()].filter(Boolean).join(" ") || undefined,
+    stop: async () => {
+      await stopManaged(managed);
+      // `up` leaves its daemon running; stop it, so the next target has the cores (and its spans get flushed).
+      await run(gotunnelCommand(binary, ["daemon", "stop"]), 15_000, env);
+    },
   };
 }

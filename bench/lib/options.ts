@@ -4,7 +4,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel"] as const;
+export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface BenchOptions {

@@ -23,7 +23,7 @@ export interface RunMeta {
   upstream: string;
 }
 
-const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel"];
+const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel"];
 
 type Metric = "rps" | "p50Us" | "p99Us" | "rss";
 

@@ -5,8 +5,10 @@ import { GotunnelError } from "../core/errors.ts";
 import { recordStartError, runDaemon } from "../daemon/daemon.ts";
 import { stopDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
+import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
+import { redactDsn, telemetrySettings } from "../telemetry/settings.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
-import { info, warn } from "./output.ts";
+import { createDaemonLog, info } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "daemon", description: "Run the daemon in the foreground (`gotunnel daemon stop` stops it)" },
@@ -27,11 +29,18 @@ export default defineCommand({
       });
     }
     const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
-    const log = (level: "info" | "warn", message: string) => (level === "warn" ? warn(message) : info(message));
-    const { proxy, lan } = loaded.config;
-    await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log }).catch((error: unknown) => {
-      recordStartError(paths, error);
-      throw error;
-    });
+    const { activeSpanIds } = await import("../telemetry/span-ids.ts");
+    const log = createDaemonLog(loaded.config.log.format, activeSpanIds);
+    const { proxy, lan, observability } = loaded.config;
+    const telemetry = telemetrySettings(observability);
+    const reporter = await startErrorReporter(telemetry);
+    if (telemetry.sentry) log("info", `errors go to Sentry (${redactDsn(telemetry.sentry.dsn)}), scrubbed`);
+    await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log, reporter, observability })
+      .catch((error: unknown) => {
+        recordStartError(paths, error);
+        reporter.report(error, { component: "daemon" });
+        throw error;
+      })
+      .finally(() => reporter.flush(REPORT_FLUSH_MS));
   },
 });

@@ -4,9 +4,18 @@
  */
 import { consola } from "consola";
 import { type GotunnelError, isGotunnelError } from "../core/errors.ts";
-import type { RequestEvent } from "../proxy/server.ts";
+import type { RequestEventLine } from "../daemon/control/protocol.ts";
 
 export type LogFormat = "text" | "json";
+
+/** A request as `up` and `logs` print it; `time` (ISO) is set by the daemon's log, else the time of printing. */
+export type RequestLogRecord = Omit<RequestEventLine, "event"> & { time?: string };
+
+/** A daemon log line's trace context (telemetry/span-ids.ts). */
+export interface SpanIds {
+  traceId: string;
+  spanId: string;
+}
 
 const useColor = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: number, text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -57,7 +66,7 @@ function statusColor(status: number): (text: string) => string {
  * Request log lines, written in batches: one stdout write per event-loop turn instead of one per request keeps the
  * log cheap at tens of thousands of requests per second.
  */
-export function createRequestLog(format: LogFormat): (event: RequestEvent) => void {
+export function createRequestLog(format: LogFormat): (record: RequestLogRecord) => void {
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
@@ -66,8 +75,8 @@ export function createRequestLog(format: LogFormat): (event: RequestEvent) => vo
     pending = [];
     process.stdout.write(text);
   };
-  return (event) => {
-    pending.push(format === "json" ? jsonLine(event) : textLine(event));
+  return (record) => {
+    pending.push(format === "json" ? jsonLine(record) : textLine(record));
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
@@ -75,21 +84,37 @@ export function createRequestLog(format: LogFormat): (event: RequestEvent) => vo
   };
 }
 
-function textLine(event: RequestEvent): string {
-  const ms = event.durationMs < 10 ? event.durationMs.toFixed(1) : Math.round(event.durationMs).toString();
-  const status = statusColor(event.status)(String(event.status));
-  return `  ${event.method.padEnd(6)} ${event.host} ${event.path}  ${status}  ${dim(`${ms}ms`)}\n`;
+/** One request, unbatched: `gotunnel logs` prints a few lines, then one per request as it follows. */
+export function printRequest(format: LogFormat, record: RequestLogRecord): void {
+  process.stdout.write(format === "json" ? jsonLine(record) : textLine(record));
 }
 
-function jsonLine(event: RequestEvent): string {
-  const { error, ...rest } = event;
-  const record = {
-    time: new Date().toISOString(),
-    ...rest,
-    durationMs: Math.round(event.durationMs * 100) / 100,
-    ...(error ? { error: String((error as Error).message ?? error) } : {}),
+/** `up` shows requests as they happen; `logs` shows history, so its lines start with the (local) time of day. */
+function textLine(record: RequestLogRecord): string {
+  const ms = record.durationMs < 10 ? record.durationMs.toFixed(1) : Math.round(record.durationMs).toString();
+  const status = statusColor(record.status)(String(record.status));
+  const when = record.time === undefined ? "" : `${dim(new Date(record.time).toTimeString().slice(0, 8))} `;
+  return `  ${when}${record.method.padEnd(6)} ${record.host} ${record.path}  ${status}  ${dim(`${ms}ms`)}\n`;
+}
+
+function jsonLine(record: RequestLogRecord): string {
+  const { time = new Date().toISOString(), ...rest } = record;
+  return `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 100) / 100 })}\n`;
+}
+
+/**
+ * The daemon's own log (daemon.log). Text goes through consola as elsewhere; JSON is one `{time, level, msg}` object
+ * per line, with `traceId`/`spanId` when written inside a span, so a log line and its trace can be joined.
+ */
+export function createDaemonLog(
+  format: LogFormat,
+  spanIds: () => SpanIds | undefined,
+): (level: "info" | "warn", message: string) => void {
+  if (format === "text") return (level, message) => (level === "warn" ? warn(message) : info(message));
+  return (level, msg) => {
+    const record = { time: new Date().toISOString(), level, msg, ...spanIds() };
+    process.stderr.write(`${JSON.stringify(record)}\n`);
   };
-  return `${JSON.stringify(record)}\n`;
 }
 
 /** Prints an error the way users should see it. Returns the exit code to use. */

@@ -5,7 +5,6 @@ import { type AddRoutesRequest, type ReadyEvent, readySchema } from "../daemon/c
 import { runSession, wireRoutes } from "../daemon/session.ts";
 import { ensureDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import type { RequestEvent } from "../proxy/server.ts";
 import { createRequestLog, dim, info, printLine, printPairs, warn } from "./output.ts";
 
 export interface ServeOptions {
@@ -30,7 +29,7 @@ function renderReady(ready: ReadyEvent, json: boolean, footer: string): void {
 }
 
 async function connect(loaded: LoadedConfig): Promise<ControlClient> {
-  return ensureDaemon(resolvePaths(), loaded.config.proxy);
+  return ensureDaemon(resolvePaths(), loaded.config);
 }
 
 export async function serve(loaded: LoadedConfig, options: ServeOptions): Promise<void> {
@@ -54,7 +53,7 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
   const log = createRequestLog(format);
   await runSession(client, request, {
     onReady: (ready) => renderReady(ready, options.json || format === "json", "Ctrl-C removes these routes"),
-    onRequest: ({ event: _event, error, ...rest }) => log({ ...rest, route: rest.route, error } as RequestEvent),
+    onRequest: ({ event: _event, ...record }) => log(record),
     onStop: (signal) => {
       if (format === "text") info(`${signal}: removing this session's routes`);
     },

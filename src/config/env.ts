@@ -16,6 +16,11 @@ export const ENV_FIELDS = {
   SENTRY_DSN: ["observability", "sentryDsn"],
 } as const;
 
+/**
+ * `GOTUNNEL_LAN=0` keeps every route on loopback (`=1`: share every route, as `lan: true` does). It sets the global
+ * `lan`, a top-level field, so it is not in ENV_FIELDS.
+ */
+export const LAN_ENV = "GOTUNNEL_LAN";
 /** Path of a config file to load instead of discovering one (same as `--config`). */
 export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 /** `DEBUG=1` turns on debug logging, as in the Go tool. */
@@ -24,11 +29,12 @@ export const DEBUG_ENV = "DEBUG";
 type EnvName = keyof typeof ENV_FIELDS;
 const PORT_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort"]);
 const TRUTHY = new Set(["1", "true", "yes", "on"]);
+const FALSY = new Set(["0", "false", "no", "off"]);
 const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);
 
 export interface EnvLayer {
   /** A partial config, e.g. `{ proxy: { httpPort: 8080 } }`; empty when no variable is set. */
-  raw: Record<string, Record<string, unknown>>;
+  raw: Record<string, unknown>;
   /** Names the variable behind a field path, so errors say `GOTUNNEL_PROXY_HTTP_PORT` and not `proxy.httpPort`. */
   label: (path: readonly string[]) => string | undefined;
 }
@@ -39,7 +45,7 @@ export interface EnvLayer {
  * value quoted instead of this module guessing.
  */
 export function envLayer(env: Record<string, string | undefined>): EnvLayer {
-  const raw: EnvLayer["raw"] = {};
+  const raw: Record<string, Record<string, unknown>> = {};
   const labels = new Map<string, string>();
   for (const name of Object.keys(ENV_FIELDS) as EnvName[]) {
     const value = env[name];
@@ -53,7 +59,17 @@ export function envLayer(env: Record<string, string | undefined>): EnvLayer {
     raw.log = { ...raw.log, level: "debug" };
     labels.set("log.level", `environment variable ${DEBUG_ENV}`);
   }
-  return { raw, label: (path) => labels.get(path.join(".")) };
+  const lan = env[LAN_ENV];
+  if (lan === undefined || lan === "") return { raw, label: (path) => labels.get(path.join(".")) };
+  labels.set("lan", `environment variable ${LAN_ENV}`);
+  return { raw: { ...raw, lan: envBoolean(lan) }, label: (path) => labels.get(path.join(".")) };
+}
+
+/** 1/true/yes/on and 0/false/no/off, any case; anything else stays a string for the schema to reject, quoted. */
+function envBoolean(value: string): boolean | string {
+  const normalized = value.trim().toLowerCase();
+  if (TRUTHY.has(normalized)) return true;
+  return FALSY.has(normalized) ? false : value;
 }
 
 /**
@@ -75,7 +91,8 @@ const ENVIRONMENT_ALIASES: Record<string, string> = {
   prod: "production",
 };
 
-function normalize(field: string, value: string): string {
+function normalize(field: string, value: string): string | boolean {
+  if (field === "adminPort" && ["off", "false", "no"].includes(value.trim().toLowerCase())) return false;
   if (field !== "environment") return value;
   const lower = value.trim().toLowerCase();
   return ENVIRONMENT_ALIASES[lower] ?? lower;

@@ -156,9 +156,14 @@ const proxySchema = plainObject(
     ),
     httpsPort: v.optional(port(PROXY_PORT_MIN, "HTTPS listener port. 0: any free port."), DEFAULT_HTTPS_PORT),
     adminPort: v.optional(
-      port(
-        PROXY_PORT_MIN,
-        "Loopback port of the admin endpoints (/health/live, /health/ready, /metrics, /version). Default 7070. 0: any free port.",
+      v.pipe(
+        v.union(
+          [port(PROXY_PORT_MIN, ""), v.literal(false)],
+          `expected an integer port from ${PROXY_PORT_MIN} to ${PORT_MAX}, or false to turn the admin port off`,
+        ),
+        v.description(
+          "Loopback port of the admin endpoints (/health/*, /metrics, /version, /debug/config). Default 7070. 0: any free port. false: none (the control socket still answers).",
+        ),
       ),
     ),
     host: v.optional(
@@ -233,7 +238,9 @@ const observabilitySchema = plainObject(
       "https://key@o0.ingest.sentry.io/0",
     ),
     sentrySampleRate: rate("Fraction of errors sent to Sentry. Default 1."),
-    sentryTracesSampleRate: rate("Fraction of requests sent to Sentry as performance data. Default: the profile's."),
+    sentryTracesSampleRate: rate(
+      "Fraction of daemon operations (route changes, shutdown) sent to Sentry as performance data. Default: the profile's.",
+    ),
   }),
   "expected an object { environment, tracesSampleRate, otlpEndpoint, sentryDsn, sentrySampleRate, sentryTracesSampleRate }",
 );

@@ -33,7 +33,7 @@ export async function adminResponse(
       return Response.json(result, { status: readinessHttpStatus(result) });
     }
     case "/metrics":
-      return new Response(writeExposition(daemonFamilies(ctx.service)), {
+      return new Response(writeExposition(await daemonFamilies(ctx.service)), {
         headers: { "content-type": EXPOSITION_CONTENT_TYPE },
       });
     case "/version":
@@ -46,20 +46,41 @@ export async function adminResponse(
 }
 
 /** Everything `/metrics` shows: the request counters plus gauges read at scrape time. */
-export function daemonFamilies(service: DaemonService): Family[] {
+export async function daemonFamilies(service: DaemonService): Promise<Family[]> {
   const status = service.status();
+  const gauges = await service.gauges();
   const info = buildInfo();
+  const memory = process.memoryUsage();
+  const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
   return [
     gauge("gotunnel_routes_active", "Routes the daemon serves now.", status.routes),
     ...service.metrics.families(),
+    service.errors.family(),
+    gauge("gotunnel_websocket_connections", "Client WebSockets bridged to dev servers now.", gauges.webSockets),
+    {
+      name: "gotunnel_upstream_bytes_total",
+      help: "Bytes written to (sent) and read from (received) plain-HTTP dev servers, heads and bodies.",
+      type: "counter",
+      samples: [
+        { labels: { direction: "sent" }, value: gauges.upstreamBytes.sent },
+        { labels: { direction: "received" }, value: gauges.upstreamBytes.received },
+      ],
+    },
     {
       name: "gotunnel_certificate_expiry_timestamp_seconds",
       // Leaves renew themselves 30 days before expiry (tls/store.ts); the CA is the one a person must act on.
-      help: "When the certificate expires, in Unix seconds. certificate=ca: gotunnel's local CA.",
+      help: "When the certificate expires, in Unix seconds. ca: the local CA; default: localhost; else the route.",
       type: "gauge",
-      samples: [{ labels: { certificate: "ca" }, value: Math.floor(Date.parse(status.ca.notAfter) / 1000) }],
+      samples: [
+        { labels: { certificate: "ca" }, value: seconds(new Date(status.ca.notAfter)) },
+        ...gauges.certificates.map(({ certificate, notAfter }) => ({
+          labels: { certificate },
+          value: seconds(notAfter),
+        })),
+      ],
     },
-    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", process.memoryUsage.rss()),
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss),
+    gauge("process_heap_bytes", "JavaScript heap in use, in bytes.", memory.heapUsed),
     {
       name: "gotunnel_build_info",
       help: "Always 1; the labels say which build runs.",

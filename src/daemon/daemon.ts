@@ -12,11 +12,15 @@ import { isGotunnelError } from "../core/errors.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
+import { ErrorCounts } from "../telemetry/metrics.ts";
+import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
+import { telemetrySettings } from "../telemetry/settings.ts";
+import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, startAdminServer } from "./admin.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
-import { daemonBindHost, type LanAnnouncer, lanAnnouncer, lanGuard, reachesLan } from "./lan.ts";
+import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
 import { acquireLock } from "./lock.ts";
 import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
@@ -37,6 +41,10 @@ export interface DaemonOptions {
   /** Default: hostsFilePath() (GOTUNNEL_HOSTS_FILE or the OS's hosts file). */
   hostsFile?: string;
   log(level: "info" | "warn", message: string): void;
+  /** Where failures go besides the log (telemetry/report.ts): Sentry when a DSN is set; default: nowhere. */
+  reporter?: ErrorReporter;
+  /** The config's `observability` (with OTEL_* it decides whether spans are exported); default: no tracing. */
+  observability?: ResolvedConfig["observability"];
   onReady?(status: StatusResponse): void;
 }
 
@@ -55,6 +63,8 @@ export function recordStartError(paths: Paths, error: unknown): void {
 /** Resolves after a clean shutdown. */
 export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals> {
   const { paths, log } = options;
+  const errors = new ErrorCounts();
+  const reporter = countingReporter(options.reporter ?? NO_REPORTER, errors);
   const lock = acquireLock(paths.runtimeDir);
   try {
     const stateFile = statePath(paths.stateDir);
@@ -63,18 +73,25 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Only persistent routes are saved; the filter also drops any session route an older daemon left behind.
     const table = new RouteTable(loaded.routes.filter((route) => route.persistent));
     let service: DaemonService | undefined;
-    const host = daemonBindHost(options);
+    const tracing = options.observability && (await startTracing(telemetrySettings(options.observability), log));
     const gateway = await startGateway({
-      proxy: { ...options.proxy, host },
+      proxy: options.proxy,
+      bindHosts: (routes) => listenHosts(options, routes),
+      onRebind: (hosts, error) => log(...rebindMessage(hosts, error)),
       routes: table.list(),
       paths,
       onRequest: (event) => service?.onRequest(event),
-      onRenewalError: (error) => log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`),
+      onRenewalError: (error) => {
+        log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`);
+        reporter.report(error, { component: "tls" });
+      },
+      onProxyError: (error) => reporter.report(error, { component: "proxy", category: "internal" }),
       isAllowed: lanGuard(options.lan),
+      tracing: tracing?.requests,
     });
-    const announcer = reachesLan(host) ? startAnnouncer(gateway, options) : undefined;
+    const announcer = startAnnouncer(gateway, options);
     const hostsFile = options.hostsFile ?? hostsFilePath();
-    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer });
+    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, reporter, errors });
     await service.sync();
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -87,19 +104,25 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       admin,
       onShutdown: () => requestShutdown("SIGTERM"),
     });
-    const adminServer = startAdminServer(options.proxy.adminPort ?? DEFAULT_ADMIN_PORT, admin, (message) =>
-      log("warn", message),
-    );
+    const adminPort = options.proxy.adminPort ?? DEFAULT_ADMIN_PORT;
+    const adminServer =
+      adminPort === false ? undefined : startAdminServer(adminPort, admin, (message) => log("warn", message));
     service.adminPort = adminServer?.port;
     // Under sudo (to bind 443), the CA, state, log, lock and socket stay the invoking user's (platform/owner.ts).
     giveToInvokingUser([paths.dataDir, paths.stateDir, paths.runtimeDir]);
     const status = service.status();
-    log("info", `daemon ${process.pid} ready on ${host}: https ${status.ports.https}, http ${status.ports.http}`);
+    log(
+      "info",
+      `daemon ${process.pid} ready on ${gateway.hosts.join(" and ")}: https ${status.ports.https}, http ${status.ports.http}`,
+    );
     options.onReady?.(status);
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
     await adminServer?.stop(true);
-    await shutdown({ service, gateway, control, announcer, socket: socketPath(paths.runtimeDir) });
+    const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
+    await reporter.span("daemon shutdown", () => shutdown(running));
+    // After the listeners: the last requests' spans are queued by now.
+    await tracing?.shutdown();
     return signal;
   } finally {
     lock.release();
@@ -115,29 +138,40 @@ interface Running {
   service: DaemonService;
   gateway: Gateway;
   control: { stop(force: boolean): Promise<void> };
-  announcer: LanAnnouncer | undefined;
+  announcer: LanAnnouncer;
+  reporter: ErrorReporter;
   socket: string;
 }
 
-/** mDNS for shared `.local` routes; its events go to the daemon log (conflicts as warnings: the name is not ours). */
+/**
+ * mDNS for shared `.local` routes while the listeners reach the LAN; its events go to the daemon log (conflicts as
+ * warnings: the name is not ours).
+ */
 function startAnnouncer(gateway: Gateway, options: DaemonOptions): LanAnnouncer {
   return lanAnnouncer({
     ports: gateway.ports,
+    reachesLan: () => gateway.hosts.some(reachesLan),
     ...(options.lan === undefined ? {} : { lan: options.lan }),
     onEvent: (event) => {
       if (event.type === "conflict") options.log("warn", `mDNS: ${event.name} is already used by ${event.from}`);
-      else if (event.type === "warning") options.log("warn", `mDNS: ${event.message}: ${event.error}`);
-      else if (event.type === "announced" || event.type === "goodbye")
+      else if (event.type === "warning") {
+        options.log("warn", `mDNS: ${event.message}: ${event.error}`);
+        // The responder hands over its error as text; the message is what Sentry groups by (scrubbed).
+        options.reporter?.report(new Error(`mDNS: ${event.message}: ${event.error}`), { component: "mdns" });
+      } else if (event.type === "announced" || event.type === "goodbye")
         options.log("info", `mDNS ${event.type}: ${event.names.join(", ")}`);
     },
   });
 }
 
-async function shutdown({ service, gateway, control, announcer, socket }: Running): Promise<void> {
+async function shutdown({ service, gateway, control, announcer, reporter, socket }: Running): Promise<void> {
   forceExitOnSecondSignal();
   service.close();
   // Goodbyes first (RFC 6762 §10.1), so devices drop our names before the listeners go.
-  await announcer?.stop().catch((error: unknown) => service.warn(`mDNS goodbyes failed: ${String(error)}`));
+  await announcer.stop().catch((error: unknown) => {
+    service.warn(`mDNS goodbyes failed: ${String(error)}`);
+    reporter.report(error, { component: "mdns" });
+  });
   // Control sessions are streams that never end by themselves: cut them; their routes go with the daemon.
   await control.stop(true);
   const grace = setTimeout(() => void gateway.stop(true), SHUTDOWN_GRACE_MS);

@@ -1,7 +1,7 @@
 /**
  * The composition root for serving routes: CA → leaf certificates → proxy listeners → upstream clients. The daemon
- * owns one gateway and changes its routes at runtime: new certificates mean a listener swap (ProxyServer.update),
- * which drops no request.
+ * owns one gateway and changes its routes at runtime: new certificates, or new addresses to listen on (LAN sharing,
+ * see daemon/lan.ts), mean a listener swap (ProxyServer.update), which drops no request.
  */
 import type { ResolvedConfig } from "../config/load.ts";
 import type { Paths } from "../platform/paths.ts";
@@ -20,11 +20,22 @@ export interface Gateway {
   ca: LocalCA;
   caCreated: boolean;
   ports: { https: number; http: number };
+  /** The addresses the listeners are bound to now. */
+  readonly hosts: string[];
   certificates: { issued: number; elapsedMs: number };
   urlOf(route: ProxyRoute): string;
+  /** Gauges read at scrape time (daemon/admin.ts). */
+  gauges(): Promise<GatewayGauges>;
   /** Replaces the served routes; resolves once the new set is live. Calls are serialized. */
   setRoutes(routes: readonly ProxyRoute[]): Promise<void>;
   stop(force?: boolean): Promise<void>;
+}
+
+export interface GatewayGauges {
+  webSockets: number;
+  upstreamBytes: { sent: number; received: number };
+  /** Each served leaf's expiry: the route name, or "default" for the localhost certificate. */
+  certificates: { certificate: string; notAfter: Date }[];
 }
 
 export interface GatewayOptions {
@@ -34,8 +45,16 @@ export interface GatewayOptions {
   onRequest?: (event: RequestEvent) => void;
   /** A leaf renewal failed; the next check (a minute later) tries again. */
   onRenewalError?: (error: unknown) => void;
+  /** The proxy answered a request with its own 500 (a bug in gotunnel, not an upstream failure). */
+  onProxyError?: ProxyServerOptions["onError"];
   /** The LAN policy (daemon/lan.ts lanGuard); default: every client may use every route. */
   isAllowed?: ProxyServerOptions["isAllowed"];
+  /** Server spans for proxied requests (telemetry/tracing.ts); absent: no tracing work per request. */
+  tracing?: ProxyServerOptions["tracing"];
+  /** The addresses to listen on for a route set (daemon/lan.ts listenHosts); default: always `proxy.host`. */
+  bindHosts?: (routes: readonly ProxyRoute[]) => string[];
+  /** The listeners now listen on `hosts`, or (with `error`) could not change and stay on `hosts`. */
+  onRebind?: (hosts: string[], error?: unknown) => void;
 }
 
 const tlsRoutes = (routes: readonly ProxyRoute[]) =>
@@ -56,7 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const httpPages = await onboardingPages(ca, () => sharedUrls());
   try {
     proxy = await ProxyServer.listen({
-      host: options.proxy.host,
+      host: options.bindHosts?.(options.routes)[0] ?? options.proxy.host,
       httpsPort: options.proxy.httpsPort,
       httpPort: options.proxy.httpPort,
       routes: options.routes,
@@ -65,12 +84,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onRequest: options.onRequest,
       httpPages,
       isAllowed: options.isAllowed,
+      onError: options.onProxyError,
+      tracing: options.tracing,
     });
   } catch (error) {
     upstreams.close();
     throw error;
   }
-  const swapper = routeSwapper(proxy, store, options.routes);
+  const swapper = routeSwapper(proxy, store, options);
+  // Restored routes may already want a second address (the LAN): listen() binds only the first.
+  if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
+    await swapper.setRoutes(options.routes);
   sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {
@@ -81,8 +105,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ca,
     caCreated: created,
     ports: proxy.ports,
+    get hosts() {
+      return proxy.hosts;
+    },
     certificates,
     urlOf: (route) => proxy.urlOf(route),
+    gauges: async () => ({
+      webSockets: proxy.webSockets,
+      upstreamBytes: upstreams.traffic(),
+      certificates: await store.expiries(),
+    }),
     setRoutes: swapper.setRoutes,
     async stop(force = false) {
       renewal.stop();
@@ -112,19 +144,40 @@ async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req:
 type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };
 
 /** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
-function routeSwapper(proxy: ProxyServer, store: Store, initial: readonly ProxyRoute[]) {
+function routeSwapper(proxy: ProxyServer, store: Store, options: GatewayOptions) {
   let queue: Promise<void> = Promise.resolve();
-  let current = initial;
+  let current = options.routes;
   let closed = false;
   const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
     current = routes;
     const next = queue.then(async () => {
-      if (!closed) await proxy.update(routes, await store.tlsEntries(tlsRoutes(routes)));
+      if (!closed) await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
     });
     // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
     queue = next.catch(() => undefined);
     return next;
   };
   return { setRoutes, current: () => current, close: () => (closed = true) };
+}
+
+/**
+ * Serves `routes` on the addresses they call for. An address that cannot be bound (another process holds the port
+ * on a LAN address) must not take the routes down with it: they are served where the listeners already are.
+ */
+async function swap(proxy: ProxyServer, routes: readonly ProxyRoute[], tls: TlsEntry[], options: GatewayOptions) {
+  const before = proxy.hosts;
+  const hosts = options.bindHosts?.(routes) ?? before;
+  try {
+    await proxy.update(routes, tls, hosts);
+  } catch (error) {
+    if (sameHosts(hosts, before)) throw error;
+    options.onRebind?.(before, error);
+    return proxy.update(routes, tls);
+  }
+  if (!sameHosts(hosts, before)) options.onRebind?.(proxy.hosts);
+}
+
+function sameHosts(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((host) => b.includes(host));
 }

@@ -2,14 +2,17 @@
  * The daemon's LAN sharing: which address it binds, which clients may use which route, and the mDNS responder that
  * announces shared `.local` routes. The policy itself is src/mdns/lan.ts; this file decides when it applies.
  *
- * Sharing is opt-in for the bind: `lan` defaults to true for routes, but a developer machine on café Wi-Fi must not
- * start listening beyond loopback just because a config file gained a `.local` name. The daemon leaves loopback only
- * when its own config (flags, env, user file) sets `proxy.host` or sets `lan: true` explicitly. mDNS runs only when
- * the bind reaches the LAN: announcing a name whose proxy is loopback-only would send phones to a closed port.
+ * Sharing follows the routes, at runtime: the daemon listens on loopback while no route opens the LAN (opensLan: a
+ * shared `.local` route, or one with an explicit `lan: true`), adds a listener on 0.0.0.0 when the first such route
+ * arrives, and retires it when the last one goes (gateway.ts, ProxyServer.update). So a `.localhost`
+ * project never listens beyond this machine. The daemon's own global `lan: false` (its config, or GOTUNNEL_LAN=0)
+ * keeps everything loopback whatever the routes say: it is this machine's owner opting out, while routes come from
+ * project configs. A `proxy.host` the user chose is kept. mDNS runs only while the bind reaches the LAN: announcing
+ * a name whose proxy is loopback-only would send phones to a closed port.
  */
 import type { ResolvedConfig } from "../config/load.ts";
 import { configDefaults } from "../config/schema.ts";
-import { bindHostFor, isLanAllowed } from "../mdns/lan.ts";
+import { bindHostFor, isLanAllowed, opensLan } from "../mdns/lan.ts";
 import type { MdnsEvent, MdnsResponder } from "../mdns/types.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 
@@ -25,20 +28,37 @@ function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The address the daemon binds. `lan: false` narrows a wildcard host to loopback (bindHostFor); an explicit host is
- * kept; an explicit `lan: true` widens the loopback default to 0.0.0.0; otherwise the loopback default stays.
+ * The address the daemon binds while it serves `routes`. The loopback default widens to 0.0.0.0 while a route opens
+ * the LAN. A host the user set is kept, except that a global `lan: false` narrows a wildcard to loopback.
  */
-export function daemonBindHost({ proxy, lan }: LanSettings): string {
-  // bindHostFor with one route that follows the global setting: the daemon starts before any route arrives.
-  const byPolicy = bindHostFor({ lan, routes: [{}], proxy });
-  if (lan === false) return byPolicy;
+export function daemonBindHost({ proxy, lan }: LanSettings, routes: readonly ProxyRoute[]): string {
+  if (lan === false) return bindHostFor({ lan, routes: [], proxy });
   if (proxy.host !== configDefaults().proxy.host) return proxy.host;
-  return lan === true ? byPolicy : proxy.host;
+  return bindHostFor({ lan, routes: routes.filter((route) => opensLan(route, lan)), proxy });
+}
+
+/**
+ * The addresses the listeners bind: daemonBindHost's, and when that widened the loopback default, loopback too. The
+ * kernel gives a loopback connection to the more specific listener, so keeping it means turning the LAN on and off
+ * never retires the listener this machine's own clients use (ProxyServer.update says why that matters).
+ */
+export function listenHosts(settings: LanSettings, routes: readonly ProxyRoute[]): string[] {
+  const host = daemonBindHost(settings, routes);
+  return reachesLan(host) && !reachesLan(settings.proxy.host) ? [settings.proxy.host, host] : [host];
 }
 
 /** Whether the proxy listens beyond loopback, i.e. whether LAN clients and mDNS matter at all. */
 export function reachesLan(bindHost: string): boolean {
   return !isLoopbackHost(bindHost);
+}
+
+/** The daemon log's line for a change of addresses (gateway.ts onRebind): going onto the LAN is worth knowing. */
+export function rebindMessage(hosts: readonly string[], error?: unknown): ["info" | "warn", string] {
+  const where = hosts.join(" and ");
+  if (error !== undefined) return ["warn", `LAN sharing unavailable, still listening on ${where}: ${String(error)}`];
+  return hosts.some(reachesLan)
+    ? ["info", `listening on ${where}: a route is shared on the LAN`]
+    : ["info", `listening on ${where} only: no route is shared on the LAN`];
 }
 
 /** The proxy's isAllowed hook: loopback clients always; others per the route's `lan`, else the global one. */
@@ -49,6 +69,8 @@ export function lanGuard(lan: boolean | undefined): (route: ProxyRoute | undefin
 interface AnnouncerOptions {
   ports: { https: number; http: number };
   lan?: boolean;
+  /** Whether the proxy listens beyond loopback now (it follows the routes, see daemonBindHost). */
+  reachesLan(): boolean;
   onEvent(event: MdnsEvent): void;
 }
 
@@ -61,14 +83,21 @@ function mdnsRoutes(routes: readonly ProxyRoute[]) {
 
 /**
  * Starts the responder on the first shared `.local` route (a dynamic import: the mDNS stack and its sockets cost
- * nothing until then), updates it on every change, and says goodbye on stop.
+ * nothing until then), updates it on every change, and says goodbye on stop, or as soon as the proxy is back on
+ * loopback.
  */
 export function lanAnnouncer(options: AnnouncerOptions) {
   let responder: Promise<MdnsResponder> | undefined;
   const shared = (routes: readonly ProxyRoute[]) =>
     mdnsRoutes(routes).filter((route) => route.lan ?? options.lan ?? true);
+  const stop = async (): Promise<void> => {
+    const running = responder;
+    responder = undefined;
+    if (running) await (await running).stop();
+  };
   return {
     async update(routes: readonly ProxyRoute[]): Promise<void> {
+      if (options.lan === false || !options.reachesLan()) return stop();
       const wanted = mdnsRoutes(routes);
       if (responder) return (await responder).update(wanted);
       if (shared(routes).length === 0) return;
@@ -87,10 +116,7 @@ export function lanAnnouncer(options: AnnouncerOptions) {
         throw error;
       });
     },
-    async stop(): Promise<void> {
-      if (responder) await (await responder).stop();
-      responder = undefined;
-    },
+    stop,
   };
 }
 export type LanAnnouncer = ReturnType<typeof lanAnnouncer>;

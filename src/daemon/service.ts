@@ -4,10 +4,13 @@
  * HTTP onto these methods; nothing here knows about sockets.
  */
 import { buildInfo } from "../core/build-info.ts";
-import { isGotunnelError } from "../core/errors.ts";
+import { GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { closest } from "../core/suggest.ts";
 import { applyHostsNames, SKIP_REASON_TEXT } from "../hosts/index.ts";
 import type { RequestEvent } from "../proxy/server.ts";
-import { RequestMetrics } from "../telemetry/metrics.ts";
+import { ErrorCounts, RequestMetrics } from "../telemetry/metrics.ts";
+import { type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
+import { traced } from "../telemetry/tracing.ts";
 import type {
   AddRoutesRequest,
   ReadyEvent,
@@ -19,7 +22,8 @@ import type {
 import { PROTOCOL_VERSION } from "./control/protocol.ts";
 import type { Gateway } from "./gateway.ts";
 import { probeTarget } from "./probe.ts";
-import type { RouteTable } from "./routes.ts";
+import { RequestLog } from "./request-log.ts";
+import { fullName, type RouteTable } from "./routes.ts";
 import { type RouteRecord, saveState } from "./state.ts";
 
 export interface ServiceOptions {
@@ -30,8 +34,11 @@ export interface ServiceOptions {
   logFile?: string;
   /** The daemon's log (its stderr, which the CLI sends to daemon.log). */
   log(level: "info" | "warn", message: string): void;
-  /** mDNS for shared `.local` routes (daemon/lan.ts); absent when the proxy does not reach the LAN. */
+  /** mDNS for shared `.local` routes (daemon/lan.ts); it stays quiet while the proxy listens on loopback only. */
   announcer?: { update(routes: readonly RouteRecord[]): Promise<void> };
+  /** Failures besides the log (telemetry/report.ts); route changes are its performance spans. Default: none. */
+  reporter?: ErrorReporter;
+  errors?: ErrorCounts;
 }
 
 type Listener = (line: RequestEventLine) => void;
@@ -47,17 +54,25 @@ export class DaemonService {
   private closed = false;
   /** Prometheus counters (telemetry/metrics.ts), served by daemon/admin.ts. */
   readonly metrics = new RequestMetrics();
+  /** The last requests, for `gotunnel logs` (request-log.ts). */
+  readonly requestLog = new RequestLog();
+  /** Reports by component and category (telemetry/report.ts countingReporter fills it). */
+  readonly errors: ErrorCounts;
   /** The admin listener's port once it is bound (daemon/admin.ts); absent when disabled or it could not bind. */
   adminPort: number | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
+  private readonly reporter: ErrorReporter;
 
   constructor(private readonly options: ServiceOptions) {
     this.caCreated = options.gateway.caCreated;
+    this.reporter = options.reporter ?? NO_REPORTER;
+    this.errors = options.errors ?? new ErrorCounts();
   }
 
-  /** Counts the request and forwards it to the session that owns its route. */
+  /** Logs the request (unrouted ones too: they explain a 404), counts it, and forwards it to its route's session. */
   readonly onRequest = (event: RequestEvent): void => {
+    this.requestLog.push(event);
     if (!event.route) return;
     this.metrics.observe(event);
     this.requests.set(event.route, (this.requests.get(event.route) ?? 0) + 1);
@@ -70,7 +85,7 @@ export class DaemonService {
 
   async add(request: AddRoutesRequest, sessionId?: string): Promise<ReadyEvent> {
     const added = this.options.table.add(request, sessionId);
-    await this.sync();
+    await traced("route add", { "gotunnel.routes": added.map((route) => route.name).join(",") }, () => this.sync());
     const { gateway } = this.options;
     const caCreated = this.caCreated;
     this.caCreated = false;
@@ -91,8 +106,24 @@ export class DaemonService {
 
   async remove(request: RemoveRoutesRequest): Promise<string[]> {
     const removed = this.options.table.remove(request);
-    if (removed.length > 0) await this.sync();
+    if (removed.length > 0) await traced("route remove", { "gotunnel.routes": removed.join(",") }, () => this.sync());
     return removed;
+  }
+
+  /**
+   * The route `gotunnel logs NAME` means (`api` → `api.local`): a route, or one with buffered requests. Any other
+   * name is an E_USAGE that lists the routes and guesses the one meant.
+   */
+  logRoute(name: string): string {
+    const full = fullName(name);
+    const known = [...new Set([...this.options.table.list().map((route) => route.name), ...this.requestLog.routes()])];
+    if (known.includes(full)) return full;
+    const guess = closest(full, known);
+    const routes = known.length === 0 ? "there are no routes" : `the routes are ${known.sort().join(", ")}`;
+    throw new GotunnelError("E_USAGE", `no route named ${name}: ${routes}`, {
+      hint: guess ? `did you mean \`gotunnel logs ${guess}\`?` : "`gotunnel logs` with no name shows every route",
+      details: { routes: known },
+    });
   }
 
   listen(sessionId: string, listener: Listener): void {
@@ -106,8 +137,17 @@ export class DaemonService {
     if (removed.length === 0) return removed;
     this.options.log("info", `session ended: removed ${removed.join(", ")}`);
     // Nobody awaits a session's end (its client is gone), so a failure is logged here rather than lost.
-    await this.sync().catch((error: unknown) => this.options.log("warn", `after a session ended: ${String(error)}`));
+    const sync = () => this.sync();
+    await traced("route remove", { "gotunnel.routes": removed.join(",") }, sync).catch((error: unknown) => {
+      this.options.log("warn", `after a session ended: ${String(error)}`);
+      this.reporter.report(error, { component: "daemon" });
+    });
     return removed;
+  }
+
+  /** Scrape-time gauges from the listeners, the upstream client and the certificate store. */
+  gauges() {
+    return this.options.gateway.gauges();
   }
 
   /** Every route, with whether its dev server accepts connections now (probed in parallel). */
@@ -150,7 +190,7 @@ export class DaemonService {
   /** Persist, serve, publish names: queued so concurrent changes apply in order and each sees the latest table. */
   sync(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const next = this.chain.then(() => this.applyNow());
+    const next = this.chain.then(() => this.reporter.span("routes apply", () => this.applyNow()));
     // The caller gets this change's error through `next`; the chain itself only needs to keep going.
     this.chain = next.catch(() => undefined);
     return next;
@@ -166,9 +206,12 @@ export class DaemonService {
 
   /** The routes are served either way; a name that does not reach the LAN is a warning, like the hosts file. */
   private async announce(routes: readonly RouteRecord[]): Promise<void> {
-    await this.options.announcer
-      ?.update(routes)
-      .catch((error: unknown) => this.warn(`mDNS could not announce the .local routes: ${String(error)}`));
+    await traced("mdns announce", { "gotunnel.route.count": routes.length }, async () =>
+      this.options.announcer?.update(routes),
+    ).catch((error: unknown) => {
+      this.warn(`mDNS could not announce the .local routes: ${String(error)}`);
+      this.reporter.report(error, { component: "mdns" });
+    });
   }
 
   warn(message: string): void {
@@ -188,7 +231,9 @@ export class DaemonService {
   /** Never throws for a hosts file we may not write: the routes still work with `--resolve`, so it is a warning. */
   private async writeHosts(names: string[]): Promise<void> {
     try {
-      const result = await applyHostsNames(this.options.hostsFile, names);
+      const result = await traced("hosts update", { "gotunnel.hosts.names": names.length }, () =>
+        applyHostsNames(this.options.hostsFile, names),
+      );
       this.hostsNames = names.filter((name) => !result.skipped.some((skip) => skip.name === name));
       this.hostsWarning = undefined;
       // localhost names need no entry (they resolve anyway); a wildcard is worth telling the user about.
@@ -201,6 +246,7 @@ export class DaemonService {
       // The hosts service's message already names the names that will not resolve; its hint is the fix.
       this.hostsWarning = error.hint ? `${error.message} ${error.hint}` : error.message;
       this.options.log("warn", this.hostsWarning);
+      this.reporter.report(error, { component: "hosts" });
     }
   }
 }

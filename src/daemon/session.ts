@@ -5,21 +5,23 @@
  */
 import type { ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { isLanRoute } from "../mdns/lan.ts";
 import type { ControlClient } from "./control/client.ts";
 import type { AddRoutesRequest, ReadyEvent, RequestEventLine } from "./control/protocol.ts";
 import { nextSignal } from "./signals.ts";
 
-/** `globalLan` is the config's `lan`: each route is sent with its own `lan`, or that, or LAN_DEFAULT. */
+/**
+ * `globalLan` is the config's `lan`: each route is sent with its own `lan`, or that; with neither, none, so the daemon
+ * can tell a default from an explicit `lan: true` (only the latter opens the LAN for a name mDNS cannot announce).
+ */
 export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean): AddRoutesRequest["routes"] {
-  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan }) => ({
+  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan }) => ({
     name,
     wildcard,
     target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
     https,
     headers,
     preserveHost,
-    lan: isLanRoute({ lan }, globalLan),
+    ...(lan === undefined ? {} : { lan }),
   }));
 }
 

@@ -63,8 +63,15 @@ export function runningDaemon(paths: Paths): ControlClient {
   return new ControlClient(socketPath(paths.runtimeDir));
 }
 
-/** The running daemon's status, starting one with `proxy`'s ports if none answers. */
-export async function ensureDaemon(paths: Paths, proxy: ResolvedConfig["proxy"]): Promise<ControlClient> {
+/**
+ * The running daemon's status, starting one with `config`'s ports if none answers. A daemon started here also takes
+ * this command's log format and environment profile (`up --log-format json` gives a JSON daemon.log).
+ */
+export async function ensureDaemon(
+  paths: Paths,
+  config: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
+): Promise<ControlClient> {
+  const { proxy } = config;
   const client = new ControlClient(socketPath(paths.runtimeDir));
   const running = await client.status().catch((error: unknown) => {
     if (isNotRunning(error)) return undefined;
@@ -74,16 +81,25 @@ export async function ensureDaemon(paths: Paths, proxy: ResolvedConfig["proxy"])
     assertPorts(running, proxy);
     return client;
   }
-  await spawnDaemon(paths, proxy, client);
+  await spawnDaemon(paths, config, client);
   return client;
 }
 
-async function spawnDaemon(paths: Paths, proxy: ResolvedConfig["proxy"], client: ControlClient): Promise<void> {
+async function spawnDaemon(
+  paths: Paths,
+  { proxy, log: logConfig, observability }: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
+  client: ControlClient,
+): Promise<void> {
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   const log = openSync(logPath(paths), "a", 0o600);
   // `--flag=value`: a bare "0" after a flag would read as a positional (the daemon's `stop` action).
-  const ports = [`--proxy-https-port=${proxy.httpsPort}`, `--proxy-http-port=${proxy.httpPort}`];
-  const child = Bun.spawn([...selfCommand(), "daemon", ...ports], {
+  const flags = [
+    `--proxy-https-port=${proxy.httpsPort}`,
+    `--proxy-http-port=${proxy.httpPort}`,
+    `--log-format=${logConfig.format}`,
+    `--environment=${observability.environment}`,
+  ];
+  const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
     env: process.env,
     stdio: ["ignore", log, log],

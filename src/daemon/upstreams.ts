@@ -11,6 +11,8 @@ const MAX_UPSTREAM_SOCKETS_PER_ORIGIN = 128;
 
 export interface Upstreams {
   upstream: Upstream;
+  /** Bytes to and from plain-HTTP dev servers (the pooled client counts them; fetch to https:// targets does not). */
+  traffic(): { sent: number; received: number };
   close(): void;
 }
 
@@ -30,5 +32,9 @@ export function createUpstreams(): Upstreams {
       },
     );
   };
-  return { upstream, close: () => pool.close() };
+  const traffic = () => {
+    const { bytesSent, bytesReceived } = pool.stats();
+    return { sent: bytesSent, received: bytesReceived };
+  };
+  return { upstream, traffic, close: () => pool.close() };
 }

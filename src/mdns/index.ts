@@ -8,12 +8,12 @@
  *   transport.ts                     the only socket code (node:dgram): port 5353, or ephemeral for browsing
  *   responder.ts, types.ts           startMdns(): the lifecycle the daemon drives, and its types
  *   browse.ts                        discoverServices(): one-shot DNS-SD browsing
- *   lan.ts                           bindHostFor(), isLanAllowed(): pure LAN policy for the daemon and proxy
+ *   lan.ts                           bindHostFor(), opensLan(), isLanAllowed(): pure LAN policy for the daemon and proxy
  *
  * The daemon imports this module lazily: the responder opens sockets only when a LAN route exists.
  */
 export { type DiscoveredService, type DiscoverOptions, discoverServices } from "./browse.ts";
-export { bindHostFor, isLanAllowed, isLanRoute, LAN_DEFAULT, type LanConfig, type LanRoute } from "./lan.ts";
+export { bindHostFor, isLanAllowed, isLanRoute, LAN_DEFAULT, type LanConfig, type LanRoute, opensLan } from "./lan.ts";
 export type { MdnsRoute } from "./records.ts";
 export { startMdns } from "./responder.ts";
 export {

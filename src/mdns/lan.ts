@@ -4,6 +4,7 @@
  * `lan` setting (default true). Loopback clients may always use every route.
  */
 import { isLoopback } from "./ip.ts";
+import { isLocalName } from "./names.ts";
 
 export const LAN_DEFAULT = true;
 const ANY_V4 = "0.0.0.0";
@@ -23,6 +24,17 @@ export interface LanConfig {
 
 export function isLanRoute(route: LanRoute, globalLan: boolean | undefined = LAN_DEFAULT): boolean {
   return route.lan ?? globalLan ?? LAN_DEFAULT;
+}
+
+/**
+ * Whether a route is a reason to listen beyond loopback: it is shared (isLanRoute) and a device can find it. A
+ * `.local` name resolves on the LAN through our mDNS responder; `myapp.localhost` or `myapp.test` does not, so such
+ * a route opens the LAN only when `lan: true` was set explicitly, on it or globally (the user resolves it some
+ * other way, e.g. a LAN DNS server).
+ */
+export function opensLan(route: LanRoute & { name: string }, globalLan?: boolean): boolean {
+  if (!isLanRoute(route, globalLan)) return false;
+  return isLocalName(route.name) || route.lan === true || globalLan === true;
 }
 
 /** True for the unspecified addresses 0.0.0.0 and ::, which listen on every interface. */

@@ -3,6 +3,7 @@
  * plain HTTP only) and as a reference implementation in tests.
  */
 import type { OutgoingRequest, Upstream } from "./forward.ts";
+import { stripResponseHopHeaders } from "./headers.ts";
 import type { ProxyRoute } from "./router.ts";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -23,5 +24,5 @@ export const fetchUpstream: Upstream = (route: ProxyRoute, request: OutgoingRequ
   if (request.body) init.duplex = "half";
   // A dev server on loopback with HTTPS almost always has a self-signed certificate: accept it, on loopback only.
   if (target.protocol === "https:" && LOOPBACK_HOSTS.has(target.hostname)) init.tls = { rejectUnauthorized: false };
-  return fetch(`${target.origin}${request.path}`, init);
+  return fetch(`${target.origin}${request.path}`, init).then(stripResponseHopHeaders);
 };

@@ -2,7 +2,7 @@
  * Request → Response for one route: the web-standard core of the proxy. The upstream call is injected, so tests
  * can drive this without sockets and the server wiring (server.ts) stays thin.
  */
-import { stripResponseHopHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { replaceHeader, upstreamRequestHeaders } from "./headers.ts";
 import { badGatewayPage } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
 
@@ -17,7 +17,11 @@ export interface OutgoingRequest {
   signal: AbortSignal;
 }
 
-/** Sends a request to a route's target. Rejects with an error whose `kind` (when present) says why. */
+/**
+ * Sends a request to a route's target. Resolves with a Response that has no hop-by-hop headers (the pooled client
+ * never keeps them; fetchUpstream strips them), so forward() passes it on untouched. Rejects with an error whose
+ * `kind` (when present) says why.
+ */
 export type Upstream = (route: ProxyRoute, request: OutgoingRequest) => Promise<Response>;
 
 export interface ForwardContext {
@@ -28,6 +32,38 @@ export interface ForwardContext {
   via: string;
   /** Set when the client asked to close the connection: we answer `Connection: close` (Bun does not, see DESIGN). */
   clientClose: boolean;
+  /** Set for a traced request (forwardTraced): replaces the client's `traceparent` toward the upstream. */
+  traceparent?: string;
+}
+
+/** What a request tracer tells about the request it is to trace. */
+export interface RequestInfo {
+  /** Host header as sent (with port). */
+  host: string;
+  route: string;
+  proto: "http" | "https";
+  /** The listener's port. */
+  port: number;
+  /** Path and query as received. */
+  path: string;
+}
+
+/**
+ * Per-request tracing (telemetry/tracing.ts implements it; the daemon wires it in). When a proxy has none, its request
+ * path does no tracing work at all, and a client's `traceparent` reaches the upstream untouched like any header.
+ */
+export interface RequestTracing {
+  /** Undefined: not sampled; the client's `traceparent` (if any) then passes through unchanged. */
+  start(req: Request, info: RequestInfo): RequestSpan | undefined;
+}
+
+/** The server span of one request: the upstream gets `traceparent` (same trace, this span as the parent). */
+export interface RequestSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceparent: string;
+  /** Ends the span at response headers, like RequestEvent.durationMs. */
+  finish(status: number, error: unknown): void;
 }
 
 /** The path and query of a Request URL without parsing the whole URL (hot path). */
@@ -68,6 +104,7 @@ export async function forward(req: Request, route: ProxyRoute, ctx: ForwardConte
     contentLength: lengthHeader === null ? undefined : Number(lengthHeader),
     signal: req.signal,
   };
+  if (ctx.traceparent !== undefined) replaceHeader(outgoing.headers, "traceparent", ctx.traceparent);
   let response: Response;
   try {
     response = await upstream(route, outgoing);
@@ -75,9 +112,24 @@ export async function forward(req: Request, route: ProxyRoute, ctx: ForwardConte
     const page = badGatewayPage(req, route, describeFailure(error));
     return { response: ctx.clientClose ? withConnectionClose(page) : page, error };
   }
-  response = stripResponseHopHeaders(response);
   if (ctx.clientClose) response = withConnectionClose(response);
   return { response, error: undefined };
+}
+
+/** forward() inside a server span from `tracing` (when sampled); returns the span for the request log. */
+export async function forwardTraced(
+  req: Request,
+  route: ProxyRoute,
+  ctx: ForwardContext,
+  upstream: Upstream,
+  tracing: RequestTracing,
+) {
+  const info = { host: ctx.host, route: route.name, proto: ctx.proto, port: ctx.port, path: pathOf(req.url) };
+  const span = tracing.start(req, info);
+  if (span) ctx.traceparent = span.traceparent;
+  const result = await forward(req, route, ctx, upstream);
+  span?.finish(result.response.status, result.error);
+  return { ...result, span };
 }
 
 function withConnectionClose(response: Response): Response {

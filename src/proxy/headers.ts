@@ -92,6 +92,17 @@ function withRouteHeaders(out: [string, string][], extra: Record<string, string>
   return kept;
 }
 
+/** Sets `name` (lowercase) in header pairs: the first pair of that name gets `value`, any others go. */
+export function replaceHeader(pairs: [string, string][], name: string, value: string): void {
+  const at = pairs.findIndex(([key]) => key === name);
+  if (at === -1) {
+    pairs.push([name, value]);
+    return;
+  }
+  pairs[at] = [name, value];
+  for (let i = pairs.length - 1; i > at; i--) if (pairs[i]?.[0] === name) pairs.splice(i, 1);
+}
+
 /**
  * Removes hop-by-hop headers from an upstream response in place when the Headers object is mutable, otherwise
  * returns a copy. Returns the Response to send.

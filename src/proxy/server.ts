@@ -1,10 +1,18 @@
 /**
  * Bun.serve wiring: the HTTPS listener (one SNI entry per route), the HTTP listener (redirects, or serves routes with
- * `https: false`), and the listener swap that changes certificates without dropping requests. The only file in
- * src/proxy that touches sockets.
+ * `https: false`), and the listener swap that changes certificates or the bind address without dropping requests.
+ * The only file in src/proxy that touches sockets.
  */
-import type { Server } from "bun";
-import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
+import type { Server, WebSocketHandler } from "bun";
+import {
+  type ForwardContext,
+  forward,
+  forwardTraced,
+  pathOf,
+  type RequestSpan,
+  type RequestTracing,
+  type Upstream,
+} from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
 import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
@@ -27,6 +35,9 @@ export interface RequestEvent {
   route: string | undefined;
   /** Set when the upstream failed (the client got a 502). */
   error: unknown;
+  /** The request's span (W3C ids, hex) when tracing is on, so its log lines can be found in the trace. */
+  traceId?: string;
+  spanId?: string;
 }
 
 export interface ProxyServerOptions {
@@ -44,14 +55,23 @@ export interface ProxyServerOptions {
    * here: a phone that does not trust our CA yet can only use HTTP). Undefined: not one of its paths.
    */
   httpPages?: (req: Request) => Response | undefined;
+  /** A request threw inside the proxy and got our 500 (the daemon reports it, e.g. to Sentry). */
+  onError?: (error: unknown) => void;
   /**
    * Whether `clientIp` may use `route` (undefined: no route, e.g. httpPages or the 404 page). Refused requests get
    * a 403 naming the route's `lan` setting. Default: everyone may.
    */
   isAllowed?: (route: ProxyRoute | undefined, clientIp: string) => boolean;
+  /** Server spans for forwarded requests; absent (no OTLP endpoint): the request path does no tracing work. */
+  tracing?: RequestTracing;
 }
 
 type Proto = "http" | "https";
+interface Listeners {
+  https: Server<BridgeData>;
+  /** Absent when the proxy has no plain-HTTP listener (httpPort null). */
+  http: Server<BridgeData> | undefined;
+}
 /** update() polls a replaced listener this often, at most this many times, for its keep-alive traffic to stop. */
 const DRAIN_POLL_MS = 50;
 const MAX_DRAIN_POLLS = 40;
@@ -63,14 +83,31 @@ const VIA_ID = Math.floor(Math.random() * 0xffffffff)
 
 export class ProxyServer {
   private router: Router;
-  private https: Server<BridgeData> | undefined;
-  private http: Server<BridgeData> | undefined;
+  /** The HTTPS and HTTP listener on each address, in bind order; update() may add or retire addresses. */
+  private readonly listeners = new Map<string, Listeners>();
+  /** The SNI entries the HTTPS listeners serve, for a new address when the certificates do not change. */
+  private tls: TlsEntry[];
   private readonly viaToken = `1.1 gotunnel-${VIA_ID}`;
-  /** Replaced HTTPS listeners → requests served since; each answer says `Connection: close` (see retire). */
+  /** Replaced or retired listeners → requests served since; each answer says `Connection: close` (see retire). */
   private readonly draining = new Map<Server<BridgeData>, number>();
+
+  private openWebSockets = 0;
+  /** The bridge's handlers, counting open sockets: Bun calls close() once for every socket it opened. */
+  private readonly webSocketHandlers: WebSocketHandler<BridgeData> = {
+    ...bridgeHandlers,
+    open: (ws) => {
+      this.openWebSockets++;
+      bridgeHandlers.open?.(ws);
+    },
+    close: (ws, code, reason) => {
+      this.openWebSockets--;
+      bridgeHandlers.close?.(ws, code, reason);
+    },
+  };
 
   private constructor(private readonly options: ProxyServerOptions) {
     this.router = new Router(options.routes);
+    this.tls = options.tls;
   }
 
   static async listen(options: ProxyServerOptions): Promise<ProxyServer> {
@@ -79,20 +116,23 @@ export class ProxyServer {
     assertDistinctPorts(options.httpsPort, options.httpPort);
     await probeExclusive(options.host, options.httpsPort, "https");
     if (options.httpPort !== null) await probeExclusive(options.host, options.httpPort, "http");
-    proxy.https = proxy.serve("https", options.httpsPort, options.tls);
-    if (options.httpPort !== null) {
-      try {
-        proxy.http = proxy.serve("http", options.httpPort, undefined);
-      } catch (error) {
-        proxy.https.stop(true);
-        throw error;
-      }
-    }
+    proxy.listeners.set(options.host, proxy.bind(options.host, options.httpsPort, options.httpPort));
     return proxy;
   }
 
+  /** The addresses listened on: `host`, and any update() added. */
+  get hosts(): string[] {
+    return [...this.listeners.keys()];
+  }
+
+  /** Client WebSockets bridged now, for `/metrics`. */
+  get webSockets(): number {
+    return this.openWebSockets;
+  }
+
   get ports(): { https: number; http: number } {
-    return { https: this.https?.port ?? 0, http: this.http?.port ?? 0 };
+    const [first] = this.listeners.values();
+    return { https: first?.https.port ?? 0, http: first?.http?.port ?? 0 };
   }
 
   get routes(): readonly ProxyRoute[] {
@@ -107,19 +147,44 @@ export class ProxyServer {
    * Replaces the routes. New certificates need a new listener (Bun's `reload` keeps the old TLS set, DESIGN.md): we
    * bind a second server to the same port with reusePort, then retire the old one, which lets in-flight requests
    * finish. Resolves once the old listener no longer accepts connections.
+   *
+   * `hosts` changes the addresses listened on. New ones are bound first, and if one cannot be, nothing changes and
+   * the error is thrown. Adding 0.0.0.0 next to 127.0.0.1 works on Linux (reusePort, same uid), and the kernel keeps
+   * giving loopback connections to the more specific listener; so LAN sharing adds the wildcard and keeps loopback.
+   * Retiring loopback instead would reset the connections its clients open while it drains: they keep landing on it.
    */
-  async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined): Promise<void> {
+  async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): Promise<void> {
     this.router = new Router(routes);
-    if (!tls || !this.https) return;
-    const old = this.https;
-    this.https = this.serve("https", old.port ?? this.options.httpsPort, tls);
-    await this.retire(old);
+    if (tls) this.tls = tls;
+    if (this.listeners.size === 0) return;
+    const ports = this.ports;
+    const httpPort = this.options.httpPort === null ? null : ports.http;
+    const added = new Map<string, Listeners>();
+    try {
+      for (const host of hosts.filter((host) => !this.listeners.has(host)))
+        added.set(host, this.bind(host, ports.https, httpPort));
+    } catch (error) {
+      for (const pair of added.values()) for (const server of serversOf(pair)) server.stop(true);
+      throw error;
+    }
+    const retired: Server<BridgeData>[] = [];
+    for (const [host, pair] of this.listeners) {
+      if (!hosts.includes(host)) {
+        this.listeners.delete(host);
+        retired.push(...serversOf(pair));
+      } else if (tls) {
+        retired.push(pair.https);
+        pair.https = this.serve("https", ports.https, tls, host);
+      }
+    }
+    for (const [host, pair] of added) this.listeners.set(host, pair);
+    await Promise.all(retired.map((server) => this.retire(server)));
   }
 
   /** Stops accepting; in-flight requests finish unless `force`. */
   async stop(force = false): Promise<void> {
-    const servers = [this.https, this.http, ...this.draining.keys()];
-    await Promise.all(servers.map((server) => server?.stop(force)));
+    const servers = [...[...this.listeners.values()].flatMap(serversOf), ...this.draining.keys()];
+    await Promise.all(servers.map((server) => server.stop(force)));
   }
 
   /**
@@ -145,10 +210,22 @@ export class ProxyServer {
     );
   }
 
-  private serve(proto: Proto, port: number, tls: TlsEntry[] | undefined): Server<BridgeData> {
+  /** Both listeners on `host` (null: no HTTP one); if the HTTP one cannot bind, the HTTPS one is stopped again. */
+  private bind(host: string, httpsPort: number, httpPort: number | null): Listeners {
+    const https = this.serve("https", httpsPort, this.tls, host);
+    if (httpPort === null) return { https, http: undefined };
+    try {
+      return { https, http: this.serve("http", httpPort, undefined, host) };
+    } catch (error) {
+      https.stop(true);
+      throw error;
+    }
+  }
+
+  private serve(proto: Proto, port: number, tls: TlsEntry[] | undefined, host: string): Server<BridgeData> {
     try {
       return Bun.serve<BridgeData>({
-        hostname: this.options.host,
+        hostname: host,
         port,
         reusePort: true,
         tls,
@@ -157,14 +234,15 @@ export class ProxyServer {
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         development: false,
         fetch: (req, server) => this.handle(req, server, proto),
-        websocket: bridgeHandlers,
+        websocket: this.webSocketHandlers,
         error: (error) => {
           console.error(error);
+          this.options.onError?.(error);
           return new Response("gotunnel: internal error", { status: 500 });
         },
       });
     } catch (error) {
-      throw bindError(error, this.options.host, port, proto);
+      throw bindError(error, host, port, proto);
     }
   }
 
@@ -173,17 +251,22 @@ export class ProxyServer {
     const host = req.headers.get("host") ?? "";
     const route = this.router.match(host);
     const close = this.shouldClose(req, server);
-    let response = this.earlyPage(req, server, host, route, proto) ?? this.ownPage(req, host, route, proto);
+    // One requestIP call per request: it is a native call that allocates (about 3% of the request path).
+    const ip = clientIpOf(req, server);
+    let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, host, route, proto);
     let error: unknown;
+    let span: RequestSpan | undefined;
     if (response) {
       // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
       if (close) response.headers.set("connection", "close");
     } else if (route) {
-      const ctx = this.context(req, server, host, proto, close);
+      const ctx = this.context(ip, server, host, proto, close);
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
-        ({ response, error } = await forward(req, route, ctx, this.options.upstream));
+        const tracing = this.options.tracing;
+        if (tracing) ({ response, error, span } = await forwardTraced(req, route, ctx, this.options.upstream, tracing));
+        else ({ response, error } = await forward(req, route, ctx, this.options.upstream));
       }
     }
     const onRequest = this.options.onRequest;
@@ -196,6 +279,8 @@ export class ProxyServer {
         durationMs: performance.now() - started,
         route: route?.name,
         error,
+        traceId: span?.traceId,
+        spanId: span?.spanId,
       });
     }
     return response;
@@ -204,13 +289,12 @@ export class ProxyServer {
   /** The LAN policy's 403 or an httpPages answer: both come before routing, for any Host. */
   private earlyPage(
     req: Request,
-    server: Server<BridgeData>,
+    ip: string,
     host: string,
     route: ProxyRoute | undefined,
     proto: Proto,
   ): Response | undefined {
     const { httpPages, isAllowed } = this.options;
-    const ip = clientIpOf(req, server);
     const pages = proto === "http" && httpPages ? httpPages(req) : undefined;
     if (pages) return isAllowed && !isAllowed(undefined, ip) ? lanForbiddenPage(req, host, undefined) : pages;
     if (isAllowed && !isAllowed(route, ip)) return lanForbiddenPage(req, host, route);
@@ -235,7 +319,7 @@ export class ProxyServer {
   }
 
   private context(
-    req: Request,
+    clientIp: string,
     server: Server<BridgeData>,
     host: string,
     proto: Proto,
@@ -243,7 +327,7 @@ export class ProxyServer {
   ): ForwardContext {
     return {
       host,
-      clientIp: clientIpOf(req, server),
+      clientIp,
       proto,
       port: server.port ?? 0,
       via: this.viaToken,
@@ -259,4 +343,8 @@ function clientIpOf(req: Request, server: Server<BridgeData>): string {
 
 function asksToClose(req: Request): boolean {
   return req.headers.get("connection")?.toLowerCase().includes("close") === true;
+}
+
+function serversOf(listeners: Listeners): Server<BridgeData>[] {
+  return listeners.http ? [listeners.https, listeners.http] : [listeners.https];
 }

@@ -1,6 +1,6 @@
 /**
  * The daemon's request metrics: plain counters bumped from the proxy's per-request event (proxy/server.ts
- * RequestEvent), so the request path pays a few Map lookups and additions, nothing more. Rendering happens on scrape.
+ * RequestEvent), so the request path pays one Map lookup and a few array increments. Rendering happens on scrape.
  */
 import type { Family, HistogramSeries, Sample } from "./prometheus.ts";
 
@@ -14,11 +14,6 @@ export interface ObservedRequest {
   durationMs: number;
   route: string | undefined;
   error: unknown;
-}
-
-interface Histogram {
-  counts: number[];
-  sum: number;
 }
 
 /** 2xx, 3xx…; anything outside 100–599 is "other" so a strange status cannot create unbounded series. */
@@ -36,65 +31,116 @@ export function upstreamErrorKind(error: unknown): string {
 }
 
 /** Methods are client input: only the standard ones become label values, so a client cannot mint series. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
-
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"] as const;
+const METHOD_INDEX = new Map<string, number>(METHODS.map((method, index) => [method, index]));
+const OTHER_METHOD = METHODS.length - 1;
+/** Status classes 1xx…5xx, then "other". */
+const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"] as const;
+const ERROR_KINDS = ["refused", "timeout", "reset", "other"] as const;
 const SEP = "\u0000";
 
+/**
+ * One route's counters in flat arrays, so counting a request is one Map lookup (the route) and a few array
+ * increments: requests[method * CLASSES.length + class], the duration histogram, and errors by kind.
+ */
+class RouteCounters {
+  readonly requests = new Float64Array(METHODS.length * CLASSES.length);
+  readonly buckets = new Float64Array(DURATION_BUCKETS_SECONDS.length + 1);
+  durationSum = 0;
+  readonly errors = new Float64Array(ERROR_KINDS.length);
+}
+
+function classIndex(status: number): number {
+  return status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : CLASSES.length - 1;
+}
+
+function bucketIndex(seconds: number): number {
+  for (let i = 0; i < DURATION_BUCKETS_SECONDS.length; i++) if (seconds <= DURATION_BUCKETS_SECONDS[i]!) return i;
+  return DURATION_BUCKETS_SECONDS.length;
+}
+
 export class RequestMetrics {
-  private readonly requests = new Map<string, number>();
-  private readonly durations = new Map<string, Histogram>();
-  private readonly upstreamErrors = new Map<string, number>();
+  private readonly routes = new Map<string, RouteCounters>();
 
   /** Only routed requests count: the route is the label, and an unrouted 404 has none. */
   observe(event: ObservedRequest): void {
-    if (!event.route) return;
-    const method = KNOWN_METHODS.has(event.method) ? event.method : "OTHER";
-    bump(this.requests, [event.route, method, codeClass(event.status)].join(SEP));
-    this.observeDuration(event.route, event.durationMs / 1000);
-    if (event.error !== undefined && event.error !== null)
-      bump(this.upstreamErrors, [event.route, upstreamErrorKind(event.error)].join(SEP));
-  }
-
-  private observeDuration(route: string, seconds: number): void {
-    let histogram = this.durations.get(route);
-    if (!histogram) {
-      histogram = { counts: new Array(DURATION_BUCKETS_SECONDS.length + 1).fill(0), sum: 0 };
-      this.durations.set(route, histogram);
+    const route = event.route;
+    if (!route) return;
+    let counters = this.routes.get(route);
+    if (counters === undefined) {
+      counters = new RouteCounters();
+      this.routes.set(route, counters);
     }
-    const index = DURATION_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
-    const slot = index === -1 ? DURATION_BUCKETS_SECONDS.length : index;
-    histogram.counts[slot] = (histogram.counts[slot] ?? 0) + 1;
-    histogram.sum += seconds;
+    const method = METHOD_INDEX.get(event.method) ?? OTHER_METHOD;
+    counters.requests[method * CLASSES.length + classIndex(event.status)]! += 1;
+    const seconds = event.durationMs / 1000;
+    counters.buckets[bucketIndex(seconds)]! += 1;
+    counters.durationSum += seconds;
+    if (event.error !== undefined && event.error !== null)
+      counters.errors[ERROR_KINDS.indexOf(upstreamErrorKind(event.error) as (typeof ERROR_KINDS)[number])]! += 1;
   }
 
   families(): Family[] {
+    const requests: Sample[] = [];
+    const durations: HistogramSeries[] = [];
+    const errors: Sample[] = [];
+    for (const [route, counters] of this.routes) {
+      counters.requests.forEach((value, index) => {
+        if (value === 0) return;
+        const method = METHODS[Math.floor(index / CLASSES.length)]!;
+        requests.push({ labels: { route, method, code_class: CLASSES[index % CLASSES.length]! }, value });
+      });
+      durations.push({
+        labels: { route },
+        bounds: DURATION_BUCKETS_SECONDS,
+        counts: [...counters.buckets],
+        sum: counters.durationSum,
+      });
+      counters.errors.forEach((value, index) => {
+        if (value > 0) errors.push({ labels: { route, kind: ERROR_KINDS[index]! }, value });
+      });
+    }
     return [
       {
         name: "gotunnel_requests_total",
         help: "Requests proxied, by route, method and status class.",
         type: "counter",
-        samples: samples(this.requests, ["route", "method", "code_class"]),
+        samples: requests,
       },
       {
         name: "gotunnel_request_duration_seconds",
         help: "Time from request to upstream response headers, by route.",
         type: "histogram",
-        series: [...this.durations].map(
-          ([route, histogram]): HistogramSeries => ({
-            labels: { route },
-            bounds: DURATION_BUCKETS_SECONDS,
-            counts: histogram.counts,
-            sum: histogram.sum,
-          }),
-        ),
+        series: durations,
       },
       {
         name: "gotunnel_upstream_errors_total",
         help: "Requests the upstream failed (the client got a 502), by route and kind.",
         type: "counter",
-        samples: samples(this.upstreamErrors, ["route", "kind"]),
+        samples: errors,
       },
     ];
+  }
+}
+
+/**
+ * Errors the daemon met, by component (proxy, tls, hosts, mdns, daemon…) and category (the error code's family):
+ * the same pair Sentry tags them with, so a dashboard and an error tracker agree.
+ */
+export class ErrorCounts {
+  private readonly counts = new Map<string, number>();
+
+  count(component: string, category: string): void {
+    bump(this.counts, [component, category].join(SEP));
+  }
+
+  family(): Family {
+    return {
+      name: "gotunnel_errors_total",
+      help: "Errors the daemon met, by component and category.",
+      type: "counter",
+      samples: samples(this.counts, ["component", "category"]),
+    };
   }
 }
 

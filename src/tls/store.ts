@@ -2,6 +2,8 @@
  * In-memory certificate store: the proxy asks it for `Bun.serve` `tls` entries, one set per route, and it issues,
  * caches and renews leaves. Nothing is written to disk.
  */
+
+import { traced } from "../telemetry/tracing.ts";
 import { DAY_MS, type LocalCA } from "./ca.ts";
 import { issueLeaf, type LeafCertificate } from "./leaf.ts";
 
@@ -84,6 +86,20 @@ export class CertificateStore {
     });
   }
 
+  /**
+   * Every cached leaf's expiry, for `/metrics`: the route name (`*.name` for a wildcard), or "default" for the
+   * localhost certificate. Leaves still being issued are left out.
+   */
+  async expiries(): Promise<{ certificate: string; notAfter: Date }[]> {
+    const settled = await Promise.allSettled(
+      [...this.#leaves].map(async ([key, leaf]) => ({
+        certificate: key === DEFAULT_KEY ? "default" : key,
+        notAfter: (await leaf).notAfter,
+      })),
+    );
+    return settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  }
+
   /** When the earliest cached leaf becomes due for renewal; schedule a tlsEntries + listener swap for then. */
   async nextRenewalAt(): Promise<Date | undefined> {
     const leaves = await Promise.all(this.#leaves.values());
@@ -125,7 +141,8 @@ export class CertificateStore {
       }
       if (this.#leaves.get(key) !== cached) return this.#leaf(key, names, counts); // renewed by a concurrent call
     }
-    const pending = issueLeaf(this.#ca, names, { now: this.#now() });
+    const attributes = { "gotunnel.certificate.names": names.join(",") };
+    const pending = traced("certificate issue", attributes, () => issueLeaf(this.#ca, names, { now: this.#now() }));
     this.#leaves.set(key, pending);
     counts.issued++;
     try {

@@ -15,7 +15,8 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 test("the README's example command serves hello.localhost over trusted HTTPS and stops its daemon", async () => {
   const proc = Bun.spawn([process.execPath, join(root, "scripts", "example.ts"), "--check"], {
     cwd: root,
-    env: { ...process.env, GOTUNNEL_HOME: home, GOTUNNEL_HOSTS_FILE: join(home, "hosts") },
+    // GOTUNNEL_LAN=0: hello.localhost stays on loopback anyway, unless the caller's environment says otherwise.
+    env: { ...process.env, GOTUNNEL_HOME: home, GOTUNNEL_HOSTS_FILE: join(home, "hosts"), GOTUNNEL_LAN: "0" },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -24,11 +24,12 @@ afterAll(() => scope.dispose());
 describe("onboarding on the daemon's HTTP listener", () => {
   test("/_gotunnel/gotunnel-ca.crt is the CA in DER, for any Host, matching `gotunnel ca --json`", async () => {
     const home = scope.dir("home");
-    const started = await scope.start(["start", "-d", "myapp", "-p", String(upstream.port)], {
-      cwd: home,
-      home,
-      env: PORTS,
+    // lan: true on the route lists it on the page even under the GOTUNNEL_LAN=0 tests run with (helpers/e2e.ts),
+    // which keeps the daemon itself on loopback.
+    const project = scope.project({
+      "gotunnel.config.json": JSON.stringify({ routes: { myapp: { target: upstream.port, lan: true } } }),
     });
+    const started = await scope.start(["up", "--detach"], { cwd: project, home, env: PORTS });
     const der = join(scope.dir("download"), "ca.crt");
     for (const host of ["myapp.local", "192.168.1.20", "anything.example"]) {
       const url = `http://127.0.0.1:${started.httpPort}/_gotunnel/gotunnel-ca.crt`;
@@ -70,5 +71,9 @@ describe("lan travels from the config to the daemon", () => {
       ["closed.local", false],
       ["open.local", true],
     ]);
+    // The daemon's own GOTUNNEL_LAN=0 outranks the route's lan: true: this machine stays off the network.
+    const log = readFileSync(join(home, "state", "daemon.log"), "utf8");
+    expect(log).toContain("ready on 127.0.0.1:");
+    expect(log).not.toContain("0.0.0.0");
   });
 });

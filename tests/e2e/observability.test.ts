@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { curl, E2EScope, freePort, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
+import { startWebSocketUpstream } from "../helpers/upstreams.ts";
 
 const PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
 const scope = new E2EScope();
@@ -93,6 +94,63 @@ describe("health and metrics", () => {
     expect(version.bun).toBeString();
     const config = (await (await fetch(`${admin}/debug/config`)).json()) as { proxy: { adminPort: number } };
     expect(config.proxy.adminPort).toBe(0);
+  });
+
+  test("gauges: open WebSockets, upstream bytes by direction, each route's certificate expiry", async () => {
+    requireBinary();
+    const home = scope.dir("gauges");
+    const upstream = startWebSocketUpstream();
+    scope.defer(upstream.stop);
+    expect((await gotunnel(home, ["start", "-d", "ws", "-p", String(upstream.port), "--json"])).exitCode).toBe(0);
+    const status = JSON.parse((await gotunnel(home, ["status", "--json"])).stdout) as Status & {
+      ports: { https: number };
+    };
+    const scrape = async () => (await fetch(`http://127.0.0.1:${status.admin?.port}/metrics`)).text();
+    const ca = await Bun.file(status.ca.path).text();
+
+    const before = await scrape();
+    const upload = "x".repeat(10_000);
+    const post = await curl(`https://ws.local:${status.ports.https}/upload`, {
+      ca: status.ca.path,
+      args: ["-X", "POST", "--data-binary", upload],
+    });
+    expect(post.exitCode).toBe(0);
+    const afterPost = await scrape();
+    const delta = (metrics: string, direction: string) =>
+      (sampleValue(metrics, `gotunnel_upstream_bytes_total{direction="${direction}"}`) ?? Number.NaN) -
+      (sampleValue(before, `gotunnel_upstream_bytes_total{direction="${direction}"}`) ?? Number.NaN);
+    // The body plus one request head went up; one short 426 answer came back.
+    expect(delta(afterPost, "sent")).toBeGreaterThanOrEqual(10_000);
+    expect(delta(afterPost, "sent")).toBeLessThan(11_000);
+    expect(delta(afterPost, "received")).toBeGreaterThan(0);
+    expect(delta(afterPost, "received")).toBeLessThan(1_000);
+
+    const sockets = [0, 1].map(
+      () =>
+        new WebSocket(`wss://127.0.0.1:${status.ports.https}/hmr`, {
+          headers: { host: `ws.local:${status.ports.https}` },
+          tls: { ca, serverName: "ws.local" },
+        }),
+    );
+    await Promise.all(sockets.map((ws) => new Promise((resolve) => ws.addEventListener("open", resolve))));
+    const open = await scrape();
+    expect(sampleValue(open, "gotunnel_websocket_connections")).toBe(2);
+    for (const ws of sockets) ws.close(1000, "done");
+    let closed = open;
+    for (let i = 0; i < 50 && sampleValue(closed, "gotunnel_websocket_connections") !== 0; i++) {
+      await Bun.sleep(50);
+      closed = await scrape();
+    }
+    expect(sampleValue(closed, "gotunnel_websocket_connections")).toBe(0);
+
+    // The route's leaf lives under a year from now (browser limit), the CA for years.
+    const now = Date.now() / 1000;
+    const leaf = sampleValue(closed, 'gotunnel_certificate_expiry_timestamp_seconds{certificate="ws.local"}') ?? 0;
+    const caExpiry = sampleValue(closed, 'gotunnel_certificate_expiry_timestamp_seconds{certificate="ca"}') ?? 0;
+    expect(leaf - now).toBeGreaterThan(30 * 86_400);
+    expect(leaf - now).toBeLessThan(398 * 86_400);
+    expect(caExpiry).toBeGreaterThan(leaf);
+    expect(sampleValue(closed, "process_heap_bytes")).toBeGreaterThan(0);
   });
 
   test("`gotunnel health` exits 7 when no daemon runs", async () => {

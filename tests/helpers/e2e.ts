@@ -11,7 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
-export const BINARY = join(REPO_ROOT, "dist", "gotunnel");
+/** GOTUNNEL_E2E_BINARY: test another build (e.g. one made while dist/ is being rebuilt by someone else). */
+export const BINARY = process.env.GOTUNNEL_E2E_BINARY ?? join(REPO_ROOT, "dist", "gotunnel");
 export const FIXTURES = join(REPO_ROOT, "tests", "fixtures", "e2e");
 /** How long the binary gets to print its ready line (CA creation + leaf certificates + bind; usually < 1 s). */
 const READY_TIMEOUT_MS = 20_000;
@@ -296,6 +297,9 @@ export function binaryEnv(home: string, extra: Record<string, string> = {}): Rec
     NO_COLOR: "1",
     // Any free port: the fixed default (7070) would make parallel test daemons race for it.
     GOTUNNEL_ADMIN_PORT: "0",
+    // A `.local` route would otherwise widen the daemon to 0.0.0.0 and send mDNS on this machine's network: tests
+    // that want the LAN override it (empty: the default policy) inside a network namespace they created (netns.ts).
+    GOTUNNEL_LAN: "0",
     ...extra,
   };
 }

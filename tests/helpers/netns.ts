@@ -161,6 +161,22 @@ export function collect(stream: ReadableStream<Uint8Array>) {
   };
 }
 
+/** Polls `check` until it returns a value, or fails with the last state after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await Bun.sleep(200);
+  }
+  throw new Error(`${what} did not happen in ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+}
+
 function avahiConfig(iface: string, hostName: string): string {
   return [
     "[server]",

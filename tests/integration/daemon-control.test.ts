@@ -29,6 +29,8 @@ beforeAll(async () => {
   });
   stopped = runDaemon({
     proxy: { host: "127.0.0.1", httpsPort: 0, httpPort: 0, adminPort: 0 },
+    // api.local would otherwise move the listeners to 0.0.0.0 and start mDNS on this machine's network.
+    lan: false,
     paths,
     hostsFile,
     log: (level, message) => logs.push(`${level} ${message}`),

@@ -2,7 +2,8 @@
  * The listener swap (DESIGN.md: `server.reload` keeps old certificates, so `update()` binds a second Bun.serve with
  * reusePort and stops the old one). Under wrk load over HTTPS, a dozen swaps with changed routes and new
  * certificates must not fail a single request; afterwards a new route's certificate is served and a removed route is
- * a 404; a slow request in flight across a swap still completes.
+ * a 404; a slow request in flight across a swap still completes. Adding and retiring an address (what LAN sharing
+ * does) serves at once, and an address that cannot be bound changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
@@ -200,3 +201,46 @@ describe("long-lived connections across a swap", () => {
     }
   }, 30_000);
 });
+
+describe("adding and retiring an address (LAN sharing on and off)", () => {
+  // 127.0.0.2 stands in for 0.0.0.0: tests on this machine never listen beyond loopback (tests/helpers/netns.ts).
+  const extra = "127.0.0.2";
+  const reach = (host: string) =>
+    fetch(`https://${host}:${port}/`, insecureFor("stable.local")).then(
+      (res) => res.status,
+      () => "refused",
+    );
+
+  test("a new address serves at once; retiring it leaves the first one serving", async () => {
+    const routes = generation(0);
+    await proxy.update(routes, undefined, ["127.0.0.1", extra]);
+    expect(proxy.hosts).toEqual(["127.0.0.1", extra]);
+    expect(await reach(extra)).toBe(200);
+    await proxy.update(routes, undefined, ["127.0.0.1"]);
+    expect(proxy.hosts).toEqual(["127.0.0.1"]);
+    expect(await reach("127.0.0.1")).toBe(200);
+    // retire() leaves stop() running in the background: the address goes once its connections have.
+    for (let poll = 0; poll < MAX_POLLS && (await reach(extra)) !== "refused"; poll++) await Bun.sleep(100);
+    expect(await reach(extra)).toBe("refused");
+  }, 15_000);
+
+  test("an address that cannot be bound throws and changes nothing", async () => {
+    // Held without reusePort by another listener, so our reusePort bind is refused.
+    const holder = Bun.serve({ hostname: "127.0.0.3", port, fetch: () => new Response("not ours") });
+    try {
+      const outcome = await proxy.update(generation(0), undefined, ["127.0.0.1", "127.0.0.3"]).then(
+        () => "bound",
+        (error: unknown) => String(error),
+      );
+      expect(outcome).toContain("127.0.0.3");
+      expect(proxy.hosts).toEqual(["127.0.0.1"]);
+      expect(await reach("127.0.0.1")).toBe(200);
+    } finally {
+      holder.stop(true);
+    }
+  });
+});
+
+function insecureFor(host: string): RequestInit {
+  return { tls: { rejectUnauthorized: false }, headers: { host } } as RequestInit;
+}

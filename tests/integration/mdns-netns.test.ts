@@ -18,6 +18,7 @@ import {
   type AvahiHost,
   collect,
   createNetnsPair,
+  eventually,
   type NetnsPair,
   netnsSkipReason,
   run,
@@ -50,22 +51,6 @@ for await (const line of console) {
   if (command.stop) { await mdns.stop(); say({ type: "stopped" }); process.exit(0); }
 }
 `;
-
-/** Polls `check` until it returns a value, or fails with the last state after `timeoutMs`. */
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await Bun.sleep(200);
-  }
-  throw new Error(`${what} did not happen in ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
-}
 
 const skip = netnsSkipReason();
 

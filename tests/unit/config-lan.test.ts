@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { resolveConfig } from "../../src/config/load.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { envLayer } from "../../src/config/env.ts";
+import { loadConfig, resolveConfig } from "../../src/config/load.ts";
 import { LAN_DEFAULT, validateLayer } from "../../src/config/schema.ts";
 import { GotunnelError } from "../../src/core/errors.ts";
 import { bindHostFor, isLanAllowed } from "../../src/mdns/lan.ts";
@@ -57,5 +61,33 @@ describe("config: lan", () => {
     expect(isLanAllowed(config.routes[0], "192.168.1.50", config.lan)).toBe(true);
     const local = resolveConfig({ routes: { b: { target: 3001, lan: false } } }, SOURCE);
     expect(bindHostFor(local)).toBe("127.0.0.1");
+  });
+});
+
+describe("GOTUNNEL_LAN", () => {
+  const lanOf = (value: string | undefined) => envLayer({ GOTUNNEL_LAN: value }).raw.lan;
+
+  test("1/true/yes/on and 0/false/no/off, any case, set the global lan; empty or absent leaves it unset", () => {
+    expect(["1", "true", "YES", " on "].map(lanOf)).toEqual([true, true, true, true]);
+    expect(["0", "false", "No", "OFF"].map(lanOf)).toEqual([false, false, false, false]);
+    expect(envLayer({ GOTUNNEL_LAN: "" }).raw).toEqual({});
+    expect(envLayer({}).raw).toEqual({});
+  });
+
+  test("it wins over a config file, and a bad value is a config error naming the variable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gotunnel-lan-env-"));
+    try {
+      writeFileSync(join(dir, "gotunnel.config.json"), JSON.stringify({ routes: { a: 3000 }, lan: true }));
+      const load = (GOTUNNEL_LAN: string) => loadConfig({ cwd: dir, env: { GOTUNNEL_LAN }, userConfigDir: dir });
+      expect((await load("0")).config.lan).toBe(false);
+      expect((await load("")).config.lan).toBe(true);
+      const error = await load("maybe").catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GotunnelError);
+      expect((error as GotunnelError).message).toContain(
+        'environment variable GOTUNNEL_LAN: expected true or false (found "maybe")',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

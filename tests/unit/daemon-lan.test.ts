@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { resolveConfig } from "../../src/config/load.ts";
-import { daemonBindHost, lanGuard, reachesLan } from "../../src/daemon/lan.ts";
+import { daemonBindHost, lanGuard, listenHosts, reachesLan, rebindMessage } from "../../src/daemon/lan.ts";
 import { wireRoutes } from "../../src/daemon/session.ts";
 import { lanForbiddenPage } from "../../src/proxy/pages.ts";
 import type { ProxyRoute } from "../../src/proxy/router.ts";
@@ -17,22 +17,64 @@ const route = (name: string, lan?: boolean): ProxyRoute => ({
   ...(lan === undefined ? {} : { lan }),
 });
 
-describe("daemon LAN binding is opt-in", () => {
-  test("the loopback default stays loopback unless lan: true is set explicitly", () => {
-    expect(daemonBindHost({ proxy: proxy("127.0.0.1") })).toBe("127.0.0.1");
-    expect(daemonBindHost({ proxy: proxy("127.0.0.1"), lan: true })).toBe("0.0.0.0");
-    expect(daemonBindHost({ proxy: proxy("127.0.0.1"), lan: false })).toBe("127.0.0.1");
+describe("daemon LAN binding follows the routes", () => {
+  const bind = (host: string, routes: ProxyRoute[], lan?: boolean) =>
+    daemonBindHost({ proxy: proxy(host), ...(lan === undefined ? {} : { lan }) }, routes);
+
+  test("loopback while no route is shared; 0.0.0.0 once a .local route is", () => {
+    expect(bind("127.0.0.1", [])).toBe("127.0.0.1");
+    expect(bind("127.0.0.1", [route("myapp.local")])).toBe("0.0.0.0");
+    expect(bind("127.0.0.1", [route("*.app.local")])).toBe("0.0.0.0");
+    expect(bind("127.0.0.1", [route("a.localhost"), route("myapp.local")])).toBe("0.0.0.0");
   });
 
-  test("an explicit proxy.host is kept, except that lan: false narrows a wildcard to loopback", () => {
-    expect(daemonBindHost({ proxy: proxy("0.0.0.0") })).toBe("0.0.0.0");
-    expect(daemonBindHost({ proxy: proxy("10.1.2.3"), lan: true })).toBe("10.1.2.3");
-    expect(daemonBindHost({ proxy: proxy("0.0.0.0"), lan: false })).toBe("127.0.0.1");
+  test("a name mDNS cannot announce opens the LAN only with an explicit lan: true", () => {
+    expect(bind("127.0.0.1", [route("a.localhost"), route("b.test")])).toBe("127.0.0.1");
+    expect(bind("127.0.0.1", [route("b.test", true)])).toBe("0.0.0.0");
+    expect(bind("127.0.0.1", [route("a.localhost")], true)).toBe("0.0.0.0");
+  });
+
+  test("lan: false on a route keeps it loopback; the daemon's global lan: false keeps every route loopback", () => {
+    expect(bind("127.0.0.1", [route("myapp.local", false)])).toBe("127.0.0.1");
+    expect(bind("127.0.0.1", [route("myapp.local")], false)).toBe("127.0.0.1");
+    expect(bind("127.0.0.1", [route("myapp.local", true)], false)).toBe("127.0.0.1");
+  });
+
+  test("a proxy.host the user set is kept, except that lan: false narrows a wildcard to loopback", () => {
+    expect(bind("0.0.0.0", [])).toBe("0.0.0.0");
+    expect(bind("10.1.2.3", [route("a.localhost")])).toBe("10.1.2.3");
+    expect(bind("10.1.2.3", [route("myapp.local")], true)).toBe("10.1.2.3");
+    expect(bind("::1", [route("myapp.local")])).toBe("::1");
+    expect(bind("0.0.0.0", [route("myapp.local")], false)).toBe("127.0.0.1");
+    expect(bind("0.0.0.0", [route("myapp.local", true)], false)).toBe("127.0.0.1");
+    expect(bind("10.1.2.3", [], false)).toBe("10.1.2.3");
   });
 
   test("reachesLan: only a non-loopback bind makes mDNS and the LAN policy matter", () => {
     expect(["127.0.0.1", "::1", "localhost"].map(reachesLan)).toEqual([false, false, false]);
     expect(["0.0.0.0", "10.1.2.3", "::"].map(reachesLan)).toEqual([true, true, true]);
+  });
+
+  test("a widened default keeps its loopback listener next to 0.0.0.0; any other bind is one address", () => {
+    const hosts = (host: string, routes: ProxyRoute[], lan?: boolean) =>
+      listenHosts({ proxy: proxy(host), ...(lan === undefined ? {} : { lan }) }, routes);
+    expect(hosts("127.0.0.1", [route("myapp.local")])).toEqual(["127.0.0.1", "0.0.0.0"]);
+    expect(hosts("127.0.0.1", [route("a.localhost")])).toEqual(["127.0.0.1"]);
+    expect(hosts("0.0.0.0", [route("myapp.local")])).toEqual(["0.0.0.0"]);
+    expect(hosts("0.0.0.0", [route("myapp.local")], false)).toEqual(["127.0.0.1"]);
+    expect(hosts("10.1.2.3", [])).toEqual(["10.1.2.3"]);
+  });
+
+  test("a change of addresses is logged; a failed one as a warning naming where the proxy stays", () => {
+    expect(rebindMessage(["127.0.0.1", "0.0.0.0"])).toEqual([
+      "info",
+      "listening on 127.0.0.1 and 0.0.0.0: a route is shared on the LAN",
+    ]);
+    expect(rebindMessage(["127.0.0.1"])[1]).toContain("no route is shared");
+    expect(rebindMessage(["127.0.0.1"], new Error("EADDRINUSE"))).toEqual([
+      "warn",
+      "LAN sharing unavailable, still listening on 127.0.0.1: Error: EADDRINUSE",
+    ]);
   });
 });
 
@@ -65,16 +107,21 @@ describe("routes carry lan to the daemon", () => {
     expect(resolveConfig({ routes: { a: 3000 }, lan: false }, SOURCE).lan).toBe(false);
   });
 
-  test("each wired route gets its own lan, else the global one, else the default (true)", () => {
+  test("each wired route gets its own lan, else the global one, else none (the daemon's global applies)", () => {
     const config = resolveConfig({ routes: { a: 3000, b: { target: 3001, lan: false } }, lan: false }, SOURCE);
     expect(wireRoutes(config.routes, config.lan).map((r) => [r.name, r.lan])).toEqual([
       ["a.local", false],
       ["b.local", false],
     ]);
     const open = resolveConfig({ routes: { a: 3000, b: { target: 3001, lan: false } } }, SOURCE);
-    expect(wireRoutes(open.routes, open.lan).map((r) => [r.name, r.lan])).toEqual([
-      ["a.local", true],
+    const wired = wireRoutes(open.routes, open.lan);
+    expect(wired.map((r) => [r.name, r.lan])).toEqual([
+      ["a.local", undefined],
       ["b.local", false],
     ]);
+    // Absent, not undefined: the daemon must tell a default from an explicit lan: true.
+    expect("lan" in wired[0]!).toBe(false);
+    const shared = resolveConfig({ routes: { a: 3000 }, lan: true }, SOURCE);
+    expect(wireRoutes(shared.routes, shared.lan)[0]?.lan).toBe(true);
   });
 });

@@ -9,24 +9,13 @@
  */
 import { expect, test } from "bun:test";
 import { namesInBlock, withNames } from "../../src/hosts/block.ts";
+import { prng } from "../helpers/prng.ts";
 
 const CASES = 3000;
 const BASE_SEED = Number(process.env.HOSTS_FUZZ_SEED ?? 20_240_601);
 const START = "# gotunnel-start";
 const END = "# gotunnel-end";
 const ADDRESSES = ["127.0.0.1", "::1"];
-
-/** mulberry32: tiny, fast, and good enough to drive a generator. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class Rng {
   readonly random: () => number;

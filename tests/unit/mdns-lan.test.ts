@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { bindHostFor, isLanAllowed, isLanRoute } from "../../src/mdns/lan.ts";
+import { bindHostFor, isLanAllowed, isLanRoute, opensLan } from "../../src/mdns/lan.ts";
 
 const config = (host: string, routes: { lan?: boolean }[], lan?: boolean) => ({ proxy: { host }, routes, lan });
 
@@ -36,5 +36,22 @@ describe("isLanAllowed", () => {
     expect(isLanAllowed(undefined, "192.168.1.50", false)).toBe(false);
     expect(isLanAllowed(undefined, "192.168.1.50")).toBe(true);
     expect(isLanRoute({}, undefined)).toBe(true);
+  });
+});
+
+describe("opensLan", () => {
+  test("a shared .local route opens the LAN by default; other names need an explicit lan: true", () => {
+    expect(opensLan({ name: "myapp.local" })).toBe(true);
+    expect(opensLan({ name: "*.app.LOCAL" })).toBe(true);
+    expect(opensLan({ name: "myapp.localhost" })).toBe(false);
+    expect(opensLan({ name: "myapp.test" })).toBe(false);
+    expect(opensLan({ name: "myapp.test", lan: true })).toBe(true);
+    expect(opensLan({ name: "myapp.test" }, true)).toBe(true);
+  });
+
+  test("an unshared route never opens it", () => {
+    expect(opensLan({ name: "myapp.local", lan: false })).toBe(false);
+    expect(opensLan({ name: "myapp.local" }, false)).toBe(false);
+    expect(opensLan({ name: "myapp.local", lan: true }, false)).toBe(true);
   });
 });

@@ -61,6 +61,16 @@ describe("environment profiles", () => {
   });
 });
 
+describe("admin port", () => {
+  test("GOTUNNEL_ADMIN_PORT=off (or adminPort: false) turns it off; other words are errors naming the variable", async () => {
+    expect((await load({ GOTUNNEL_ADMIN_PORT: "off" })).proxy.adminPort).toBe(false);
+    expect((await load({ GOTUNNEL_ADMIN_PORT: "9100" })).proxy.adminPort).toBe(9100);
+    await expect(load({ GOTUNNEL_ADMIN_PORT: "nine" })).rejects.toThrow(
+      /environment variable GOTUNNEL_ADMIN_PORT: expected an integer port from 0 to 65535, or false/,
+    );
+  });
+});
+
 describe("exports", () => {
   const config = { environment: "development" as const, sentryDsn: DSN, otlpEndpoint: "http://127.0.0.1:4318" };
 

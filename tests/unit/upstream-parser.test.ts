@@ -82,6 +82,15 @@ describe("parseHead", () => {
     expect(head.headers.get("x-name")).toBe("caf\xe9");
   });
 
+  test("drops hop-by-hop fields (RFC 9110 §7.6.1), and the fields Connection names, keeping the rest", () => {
+    const { head } = parse(
+      "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nTE: trailers\r\n" +
+        'Trailer: Expires\r\nUpgrade: h2c\r\nProxy-Connection: close\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect([...head.headers.keys()]).toEqual(["content-length", "etag"]);
+    expect(head.connectionKeepAlive).toBe(true);
+  });
+
   test("interprets framing fields and does not forward Transfer-Encoding", () => {
     const { head } = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\nContent-Type: text/plain\r\n\r\n");
     expect(head.hasTransferEncoding).toBe(true);

@@ -6,6 +6,9 @@ import * as v from "valibot";
 import { type ErrorCode, GotunnelError } from "../../core/errors.ts";
 import {
   errorResponseSchema,
+  type LogLine,
+  logLineSchema,
+  logsDroppedSchema,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   type Readiness,
@@ -30,6 +33,23 @@ const KNOWN_CODES = new Set<string>([
   "E_DAEMON",
   "E_IO",
 ]);
+
+export interface LogsQuery {
+  /** A route name (`api` means `api.local`); undefined: every route. */
+  route?: string;
+  /** The newest N buffered lines; undefined: all of them. */
+  limit?: number;
+  /** Keep the stream open for new requests. */
+  follow?: boolean;
+}
+
+/** Lines the daemon skipped because this reader fell behind (see the server's FOLLOW_BACKLOG_LINES). */
+export interface LogsDropped {
+  event: "dropped";
+  count: number;
+}
+
+const logItemSchema = v.union([logLineSchema, logsDroppedSchema]);
 
 export function notRunning(socket: string, cause?: unknown): GotunnelError {
   return new GotunnelError("E_DAEMON", `the gotunnel daemon is not running (no answer on ${socket})`, {
@@ -117,6 +137,24 @@ export class ControlClient {
       }
     }
     return { ready, events: events() };
+  }
+
+  /** `GET /v1/logs`: the daemon's buffered request log, then (with `follow`) each new request until `signal` aborts. */
+  async logs(query: LogsQuery, signal: AbortSignal): Promise<AsyncGenerator<LogLine | LogsDropped>> {
+    const params = new URLSearchParams();
+    if (query.route !== undefined) params.set("route", query.route);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.follow) params.set("follow", "1");
+    const response = await this.send("GET", `/v1/logs?${params}`, undefined, signal);
+    if (!response.ok || !response.body) throw this.remoteError(await response.json());
+    const lines = ndjson(response.body);
+    async function* items(): AsyncGenerator<LogLine | LogsDropped> {
+      for await (const line of lines) {
+        const parsed = v.safeParse(logItemSchema, line);
+        if (parsed.success) yield parsed.output;
+      }
+    }
+    return items();
   }
 }
 

@@ -30,7 +30,10 @@ export const routeRecordSchema = v.object({
   https: v.boolean(),
   headers: v.record(v.string(), v.string()),
   preserveHost: v.boolean(),
-  /** Share on the LAN (mDNS, clients other than this machine). Absent: the daemon's global `lan` (older clients). */
+  /**
+   * Share on the LAN (mDNS, clients other than this machine). Absent: the client's config does not set it, so the
+   * daemon's global `lan` applies.
+   */
   lan: v.optional(v.boolean()),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
@@ -113,8 +116,18 @@ export const requestEventSchema = v.object({
   durationMs: v.number(),
   route: v.optional(v.string()),
   error: v.optional(v.string()),
+  /** The request's span (W3C ids, hex) when tracing is on. */
+  traceId: v.optional(v.string()),
+  spanId: v.optional(v.string()),
 });
 export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
+
+/** `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered. */
+export const logLineSchema = v.object({ time: v.string(), ...v.omit(requestEventSchema, ["event"]).entries });
+export type LogLine = v.InferOutput<typeof logLineSchema>;
+
+/** `GET /v1/logs?follow=1`: lines a slow reader missed (the daemon never waits for it), sent before the next one. */
+export const logsDroppedSchema = v.object({ event: v.literal("dropped"), count: v.number() });
 
 export const removeRoutesResponseSchema = v.object({ removed: v.array(v.string()) });
 export const okResponseSchema = v.object({ ok: v.literal(true) });

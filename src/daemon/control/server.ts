@@ -8,9 +8,11 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
+import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
 import {
   addRoutesRequestSchema,
+  type LogLine,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   type RequestEventLine,
@@ -25,6 +27,11 @@ const SOCKET_MODE = 0o600;
  * keep writing well inside the default 10 s idle timeout to keep an `up` session open for as long as it runs.
  */
 const SESSION_HEARTBEAT_MS = 4_000;
+/**
+ * Lines a `logs -f` stream may hold for a reader that does not keep up. Past it, new lines are dropped and counted
+ * (a `dropped` line tells the reader), so a stalled terminal costs bounded memory and never slows the proxy.
+ */
+const FOLLOW_BACKLOG_LINES = 1_000;
 
 export function socketPath(runtimeDir: string): string {
   return join(runtimeDir, SOCKET_FILE);
@@ -94,6 +101,8 @@ async function handle(request: Request, options: ControlServerOptions): Promise<
       return json({ removed: await service.remove(await body(request, removeRoutesRequestSchema)) });
     case "POST /v1/sessions":
       return openSession(request, service);
+    case "GET /v1/logs":
+      return streamLogs(request, service);
     case "POST /v1/shutdown":
       // After this answer is written: shutdown cuts every control connection.
       setTimeout(options.onShutdown, 0);
@@ -129,5 +138,70 @@ async function openSession(request: Request, service: DaemonService): Promise<Re
     },
     cancel: end,
   });
+  return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+}
+
+/** `?limit=N`: a positive integer, at most the buffer's size; absent: the whole buffer. */
+function limitParam(value: string | null): number {
+  if (value === null) return REQUEST_LOG_CAPACITY;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new GotunnelError("E_USAGE", `invalid control request at limit: expected a positive integer, got ${value}`);
+  }
+  return Math.min(Number(value), REQUEST_LOG_CAPACITY);
+}
+
+/**
+ * `gotunnel logs`: the buffered request log as NDJSON, filtered by `route`; with `follow=1` the stream stays open
+ * and carries each new request until the client goes away. History and subscription happen in one turn of the
+ * event loop, so a follower misses no request and sees none twice.
+ */
+function streamLogs(request: Request, service: DaemonService): Response {
+  const params = new URL(request.url).searchParams;
+  const name = params.get("route");
+  const route = name === null ? undefined : service.logRoute(name);
+  const history = service.requestLog.lines(route, limitParam(params.get("limit")));
+  const encoder = new TextEncoder();
+  const encode = (line: unknown) => encoder.encode(`${JSON.stringify(line)}\n`);
+  let stop: () => void = () => undefined;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        for (const line of history) controller.enqueue(encode(line));
+        if (params.get("follow") !== "1") return controller.close();
+        // Bun sends the headers with the first chunk: a blank line (ignored, like the heartbeat) answers at once.
+        controller.enqueue(encoder.encode("\n"));
+        const enqueue = (bytes: Uint8Array) => {
+          try {
+            controller.enqueue(bytes);
+          } catch {
+            // Closed: the client went away before its abort event. Callers run on the proxy's request path or in
+            // a timer, where a throw would fail a request or the daemon, so following just ends here.
+            stop();
+          }
+        };
+        let dropped = 0;
+        const unfollow = service.requestLog.follow(route, (line: LogLine) => {
+          if ((controller.desiredSize ?? 0) <= 0) {
+            dropped++;
+            return;
+          }
+          if (dropped > 0) enqueue(encode({ event: "dropped", count: dropped }));
+          dropped = 0;
+          enqueue(encode(line));
+        });
+        // A full backlog needs no heartbeat (and must not grow by one).
+        const heartbeat = setInterval(() => {
+          if ((controller.desiredSize ?? 0) > 0) enqueue(encoder.encode("\n"));
+        }, SESSION_HEARTBEAT_MS);
+        stop = () => {
+          unfollow();
+          clearInterval(heartbeat);
+        };
+        request.signal.addEventListener("abort", () => stop());
+      },
+      cancel: () => stop(),
+    },
+    { highWaterMark: history.length + FOLLOW_BACKLOG_LINES },
+  );
   return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
 }

@@ -20,9 +20,16 @@ import { NO_CONTENT_LENGTH } from "./parser.ts";
 
 export type UpstreamSocket = Socket<Connection>;
 
+export interface UpstreamTraffic {
+  sent: number;
+  received: number;
+}
+
 /** What a connection needs from its origin's pool; implemented by Origin. */
 export interface ConnectionOwner {
   readonly label: string;
+  /** Byte totals shared by the whole pool (`/metrics`); bumped per socket read and write, nothing more. */
+  readonly traffic: UpstreamTraffic;
   /** The exchange completed and the socket may carry another. */
   release(conn: Connection): void;
   /** The socket is gone (closed by either side); its slot is free. */
@@ -88,6 +95,7 @@ export class Connection {
     if (socket === null || this.disposed) return false;
     const written = socket.write(data);
     const length = typeof data === "string" ? data.length : data.byteLength;
+    if (written > 0) this.owner.traffic.sent += written;
     if (written === length) return true;
     // -1: the socket is closing; its close callback settles the exchange.
     if (written < 0 || this.disposed) return false;
@@ -108,6 +116,7 @@ export class Connection {
     if (pending === null || this.disposed || this.socket === null) return;
     const written = this.socket.write(pending);
     if (written < 0) return;
+    this.owner.traffic.sent += written;
     if (written < pending.byteLength) {
       this.pendingWrite = pending.subarray(written);
       return;
@@ -130,6 +139,7 @@ export class Connection {
 
   onData(buf: Buffer): void {
     if (this.disposed) return;
+    this.owner.traffic.received += buf.length;
     const ex = this.exchange;
     if (ex === null) {
       // Bytes on an idle socket belong to no request (RFC 9112 §9.3): the connection is unusable.

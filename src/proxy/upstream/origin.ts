@@ -2,7 +2,7 @@
  * The pool for one upstream origin (host + port): idle keep-alive sockets (LIFO, so the warmest socket is
  * reused and the coldest ones age out), a socket budget, and a FIFO of requests waiting for a socket.
  */
-import type { Connection } from "./connection.ts";
+import type { Connection, UpstreamTraffic } from "./connection.ts";
 import { type DialTarget, dial } from "./dial.ts";
 import { UpstreamError } from "./errors.ts";
 import { type Exchange, type ExchangeOwner, PHASE_CONNECTING, PHASE_QUEUED } from "./exchange.ts";
@@ -18,6 +18,7 @@ export interface PoolShared {
   idle: number;
   queued: number;
   closed: boolean;
+  traffic: UpstreamTraffic;
 }
 
 /** Drop the consumed head of the FIFO once it is this long and at least half the array. */
@@ -41,6 +42,7 @@ export class Origin implements DialTarget, ExchangeOwner {
   readonly hostHeader: string;
   preferredLoopback: string | null = null;
   private readonly shared: PoolShared;
+  readonly traffic: UpstreamTraffic;
   private readonly idle: Connection[] = [];
   private readonly live = new Set<Connection>();
   private readonly queue: (Exchange | undefined)[] = [];
@@ -49,6 +51,7 @@ export class Origin implements DialTarget, ExchangeOwner {
 
   constructor(shared: PoolShared, hostname: string, port: number) {
     this.shared = shared;
+    this.traffic = shared.traffic;
     this.hostname = hostname;
     this.port = port;
     const bare = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;

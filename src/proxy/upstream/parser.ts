@@ -2,7 +2,8 @@
  * Incremental HTTP/1.1 response-head parsing by byte scanning (RFC 9112 §4 status line, §5 fields).
  * The head is located first (`scanHead`, resumable across packets), then parsed in one pass; field names and values are decoded as
  * latin1 because field values are bytes, not UTF-8 (RFC 9110 §5.5). Framing fields are interpreted here
- * and never forwarded as-is: the body we expose is already de-chunked.
+ * and never forwarded as-is: the body we expose is already de-chunked. Hop-by-hop fields (RFC 9110 §7.6.1) never
+ * reach `headers` either, so the proxy forwards the head without a second pass over it.
  */
 import { protocolError } from "./errors.ts";
 
@@ -33,6 +34,20 @@ const NAME_CONTENT_TYPE = bytes("content-type");
 const TOKEN_CHUNKED = bytes("chunked");
 const TOKEN_CLOSE = bytes("close");
 const TOKEN_KEEP_ALIVE = bytes("keep-alive");
+/** Hop-by-hop field names besides Connection and Transfer-Encoding (handled on their own), by length. */
+const HOP_BY_HOP = new Map<number, Uint8Array[]>();
+for (const name of [
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+]) {
+  const encoded = bytes(name);
+  HOP_BY_HOP.set(encoded.length, [...(HOP_BY_HOP.get(encoded.length) ?? []), encoded]);
+}
 const STATUS_PREFIX = bytes("HTTP/1.");
 
 /** One parsed head. Reused per connection: only `headers` is new for each response. */
@@ -47,6 +62,8 @@ export class ResponseHead {
   chunked = false;
   connectionClose = false;
   connectionKeepAlive = false;
+  /** Other fields the Connection field named (RFC 9110 §7.6.1): hop-by-hop too, removed once the head is parsed. */
+  connectionNames: string[] | null = null;
   hasContentType = false;
   /** Index of the LF ending each non-empty line seen so far (status line first), from scanHead. */
   lineEnds = new Int32Array(INITIAL_HEAD_LINES);
@@ -124,6 +141,7 @@ export function parseHead(buf: Buffer, start: number, out: ResponseHead): void {
   out.chunked = false;
   out.connectionClose = false;
   out.connectionKeepAlive = false;
+  out.connectionNames = null;
   out.hasContentType = false;
   const headers = new Headers();
   out.headers = headers;
@@ -135,6 +153,15 @@ export function parseHead(buf: Buffer, start: number, out: ResponseHead): void {
     if (line === 0) parseStatusLine(buf, lineStart, lineEnd, out);
     else parseField(buf, lineStart, lineEnd, out, headers);
     lineStart = lf + 1;
+  }
+  // parseField sets it; TypeScript cannot see that through the call and still narrows it to null.
+  const named = out.connectionNames as string[] | null;
+  if (named !== null) {
+    try {
+      for (const name of named) headers.delete(name);
+    } catch (cause) {
+      throw protocolError("invalid field name in Connection", cause);
+    }
   }
 }
 
@@ -186,14 +213,24 @@ function parseField(buf: Buffer, start: number, end: number, out: ResponseHead, 
     parseContentLength(buf, valueStart, valueEnd, out);
   } else if (nameLength === 10 && matchesLower(buf, start, NAME_CONNECTION)) {
     parseConnection(buf, valueStart, valueEnd, out);
+    return;
   } else if (nameLength === 12 && matchesLower(buf, start, NAME_CONTENT_TYPE)) {
     out.hasContentType = true;
+  } else if (isHopByHop(buf, start, nameLength)) {
+    return;
   }
   try {
     headers.append(buf.toString("latin1", start, colon), buf.toString("latin1", valueStart, valueEnd));
   } catch (cause) {
     throw protocolError("invalid field name or value", cause);
   }
+}
+
+function isHopByHop(buf: Uint8Array, start: number, length: number): boolean {
+  const candidates = HOP_BY_HOP.get(length);
+  if (candidates === undefined) return false;
+  for (const name of candidates) if (matchesLower(buf, start, name)) return true;
+  return false;
 }
 
 function endsWithToken(buf: Uint8Array, start: number, end: number, token: Uint8Array): boolean {
@@ -228,15 +265,23 @@ function parseContentLength(buf: Uint8Array, start: number, end: number, out: Re
   out.contentLength = value;
 }
 
-/** Finds the `close` and `keep-alive` connection options (RFC 9112 §9.6, RFC 9110 §7.6.1). */
-function parseConnection(buf: Uint8Array, start: number, end: number, out: ResponseHead): void {
+/**
+ * Finds the `close` and `keep-alive` connection options (RFC 9112 §9.6); any other token names a field that is
+ * hop-by-hop for this response (RFC 9110 §7.6.1), which parseHead removes.
+ */
+function parseConnection(buf: Buffer, start: number, end: number, out: ResponseHead): void {
   let i = start;
   while (i < end) {
     while (i < end && (isWhitespace(buf[i]) || buf[i] === COMMA)) i++;
     const tokenStart = i;
     while (i < end && buf[i] !== COMMA && !isWhitespace(buf[i])) i++;
     const length = i - tokenStart;
+    if (length === 0) continue;
     if (length === 5 && matchesLower(buf, tokenStart, TOKEN_CLOSE)) out.connectionClose = true;
     else if (length === 10 && matchesLower(buf, tokenStart, TOKEN_KEEP_ALIVE)) out.connectionKeepAlive = true;
+    else {
+      out.connectionNames ??= [];
+      out.connectionNames.push(buf.toString("latin1", tokenStart, i).toLowerCase());
+    }
   }
 }

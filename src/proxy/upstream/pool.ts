@@ -52,6 +52,7 @@ export class UpstreamPool {
       idle: 0,
       queued: 0,
       closed: false,
+      traffic: { sent: 0, received: 0 },
     };
     const periodMs = Math.min(MAX_SWEEP_PERIOD_MS, Math.max(MIN_SWEEP_PERIOD_MS, Math.floor(idleTimeoutMs / 4)));
     this.maxIdleTicks = Math.ceil(idleTimeoutMs / periodMs);
@@ -77,7 +78,8 @@ export class UpstreamPool {
   }
 
   stats(): UpstreamPoolStats {
-    return { open: this.shared.open, idle: this.shared.idle, queued: this.shared.queued };
+    const { open, idle, queued, traffic } = this.shared;
+    return { open, idle, queued, bytesSent: traffic.sent, bytesReceived: traffic.received };
   }
 
   /**

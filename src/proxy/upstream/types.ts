@@ -35,4 +35,7 @@ export interface UpstreamPoolStats {
   idle: number;
   /** Requests waiting for a socket. */
   queued: number;
+  /** Bytes written to and read from upstream sockets since the pool started (heads and bodies). */
+  bytesSent: number;
+  bytesReceived: number;
 }

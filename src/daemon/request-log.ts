@@ -1,0 +1,100 @@
+/**
+ * The daemon's request log: the last REQUEST_LOG_CAPACITY requests in a ring buffer, which `gotunnel logs` reads,
+ * and the followers (`gotunnel logs -f`) that get each new request as it happens. The proxy is benchmarked against
+ * nginx, so recording a request costs two array stores: the event object the proxy made anyway, and its time as a
+ * number. Lines are built (ISO time, error text) only when someone reads them or follows.
+ */
+import type { RequestEvent } from "../proxy/server.ts";
+import type { LogLine } from "./control/protocol.ts";
+
+/**
+ * A few screens of history. Bounded memory: an event is a few hundred bytes (method, host, path and route strings),
+ * so the whole buffer stays well under a megabyte.
+ */
+export const REQUEST_LOG_CAPACITY = 1000;
+
+export type LogFollower = (line: LogLine) => void;
+
+interface Follow {
+  /** Undefined: every route. */
+  route: string | undefined;
+  send: LogFollower;
+}
+
+export class RequestLog {
+  /** Slot i holds an event and its time; `next` is the slot the next push overwrites (the oldest once full). */
+  private readonly events: (RequestEvent | undefined)[];
+  private readonly timesMs: Float64Array;
+  private next = 0;
+  private size = 0;
+  private readonly follows = new Set<Follow>();
+
+  constructor(readonly capacity = REQUEST_LOG_CAPACITY) {
+    this.events = new Array<RequestEvent | undefined>(capacity).fill(undefined);
+    this.timesMs = new Float64Array(capacity);
+  }
+
+  /** O(1) and allocation-free unless someone follows; then the line is built once and shared by the followers. */
+  push(event: RequestEvent, timeMs = Date.now()): void {
+    this.events[this.next] = event;
+    this.timesMs[this.next] = timeMs;
+    this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
+    if (this.size < this.capacity) this.size++;
+    if (this.follows.size > 0) this.publish(event, timeMs);
+  }
+
+  /** The newest `limit` buffered lines of `route` (every route when undefined), oldest first. */
+  lines(route?: string, limit = this.capacity): LogLine[] {
+    const newestFirst: LogLine[] = [];
+    for (let age = 1; age <= this.size && newestFirst.length < limit; age++) {
+      const slot = (this.next - age + this.capacity) % this.capacity;
+      const event = this.events[slot];
+      if (event && (route === undefined || event.route === route))
+        newestFirst.push(logLine(event, this.timesMs[slot]!));
+    }
+    return newestFirst.reverse();
+  }
+
+  /** Route names with a buffered request: `gotunnel logs` still answers for a route removed a moment ago. */
+  routes(): Set<string> {
+    const names = new Set<string>();
+    for (const event of this.events) if (event?.route) names.add(event.route);
+    return names;
+  }
+
+  /**
+   * Calls `send` with each new request to `route` (every route when undefined) until the returned stop is called.
+   * `send` runs on the proxy's request path: it must be quick and must not throw.
+   */
+  follow(route: string | undefined, send: LogFollower): () => void {
+    const follow: Follow = { route, send };
+    this.follows.add(follow);
+    return () => this.follows.delete(follow);
+  }
+
+  private publish(event: RequestEvent, timeMs: number): void {
+    let line: LogLine | undefined;
+    for (const follow of this.follows) {
+      if (follow.route !== undefined && follow.route !== event.route) continue;
+      line ??= logLine(event, timeMs);
+      follow.send(line);
+    }
+  }
+}
+
+/** A request as `gotunnel logs` shows it: the error becomes its message, the duration keeps two decimals. */
+export function logLine(event: RequestEvent, timeMs: number): LogLine {
+  const { error, traceId, spanId } = event;
+  return {
+    time: new Date(timeMs).toISOString(),
+    method: event.method,
+    host: event.host,
+    path: event.path,
+    status: event.status,
+    durationMs: Math.round(event.durationMs * 100) / 100,
+    ...(event.route === undefined ? {} : { route: event.route }),
+    ...(error ? { error: String((error as Error).message ?? error) } : {}),
+    ...(traceId ? { traceId } : {}),
+    ...(spanId ? { spanId } : {}),
+  };
+}

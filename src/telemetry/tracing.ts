@@ -1,0 +1,70 @@
+/**
+ * Traces through @opentelemetry/api. Without an OTLP endpoint (telemetry/settings.ts) nothing is loaded: `traced`
+ * runs on the API's built-in no-op tracer, and the proxy gets no request hook at all, so its request path does no
+ * tracing work. With one, otlp.ts is imported (dynamically), registers gotunnel's tracer and exports in batches.
+ */
+import { type SpanAttributes, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Environment } from "../config/schema.ts";
+import type { TelemetrySettings } from "./settings.ts";
+
+/** What the proxy tells the hook about a request it is about to forward. */
+export interface RequestInfo {
+  /** Host header as sent (with port). */
+  host: string;
+  route: string;
+  proto: "http" | "https";
+  /** The listener's port. */
+  port: number;
+  /** Path and query as received. */
+  path: string;
+}
+
+/** One proxied request's server span; `traceparent` is what the upstream receives (same trace, this span as parent). */
+export interface TracedRequest {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceparent: string;
+  finish(status: number, error: unknown): void;
+}
+
+export interface Tracing {
+  /** The proxy's hook (proxy/server.ts RequestTracing): undefined from start() means not sampled. */
+  requests: { start(req: Request, info: RequestInfo): TracedRequest | undefined };
+  /** Daemon shutdown: sends the spans still queued (bounded by OTEL_BSP_EXPORT_TIMEOUT). */
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  environment: Environment;
+  log(level: "info" | "warn", message: string): void;
+  env?: Record<string, string | undefined>;
+}
+
+/** Undefined when no endpoint is configured (or exports are disabled): then nothing below is ever imported. */
+export async function startTracing(
+  settings: TelemetrySettings,
+  log: TracingOptions["log"],
+): Promise<Tracing | undefined> {
+  if (!settings.otlp) return undefined;
+  const { createTracing } = await import("./otlp.ts");
+  log("info", `tracing: exporting spans to ${settings.otlp.tracesUrl} (sample rate ${settings.otlp.sampleRate})`);
+  return createTracing(settings.otlp, { environment: settings.environment, log });
+}
+
+/**
+ * Runs `work` inside an INTERNAL span named `name` (a child of the active span, if any); a rejection marks the span
+ * as an error and is rethrown. Costs one no-op span object when tracing is off.
+ */
+export function traced<T>(name: string, attributes: SpanAttributes, work: () => Promise<T>): Promise<T> {
+  return trace.getTracer("gotunnel").startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work();
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * Traces through the compiled binary, against a local OTLP/HTTP receiver (a Bun.serve that records POST /v1/traces):
+ * a proxied request with a client `traceparent` becomes a SERVER span of that trace whose parent is the client's
+ * span, the upstream receives a `traceparent` of the same trace with the server span as parent, and route changes
+ * have their own spans. Without an endpoint, or with GOTUNNEL_TELEMETRY=0, nothing is sent and the client's
+ * `traceparent` reaches the upstream unchanged.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { curl, E2EScope, headerValues, requireBinary, runGotunnel, stopDaemonOf } from "../helpers/e2e.ts";
+import { startEchoUpstream } from "../helpers/upstreams.ts";
+
+const scope = new E2EScope();
+afterAll(() => scope.dispose());
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID = "00f067aa0ba902b7";
+const CLIENT_TRACEPARENT = `00-${TRACE_ID}-${PARENT_ID}-01`;
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[];
+  status: { code: number };
+}
+
+interface OtlpBody {
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[];
+  }[];
+}
+
+/** A local OTLP/HTTP collector stand-in: keeps every body POSTed to /v1/traces. */
+function startReceiver() {
+  const bodies: OtlpBody[] = [];
+  const contentTypes: string[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      if (req.method !== "POST" || new URL(req.url).pathname !== "/v1/traces")
+        return new Response(null, { status: 404 });
+      contentTypes.push(`${req.headers.get("content-type")}; ${req.headers.get("content-encoding")}`);
+      const bytes = new Uint8Array(await req.arrayBuffer());
+      const gzipped = req.headers.get("content-encoding") === "gzip";
+      bodies.push(JSON.parse(new TextDecoder().decode(gzipped ? Bun.gunzipSync(bytes) : bytes)) as OtlpBody);
+      return Response.json({});
+    },
+  });
+  scope.defer(() => server.stop(true));
+  const spans = () => bodies.flatMap((body) => body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)));
+  return { endpoint: `http://127.0.0.1:${server.port}`, bodies, contentTypes, spans };
+}
+
+function attribute(span: OtlpSpan, key: string): string | undefined {
+  const value = span.attributes.find((item) => item.key === key)?.value;
+  return value?.stringValue ?? value?.intValue;
+}
+
+async function until<T>(probe: () => T | undefined, timeoutMs = 5_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (let value = probe(); ; value = probe()) {
+    if (value !== undefined || Date.now() > deadline) return value;
+    await Bun.sleep(50);
+  }
+}
+
+/** `gotunnel start` for an echo upstream under a fresh home with `env`; returns the route URL and the CA. */
+async function startRoute(name: string, env: Record<string, string>) {
+  const home = scope.dir(name);
+  const upstream = startEchoUpstream();
+  scope.defer(() => upstream.stop());
+  scope.defer(() => stopDaemonOf(home));
+  const ports = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
+  const options = { cwd: home, home, env: { ...ports, ...env } };
+  const started = await runGotunnel(["start", "-d", name, "-p", String(upstream.port), "--json"], options);
+  expect(started.exitCode).toBe(0);
+  const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
+  return { home, upstream, url: ready.routes[0]?.url ?? "", ca: ready.ca.path };
+}
+
+function upstreamTraceparents(upstream: ReturnType<typeof startEchoUpstream>): string[] {
+  return upstream.seen.flatMap((seen) => seen.headers.filter(([key]) => key === "traceparent").map(([, v]) => v));
+}
+
+describe("OTLP traces", () => {
+  test("a proxied request continues the client's trace, and the upstream gets the server span as parent", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" };
+    const { home, upstream, url, ca } = await startRoute("traced", env);
+
+    const response = await curl(`${url}/items?secret=1`, {
+      ca,
+      args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`, "-H", "tracestate: vendor=abc"],
+    });
+    expect(response.status).toBe(200);
+    const server = await until(() => receiver.spans().find((span) => span.kind === 2));
+    expect(server).toBeDefined();
+    if (!server) return;
+    expect(server.traceId).toBe(TRACE_ID);
+    expect(server.parentSpanId).toBe(PARENT_ID);
+    expect(server.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(server.name).toBe("GET traced.local");
+    expect(attribute(server, "http.request.method")).toBe("GET");
+    expect(attribute(server, "http.response.status_code")).toBe("200");
+    expect(attribute(server, "url.path")).toBe("/items");
+    expect(attribute(server, "url.scheme")).toBe("https");
+    expect(attribute(server, "server.address")).toBe("traced.local");
+    expect(BigInt(server.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(server.startTimeUnixNano));
+    expect(receiver.contentTypes[0]).toBe("application/json; null");
+
+    // Same trace, our span as the parent, sampled; tracestate untouched.
+    expect(upstreamTraceparents(upstream)).toEqual([`00-${TRACE_ID}-${server.spanId}-01`]);
+    expect(upstream.seen[0]?.headers.find(([key]) => key === "tracestate")?.[1]).toBe("vendor=abc");
+
+    const resource = receiver.bodies[0]?.resourceSpans[0]?.resource.attributes ?? [];
+    const resourceOf = (key: string) => resource.find((item) => item.key === key)?.value.stringValue;
+    expect(resourceOf("service.name")).toBe("gotunnel");
+    expect(resourceOf("deployment.environment.name")).toBe("development");
+    expect(resourceOf("service.version")).toBeString();
+
+    // The route add that `start` made, with its certificate and hosts update as children.
+    const add = receiver.spans().find((span) => span.name === "route add");
+    expect(add).toBeDefined();
+    const children = receiver
+      .spans()
+      .filter((span) => span.parentSpanId === add?.spanId && span.traceId === add?.traceId);
+    expect(children.map((span) => span.name)).toContain("hosts update");
+    expect(headerValues(response, "traceparent")).toEqual([]);
+
+    // A request without traceparent starts a new trace (development samples everything).
+    await curl(`${url}/second`, { ca });
+    const root = await until(() => receiver.spans().find((span) => attribute(span, "url.path") === "/second"));
+    expect(root?.parentSpanId).toBeUndefined();
+    expect(upstreamTraceparents(upstream)[1]).toBe(`00-${root?.traceId}-${root?.spanId}-01`);
+
+    // The shutdown's own hosts update (removing our names) is queued last and still sent on the daemon's way out.
+    const hostsUpdates = () => receiver.spans().filter((span) => span.name === "hosts update").length;
+    const before = hostsUpdates();
+    await stopDaemonOf(home);
+    expect(hostsUpdates()).toBe(before + 1);
+  });
+
+  test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    const { home, upstream, url, ca } = await startRoute("untraced", {});
+    const unsampled = `00-${TRACE_ID}-${PARENT_ID}-00`;
+    await curl(url, { ca, args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`] });
+    await curl(url, { ca, args: ["-H", `traceparent: ${unsampled}`] });
+    expect(upstreamTraceparents(upstream)).toEqual([CLIENT_TRACEPARENT, unsampled]);
+    await stopDaemonOf(home);
+    expect(receiver.bodies).toEqual([]);
+  });
+
+  test("GOTUNNEL_TELEMETRY=0 wins over a configured endpoint", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+      GOTUNNEL_TELEMETRY: "0",
+    };
+    const { home, upstream, url, ca } = await startRoute("optout", env);
+    await curl(url, { ca, args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`] });
+    await Bun.sleep(300);
+    await stopDaemonOf(home);
+    expect(receiver.bodies).toEqual([]);
+    expect(upstreamTraceparents(upstream)).toEqual([CLIENT_TRACEPARENT]);
+  });
+});
