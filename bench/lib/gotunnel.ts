@@ -77,8 +77,9 @@ export function startGotunnel(context: BenchContext): Promise<RunningTarget> {
 }
 
 /**
- * With OTEL_EXPORTER_OTLP_ENDPOINT set and the development profile's sample rate (1.0): a server span per request,
- * exported in batches to a sink that reads and discards the bodies. Its own home, so it gets its own daemon.
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set and `--otel-sample-rate` (default 1.0, the development profile's: a server
+ * span per request), exported in batches to a sink that reads and discards the bodies. Its own home, so it gets its
+ * own daemon.
  */
 export async function startGotunnelOtel(context: BenchContext): Promise<RunningTarget> {
   const sink = startOtlpSink();
@@ -86,6 +87,7 @@ export async function startGotunnelOtel(context: BenchContext): Promise<RunningT
     ...context.gotunnelEnv,
     GOTUNNEL_HOME: join(context.dir, "gotunnel-otel-home"),
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+    OTEL_TRACES_SAMPLER_ARG: String(context.options.otelSampleRate),
   };
   try {
     const target = await startVariant(context, "gotunnel-otel", env, sink.note);

@@ -25,6 +25,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Total time the run may idle waiting for other processes' load to pass (see noise.ts). */
   quietWaitS: number;
+  /** gotunnel-otel's trace sample rate (OTEL_TRACES_SAMPLER_ARG); 1 = every request, the development default. */
+  otelSampleRate: number;
 }
 
 export const USAGE = `bun run bench [options]
@@ -38,6 +40,7 @@ export const USAGE = `bun run bench [options]
   --threads <1>       wrk threads
   --workers <1>       nginx worker_processes and Caddy GOMAXPROCS (more than 1 only makes sense with --no-pin)
   --quiet-wait <180s> total time the run may pause for other processes' CPU load to pass (0: never wait)
+  --otel-sample-rate <1>  fraction of requests gotunnel-otel traces (0.05 is the production profile's)
   --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each
   --no-isolate        do not wrap the run in private namespaces (isolation needs root)
   -h, --help          this text`;
@@ -88,6 +91,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       "no-isolate": { type: "boolean" },
       "no-pin": { type: "boolean" },
       "quiet-wait": { type: "string" },
+      "otel-sample-rate": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -108,7 +112,15 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     isolate: !(values["no-isolate"] ?? false),
     pin: !(values["no-pin"] ?? false),
     quietWaitS: parseDurationS(values["quiet-wait"] ?? "180s"),
+    otelSampleRate: sampleRate(values["otel-sample-rate"]),
   };
+}
+
+function sampleRate(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const rate = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || rate > 1) throw new Error(`--otel-sample-rate expects 0 to 1, got "${text}"`);
+  return rate;
 }
 
 export { REPO_ROOT };
