@@ -54,6 +54,7 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
   await runSession(client, request, {
     onReady: (ready) => renderReady(ready, options.json || format === "json", "Ctrl-C removes these routes"),
     onRequest: ({ event: _event, ...record }) => log(record),
+    onDropped: (count) => warn(`${count} requests were not shown: this terminal fell behind the daemon`),
     onStop: (signal) => {
       if (format === "text") info(`${signal}: removing this session's routes`);
     },

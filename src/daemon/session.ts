@@ -30,6 +30,8 @@ const noSignal = (): undefined => undefined;
 export interface SessionHandlers {
   onReady(ready: ReadyEvent): void;
   onRequest(event: RequestEventLine): void;
+  /** The daemon skipped `count` request lines because this process did not read them fast enough. */
+  onDropped?(count: number): void;
   onStop?(signal: NodeJS.Signals): void;
 }
 
@@ -44,7 +46,10 @@ export async function runSession(
   const { ready, events } = await client.openSession(request, abort.signal);
   handlers.onReady(ready);
   const streamEnded = (async () => {
-    for await (const event of events) handlers.onRequest(event);
+    for await (const event of events) {
+      if (event.event === "dropped") handlers.onDropped?.(event.count);
+      else handlers.onRequest(event);
+    }
   })();
   // A stream that ends or breaks (the daemon stopped or crashed) ends the session the same way.
   const outcome = await Promise.race([signalled, streamEnded.then(noSignal, noSignal)]);

@@ -12,7 +12,7 @@ import type { Subprocess } from "bun";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
 /** GOTUNNEL_E2E_BINARY: test another build (e.g. one made while dist/ is being rebuilt by someone else). */
-export const BINARY = process.env.GOTUNNEL_E2E_BINARY ?? join(REPO_ROOT, "dist", "gotunnel");
+export const BINARY = process.env.GOTUNNEL_E2E_BINARY || join(REPO_ROOT, "dist", "gotunnel");
 export const FIXTURES = join(REPO_ROOT, "tests", "fixtures", "e2e");
 /** How long the binary gets to print its ready line (CA creation + leaf certificates + bind; usually < 1 s). */
 const READY_TIMEOUT_MS = 20_000;

@@ -43,13 +43,15 @@ export interface LogsQuery {
   follow?: boolean;
 }
 
-/** Lines the daemon skipped because this reader fell behind (see the server's FOLLOW_BACKLOG_LINES). */
+/** Lines the daemon skipped because this reader fell behind (FOLLOW_BACKLOG_LINES; for `up`, control/batch.ts). */
 export interface LogsDropped {
   event: "dropped";
   count: number;
 }
 
 const logItemSchema = v.union([logLineSchema, logsDroppedSchema]);
+/** An `up` session's lines after the ready one: requests, and what the daemon skipped (control/batch.ts). */
+const sessionItemSchema = v.union([requestEventSchema, logsDroppedSchema]);
 
 export function notRunning(socket: string, cause?: unknown): GotunnelError {
   return new GotunnelError("E_DAEMON", `the gotunnel daemon is not running (no answer on ${socket})`, {
@@ -123,16 +125,16 @@ export class ControlClient {
   async openSession(
     payload: unknown,
     signal: AbortSignal,
-  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine> }> {
+  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine | LogsDropped> }> {
     const response = await this.send("POST", "/v1/sessions", payload, signal);
     if (!response.ok || !response.body) throw this.remoteError(await response.json());
     const lines = ndjson(response.body);
     const first = await lines.next();
     if (first.done) throw mismatch("the session stream ended before its ready line");
     const ready = this.parse(response, readySchema, first.value);
-    async function* events(): AsyncGenerator<RequestEventLine> {
+    async function* events(): AsyncGenerator<RequestEventLine | LogsDropped> {
       for await (const line of lines) {
-        const parsed = v.safeParse(requestEventSchema, line);
+        const parsed = v.safeParse(sessionItemSchema, line);
         if (parsed.success) yield parsed.output;
       }
     }

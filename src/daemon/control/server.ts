@@ -10,6 +10,7 @@ import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
+import { LineBatcher } from "./batch.ts";
 import {
   addRoutesRequestSchema,
   type LogLine,
@@ -121,19 +122,22 @@ async function openSession(request: Request, service: DaemonService): Promise<Re
   const ready = await service.add(await body(request, addRoutesRequestSchema), sessionId);
   const encoder = new TextEncoder();
   let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let batcher: LineBatcher | undefined;
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
+    batcher?.close();
     void service.endSession(sessionId);
   };
   request.signal.addEventListener("abort", end);
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
-      const send = (line: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
-      send(ready);
-      service.listen(sessionId, (event: RequestEventLine) => send(event));
+      controller.enqueue(encoder.encode(`${JSON.stringify(ready)}\n`));
+      const lines = new LineBatcher(controller);
+      batcher = lines;
+      service.listen(sessionId, (event: RequestEventLine) => lines.push(event));
       heartbeat = setInterval(() => controller.enqueue(encoder.encode("\n")), SESSION_HEARTBEAT_MS);
     },
     cancel: end,
