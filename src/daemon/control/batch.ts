@@ -11,19 +11,20 @@ export const SESSION_MAX_QUEUED_CHUNKS = 64;
 const encoder = new TextEncoder();
 
 export class LineBatcher {
-  private pending: unknown[] = [];
+  /** NDJSON not yet written. Each line is stringified as it comes: a flush of hundreds at once would stall the loop. */
+  private pending = "";
   private dropped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
 
-  /** Queues `line` for the next flush; O(1), no encoding on the request path. */
+  /** Queues `line` for the next flush. */
   push(line: unknown): void {
     if ((this.controller.desiredSize ?? 0) < -SESSION_MAX_QUEUED_CHUNKS) {
       this.dropped++;
       return;
     }
-    this.pending.push(line);
+    this.pending += `${JSON.stringify(line)}\n`;
     this.timer ??= setTimeout(() => this.flush(), SESSION_FLUSH_MS);
   }
 
@@ -32,19 +33,18 @@ export class LineBatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.dropped > 0) {
-      this.pending.unshift({ event: "dropped", count: this.dropped });
+      this.pending = `${JSON.stringify({ event: "dropped", count: this.dropped })}\n${this.pending}`;
       this.dropped = 0;
     }
-    if (this.pending.length === 0) return;
-    let text = "";
-    for (const line of this.pending) text += `${JSON.stringify(line)}\n`;
-    this.pending = [];
+    if (this.pending === "") return;
+    const text = this.pending;
+    this.pending = "";
     this.controller.enqueue(encoder.encode(text));
   }
 
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending = [];
+    this.pending = "";
   }
 }
