@@ -14,9 +14,9 @@ import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
 import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
-import { telemetrySettings } from "../telemetry/settings.ts";
+import { type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
 import { startTracing } from "../telemetry/tracing.ts";
-import { type AdminContext, startAdminServer } from "./admin.ts";
+import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -73,7 +73,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Only persistent routes are saved; the filter also drops any session route an older daemon left behind.
     const table = new RouteTable(loaded.routes.filter((route) => route.persistent));
     let service: DaemonService | undefined;
-    const tracing = options.observability && (await startTracing(telemetrySettings(options.observability), log));
+    const telemetry = options.observability && telemetrySettings(options.observability);
+    const tracing = telemetry && (await startTracing(telemetry, log));
     const gateway = await startGateway({
       proxy: options.proxy,
       bindHosts: (routes) => listenHosts(options, routes),
@@ -93,6 +94,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const hostsFile = options.hostsFile ?? hostsFilePath();
     service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, reporter, errors });
     await service.sync();
+    const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
       requestShutdown = resolve;
@@ -121,12 +123,33 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     await adminServer?.stop(true);
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
     await reporter.span("daemon shutdown", () => shutdown(running));
-    // After the listeners: the last requests' spans are queued by now.
-    await tracing?.shutdown();
+    // After the listeners: the last requests' spans are queued and counted by now.
+    await Promise.all([tracing?.shutdown(), metricsExport?.shutdown()]);
     return signal;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * OTLP metrics when settings name a metrics URL (the exporter module is imported only then): every interval, the
+ * families /metrics shows.
+ */
+async function startMetricsExport(
+  telemetry: TelemetrySettings,
+  service: DaemonService,
+  log: DaemonOptions["log"],
+): Promise<{ shutdown(): Promise<void> } | undefined> {
+  const settings = telemetry.otlpMetrics;
+  if (!settings) return undefined;
+  const { startMetricsExporter } = await import("../telemetry/otlp-metrics.ts");
+  log("info", `metrics: exporting to ${settings.metricsUrl} every ${settings.intervalMs} ms`);
+  return startMetricsExporter(settings, {
+    environment: telemetry.environment,
+    startMs: Date.parse(service.status().startedAt),
+    collect: () => daemonFamilies(service),
+    log,
+  });
 }
 
 /** `/debug/config`: what this daemon runs with. Paths and ports only; gotunnel's config has no secrets. */

@@ -56,8 +56,9 @@ export function createTracing(otlp: OtlpSettings, options: TracingOptions): Trac
 
 /**
  * OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (`k=v,k=v`) as the spec defines them; ours fill what they leave.
+ * Shared with the metrics exporter (otlp-metrics.ts), so a collector sees one resource for both signals.
  */
-function resourceAttributes(
+export function resourceAttributes(
   environment: string,
   version: string,
   env: Record<string, string | undefined>,

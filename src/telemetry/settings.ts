@@ -1,6 +1,6 @@
 /**
  * Where telemetry may go, decided once at daemon start from the resolved config (`observability.*`, its environment
- * profile) and the standard variables: OTEL_* for traces, SENTRY_DSN (through the config's env layer) for errors.
+ * profile) and the standard variables: OTEL_* for traces and metrics, SENTRY_DSN (through the config's env layer) for errors.
  * Nothing leaves the machine unless an endpoint or DSN is named, and GOTUNNEL_TELEMETRY=0 or DO_NOT_TRACK=1 turns
  * every export off even then.
  */
@@ -12,6 +12,17 @@ export interface OtlpSettings {
   /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS, e.g. an API key. */
   headers: Record<string, string>;
   sampleRate: number;
+}
+
+export interface OtlpMetricsSettings {
+  /** Full URL the metrics are POSTed to (…/v1/metrics). */
+  metricsUrl: string;
+  /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_METRICS_HEADERS. */
+  headers: Record<string, string>;
+  /** OTEL_METRIC_EXPORT_INTERVAL: time between two exports. */
+  intervalMs: number;
+  /** OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT: how long one POST may take. */
+  timeoutMs: number;
 }
 
 export interface SentrySettings {
@@ -26,6 +37,8 @@ export interface TelemetrySettings {
   disabledBy: string | undefined;
   /** Undefined: no span leaves the process, and the request path creates none. */
   otlp: OtlpSettings | undefined;
+  /** Undefined: the metrics exporter is never imported; /metrics is still served. */
+  otlpMetrics: OtlpMetricsSettings | undefined;
   /** Undefined: @sentry/bun is never imported. */
   sentry: SentrySettings | undefined;
 }
@@ -34,7 +47,9 @@ type Env = Record<string, string | undefined>;
 
 const OFF = new Set(["0", "false", "no", "off"]);
 const ON = new Set(["1", "true", "yes", "on"]);
-const TRACES_PATH = "/v1/traces";
+/** The OTel spec's defaults: OTEL_METRIC_EXPORT_INTERVAL and OTEL_EXPORTER_OTLP_TIMEOUT. */
+const METRIC_EXPORT_INTERVAL_MS = 60_000;
+const OTLP_TIMEOUT_MS = 10_000;
 
 /** GOTUNNEL_TELEMETRY=0 and DO_NOT_TRACK=1 (consoledonottrack.com) both mean: send nothing anywhere. */
 export function exportsDisabledBy(env: Env): string | undefined {
@@ -49,7 +64,8 @@ export function telemetrySettings(
 ): TelemetrySettings {
   const profile = PROFILES[config.environment];
   const disabledBy = exportsDisabledBy(env);
-  const tracesUrl = disabledBy ? undefined : otlpTracesUrl(config, env);
+  const tracesUrl = disabledBy ? undefined : otlpUrl("traces", config, env);
+  const metricsUrl = disabledBy ? undefined : otlpUrl("metrics", config, env);
   const dsn = disabledBy ? undefined : config.sentryDsn;
   return {
     environment: config.environment,
@@ -64,6 +80,20 @@ export function telemetrySettings(
           sampleRate: config.tracesSampleRate ?? samplerArg(env) ?? profile.tracesSampleRate,
         }
       : undefined,
+    otlpMetrics: metricsUrl
+      ? {
+          metricsUrl,
+          headers: {
+            ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
+            ...parseHeaders(env.OTEL_EXPORTER_OTLP_METRICS_HEADERS),
+          },
+          intervalMs: positiveInteger(env.OTEL_METRIC_EXPORT_INTERVAL) ?? METRIC_EXPORT_INTERVAL_MS,
+          timeoutMs:
+            positiveInteger(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT) ??
+            positiveInteger(env.OTEL_EXPORTER_OTLP_TIMEOUT) ??
+            OTLP_TIMEOUT_MS,
+        }
+      : undefined,
     sentry: dsn
       ? {
           dsn,
@@ -75,16 +105,24 @@ export function telemetrySettings(
 }
 
 /**
- * The OTLP/HTTP traces URL by the OpenTelemetry spec's rules: the signal-specific variable is used as is, the
- * generic one gets `/v1/traces` appended; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none mean no export.
+ * A signal's OTLP/HTTP URL by the OpenTelemetry spec's rules: the signal-specific variable
+ * (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, …_METRICS_ENDPOINT) is used as is, the generic one gets `/v1/<signal>`
+ * appended; OTEL_SDK_DISABLED=true or OTEL_<SIGNAL>_EXPORTER=none mean no export of that signal.
  */
-export function otlpTracesUrl(config: ObservabilityConfig, env: Env): string | undefined {
+export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfig, env: Env): string | undefined {
+  const upper = signal.toUpperCase();
   if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return undefined;
-  if ((env.OTEL_TRACES_EXPORTER ?? "").trim().toLowerCase() === "none") return undefined;
-  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if ((env[`OTEL_${upper}_EXPORTER`] ?? "").trim().toLowerCase() === "none") return undefined;
+  const specific = env[`OTEL_EXPORTER_OTLP_${upper}_ENDPOINT`]?.trim();
   if (specific) return specific;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || config.otlpEndpoint;
-  return base ? `${base.replace(/\/+$/, "")}${TRACES_PATH}` : undefined;
+  return base ? `${base.replace(/\/+$/, "")}/v1/${signal}` : undefined;
+}
+
+/** A duration variable in milliseconds; anything but a positive integer leaves the default. */
+function positiveInteger(raw: string | undefined): number | undefined {
+  const value = Number(raw?.trim() || Number.NaN);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 /** `key1=value1,key2=value2`, values URL-encoded (OTel spec); malformed pairs are skipped. */
@@ -121,6 +159,13 @@ export function describeSettings(settings: TelemetrySettings): Record<string, un
           tracesUrl: settings.otlp.tracesUrl,
           headers: Object.keys(settings.otlp.headers),
           sampleRate: settings.otlp.sampleRate,
+        }
+      : null,
+    otlpMetrics: settings.otlpMetrics
+      ? {
+          metricsUrl: settings.otlpMetrics.metricsUrl,
+          headers: Object.keys(settings.otlpMetrics.headers),
+          intervalMs: settings.otlpMetrics.intervalMs,
         }
       : null,
     sentry: settings.sentry

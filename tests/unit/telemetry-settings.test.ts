@@ -22,6 +22,7 @@ describe("environment profiles", () => {
       environment: "development",
       disabledBy: undefined,
       otlp: undefined,
+      otlpMetrics: undefined,
       sentry: undefined,
     });
   });
@@ -82,6 +83,7 @@ describe("exports", () => {
       environment: "development",
       disabledBy: reason,
       otlp: undefined,
+      otlpMetrics: undefined,
       sentry: undefined,
     });
   });
@@ -92,6 +94,45 @@ describe("exports", () => {
     expect(telemetrySettings(config, { OTEL_SDK_DISABLED: "true" }).otlp).toBeUndefined();
     expect(telemetrySettings(config, { OTEL_TRACES_EXPORTER: "none" }).otlp).toBeUndefined();
     expect(telemetrySettings(config, { OTEL_TRACES_SAMPLER_ARG: "0.3" }).otlp?.sampleRate).toBe(0.3);
+  });
+
+  test("metrics go to <endpoint>/v1/metrics every 60 s by default, with the shared and the metrics headers", () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector.test:4318/",
+      OTEL_EXPORTER_OTLP_HEADERS: "api-key=a,x=1",
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: "x=2",
+    };
+    expect(telemetrySettings(config, env).otlpMetrics).toEqual({
+      metricsUrl: "http://collector.test:4318/v1/metrics",
+      headers: { "api-key": "a", x: "2" },
+      intervalMs: 60_000,
+      timeoutMs: 10_000,
+    });
+    // observability.otlpEndpoint when no variable names one.
+    expect(telemetrySettings(config, {}).otlpMetrics?.metricsUrl).toBe("http://127.0.0.1:4318/v1/metrics");
+  });
+
+  test("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is used as is; interval and timeout variables; bad numbers ignored", () => {
+    const metrics = "http://collector.test:4318/custom";
+    const settings = telemetrySettings(config, {
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: metrics,
+      OTEL_METRIC_EXPORT_INTERVAL: "200",
+      OTEL_EXPORTER_OTLP_TIMEOUT: "3000",
+    }).otlpMetrics;
+    expect(settings).toMatchObject({ metricsUrl: metrics, intervalMs: 200, timeoutMs: 3000 });
+    const specific = { OTEL_EXPORTER_OTLP_TIMEOUT: "3000", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: "500" };
+    expect(telemetrySettings(config, specific).otlpMetrics?.timeoutMs).toBe(500);
+    const bad = { OTEL_METRIC_EXPORT_INTERVAL: "-5", OTEL_EXPORTER_OTLP_TIMEOUT: "soon" };
+    expect(telemetrySettings(config, bad).otlpMetrics).toMatchObject({ intervalMs: 60_000, timeoutMs: 10_000 });
+  });
+
+  test("OTEL_METRICS_EXPORTER=none turns metrics off only; OTEL_SDK_DISABLED turns both off", () => {
+    const metricsOff = telemetrySettings(config, { OTEL_METRICS_EXPORTER: "none" });
+    expect(metricsOff.otlpMetrics).toBeUndefined();
+    expect(metricsOff.otlp?.tracesUrl).toBe("http://127.0.0.1:4318/v1/traces");
+    expect(telemetrySettings(config, { OTEL_TRACES_EXPORTER: "none" }).otlpMetrics).toBeDefined();
+    const disabled = telemetrySettings(config, { OTEL_SDK_DISABLED: "true" });
+    expect([disabled.otlp, disabled.otlpMetrics]).toEqual([undefined, undefined]);
   });
 
   test("OTLP headers parse as key=value pairs with URL-encoded values", () => {
