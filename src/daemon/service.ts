@@ -45,7 +45,6 @@ type Listener = (line: RequestEventLine) => void;
 
 export class DaemonService {
   private readonly startedAt = new Date();
-  private readonly requests = new Map<string, number>();
   private readonly listeners = new Map<string, Listener>();
   private hostsNames: string[] = [];
   private hostsWarning: string | undefined;
@@ -75,7 +74,6 @@ export class DaemonService {
     this.requestLog.push(event);
     if (!event.route) return;
     this.metrics.observe(event);
-    this.requests.set(event.route, (this.requests.get(event.route) ?? 0) + 1);
     const session = this.options.table.sessionOf(event.route);
     const listener = session ? this.listeners.get(session) : undefined;
     if (!listener) return;
@@ -157,7 +155,7 @@ export class DaemonService {
       table.list().map(async (record) => ({
         ...record,
         url: gateway.urlOf(record),
-        requests: this.requests.get(record.name) ?? 0,
+        requests: this.metrics.requestCount(record.name),
         status: (await probeTarget(record.target.hostname, record.target.port))
           ? ("serving" as const)
           : ("upstream-down" as const),

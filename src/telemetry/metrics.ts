@@ -80,6 +80,13 @@ export class RequestMetrics {
       counters.errors[ERROR_KINDS.indexOf(upstreamErrorKind(event.error) as (typeof ERROR_KINDS)[number])]! += 1;
   }
 
+  /** Requests counted for `route` so far (`gotunnel list`): the sum of its series, no second counter to keep. */
+  requestCount(route: string): number {
+    let total = 0;
+    for (const value of this.routes.get(route)?.requests ?? []) total += value;
+    return total;
+  }
+
   families(): Family[] {
     const requests: Sample[] = [];
     const durations: HistogramSeries[] = [];

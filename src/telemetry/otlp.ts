@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { buildInfo } from "../core/build-info.ts";
+import type { RequestInfo } from "../proxy/forward.ts";
 import { upstreamErrorKind } from "./metrics.ts";
 import { type AttributeValue, BatchExporter, type FinishedSpan } from "./otlp-export.ts";
 import type { OtlpSettings } from "./settings.ts";
@@ -18,7 +19,7 @@ import {
   parseTraceparent,
 } from "./trace-context.ts";
 import { GotunnelTracer, RecordingSpan } from "./tracer.ts";
-import type { RequestInfo, Tracing, TracingOptions } from "./tracing.ts";
+import type { Tracing, TracingOptions } from "./tracing.ts";
 
 export const SCOPE_NAME = "gotunnel";
 /** OTLP SpanKind SERVER. */

@@ -73,20 +73,14 @@ export function telemetrySettings(
     otlp: tracesUrl
       ? {
           tracesUrl,
-          headers: {
-            ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
-            ...parseHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
-          },
+          headers: otlpHeaders(env, env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
           sampleRate: config.tracesSampleRate ?? samplerArg(env) ?? profile.tracesSampleRate,
         }
       : undefined,
     otlpMetrics: metricsUrl
       ? {
           metricsUrl,
-          headers: {
-            ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
-            ...parseHeaders(env.OTEL_EXPORTER_OTLP_METRICS_HEADERS),
-          },
+          headers: otlpHeaders(env, env.OTEL_EXPORTER_OTLP_METRICS_HEADERS),
           intervalMs: positiveInteger(env.OTEL_METRIC_EXPORT_INTERVAL) ?? METRIC_EXPORT_INTERVAL_MS,
           timeoutMs:
             positiveInteger(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT) ??
@@ -123,6 +117,11 @@ export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfi
 function positiveInteger(raw: string | undefined): number | undefined {
   const value = Number(raw?.trim() || Number.NaN);
   return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/** The shared OTEL_EXPORTER_OTLP_HEADERS, overridden by the signal's own variable. */
+function otlpHeaders(env: Env, signalHeaders: string | undefined): Record<string, string> {
+  return { ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(signalHeaders) };
 }
 
 /** `key1=value1,key2=value2`, values URL-encoded (OTel spec); malformed pairs are skipped. */

@@ -5,31 +5,12 @@
  */
 import { type SpanAttributes, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Environment } from "../config/schema.ts";
+import type { RequestTracing } from "../proxy/forward.ts";
 import type { TelemetrySettings } from "./settings.ts";
 
-/** What the proxy tells the hook about a request it is about to forward. */
-export interface RequestInfo {
-  /** Host header as sent (with port). */
-  host: string;
-  route: string;
-  proto: "http" | "https";
-  /** The listener's port. */
-  port: number;
-  /** Path and query as received. */
-  path: string;
-}
-
-/** One proxied request's server span; `traceparent` is what the upstream receives (same trace, this span as parent). */
-export interface TracedRequest {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceparent: string;
-  finish(status: number, error: unknown): void;
-}
-
 export interface Tracing {
-  /** The proxy's hook (proxy/server.ts RequestTracing): undefined from start() means not sampled. */
-  requests: { start(req: Request, info: RequestInfo): TracedRequest | undefined };
+  /** The proxy's hook: undefined from start() means not sampled. */
+  requests: RequestTracing;
   /** Daemon shutdown: sends the spans still queued (bounded by OTEL_BSP_EXPORT_TIMEOUT). */
   shutdown(): Promise<void>;
 }
