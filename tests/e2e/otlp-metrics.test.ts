@@ -6,8 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, E2EScope, requireBinary, runGotunnel, stopDaemonOf } from "../helpers/e2e.ts";
-import { startEchoUpstream } from "../helpers/upstreams.ts";
+import { curl, E2EScope, requireBinary, startEchoRoute, stopDaemonOf, until } from "../helpers/e2e.ts";
 
 const scope = new E2EScope();
 afterAll(() => scope.dispose());
@@ -56,37 +55,12 @@ function attributesOf(point: DataPoint): Record<string, string> {
   return Object.fromEntries(point.attributes.map(({ key, value }) => [key, value.stringValue]));
 }
 
-async function until<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (let value = probe(); ; value = probe()) {
-    if (value !== undefined || Date.now() > deadline) return value;
-    await Bun.sleep(50);
-  }
-}
-
-/** `gotunnel start` for an echo upstream under a fresh home with `env`; returns the route URL and the CA. */
-async function startRoute(name: string, env: Record<string, string>) {
-  const home = scope.dir(name);
-  const upstream = startEchoUpstream();
-  scope.defer(() => upstream.stop());
-  scope.defer(() => stopDaemonOf(home));
-  const ports = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
-  const started = await runGotunnel(["start", "-d", name, "-p", String(upstream.port), "--json"], {
-    cwd: home,
-    home,
-    env: { ...ports, ...env },
-  });
-  expect(started.exitCode).toBe(0);
-  const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
-  return { home, url: ready.routes[0]?.url ?? "", ca: ready.ca.path };
-}
-
 describe("OTLP metrics", () => {
   test("the request counter and duration histogram reach the collector as /metrics counts them", async () => {
     requireBinary();
     const receiver = startReceiver();
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_METRIC_EXPORT_INTERVAL: "200" };
-    const { home, url, ca } = await startRoute("m", env);
+    const { home, url, ca } = await startEchoRoute(scope, "m", env);
     for (let i = 0; i < 3; i++) expect((await curl(url, { ca })).status).toBe(200);
 
     // Cumulative: a later export carries the total, so wait for a body whose counter says 3.
@@ -130,7 +104,7 @@ describe("OTLP metrics", () => {
       OTEL_METRIC_EXPORT_INTERVAL: "100",
       GOTUNNEL_TELEMETRY: "0",
     };
-    const { home, url, ca } = await startRoute("optout", env);
+    const { home, url, ca } = await startEchoRoute(scope, "optout", env);
     await curl(url, { ca });
     await Bun.sleep(1_000);
     await stopDaemonOf(home);

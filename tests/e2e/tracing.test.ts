@@ -6,8 +6,8 @@
  * `traceparent` reaches the upstream unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { curl, E2EScope, headerValues, requireBinary, runGotunnel, stopDaemonOf } from "../helpers/e2e.ts";
-import { startEchoUpstream } from "../helpers/upstreams.ts";
+import { curl, E2EScope, headerValues, requireBinary, startEchoRoute, stopDaemonOf, until } from "../helpers/e2e.ts";
+import type { startEchoUpstream } from "../helpers/upstreams.ts";
 
 const scope = new E2EScope();
 afterAll(() => scope.dispose());
@@ -62,28 +62,6 @@ function attribute(span: OtlpSpan, key: string): string | undefined {
   return value?.stringValue ?? value?.intValue;
 }
 
-async function until<T>(probe: () => T | undefined, timeoutMs = 5_000): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (let value = probe(); ; value = probe()) {
-    if (value !== undefined || Date.now() > deadline) return value;
-    await Bun.sleep(50);
-  }
-}
-
-/** `gotunnel start` for an echo upstream under a fresh home with `env`; returns the route URL and the CA. */
-async function startRoute(name: string, env: Record<string, string>) {
-  const home = scope.dir(name);
-  const upstream = startEchoUpstream();
-  scope.defer(() => upstream.stop());
-  scope.defer(() => stopDaemonOf(home));
-  const ports = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
-  const options = { cwd: home, home, env: { ...ports, ...env } };
-  const started = await runGotunnel(["start", "-d", name, "-p", String(upstream.port), "--json"], options);
-  expect(started.exitCode).toBe(0);
-  const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
-  return { home, upstream, url: ready.routes[0]?.url ?? "", ca: ready.ca.path };
-}
-
 function upstreamTraceparents(upstream: ReturnType<typeof startEchoUpstream>): string[] {
   return upstream.seen.flatMap((seen) => seen.headers.filter(([key]) => key === "traceparent").map(([, v]) => v));
 }
@@ -93,7 +71,7 @@ describe("OTLP traces", () => {
     requireBinary();
     const receiver = startReceiver();
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" };
-    const { home, upstream, url, ca } = await startRoute("traced", env);
+    const { home, upstream, url, ca } = await startEchoRoute(scope, "traced", env);
 
     const response = await curl(`${url}/items?secret=1`, {
       ca,
@@ -150,7 +128,7 @@ describe("OTLP traces", () => {
   test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {
     requireBinary();
     const receiver = startReceiver();
-    const { home, upstream, url, ca } = await startRoute("untraced", {});
+    const { home, upstream, url, ca } = await startEchoRoute(scope, "untraced", {});
     const unsampled = `00-${TRACE_ID}-${PARENT_ID}-00`;
     await curl(url, { ca, args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`] });
     await curl(url, { ca, args: ["-H", `traceparent: ${unsampled}`] });
@@ -167,7 +145,7 @@ describe("OTLP traces", () => {
       OTEL_BSP_SCHEDULE_DELAY: "50",
       GOTUNNEL_TELEMETRY: "0",
     };
-    const { home, upstream, url, ca } = await startRoute("optout", env);
+    const { home, upstream, url, ca } = await startEchoRoute(scope, "optout", env);
     await curl(url, { ca, args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`] });
     await Bun.sleep(300);
     await stopDaemonOf(home);

@@ -9,6 +9,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { startEchoUpstream } from "./upstreams.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
 /** GOTUNNEL_E2E_BINARY: test another build (e.g. one made while dist/ is being rebuilt by someone else). */
@@ -444,4 +445,30 @@ export class E2EScope {
     rmSync(this.root, { recursive: true, force: true });
     if (errors.length > 0) throw new AggregateError(errors, "E2EScope cleanup failed");
   }
+}
+
+/** Polls `probe` every 50 ms until it returns a value; undefined after `timeoutMs`, so the assertion names the miss. */
+export async function until<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (let value = probe(); ; value = probe()) {
+    if (value !== undefined || Date.now() > deadline) return value;
+    await Bun.sleep(50);
+  }
+}
+
+/**
+ * `gotunnel start` for an echo upstream under a fresh home with `env` (listeners on any free port); the upstream and
+ * the daemon stop with `scope`. Returns the home, the upstream, the route URL and the CA path.
+ */
+export async function startEchoRoute(scope: E2EScope, name: string, env: Record<string, string>) {
+  const home = scope.dir(name);
+  const upstream = startEchoUpstream();
+  scope.defer(() => upstream.stop());
+  scope.defer(() => stopDaemonOf(home));
+  const ports = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
+  const options = { cwd: home, home, env: { ...ports, ...env } };
+  const started = await runGotunnel(["start", "-d", name, "-p", String(upstream.port), "--json"], options);
+  if (started.exitCode !== 0) throw new Error(`gotunnel start failed (${started.exitCode}): ${started.stderr}`);
+  const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
+  return { home, upstream, url: ready.routes[0]?.url ?? "", ca: ready.ca.path };
 }
