@@ -97,6 +97,8 @@ export function sameSubnet(address: string, own: string, netmask: string): boole
 
 /** 127.0.0.0/8 (RFC 1122 §3.2.1.3), ::1 (RFC 4291 §2.5.3), and their IPv4-mapped forms. */
 export function isLoopback(address: string): boolean {
+  // The proxy asks this for every request: the addresses Bun reports for a local client answer without parsing.
+  if (address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1") return true;
   const bytes = addressBytes(address);
   if (!bytes) return false;
   if (bytes.length === IPV4_BYTES) return bytes[0] === 127;
