@@ -100,20 +100,21 @@ export async function startGotunnelOtel(context: BenchContext): Promise<RunningT
 
 /** An OTLP/HTTP collector stand-in: counts POSTs and bytes, parses nothing (it shares the machine with the cells). */
 function startOtlpSink() {
-  const seen = { posts: 0, bytes: 0 };
+  const seen = { posts: 0, bytes: 0, types: "" };
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
       seen.bytes += (await req.arrayBuffer()).byteLength;
       seen.posts++;
+      seen.types ||= req.headers.get("content-type") ?? "no content-type";
       return new Response("{}", { headers: { "content-type": "application/json" } });
     },
   });
   return {
     endpoint: `http://127.0.0.1:${server.port}`,
     note: () =>
-      `exported ${(seen.bytes / 2 ** 20).toFixed(0)} MiB of OTLP/JSON in ${seen.posts} POSTs to a local sink.`,
+      `exported ${(seen.bytes / 2 ** 20).toFixed(0)} MiB of OTLP (${seen.types}) in ${seen.posts} POSTs to a local sink.`,
     stop: () => server.stop(true),
   };
 }

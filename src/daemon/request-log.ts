@@ -5,6 +5,7 @@
  * number. Lines are built (ISO time, error text) only when someone reads them or follows.
  */
 import type { RequestEvent } from "../proxy/server.ts";
+import { spanIdOf, traceIdOf } from "../telemetry/trace-context.ts";
 import type { LogLine } from "./control/protocol.ts";
 
 /**
@@ -84,7 +85,7 @@ export class RequestLog {
 
 /** A request as `gotunnel logs` shows it: the error becomes its message, the duration keeps two decimals. */
 export function logLine(event: RequestEvent, timeMs: number): LogLine {
-  const { error, traceId, spanId } = event;
+  const { error, traceparent } = event;
   return {
     time: new Date(timeMs).toISOString(),
     method: event.method,
@@ -94,7 +95,6 @@ export function logLine(event: RequestEvent, timeMs: number): LogLine {
     durationMs: Math.round(event.durationMs * 100) / 100,
     ...(event.route === undefined ? {} : { route: event.route }),
     ...(error ? { error: String((error as Error).message ?? error) } : {}),
-    ...(traceId ? { traceId } : {}),
-    ...(spanId ? { spanId } : {}),
+    ...(traceparent ? { traceId: traceIdOf(traceparent), spanId: spanIdOf(traceparent) } : {}),
   };
 }

@@ -32,38 +32,32 @@ export interface ForwardContext {
   via: string;
   /** Set when the client asked to close the connection: we answer `Connection: close` (Bun does not, see DESIGN). */
   clientClose: boolean;
-  /** Set for a traced request (forwardTraced): replaces the client's `traceparent` toward the upstream. */
+  /** Path and query as received (pathOf(req.url)), when the caller already has it. */
+  path?: string;
+  /**
+   * The request's server span, set by RequestTracing.start when it is sampled: our `traceparent` (version 00; it
+   * holds the span's trace and span ids, see telemetry/trace-context.ts), which replaces the client's toward the
+   * upstream, the client's span id, and the start time. The span lives in the context rather than in an object of
+   * its own, so a traced request allocates little more than an untraced one; server.ts creates every field up front,
+   * so all contexts share one shape.
+   */
   traceparent?: string;
-}
-
-/** What a request tracer tells about the request it is to trace. */
-export interface RequestInfo {
-  /** Host header as sent (with port). */
-  host: string;
-  route: string;
-  proto: "http" | "https";
-  /** The listener's port. */
-  port: number;
-  /** Path and query as received. */
-  path: string;
+  parentSpanId?: string;
+  spanStartMs?: number;
 }
 
 /**
- * Per-request tracing (telemetry/tracing.ts implements it; the daemon wires it in). When a proxy has none, its request
+ * Per-request tracing (telemetry/otlp.ts implements it; the daemon wires it in). When a proxy has none, its request
  * path does no tracing work at all, and a client's `traceparent` reaches the upstream untouched like any header.
  */
 export interface RequestTracing {
-  /** Undefined: not sampled; the client's `traceparent` (if any) then passes through unchanged. */
-  start(req: Request, info: RequestInfo): RequestSpan | undefined;
-}
-
-/** The server span of one request: the upstream gets `traceparent` (same trace, this span as the parent). */
-export interface RequestSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceparent: string;
-  /** Ends the span at response headers, like RequestEvent.durationMs. */
-  finish(status: number, error: unknown): void;
+  /**
+   * Decides sampling from the client's `traceparent` (null when absent) and, when sampled, sets the context's span
+   * fields. Unsampled, `ctx.traceparent` stays undefined and the client's header passes through unchanged.
+   */
+  start(ctx: ForwardContext, incoming: string | null): void;
+  /** Records a sampled request's span, ended now (at response headers, like RequestEvent.durationMs). */
+  finish(ctx: ForwardContext, method: string, route: string, status: number, error: unknown): void;
 }
 
 /** The path and query of a Request URL without parsing the whole URL (hot path). */
@@ -92,44 +86,42 @@ function describeFailure(error: unknown): string {
   }
 }
 
-export async function forward(req: Request, route: ProxyRoute, ctx: ForwardContext, upstream: Upstream) {
+export async function forward(
+  req: Request,
+  route: ProxyRoute,
+  ctx: ForwardContext,
+  upstream: Upstream,
+  tracing?: RequestTracing,
+) {
   const target = route.target;
   const upstreamHost = route.preserveHost ? ctx.host : `${target.hostname}:${target.port}`;
   const lengthHeader = req.headers.get("content-length");
   const outgoing: OutgoingRequest = {
     method: req.method,
-    path: pathOf(req.url),
+    path: ctx.path ?? pathOf(req.url),
     headers: upstreamRequestHeaders(req.headers, ctx, upstreamHost, route.headers),
     body: req.body,
     contentLength: lengthHeader === null ? undefined : Number(lengthHeader),
     signal: req.signal,
   };
-  if (ctx.traceparent !== undefined) replaceHeader(outgoing.headers, "traceparent", ctx.traceparent);
+  if (tracing) {
+    const incoming = req.headers.get("traceparent");
+    tracing.start(ctx, incoming);
+    const ours = ctx.traceparent;
+    if (ours !== undefined && incoming === null) outgoing.headers.push(["traceparent", ours]);
+    else if (ours !== undefined) replaceHeader(outgoing.headers, "traceparent", ours);
+  }
   let response: Response;
+  let error: unknown;
   try {
     response = await upstream(route, outgoing);
-  } catch (error) {
-    const page = badGatewayPage(req, route, describeFailure(error));
-    return { response: ctx.clientClose ? withConnectionClose(page) : page, error };
+  } catch (failure) {
+    error = failure;
+    response = badGatewayPage(req, route, describeFailure(failure));
   }
   if (ctx.clientClose) response = withConnectionClose(response);
-  return { response, error: undefined };
-}
-
-/** forward() inside a server span from `tracing` (when sampled); returns the span for the request log. */
-export async function forwardTraced(
-  req: Request,
-  route: ProxyRoute,
-  ctx: ForwardContext,
-  upstream: Upstream,
-  tracing: RequestTracing,
-) {
-  const info = { host: ctx.host, route: route.name, proto: ctx.proto, port: ctx.port, path: pathOf(req.url) };
-  const span = tracing.start(req, info);
-  if (span) ctx.traceparent = span.traceparent;
-  const result = await forward(req, route, ctx, upstream);
-  span?.finish(result.response.status, result.error);
-  return { ...result, span };
+  if (ctx.traceparent !== undefined) tracing?.finish(ctx, outgoing.method, route.name, response.status, error);
+  return { response, error };
 }
 
 function withConnectionClose(response: Response): Response {

@@ -4,15 +4,7 @@
  * The only file in src/proxy that touches sockets.
  */
 import type { Server, WebSocketHandler } from "bun";
-import {
-  type ForwardContext,
-  forward,
-  forwardTraced,
-  pathOf,
-  type RequestSpan,
-  type RequestTracing,
-  type Upstream,
-} from "./forward.ts";
+import { type ForwardContext, forward, pathOf, type RequestTracing, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
 import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
@@ -35,9 +27,11 @@ export interface RequestEvent {
   route: string | undefined;
   /** Set when the upstream failed (the client got a 502). */
   error: unknown;
-  /** The request's span (W3C ids, hex) when tracing is on, so its log lines can be found in the trace. */
-  traceId?: string;
-  spanId?: string;
+  /**
+   * The request's span when it was traced: our version-00 `traceparent`, whose ids (trace-context.ts traceIdOf,
+   * spanIdOf) let its log line be found in the trace. Kept whole so the request path cuts no strings for it.
+   */
+  traceparent?: string;
 }
 
 export interface ProxyServerOptions {
@@ -249,24 +243,23 @@ export class ProxyServer {
   private async handle(req: Request, server: Server<BridgeData>, proto: Proto): Promise<Response | undefined> {
     const started = performance.now();
     const host = req.headers.get("host") ?? "";
+    const path = pathOf(req.url);
     const route = this.router.match(host);
     const close = this.shouldClose(req, server);
     // One requestIP call per request: it is a native call that allocates (about 3% of the request path).
     const ip = clientIpOf(req, server);
     let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, host, route, proto);
     let error: unknown;
-    let span: RequestSpan | undefined;
+    let ctx: ForwardContext | undefined;
     if (response) {
       // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
       if (close) response.headers.set("connection", "close");
     } else if (route) {
-      const ctx = this.context(ip, server, host, proto, close);
+      ctx = this.context(ip, server, host, proto, close, path);
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
-        const tracing = this.options.tracing;
-        if (tracing) ({ response, error, span } = await forwardTraced(req, route, ctx, this.options.upstream, tracing));
-        else ({ response, error } = await forward(req, route, ctx, this.options.upstream));
+        ({ response, error } = await forward(req, route, ctx, this.options.upstream, this.options.tracing));
       }
     }
     const onRequest = this.options.onRequest;
@@ -274,13 +267,12 @@ export class ProxyServer {
       onRequest({
         method: req.method,
         host,
-        path: pathOf(req.url),
+        path,
         status: response ? response.status : 101,
         durationMs: performance.now() - started,
         route: route?.name,
         error,
-        traceId: span?.traceId,
-        spanId: span?.spanId,
+        traceparent: ctx?.traceparent,
       });
     }
     return response;
@@ -324,6 +316,7 @@ export class ProxyServer {
     host: string,
     proto: Proto,
     close: boolean,
+    path: string,
   ): ForwardContext {
     return {
       host,
@@ -332,6 +325,10 @@ export class ProxyServer {
       port: server.port ?? 0,
       via: this.viaToken,
       clientClose: close,
+      path,
+      parentSpanId: undefined,
+      traceparent: undefined,
+      spanStartMs: 0,
     };
   }
 }

@@ -1,11 +1,14 @@
 /**
- * Finished spans → batches → OTLP/HTTP JSON POSTs (https://opentelemetry.io/docs/specs/otlp/#otlphttp), with the
- * batch span processor's standard knobs (OTEL_BSP_*). Loaded only when an endpoint is configured (tracing.ts).
- * The request path only pushes onto a bounded array; encoding and sending happen in batches, one POST in flight at
+ * Finished spans → batches → OTLP/HTTP POSTs (https://opentelemetry.io/docs/specs/otlp/#otlphttp), binary protobuf
+ * by default or JSON, with the batch span processor's standard knobs (OTEL_BSP_*). Loaded only when an endpoint is
+ * configured (tracing.ts). Request spans wait in request-spans.ts's columns and daemon-operation spans in a short
+ * array; a full batch (or the schedule delay) encodes them into one reused buffer and sends it, one POST in flight at
  * a time. A full queue drops spans and counts them; a failing collector is logged once, never thrown to the proxy.
  */
-
 import { createEncoder } from "./otlp-json.ts";
+import { createProtoEncoder } from "./otlp-proto.ts";
+import { RequestSpans } from "./request-spans.ts";
+import type { OtlpProtocol } from "./settings.ts";
 
 /** Attribute values we record: OTLP's string, int, double and bool. */
 export type AttributeValue = string | number | boolean;
@@ -26,6 +29,16 @@ export interface FinishedSpan {
   statusMessage: string | undefined;
 }
 
+/**
+ * One export request's body from the `n` oldest request spans and the daemon-operation spans `others`. The bytes
+ * live in a buffer the next call reuses: send them before encoding again.
+ */
+export type SpanEncoder = (
+  requests: RequestSpans,
+  n: number,
+  others: readonly FinishedSpan[],
+) => Uint8Array<ArrayBuffer>;
+
 export interface ExportOptions {
   url: string;
   headers: Record<string, string>;
@@ -33,6 +46,8 @@ export interface ExportOptions {
   scope: { name: string; version: string };
   log(level: "info" | "warn", message: string): void;
   env?: Record<string, string | undefined>;
+  /** Default http/protobuf. */
+  protocol?: OtlpProtocol;
 }
 
 const DROP_LOG_INTERVAL_MS = 60_000;
@@ -76,47 +91,76 @@ export function batchLimits(env: Record<string, string | undefined>): BatchLimit
 
 export class BatchExporter {
   readonly limits: BatchLimits;
-  private readonly encode: (spans: readonly FinishedSpan[]) => Uint8Array<ArrayBuffer>;
+  /** The proxy's server spans wait here (the request path's only cost: a few stores). */
+  readonly requests: RequestSpans;
+  private readonly encode: SpanEncoder;
+  private readonly contentType: string;
   private readonly gzip: boolean;
-  private queue: FinishedSpan[] = [];
+  /** Daemon-operation spans (route add, certificate issue, …): a handful a minute. */
+  private others: FinishedSpan[] = [];
   private sending: Promise<void> | undefined;
+  /** A flush for a full batch is scheduled (setImmediate) but not started. */
+  private scheduled = false;
   private readonly timer: ReturnType<typeof setInterval>;
-  /** Spans dropped because the queue was full, since start. */
-  dropped = 0;
+  /** Daemon-operation spans dropped because the queue was full (request spans count in requests.dropped). */
+  private othersDropped = 0;
   exported = 0;
   /** Set while exports fail, so the log gets one line per outage, not one per batch. */
   private failing = false;
   /** When a full queue was last reported: at most one line per DROP_LOG_INTERVAL_MS. */
   private dropLoggedAt = Number.NEGATIVE_INFINITY;
+  private droppedLogged = 0;
 
   constructor(private readonly options: ExportOptions) {
-    this.limits = batchLimits(options.env ?? process.env);
-    this.gzip = compressionOf(options.env ?? process.env) === "gzip";
-    this.encode = createEncoder(options.resource, options.scope);
-    this.timer = setInterval(() => void this.flush(), this.limits.scheduleDelayMs);
+    const env = options.env ?? process.env;
+    this.limits = batchLimits(env);
+    this.gzip = compressionOf(env) === "gzip";
+    const json = options.protocol === "http/json";
+    this.encode = json
+      ? createEncoder(options.resource, options.scope)
+      : createProtoEncoder(options.resource, options.scope);
+    this.contentType = json ? "application/json" : "application/x-protobuf";
+    const { maxQueueSize, maxBatchSize } = this.limits;
+    // A batch fills inside some request's finish(): encode and send it after that response is on its way.
+    this.requests = new RequestSpans(maxQueueSize, maxBatchSize, () => {
+      if (this.sending !== undefined || this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush(false);
+      });
+    });
+    this.timer = setInterval(() => void this.flush(true), this.limits.scheduleDelayMs);
     this.timer.unref();
   }
 
-  /** The request path's only cost: one array push, and a flush started when a batch is full. */
-  push(span: FinishedSpan): void {
-    if (this.queue.length >= this.limits.maxQueueSize) {
-      this.dropped++;
-      if (Date.now() - this.dropLoggedAt > DROP_LOG_INTERVAL_MS) {
-        this.dropLoggedAt = Date.now();
-        const { maxQueueSize } = this.limits;
-        this.options.log("warn", `OTLP: span queue full (${maxQueueSize}); ${this.dropped} spans dropped so far`);
-      }
-      return;
-    }
-    this.queue.push(span);
-    if (this.queue.length >= this.limits.maxBatchSize && this.sending === undefined) void this.flush();
+  /** Spans dropped because the queue was full, since start. */
+  get dropped(): number {
+    return this.requests.dropped + this.othersDropped;
   }
 
-  /** Sends everything queued now, batch by batch; resolves when done (never rejects). */
-  flush(): Promise<void> {
-    if (this.sending) return this.sending.then(() => (this.queue.length > 0 ? this.flush() : undefined));
-    if (this.queue.length === 0) return Promise.resolve();
-    this.sending = this.drain().finally(() => {
+  private get queued(): number {
+    return this.requests.count + this.others.length;
+  }
+
+  /** A daemon-operation span: queued with the request spans, under the same bound. */
+  push(span: FinishedSpan): void {
+    if (this.queued >= this.limits.maxQueueSize) {
+      this.othersDropped++;
+      return;
+    }
+    this.others.push(span);
+    if (this.queued >= this.limits.maxBatchSize && this.sending === undefined) void this.flush(false);
+  }
+
+  /**
+   * Sends what is queued, batch by batch: everything (`all`, the schedule delay and shutdown), or full batches only
+   * (a batch just filled). Resolves when done; never rejects.
+   */
+  flush(all = true): Promise<void> {
+    if (this.sending) return all ? this.sending.then(() => this.flush(true)) : this.sending;
+    if (this.queued === 0 || (!all && this.queued < this.limits.maxBatchSize)) return Promise.resolve();
+    this.sending = this.drain(all).finally(() => {
       this.sending = undefined;
     });
     return this.sending;
@@ -125,31 +169,45 @@ export class BatchExporter {
   /** Daemon shutdown: stop the timer and send what is left, bounded by the export timeout. */
   async shutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await this.flush(true);
     if (this.dropped > 0) this.options.log("warn", `OTLP: ${this.dropped} spans were dropped (queue full)`);
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.limits.maxBatchSize);
-      await this.send(batch);
+  private async drain(all: boolean): Promise<void> {
+    const { maxBatchSize } = this.limits;
+    while (this.queued > 0 && (all || this.queued >= maxBatchSize)) {
+      this.logDrops();
+      const n = Math.min(this.requests.count, maxBatchSize);
+      const others = this.others.splice(0, maxBatchSize - n);
+      const body = this.encode(this.requests, n, others);
+      this.requests.release(n);
+      await this.send(body, n + others.length);
     }
   }
 
-  private async send(batch: FinishedSpan[]): Promise<void> {
+  /** A full queue is reported from here, off the request path: at most one line per DROP_LOG_INTERVAL_MS. */
+  private logDrops(): void {
+    const dropped = this.dropped;
+    if (dropped === this.droppedLogged || Date.now() - this.dropLoggedAt < DROP_LOG_INTERVAL_MS) return;
+    this.dropLoggedAt = Date.now();
+    this.droppedLogged = dropped;
+    const { maxQueueSize } = this.limits;
+    this.options.log("warn", `OTLP: span queue full (${maxQueueSize}); ${dropped} spans dropped so far`);
+  }
+
+  private async send(body: Uint8Array<ArrayBuffer>, spans: number): Promise<void> {
     const { url, headers, log } = this.options;
     try {
-      const json = this.encode(batch);
-      const type = { "content-type": "application/json", ...(this.gzip ? { "content-encoding": "gzip" } : {}) };
+      const type = { "content-type": this.contentType, ...(this.gzip ? { "content-encoding": "gzip" } : {}) };
       const response = await fetch(url, {
         method: "POST",
         headers: { ...headers, ...type },
-        body: this.gzip ? Bun.gzipSync(json, { level: GZIP_LEVEL }) : json,
+        body: this.gzip ? Bun.gzipSync(body, { level: GZIP_LEVEL }) : body,
         signal: AbortSignal.timeout(this.limits.exportTimeoutMs),
       });
       await response.arrayBuffer();
       if (!response.ok) throw new Error(`the collector answered ${response.status}`);
-      this.exported += batch.length;
+      this.exported += spans;
       if (this.failing) log("info", `OTLP: exporting to ${url} works again`);
       this.failing = false;
     } catch (error) {

@@ -6,26 +6,15 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { buildInfo } from "../core/build-info.ts";
-import type { RequestInfo } from "../proxy/forward.ts";
-import { upstreamErrorKind } from "./metrics.ts";
+import type { RequestTracing } from "../proxy/forward.ts";
 import { type AttributeValue, BatchExporter, type FinishedSpan } from "./otlp-export.ts";
+import { nowMs, type RequestSpans } from "./request-spans.ts";
 import type { OtlpSettings } from "./settings.ts";
-import {
-  formatTraceparent,
-  isSampled,
-  newSpanId,
-  newTraceId,
-  type ParentContext,
-  parseTraceparent,
-} from "./trace-context.ts";
-import { GotunnelTracer, RecordingSpan } from "./tracer.ts";
+import { formatTraceparent, isSampled, newSpanId, newTraceparent, parseTraceparent } from "./trace-context.ts";
+import { GotunnelTracer } from "./tracer.ts";
 import type { Tracing, TracingOptions } from "./tracing.ts";
 
 export const SCOPE_NAME = "gotunnel";
-/** OTLP SpanKind SERVER. */
-const KIND_SERVER = 2;
-/** Methods are client input: others are recorded as `_OTHER` (HTTP semconv), with the original alongside. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
 
 export function createTracing(otlp: OtlpSettings, options: TracingOptions): Tracing {
   const env = options.env ?? process.env;
@@ -37,6 +26,7 @@ export function createTracing(otlp: OtlpSettings, options: TracingOptions): Trac
     scope: { name: SCOPE_NAME, version },
     log: options.log,
     env,
+    protocol: otlp.protocol,
   });
   const sink = (span: FinishedSpan) => exporter.push(span);
   const tracer = new GotunnelTracer(otlp.sampleRate, sink);
@@ -46,7 +36,7 @@ export function createTracing(otlp: OtlpSettings, options: TracingOptions): Trac
   // Only another SDK in this process could have registered first; request spans do not depend on the globals.
   if (!registered) options.log("warn", "tracing: another OpenTelemetry SDK is registered; daemon spans go to it");
   return {
-    requests: { start: (req, info) => startServerSpan(req, info, otlp.sampleRate, sink) },
+    requests: requestTracing(otlp.sampleRate, exporter.requests),
     async shutdown() {
       await exporter.shutdown();
       trace.disable();
@@ -86,68 +76,18 @@ function decodeURIComponentSafe(value: string): string {
   }
 }
 
-/** The server span of one proxied request, or undefined when it is not sampled (its traceparent then passes as is). */
-function startServerSpan(req: Request, info: RequestInfo, ratio: number, sink: (span: FinishedSpan) => void) {
-  const parent = parseTraceparent(req.headers.get("traceparent"));
-  return isSampled(parent, ratio) ? new ServerSpan(parent, req.method, info, sink) : undefined;
-}
-
-/** HTTP server semantic conventions (https://opentelemetry.io/docs/specs/semconv/http/http-spans/). */
-class ServerSpan extends RecordingSpan {
-  readonly traceparent: string;
-
-  constructor(
-    parent: ParentContext | undefined,
-    method: string,
-    info: RequestInfo,
-    sink: (span: FinishedSpan) => void,
-  ) {
-    const known = KNOWN_METHODS.has(method);
-    const attributes: Record<string, AttributeValue | undefined> = {
-      "http.request.method": known ? method : "_OTHER",
-      "http.request.method_original": known ? undefined : method,
-      "url.scheme": info.proto,
-      "url.path": withoutQuery(info.path),
-      "server.address": hostnameOf(info.host),
-      "server.port": info.port,
-      "gotunnel.route": info.route,
-      "http.response.status_code": undefined,
-      "error.type": undefined,
-    };
-    const traceId = parent?.traceId ?? newTraceId();
-    super(
-      traceId,
-      newSpanId(),
-      parent?.spanId,
-      `${known ? method : "HTTP"} ${info.route}`,
-      KIND_SERVER,
-      attributes,
-      sink,
-    );
-    this.traceparent = formatTraceparent(traceId, this.spanId, true);
-  }
-
-  /** A 5xx is a server error (semconv); a 4xx is the client's, so the span's status stays unset. */
-  finish(status: number, error: unknown): void {
-    this.attributes["http.response.status_code"] = status;
-    if (error !== undefined && error !== null) this.attributes["error.type"] = upstreamErrorKind(error);
-    else if (status >= 500) this.attributes["error.type"] = String(status);
-    if (status >= 500) this.statusCode = 2;
-    this.end();
-  }
-}
-
-/** The query can hold tokens and is not part of url.path (semconv), so it is never recorded. */
-function withoutQuery(path: string): string {
-  const at = path.indexOf("?");
-  return at === -1 ? path : path.slice(0, at);
-}
-
-/** `myapp.local:8443` → `myapp.local`; `[::1]:443` → `::1`. */
-function hostnameOf(host: string): string {
-  if (host.startsWith("[")) return host.slice(1, Math.max(1, host.indexOf("]")));
-  const colon = host.indexOf(":");
-  return colon === -1 ? host : host.slice(0, colon);
+/** The proxy's hook: parent-based sampling from the client's `traceparent`, spans recorded into `spans`. */
+function requestTracing(ratio: number, spans: RequestSpans): RequestTracing {
+  return {
+    start(ctx, incoming) {
+      const parent = incoming === null ? undefined : parseTraceparent(incoming);
+      if (!isSampled(parent, ratio)) return;
+      ctx.traceparent = parent ? formatTraceparent(parent.traceId, newSpanId(), true) : newTraceparent();
+      ctx.parentSpanId = parent?.spanId;
+      ctx.spanStartMs = nowMs();
+    },
+    finish: (ctx, method, route, status, error) => spans.record(ctx, method, route, status, error),
+  };
 }
 
 /** What @opentelemetry/context-async-hooks does, in the few lines Bun's AsyncLocalStorage needs. */

@@ -12,6 +12,10 @@ export interface OtlpSettings {
   /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS, e.g. an API key. */
   headers: Record<string, string>;
   sampleRate: number;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL. */
+  protocol: OtlpProtocol;
+  /** Set when the variable asked for something we do not send (grpc, a typo): the daemon logs it once. */
+  protocolNote: string | undefined;
 }
 
 export interface OtlpMetricsSettings {
@@ -24,6 +28,9 @@ export interface OtlpMetricsSettings {
   /** OTEL_EXPORTER_OTLP_METRICS_TIMEOUT / OTEL_EXPORTER_OTLP_TIMEOUT: how long one POST may take. */
   timeoutMs: number;
 }
+
+/** OTLP/HTTP's two encodings; binary protobuf is the spec's default. */
+export type OtlpProtocol = "http/protobuf" | "http/json";
 
 export interface SentrySettings {
   dsn: string;
@@ -75,6 +82,7 @@ export function telemetrySettings(
           tracesUrl,
           headers: otlpHeaders(env, env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
           sampleRate: config.tracesSampleRate ?? samplerArg(env) ?? profile.tracesSampleRate,
+          ...otlpProtocol("traces", env),
         }
       : undefined,
     otlpMetrics: metricsUrl
@@ -111,6 +119,26 @@ export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfi
   if (specific) return specific;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || config.otlpEndpoint;
   return base ? `${base.replace(/\/+$/, "")}/v1/${signal}` : undefined;
+}
+
+/**
+ * The signal's OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the
+ * spec's default). gRPC is not spoken: it falls back to protobuf over HTTP, with a note naming what to change.
+ * Traces only: metrics (otlp-metrics.ts, one small export a minute) are always sent as OTLP/JSON.
+ */
+export function otlpProtocol(signal: "traces", env: Env): { protocol: OtlpProtocol; protocolNote: string | undefined } {
+  const name = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`;
+  const [variable, raw] = env[name]?.trim()
+    ? [name, env[name]?.trim() ?? ""]
+    : ["OTEL_EXPORTER_OTLP_PROTOCOL", env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() ?? ""];
+  const value = raw.toLowerCase();
+  if (value === "" || value === "http/protobuf") return { protocol: "http/protobuf", protocolNote: undefined };
+  if (value === "http/json") return { protocol: "http/json", protocolNote: undefined };
+  const why = value === "grpc" ? "gRPC is not supported" : "expected http/protobuf or http/json";
+  return {
+    protocol: "http/protobuf",
+    protocolNote: `${variable}=${raw}: ${why}; sending ${signal} as http/protobuf (use port 4318, the OTLP/HTTP one)`,
+  };
 }
 
 /** A duration variable in milliseconds; anything but a positive integer leaves the default. */
@@ -158,6 +186,7 @@ export function describeSettings(settings: TelemetrySettings): Record<string, un
           tracesUrl: settings.otlp.tracesUrl,
           headers: Object.keys(settings.otlp.headers),
           sampleRate: settings.otlp.sampleRate,
+          protocol: settings.otlp.protocol,
         }
       : null,
     otlpMetrics: settings.otlpMetrics

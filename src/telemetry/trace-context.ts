@@ -55,31 +55,68 @@ export function isSampled(parent: ParentContext | undefined, ratio: number, rand
   return ratio >= 1 || (ratio > 0 && random() < ratio);
 }
 
+/** Where a version-00 traceparent keeps its ids: `00-<trace id>-<span id>-<flags>`. */
+export const TRACE_ID_AT = 3;
+export const SPAN_ID_AT = 36;
+
+export function traceIdOf(traceparent: string): string {
+  return traceparent.slice(TRACE_ID_AT, TRACE_ID_AT + 32);
+}
+
+export function spanIdOf(traceparent: string): string {
+  return traceparent.slice(SPAN_ID_AT, SPAN_ID_AT + 16);
+}
+
+const HEX_DIGITS = "0123456789abcdef";
+/** Entries formatted per refill: one getRandomValues call and one flat string for this many root spans. */
+const ENTRIES = 512;
+const ID_BYTES = 24;
+let entries = "";
+let nextEntry = ENTRIES;
+
 /**
- * Random hex drawn from the CSPRNG in blocks (one getRandomValues call per 512 span ids, not one per id) and cut
- * from one flat string: ids built by concatenation would be ropes, which JSON and header serialization flatten again.
+ * A fresh `traceparent` for a sampled root span (new trace id, new span id, sampled), cut from one flat string of
+ * pre-formatted entries. A traced request thus allocates one substring that is both its upstream header and the
+ * record of its ids (read back by offset: traceIdOf, spanIdOf, the encoders); building ids and then the header from
+ * them made three strings and a rope per request.
  */
-const POOL_BYTES = 4096;
-let pool = "";
-let poolAt = 0;
+export function newTraceparent(): string {
+  if (nextEntry === ENTRIES) refill();
+  const at = nextEntry++ * TRACEPARENT_LENGTH;
+  return entries.slice(at, at + TRACEPARENT_LENGTH);
+}
 
-function randomHex(bytes: number): string {
-  const chars = bytes * 2;
-  if (poolAt + chars > pool.length) {
-    pool = Buffer.from(crypto.getRandomValues(new Uint8Array(POOL_BYTES))).toString("hex");
-    poolAt = 0;
+function refill(): void {
+  const random = crypto.getRandomValues(new Uint8Array(ENTRIES * ID_BYTES));
+  const text = new Uint8Array(ENTRIES * TRACEPARENT_LENGTH);
+  let at = 0;
+  const put = (ascii: string) => {
+    for (let i = 0; i < ascii.length; i++) text[at++] = ascii.charCodeAt(i);
+  };
+  for (let entry = 0; entry < ENTRIES; entry++) {
+    const bytes = random.subarray(entry * ID_BYTES, (entry + 1) * ID_BYTES);
+    // All-zero ids are invalid (§3.2.2.3, §3.2.2.4): on that 2^-64 chance, make the last byte 1.
+    if (bytes.subarray(0, 16).every((byte) => byte === 0)) bytes[15] = 1;
+    if (bytes.subarray(16).every((byte) => byte === 0)) bytes[23] = 1;
+    put("00-");
+    for (let i = 0; i < ID_BYTES; i++) {
+      if (i === 16) put("-");
+      const byte = bytes[i] as number;
+      text[at++] = HEX_DIGITS.charCodeAt(byte >> 4);
+      text[at++] = HEX_DIGITS.charCodeAt(byte & 15);
+    }
+    put("-01");
   }
-  poolAt += chars;
-  return pool.slice(poolAt - chars, poolAt);
+  entries = Buffer.from(text.buffer).toString("latin1");
+  nextEntry = 0;
 }
 
-/** 16 random bytes as hex; all-zero is invalid (§3.2.2.3), so retry on the 2^-128 chance. */
+/** 16 random bytes as hex, for the daemon's own spans (tracer.ts). */
 export function newTraceId(): string {
-  const id = randomHex(16);
-  return id === ZERO_TRACE_ID ? newTraceId() : id;
+  return traceIdOf(newTraceparent());
 }
 
+/** 8 random bytes as hex. */
 export function newSpanId(): string {
-  const id = randomHex(8);
-  return id === ZERO_SPAN_ID ? newSpanId() : id;
+  return spanIdOf(newTraceparent());
 }

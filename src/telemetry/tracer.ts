@@ -22,12 +22,8 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { AttributeValue, FinishedSpan } from "./otlp-export.ts";
+import { nowMs } from "./request-spans.ts";
 import { isSampled, newSpanId, newTraceId } from "./trace-context.ts";
-
-/** Wall-clock milliseconds with sub-millisecond precision (performance.now() is monotonic, Date.now() whole ms). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /** A sampled span; ended, it goes to `sink` once. Implements the API's Span so `trace.*` helpers accept it. */
 export class RecordingSpan implements Span, FinishedSpan {

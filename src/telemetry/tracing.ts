@@ -28,7 +28,9 @@ export async function startTracing(
 ): Promise<Tracing | undefined> {
   if (!settings.otlp) return undefined;
   const { createTracing } = await import("./otlp.ts");
-  log("info", `tracing: exporting spans to ${settings.otlp.tracesUrl} (sample rate ${settings.otlp.sampleRate})`);
+  const { tracesUrl, sampleRate, protocol, protocolNote } = settings.otlp;
+  if (protocolNote) log("warn", `tracing: ${protocolNote}`);
+  log("info", `tracing: exporting spans to ${tracesUrl} as ${protocol} (sample rate ${sampleRate})`);
   return createTracing(settings.otlp, { environment: settings.environment, log });
 }
 

@@ -2,11 +2,12 @@
  * Traces through the compiled binary, against a local OTLP/HTTP receiver (a Bun.serve that records POST /v1/traces):
  * a proxied request with a client `traceparent` becomes a SERVER span of that trace whose parent is the client's
  * span, the upstream receives a `traceparent` of the same trace with the server span as parent, and route changes
- * have their own spans. Without an endpoint, or with GOTUNNEL_TELEMETRY=0, nothing is sent and the client's
+ * have their own spans; binary protobuf by default, JSON when OTEL_EXPORTER_OTLP_PROTOCOL says so. Without an endpoint, or with GOTUNNEL_TELEMETRY=0, nothing is sent and the client's
  * `traceparent` reaches the upstream unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { curl, E2EScope, headerValues, requireBinary, startEchoRoute, stopDaemonOf, until } from "../helpers/e2e.ts";
+import { otlpBody } from "../helpers/otlp-decode.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
 
 const scope = new E2EScope();
@@ -46,9 +47,8 @@ function startReceiver() {
       if (req.method !== "POST" || new URL(req.url).pathname !== "/v1/traces")
         return new Response(null, { status: 404 });
       contentTypes.push(`${req.headers.get("content-type")}; ${req.headers.get("content-encoding")}`);
-      const bytes = new Uint8Array(await req.arrayBuffer());
-      const gzipped = req.headers.get("content-encoding") === "gzip";
-      bodies.push(JSON.parse(new TextDecoder().decode(gzipped ? Bun.gunzipSync(bytes) : bytes)) as OtlpBody);
+      // Protobuf (the default) or JSON, read into one shape by the test's own decoder (helpers/otlp-decode.ts).
+      bodies.push(otlpBody(req, new Uint8Array(await req.arrayBuffer())) as OtlpBody);
       return Response.json({});
     },
   });
@@ -91,7 +91,7 @@ describe("OTLP traces", () => {
     expect(attribute(server, "url.scheme")).toBe("https");
     expect(attribute(server, "server.address")).toBe("traced.local");
     expect(BigInt(server.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(server.startTimeUnixNano));
-    expect(receiver.contentTypes[0]).toBe("application/json; null");
+    expect(receiver.contentTypes[0]).toBe("application/x-protobuf; null");
 
     // Same trace, our span as the parent, sampled; tracestate untouched.
     expect(upstreamTraceparents(upstream)).toEqual([`00-${TRACE_ID}-${server.spanId}-01`]);
@@ -123,6 +123,28 @@ describe("OTLP traces", () => {
     const before = hostsUpdates();
     await stopDaemonOf(home);
     expect(hostsUpdates()).toBe(before + 1);
+  });
+
+  test("OTEL_EXPORTER_OTLP_PROTOCOL=http/json sends the same spans as JSON; an unsampled caller is not recorded", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    };
+    const { home, upstream, url, ca } = await startEchoRoute(scope, "jsonproto", env);
+    const unsampled = `00-${TRACE_ID}-${PARENT_ID}-00`;
+    await curl(`${url}/skipped`, { ca, args: ["-H", `traceparent: ${unsampled}`] });
+    await curl(`${url}/json`, { ca, args: ["-H", `traceparent: ${CLIENT_TRACEPARENT}`] });
+    const server = await until(() => receiver.spans().find((span) => attribute(span, "url.path") === "/json"));
+    expect(server?.traceId).toBe(TRACE_ID);
+    expect(server?.parentSpanId).toBe(PARENT_ID);
+    expect(receiver.contentTypes[0]).toBe("application/json; null");
+    // The caller said "not sampled": no span, and its header reaches the upstream as it was.
+    expect(upstreamTraceparents(upstream)).toEqual([unsampled, `00-${TRACE_ID}-${server?.spanId}-01`]);
+    await stopDaemonOf(home);
+    expect(receiver.spans().filter((span) => attribute(span, "url.path") === "/skipped")).toEqual([]);
   });
 
   test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {

@@ -57,8 +57,7 @@ describe("RequestLog", () => {
       event("/x", "a.local", {
         status: 502,
         error: new Error("connection refused"),
-        traceId: "t".repeat(32),
-        spanId: "s".repeat(16),
+        traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01`,
       }),
       Date.UTC(2026, 0, 2, 3, 4, 5, 6),
     );
@@ -71,8 +70,8 @@ describe("RequestLog", () => {
       durationMs: 1.23,
       route: "a.local",
       error: "connection refused",
-      traceId: "t".repeat(32),
-      spanId: "s".repeat(16),
+      traceId: "a".repeat(32),
+      spanId: "b".repeat(16),
     });
     expect(Object.keys(logLine(event("/y", null), 0))).not.toContain("route");
   });

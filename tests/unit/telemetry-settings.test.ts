@@ -31,7 +31,13 @@ describe("environment profiles", () => {
     const config = await load({ ENVIRONMENT: "prod", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/" });
     expect(config.log.format).toBe("json");
     const settings = telemetrySettings(config.observability, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/" });
-    expect(settings.otlp).toEqual({ tracesUrl: "http://127.0.0.1:4318/v1/traces", headers: {}, sampleRate: 0.05 });
+    expect(settings.otlp).toEqual({
+      tracesUrl: "http://127.0.0.1:4318/v1/traces",
+      headers: {},
+      sampleRate: 0.05,
+      protocol: "http/protobuf",
+      protocolNote: undefined,
+    });
   });
 
   test("--environment beats ENVIRONMENT; an explicit log.format beats the profile", async () => {
@@ -94,6 +100,23 @@ describe("exports", () => {
     expect(telemetrySettings(config, { OTEL_SDK_DISABLED: "true" }).otlp).toBeUndefined();
     expect(telemetrySettings(config, { OTEL_TRACES_EXPORTER: "none" }).otlp).toBeUndefined();
     expect(telemetrySettings(config, { OTEL_TRACES_SAMPLER_ARG: "0.3" }).otlp?.sampleRate).toBe(0.3);
+  });
+
+  test("traces go as http/protobuf unless a protocol variable says http/json; gRPC falls back with a note", () => {
+    const protocol = (env: Record<string, string>) => telemetrySettings(config, env).otlp;
+    expect(protocol({})?.protocol).toBe("http/protobuf");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })?.protocol).toBe("http/json");
+    // The signal's own variable wins over the shared one.
+    const both = { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" };
+    expect(protocol(both)?.protocol).toBe("http/protobuf");
+    const grpc = protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
+    expect(grpc?.protocol).toBe("http/protobuf");
+    expect(grpc?.protocolNote).toBe(
+      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: gRPC is not supported; sending traces as http/protobuf (use port 4318, the OTLP/HTTP one)",
+    );
+    expect(protocol({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift" })?.protocolNote).toContain(
+      "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=thrift: expected http/protobuf or http/json",
+    );
   });
 
   test("metrics go to <endpoint>/v1/metrics every 60 s by default, with the shared and the metrics headers", () => {

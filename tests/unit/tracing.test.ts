@@ -9,6 +9,7 @@ import { replaceHeader } from "../../src/proxy/headers.ts";
 import { createTracing } from "../../src/telemetry/otlp.ts";
 import { BatchExporter, batchLimits, compressionOf, type FinishedSpan } from "../../src/telemetry/otlp-export.ts";
 import { createEncoder, unixNano } from "../../src/telemetry/otlp-json.ts";
+import { RequestSpans } from "../../src/telemetry/request-spans.ts";
 import {
   formatTraceparent,
   isSampled,
@@ -18,6 +19,7 @@ import {
 } from "../../src/telemetry/trace-context.ts";
 import { GotunnelTracer } from "../../src/telemetry/tracer.ts";
 import { traced } from "../../src/telemetry/tracing.ts";
+import { otlpBody } from "../helpers/otlp-decode.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -126,10 +128,12 @@ function span(overrides: Partial<FinishedSpan> = {}): FinishedSpan {
   };
 }
 
+const NO_REQUESTS = new RequestSpans(1, 1, () => {});
+
 describe("OTLP/JSON", () => {
   test("spec field names, hex ids, nanosecond strings, typed attribute values", () => {
     const encode = createEncoder({ "service.name": "gotunnel" }, { name: "gotunnel", version: "1.0.0" });
-    const body = JSON.parse(new TextDecoder().decode(encode([span({ parentSpanId: "1".repeat(16) })])));
+    const body = JSON.parse(new TextDecoder().decode(encode(NO_REQUESTS, 0, [span({ parentSpanId: "1".repeat(16) })])));
     const [resourceSpans] = body.resourceSpans;
     expect(resourceSpans.resource.attributes).toEqual([{ key: "service.name", value: { stringValue: "gotunnel" } }]);
     expect(resourceSpans.scopeSpans[0].scope).toEqual({ name: "gotunnel", version: "1.0.0" });
@@ -155,7 +159,7 @@ describe("OTLP/JSON", () => {
     const encode = createEncoder({}, { name: "gotunnel", version: "0" });
     const tricky = 'a "quoted"\\ path\n/é/😀';
     const long = "/x".repeat(200_000);
-    const decode = (spans: FinishedSpan[]) => JSON.parse(new TextDecoder().decode(encode(spans)));
+    const decode = (spans: FinishedSpan[]) => JSON.parse(new TextDecoder().decode(encode(NO_REQUESTS, 0, spans)));
     const first = decode([span({ name: tricky, statusCode: 2, statusMessage: "bad\u0001", attributes: { p: long } })]);
     const parsed = first.resourceSpans[0].scopeSpans[0].spans[0];
     expect(parsed.name).toBe(tricky);
@@ -189,8 +193,6 @@ describe("OTLP/JSON", () => {
   });
 });
 
-const gzipped = (req: Request) => req.headers.get("content-encoding") === "gzip";
-
 describe("batch exporter", () => {
   const servers: { stop(force: boolean): void }[] = [];
   afterEach(() => {
@@ -203,9 +205,8 @@ describe("batch exporter", () => {
       hostname: "127.0.0.1",
       port: 0,
       async fetch(req) {
-        const bytes = new Uint8Array(await req.arrayBuffer());
-        const text = new TextDecoder().decode(gzipped(req) ? Bun.gunzipSync(bytes) : bytes);
-        const body = JSON.parse(text) as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] };
+        const raw = new Uint8Array(await req.arrayBuffer());
+        const body = otlpBody(req, raw) as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] };
         batches.push(body.resourceSpans[0]!.scopeSpans[0]!.spans.length);
         return new Response(null, { status });
       },
@@ -264,7 +265,7 @@ describe("batch exporter", () => {
     const { url, batches } = receiver();
     const logs: string[] = [];
     const tracing = createTracing(
-      { tracesUrl: url, headers: {}, sampleRate: 1 },
+      { tracesUrl: url, headers: {}, sampleRate: 1, protocol: "http/json", protocolNote: undefined },
       { environment: "development", log: (_level, message) => logs.push(message), env: {} },
     );
     let inner: string | undefined;
