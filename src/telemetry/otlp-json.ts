@@ -125,16 +125,20 @@ function requestSpan(
   writer.raw(unixNano(spans.endMs[at] as number));
   writer.raw('",');
   writer.copy(constants.bytes(spans, at));
-  writer.raw(',{"key":"url.path","value":{"stringValue":');
-  writer.string(withoutQuery(spans.path[at] as string));
-  writer.raw("}}");
+  stringAttribute(writer, URL_PATH, withoutQuery(spans.path[at] as string));
   const errorType = spans.errorType[at];
-  if (errorType !== undefined) {
-    writer.raw(',{"key":"error.type","value":{"stringValue":');
-    writer.string(errorType);
-    writer.raw("}}");
-  }
+  if (errorType !== undefined) stringAttribute(writer, ERROR_TYPE, errorType);
   writer.copy(status(spans.status[at] as number));
+}
+
+/** The opening of a string attribute inside a request span's attributes array, up to its value. */
+const URL_PATH = ',{"key":"url.path","value":{"stringValue":';
+const ERROR_TYPE = ',{"key":"error.type","value":{"stringValue":';
+
+function stringAttribute(writer: JsonWriter, opening: string, value: string): void {
+  writer.raw(opening);
+  writer.string(value);
+  writer.raw("}}");
 }
 
 /** Name, kind and the shared attributes, ending inside the attributes array (requestSpan adds the rest). */
