@@ -14,7 +14,7 @@ import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
 import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
-import { type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
+import { describeSettings, type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
 import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
 import type { StatusResponse } from "./control/protocol.ts";
@@ -99,7 +99,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
       requestShutdown = resolve;
     });
-    const admin: AdminContext = { service, config: () => effectiveConfig(options, hostsFile) };
+    const admin: AdminContext = { service, config: () => effectiveConfig(options, hostsFile, telemetry) };
     const control = startControlServer({
       path: socketPath(paths.runtimeDir),
       service,
@@ -152,9 +152,20 @@ async function startMetricsExport(
   });
 }
 
-/** `/debug/config`: what this daemon runs with. Paths and ports only; gotunnel's config has no secrets. */
-function effectiveConfig(options: DaemonOptions, hostsFile: string): Record<string, unknown> {
-  return { proxy: options.proxy, lan: options.lan ?? null, hostsFile, paths: options.paths };
+/** `/debug/config`: what this daemon runs with: ports, paths, and where telemetry goes (secrets redacted). */
+function effectiveConfig(
+  options: DaemonOptions,
+  hostsFile: string,
+  telemetry: TelemetrySettings | undefined,
+): Record<string, unknown> {
+  return {
+    proxy: options.proxy,
+    lan: options.lan ?? null,
+    hostsFile,
+    paths: options.paths,
+    // Where telemetry goes (OTLP URLs and protocol, Sentry), with the DSN key and exporter header values redacted.
+    telemetry: telemetry ? describeSettings(telemetry) : null,
+  };
 }
 
 interface Running {

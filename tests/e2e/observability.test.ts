@@ -92,8 +92,13 @@ describe("health and metrics", () => {
     expect(live.status).toBe(200);
     const version = (await (await fetch(`${admin}/version`)).json()) as { version: string; bun: string };
     expect(version.bun).toBeString();
-    const config = (await (await fetch(`${admin}/debug/config`)).json()) as { proxy: { adminPort: number } };
+    const config = (await (await fetch(`${admin}/debug/config`)).json()) as {
+      proxy: { adminPort: number };
+      telemetry: { environment: string; otlp: unknown; sentry: unknown };
+    };
     expect(config.proxy.adminPort).toBe(0);
+    // No endpoint and no DSN in this daemon's environment: nothing configured to leave the machine.
+    expect(config.telemetry).toMatchObject({ environment: "development", otlp: null, sentry: null });
   });
 
   test("gauges: open WebSockets, upstream bytes by direction, each route's certificate expiry", async () => {
