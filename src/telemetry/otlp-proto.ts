@@ -166,11 +166,7 @@ function finishedSpan(writer: ProtoWriter, span: FinishedSpan): void {
 }
 
 /** Repeated KeyValue in `field`, skipping undefined values. */
-export function attributes(
-  writer: ProtoWriter,
-  field: number,
-  values: Record<string, AttributeValue | undefined>,
-): void {
+function attributes(writer: ProtoWriter, field: number, values: Record<string, AttributeValue | undefined>): void {
   for (const key in values) {
     const value = values[key];
     if (value === undefined) continue;

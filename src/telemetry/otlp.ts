@@ -91,7 +91,7 @@ function requestTracing(ratio: number, spans: RequestSpans): RequestTracing {
 }
 
 /** What @opentelemetry/context-async-hooks does, in the few lines Bun's AsyncLocalStorage needs. */
-class AsyncContextManager implements ContextManager {
+export class AsyncContextManager implements ContextManager {
   private readonly storage = new AsyncLocalStorage<Context>();
 
   active(): Context {

@@ -82,7 +82,7 @@ export function telemetrySettings(
           tracesUrl,
           headers: otlpHeaders(env, env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
           sampleRate: config.tracesSampleRate ?? samplerArg(env) ?? profile.tracesSampleRate,
-          ...otlpProtocol("traces", env),
+          ...tracesProtocol(env),
         }
       : undefined,
     otlpMetrics: metricsUrl
@@ -122,12 +122,12 @@ export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfi
 }
 
 /**
- * The signal's OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the
- * spec's default). gRPC is not spoken: it falls back to protobuf over HTTP, with a note naming what to change.
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the spec's default).
+ * gRPC is not spoken: it falls back to protobuf over HTTP, with a note naming what to change.
  * Traces only: metrics (otlp-metrics.ts, one small export a minute) are always sent as OTLP/JSON.
  */
-export function otlpProtocol(signal: "traces", env: Env): { protocol: OtlpProtocol; protocolNote: string | undefined } {
-  const name = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`;
+export function tracesProtocol(env: Env): { protocol: OtlpProtocol; protocolNote: string | undefined } {
+  const name = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
   const [variable, raw] = env[name]?.trim()
     ? [name, env[name]?.trim() ?? ""]
     : ["OTEL_EXPORTER_OTLP_PROTOCOL", env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() ?? ""];
@@ -137,7 +137,7 @@ export function otlpProtocol(signal: "traces", env: Env): { protocol: OtlpProtoc
   const why = value === "grpc" ? "gRPC is not supported" : "expected http/protobuf or http/json";
   return {
     protocol: "http/protobuf",
-    protocolNote: `${variable}=${raw}: ${why}; sending ${signal} as http/protobuf (use port 4318, the OTLP/HTTP one)`,
+    protocolNote: `${variable}=${raw}: ${why}; sending traces as http/protobuf (use port 4318, the OTLP/HTTP one)`,
   };
 }
 

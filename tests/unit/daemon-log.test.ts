@@ -3,40 +3,10 @@
  * span's ids (src/telemetry/span-ids.ts) when a line is written inside one.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
-import { type Context, type ContextManager, context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import { context, TraceFlags, trace } from "@opentelemetry/api";
 import { createDaemonLog } from "../../src/cli/output.ts";
+import { AsyncContextManager } from "../../src/telemetry/otlp.ts";
 import { activeSpanIds } from "../../src/telemetry/span-ids.ts";
-
-/** The least context manager that makes `context.with` work synchronously, as a registered tracer's would. */
-class StackContextManager implements ContextManager {
-  private stack: Context[] = [];
-  active(): Context {
-    return this.stack.at(-1) ?? ROOT_CONTEXT;
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    this.stack.push(ctx);
-    try {
-      return fn.call(thisArg, ...args);
-    } finally {
-      this.stack.pop();
-    }
-  }
-  bind<T>(_ctx: Context, target: T): T {
-    return target;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    this.stack = [];
-    return this;
-  }
-}
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN_ID = "00f067aa0ba902b7";
@@ -69,7 +39,7 @@ describe("daemon log in JSON", () => {
   });
 
   test("a line written inside a span carries its trace and span ids", () => {
-    context.setGlobalContextManager(new StackContextManager());
+    context.setGlobalContextManager(new AsyncContextManager());
     const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
     const log = createDaemonLog("json", activeSpanIds);
     const lines = captureStderr(() => {
