@@ -6,6 +6,7 @@
  * a time. A full queue drops spans and counts them; a failing collector is logged once, never thrown to the proxy.
  */
 import { createEncoder } from "./otlp-json.ts";
+import { createPost, type OtlpPost } from "./otlp-post.ts";
 import { createProtoEncoder } from "./otlp-proto.ts";
 import { RequestSpans } from "./request-spans.ts";
 import type { OtlpProtocol } from "./settings.ts";
@@ -94,8 +95,9 @@ export class BatchExporter {
   /** The proxy's server spans wait here (the request path's only cost: a few stores). */
   readonly requests: RequestSpans;
   private readonly encode: SpanEncoder;
-  private readonly contentType: string;
+  private readonly headers: Record<string, string>;
   private readonly gzip: boolean;
+  private readonly post: OtlpPost;
   /** Daemon-operation spans (route add, certificate issue, …): a handful a minute. */
   private others: FinishedSpan[] = [];
   private sending: Promise<void> | undefined;
@@ -119,7 +121,12 @@ export class BatchExporter {
     this.encode = json
       ? createEncoder(options.resource, options.scope)
       : createProtoEncoder(options.resource, options.scope);
-    this.contentType = json ? "application/json" : "application/x-protobuf";
+    this.headers = {
+      ...options.headers,
+      "content-type": json ? "application/json" : "application/x-protobuf",
+      ...(this.gzip ? { "content-encoding": "gzip" } : {}),
+    };
+    this.post = createPost(options.url);
     const { maxQueueSize, maxBatchSize } = this.limits;
     // A batch fills inside some request's finish(): encode and send it after that response is on its way.
     this.requests = new RequestSpans(maxQueueSize, maxBatchSize, () => {
@@ -170,6 +177,7 @@ export class BatchExporter {
   async shutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.flush(true);
+    this.post.close();
     if (this.dropped > 0) this.options.log("warn", `OTLP: ${this.dropped} spans were dropped (queue full)`);
   }
 
@@ -196,17 +204,11 @@ export class BatchExporter {
   }
 
   private async send(body: Uint8Array<ArrayBuffer>, spans: number): Promise<void> {
-    const { url, headers, log } = this.options;
+    const { url, log } = this.options;
     try {
-      const type = { "content-type": this.contentType, ...(this.gzip ? { "content-encoding": "gzip" } : {}) };
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { ...headers, ...type },
-        body: this.gzip ? Bun.gzipSync(body, { level: GZIP_LEVEL }) : body,
-        signal: AbortSignal.timeout(this.limits.exportTimeoutMs),
-      });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`the collector answered ${response.status}`);
+      const payload = this.gzip ? Bun.gzipSync(body, { level: GZIP_LEVEL }) : body;
+      const status = await this.post.send(payload, this.headers, this.limits.exportTimeoutMs);
+      if (status < 200 || status > 299) throw new Error(`the collector answered ${status}`);
       this.exported += spans;
       if (this.failing) log("info", `OTLP: exporting to ${url} works again`);
       this.failing = false;

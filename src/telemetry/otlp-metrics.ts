@@ -15,6 +15,7 @@ import { buildInfo } from "../core/build-info.ts";
 import { resourceAttributes, SCOPE_NAME } from "./otlp.ts";
 import type { AttributeValue } from "./otlp-export.ts";
 import { unixNano } from "./otlp-json.ts";
+import { createPost, type OtlpPost } from "./otlp-post.ts";
 import type { Family, HistogramSeries, Labels, Sample } from "./prometheus.ts";
 import type { OtlpMetricsSettings } from "./settings.ts";
 
@@ -146,9 +147,11 @@ export class MetricsExporter {
   private readonly timer: ReturnType<typeof setInterval>;
   /** Set while exports fail, so the log gets one line per outage, not one per interval. */
   private failing = false;
+  private readonly post: OtlpPost;
   exported = 0;
 
   constructor(private readonly options: MetricsExportOptions) {
+    this.post = createPost(options.settings.metricsUrl);
     this.timer = setInterval(() => void this.export(), options.settings.intervalMs);
     this.timer.unref();
   }
@@ -166,6 +169,7 @@ export class MetricsExporter {
     clearInterval(this.timer);
     await this.sending;
     await this.export();
+    this.post.close();
   }
 
   private async send(): Promise<void> {
@@ -173,14 +177,9 @@ export class MetricsExporter {
     const url = settings.metricsUrl;
     try {
       const request = metricsRequest(await this.options.collect(), { ...this.options, nowMs: Date.now() });
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { ...settings.headers, "content-type": "application/json" },
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(settings.timeoutMs),
-      });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`the collector answered ${response.status}`);
+      const headers = { ...settings.headers, "content-type": "application/json" };
+      const status = await this.post.send(JSON.stringify(request), headers, settings.timeoutMs);
+      if (status < 200 || status > 299) throw new Error(`the collector answered ${status}`);
       this.exported++;
       if (this.failing) log("info", `OTLP: exporting metrics to ${url} works again`);
       this.failing = false;
