@@ -67,10 +67,19 @@ export function spanIdOf(traceparent: string): string {
   return traceparent.slice(SPAN_ID_AT, SPAN_ID_AT + 16);
 }
 
-const HEX_DIGITS = "0123456789abcdef";
 /** Entries formatted per refill: one getRandomValues call and one flat string for this many root spans. */
 const ENTRIES = 512;
 const ID_BYTES = 24;
+const TRACE_ID_BYTES = 16;
+const [DASH, ZERO, ONE] = [45, 48, 49];
+/** byte → its two lowercase hex digits' char codes, low byte first. */
+const HEX_PAIRS = new Uint16Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  const digits = byte.toString(16).padStart(2, "0");
+  HEX_PAIRS[byte] = digits.charCodeAt(0) | (digits.charCodeAt(1) << 8);
+}
+const random = new Uint8Array(ENTRIES * ID_BYTES);
+const text = new Uint8Array(ENTRIES * TRACEPARENT_LENGTH);
 let entries = "";
 let nextEntry = ENTRIES;
 
@@ -86,28 +95,32 @@ export function newTraceparent(): string {
   return entries.slice(at, at + TRACEPARENT_LENGTH);
 }
 
+/** 512 entries at once, in plain loops: with a closure and subarray views per entry it cost ~0.2 µs per request. */
 function refill(): void {
-  const random = crypto.getRandomValues(new Uint8Array(ENTRIES * ID_BYTES));
-  const text = new Uint8Array(ENTRIES * TRACEPARENT_LENGTH);
+  crypto.getRandomValues(random);
   let at = 0;
-  const put = (ascii: string) => {
-    for (let i = 0; i < ascii.length; i++) text[at++] = ascii.charCodeAt(i);
-  };
-  for (let entry = 0; entry < ENTRIES; entry++) {
-    const bytes = random.subarray(entry * ID_BYTES, (entry + 1) * ID_BYTES);
+  for (let base = 0; base < random.length; base += ID_BYTES) {
     // All-zero ids are invalid (§3.2.2.3, §3.2.2.4): on that 2^-64 chance, make the last byte 1.
-    if (bytes.subarray(0, 16).every((byte) => byte === 0)) bytes[15] = 1;
-    if (bytes.subarray(16).every((byte) => byte === 0)) bytes[23] = 1;
-    put("00-");
+    let traceBits = 0;
+    let spanBits = 0;
+    for (let i = 0; i < TRACE_ID_BYTES; i++) traceBits |= random[base + i] as number;
+    for (let i = TRACE_ID_BYTES; i < ID_BYTES; i++) spanBits |= random[base + i] as number;
+    if (traceBits === 0) random[base + TRACE_ID_BYTES - 1] = 1;
+    if (spanBits === 0) random[base + ID_BYTES - 1] = 1;
+    text[at++] = ZERO;
+    text[at++] = ZERO;
+    text[at++] = DASH;
     for (let i = 0; i < ID_BYTES; i++) {
-      if (i === 16) put("-");
-      const byte = bytes[i] as number;
-      text[at++] = HEX_DIGITS.charCodeAt(byte >> 4);
-      text[at++] = HEX_DIGITS.charCodeAt(byte & 15);
+      if (i === TRACE_ID_BYTES) text[at++] = DASH;
+      const pair = HEX_PAIRS[random[base + i] as number] as number;
+      text[at++] = pair & 0xff;
+      text[at++] = pair >> 8;
     }
-    put("-01");
+    text[at++] = DASH;
+    text[at++] = ZERO;
+    text[at++] = ONE;
   }
-  entries = Buffer.from(text.buffer).toString("latin1");
+  entries = Buffer.from(text.buffer, 0, at).toString("latin1");
   nextEntry = 0;
 }
 
