@@ -77,7 +77,7 @@ export class DaemonService {
     const session = this.options.table.sessionOf(event.route);
     const listener = session ? this.listeners.get(session) : undefined;
     if (!listener) return;
-    const { error, ...rest } = event;
+    const { error, traceparent: _traceparent, ...rest } = event;
     listener({ event: "request", ...rest, ...(error ? { error: String((error as Error).message ?? error) } : {}) });
   };
 

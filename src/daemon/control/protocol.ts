@@ -116,14 +116,21 @@ export const requestEventSchema = v.object({
   durationMs: v.number(),
   route: v.optional(v.string()),
   error: v.optional(v.string()),
-  /** The request's span (W3C ids, hex) when tracing is on. */
-  traceId: v.optional(v.string()),
-  spanId: v.optional(v.string()),
 });
 export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
 
-/** `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered. */
-export const logLineSchema = v.object({ time: v.string(), ...v.omit(requestEventSchema, ["event"]).entries });
+/**
+ * `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered and,
+ * when it was traced, its span's W3C ids (hex). Session lines (above) leave the ids out: `up` prints every request,
+ * its text lines never show them, and 71 more bytes per line cost the daemon and `up` CPU on every traced request;
+ * `gotunnel logs --json` is where a request's trace is found.
+ */
+export const logLineSchema = v.object({
+  time: v.string(),
+  ...v.omit(requestEventSchema, ["event"]).entries,
+  traceId: v.optional(v.string()),
+  spanId: v.optional(v.string()),
+});
 export type LogLine = v.InferOutput<typeof logLineSchema>;
 
 /** `GET /v1/logs?follow=1`: lines a slow reader missed (the daemon never waits for it), sent before the next one. */
