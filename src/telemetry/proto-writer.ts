@@ -37,7 +37,14 @@ export class ProtoWriter {
   }
 
   tag(field: number, wireType: number): void {
-    this.varint(field * 8 + wireType);
+    const key = field * 8 + wireType;
+    if (key > 127) {
+      this.varint(key);
+      return;
+    }
+    // Every field number OTLP uses is below 16: one byte.
+    this.reserve(1);
+    this.buffer[this.at++] = key;
   }
 
   /** A non-negative integer below 2^53 (larger or negative values go through `int64`). */
@@ -136,8 +143,9 @@ export class ProtoWriter {
     this.reserve(length);
     const buffer = this.buffer;
     let at = this.at;
-    for (let i = from; i < from + 2 * length; i += 2) {
-      buffer[at++] = (HEX[hex.charCodeAt(i)] as number) * 16 + (HEX[hex.charCodeAt(i + 1)] as number);
+    const end = from + 2 * length;
+    for (let i = from; i < end; i += 2) {
+      buffer[at++] = ((HEX[hex.charCodeAt(i)] as number) << 4) | (HEX[hex.charCodeAt(i + 1)] as number);
     }
     this.at = at;
   }
