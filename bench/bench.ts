@@ -7,7 +7,7 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { startCaddy } from "./lib/caddy.ts";
 import { prepareCerts } from "./lib/certs.ts";
-import { type CpuPlan, describePlan, planCpus } from "./lib/cpu.ts";
+import { type CpuPlan, describePlan, pinSelf, planCpus } from "./lib/cpu.ts";
 import { gotunnelEnvironment, startGotunnel, startGotunnelOtel } from "./lib/gotunnel.ts";
 import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
 import { buildCells } from "./lib/matrix.ts";
@@ -87,6 +87,7 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
   const gotunnelEnv = gotunnelEnvironment(dir);
   const certs = await prepareCerts(dir, options.binary, gotunnelEnv);
   const cpus = planCpus(options.pin);
+  pinSelf(cpus);
   const upstream = await startUpstream({ options, dir, certs, cpus, gotunnelEnv });
   const context = { options, dir, certs, cpus, gotunnelEnv, upstreamPort: upstream.httpPort };
   const cells = buildCells(options.quick);

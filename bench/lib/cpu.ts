@@ -40,6 +40,17 @@ export function pinned(plan: CpuPlan | null, role: keyof CpuPlan, cmd: string[])
   return plan ? ["taskset", "-c", String(plan[role]), ...cmd] : cmd;
 }
 
+/**
+ * Moves this process, every thread of it, to the client CPU: the bench's own work (progress, RSS sampling, the OTLP
+ * sink that stands in for gotunnel-otel's collector) is the outside world, like wrk, and must not take the server
+ * core's time from the proxy it measures. Unpinned, the scheduler put it on either core, run by run.
+ */
+export function pinSelf(plan: CpuPlan | null): void {
+  if (!plan) return;
+  const result = Bun.spawnSync(["taskset", "-a", "-p", "-c", String(plan.client), String(process.pid)]);
+  if (result.exitCode !== 0) throw new Error(`taskset could not pin the bench to CPU ${plan.client}: ${result.stderr}`);
+}
+
 /** The plan wrk runs under for a given concurrency (see the module comment for c=1). */
 export function clientPlan(plan: CpuPlan | null, connections: number): CpuPlan | null {
   return plan && connections === 1 ? { ...plan, client: plan.server } : plan;
@@ -49,6 +60,7 @@ export function describePlan(plan: CpuPlan | null): string {
   if (!plan) return "not pinned: the scheduler places wrk, the proxy and the upstream on any core";
   return (
     `pinned with taskset: the proxy and the upstream share CPU ${plan.server}; wrk runs on CPU ${plan.client},` +
-    ` except for c=1 cells, where it joins them on CPU ${plan.server} (one request in flight: no parallelism to lose)`
+    ` except for c=1 cells, where it joins them on CPU ${plan.server} (one request in flight: no parallelism to lose);` +
+    ` the bench itself, with gotunnel-otel's OTLP sink, runs on CPU ${plan.client}`
   );
 }
