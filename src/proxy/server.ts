@@ -71,6 +71,8 @@ const DRAIN_POLL_MS = 50;
 const MAX_DRAIN_POLLS = 40;
 /** Polls in a row without a new request on the replaced listener before it is stopped. */
 const QUIET_POLLS = 3;
+/** performance.now() is relative to this; read once (it is a getter). */
+const TIME_ORIGIN = performance.timeOrigin;
 const VIA_ID = Math.floor(Math.random() * 0xffffffff)
   .toString(16)
   .padStart(8, "0");
@@ -255,7 +257,7 @@ export class ProxyServer {
       // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
       if (close) response.headers.set("connection", "close");
     } else if (route) {
-      ctx = this.context(ip, server, host, proto, close, path);
+      ctx = this.context(ip, server, host, proto, close, path, started);
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
@@ -317,6 +319,7 @@ export class ProxyServer {
     proto: Proto,
     close: boolean,
     path: string,
+    started: number,
   ): ForwardContext {
     return {
       host,
@@ -328,7 +331,7 @@ export class ProxyServer {
       path,
       parentSpanId: undefined,
       traceparent: undefined,
-      spanStartMs: 0,
+      spanStartMs: TIME_ORIGIN + started,
     };
   }
 }

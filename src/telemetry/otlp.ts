@@ -8,7 +8,7 @@ import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from 
 import { buildInfo } from "../core/build-info.ts";
 import type { RequestTracing } from "../proxy/forward.ts";
 import { type AttributeValue, BatchExporter, type FinishedSpan } from "./otlp-export.ts";
-import { nowMs, type RequestSpans } from "./request-spans.ts";
+import type { RequestSpans } from "./request-spans.ts";
 import type { OtlpSettings } from "./settings.ts";
 import { formatTraceparent, isSampled, newSpanId, newTraceparent, parseTraceparent } from "./trace-context.ts";
 import { GotunnelTracer } from "./tracer.ts";
@@ -84,7 +84,6 @@ function requestTracing(ratio: number, spans: RequestSpans): RequestTracing {
       if (!isSampled(parent, ratio)) return;
       ctx.traceparent = parent ? formatTraceparent(parent.traceId, newSpanId(), true) : newTraceparent();
       ctx.parentSpanId = parent?.spanId;
-      ctx.spanStartMs = nowMs();
     },
     finish: (ctx, method, route, status, error) => spans.record(ctx, method, route, status, error),
   };

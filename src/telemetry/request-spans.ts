@@ -82,8 +82,10 @@ export class RequestSpans {
     this.https[at] = ctx.proto === "https" ? 1 : 0;
     this.port[at] = ctx.port;
     this.status[at] = status;
-    this.startMs[at] = ctx.spanStartMs ?? 0;
-    this.endMs[at] = nowMs();
+    const endMs = nowMs();
+    // A context without a start (a caller other than server.ts) gets a zero-length span rather than one from 1970.
+    this.startMs[at] = ctx.spanStartMs ?? endMs;
+    this.endMs[at] = endMs;
     this.errorType[at] =
       error !== undefined && error !== null ? upstreamErrorKind(error) : status >= 500 ? String(status) : undefined;
     if (++this.count >= this.batchSize) this.onBatch();
