@@ -16,7 +16,7 @@ import { QuietGate } from "./lib/noise.ts";
 import { type BenchOptions, parseOptions, REPO_ROOT, type TargetName, USAGE } from "./lib/options.ts";
 import { stopAll } from "./lib/proc.ts";
 import { type RunMeta, renderJson, renderMarkdown } from "./lib/report.ts";
-import { benchTarget, type CellResult, type TargetReport } from "./lib/runner.ts";
+import { benchTarget, type CellResult, medianRounds, type TargetReport } from "./lib/runner.ts";
 import type { TargetStarter } from "./lib/target.ts";
 import { writeWrkScript } from "./lib/wrk.ts";
 
@@ -78,6 +78,7 @@ function runMeta(options: BenchOptions, inputs: MetaInputs): RunMeta {
     durationS: options.durationS,
     warmupS: options.warmupS,
     workers: options.workers,
+    rounds: options.rounds,
     certSource,
     upstream: `${upstreamVersion} serving fixed 1 KiB / 1 MiB files (sendfile, access_log off)`,
   };
@@ -93,15 +94,21 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
   const cells = buildCells(options.quick);
   const io = { script: writeWrkScript(dir), gate: new QuietGate(options.quietWaitS * 1000), progress };
   const perCellS = options.durationS + options.warmupS + CELL_OVERHEAD_S;
-  const etaMin = ((cells.length * options.only.length * perCellS) / 60).toFixed(1);
-  progress(`${cells.length} cells × ${options.only.join(", ")}: about ${etaMin} min`);
-  const targets: TargetReport[] = [];
-  const results: CellResult[] = [];
-  for (const name of options.only) {
-    const outcome = await benchTarget(name, starters(upstream)[name], context, cells, io);
-    targets.push(outcome.report);
-    results.push(...outcome.results);
+  const etaMin = ((options.rounds * cells.length * options.only.length * perCellS) / 60).toFixed(1);
+  const times = options.rounds > 1 ? `, ${options.rounds} rounds` : "";
+  progress(`${cells.length} cells × ${options.only.join(", ")}${times}: about ${etaMin} min`);
+  const reports = new Map<TargetName, TargetReport>();
+  const runs = new Map<TargetName, CellResult[][]>();
+  for (let round = 1; round <= options.rounds; round++) {
+    if (options.rounds > 1) progress(`round ${round} of ${options.rounds}`);
+    for (const name of options.only) {
+      const outcome = await benchTarget(name, starters(upstream)[name], context, cells, io);
+      reports.set(name, outcome.report);
+      runs.set(name, [...(runs.get(name) ?? []), outcome.results]);
+    }
   }
+  const targets = [...reports.values()];
+  const results = [...runs.values()].flatMap(medianRounds);
   await upstream.stop();
   const meta = runMeta(options, {
     startedAt,

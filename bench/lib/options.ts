@@ -27,6 +27,8 @@ export interface BenchOptions {
   quietWaitS: number;
   /** gotunnel-otel's trace sample rate (OTEL_TRACES_SAMPLER_ARG); 1 = every request, the development default. */
   otelSampleRate: number;
+  /** Passes over the targets, interleaved; each cell reports its median pass (see bench.ts medianRounds). */
+  rounds: number;
 }
 
 export const USAGE = `bun run bench [options]
@@ -41,6 +43,8 @@ export const USAGE = `bun run bench [options]
   --workers <1>       nginx worker_processes and Caddy GOMAXPROCS (more than 1 only makes sense with --no-pin)
   --quiet-wait <180s> total time the run may pause for other processes' CPU load to pass (0: never wait)
   --otel-sample-rate <1>  fraction of requests gotunnel-otel traces (0.05 is the production profile's)
+  --rounds <1>        run the targets this many times, interleaved (A, B, A, B, …); each cell shows its median
+                      round by req/s, so a drift of the machine during the run hits every target alike
   --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each
   --no-isolate        do not wrap the run in private namespaces (isolation needs root)
   -h, --help          this text`;
@@ -92,6 +96,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       "no-pin": { type: "boolean" },
       "quiet-wait": { type: "string" },
       "otel-sample-rate": { type: "string" },
+      rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -113,6 +118,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     pin: !(values["no-pin"] ?? false),
     quietWaitS: parseDurationS(values["quiet-wait"] ?? "180s"),
     otelSampleRate: sampleRate(values["otel-sample-rate"]),
+    rounds: positiveInt(values.rounds, "--rounds", 1),
   };
 }
 

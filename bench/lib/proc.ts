@@ -31,12 +31,13 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts a long-lived process with stdout and stderr appended straight to one log file by the kernel. The bench
+ * Starts a long-lived process with stdout and stderr written straight to one log file by the kernel. The bench
  * never reads a child's output through a pipe while measuring: relaying e.g. gotunnel's per-request log would
- * cost this process CPU on the same two cores.
+ * cost this process CPU on the same two cores. The file starts empty: with --rounds a target starts again, and
+ * waitForLog must not find the previous start's ready line.
  */
 export function spawnManaged(name: string, cmd: string[], options: SpawnOptions): Managed {
-  const fd = openSync(options.logPath, "a");
+  const fd = openSync(options.logPath, "w");
   try {
     const proc = Bun.spawn(cmd, { cwd: options.cwd, env: childEnv(options.env), stdio: ["ignore", fd, fd] });
     const managed: Managed = { name, proc, pid: proc.pid, logPath: options.logPath };

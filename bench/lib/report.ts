@@ -19,6 +19,8 @@ export interface RunMeta {
   durationS: number;
   warmupS: number;
   workers: number;
+  /** Interleaved passes over the targets; each row is its cell's median round. */
+  rounds: number;
   certSource: string;
   upstream: string;
 }
@@ -122,6 +124,12 @@ function headerLines(meta: RunMeta, targets: TargetReport[]): string[] {
       " (summed over the proxy's processes, sampled every 200 ms): lower is better. Errors = wrk socket errors +" +
       " non-2xx/3xx responses.",
   ];
+  if (meta.rounds > 1) {
+    lines.push(
+      `- ${meta.rounds} rounds: the targets ran in turn, ${meta.rounds} times over; each row is that cell's median` +
+        " round by req/s (its latencies and RSS from the same round), and every round's req/s is listed below the table.",
+    );
+  }
   if (meta.isolated) lines.push("- Ran in private net/mount/pid namespaces: loopback only, private /etc/hosts.");
   for (const target of ran) if (target.note) lines.push(`- ${target.name}: ${target.note}`);
   for (const target of skipped) lines.push(`- Skipped ${target.name}: ${target.skipped}`);
@@ -142,7 +150,19 @@ function noiseLine(meta: RunMeta, results: CellResult[]): string {
 }
 
 export function renderMarkdown(meta: RunMeta, targets: TargetReport[], results: CellResult[]): string {
-  return [...headerLines(meta, targets), noiseLine(meta, results), "", ...tableRows(results), ""].join("\n");
+  const rounds = roundLines(results);
+  return [...headerLines(meta, targets), noiseLine(meta, results), "", ...tableRows(results), "", ...rounds].join("\n");
+}
+
+/** With --rounds: each cell's req/s in every round, in run order, so the spread behind each median is visible. */
+function roundLines(results: CellResult[]): string[] {
+  const measured = results.filter((result) => result.roundsRps !== undefined);
+  if (measured.length === 0) return [];
+  const lines = measured.map((result) => {
+    const values = (result.roundsRps ?? []).map((rps) => rps.toLocaleString("en-US")).join(", ");
+    return `- ${result.proto} ${result.size} ${result.load}, ${result.target}: ${values}`;
+  });
+  return ["Req/s in each round:", "", ...lines, ""];
 }
 
 function jsonRatios(result: CellResult, base: CellResult | undefined) {

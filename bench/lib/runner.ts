@@ -25,6 +25,8 @@ export interface CellResult {
   /** CPU used by processes outside the bench during the measured run, % of the whole machine. */
   foreignCpuPercent?: number;
   skipped?: string;
+  /** With --rounds: every round's req/s for this cell, in run order (the row shows the median round). */
+  roundsRps?: number[];
 }
 
 export interface TargetReport {
@@ -164,4 +166,19 @@ export async function benchTarget(
   } finally {
     await target.stop();
   }
+}
+
+/**
+ * One result per cell from a target's rounds: the round with the median req/s (the lower middle for an even count),
+ * whole, so its latencies and RSS belong to the same run; every round's req/s goes along.
+ */
+export function medianRounds(rounds: CellResult[][]): CellResult[] {
+  if (rounds.length === 1) return rounds[0] ?? [];
+  return (rounds[0] ?? []).map((_, cell) => {
+    const measured = rounds.map((round) => round[cell]).filter((result) => result?.wrk !== undefined) as CellResult[];
+    if (measured.length === 0) return rounds[0]?.[cell] as CellResult;
+    const byRps = [...measured].sort((a, b) => (a.wrk?.rps ?? 0) - (b.wrk?.rps ?? 0));
+    const median = byRps[Math.floor((byRps.length - 1) / 2)] as CellResult;
+    return { ...median, roundsRps: measured.map((result) => Math.round(result.wrk?.rps ?? 0)) };
+  });
 }
