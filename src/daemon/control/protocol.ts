@@ -122,8 +122,8 @@ export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
 /**
  * `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered and,
  * when it was traced, its span's W3C ids (hex). Session lines (above) leave the ids out: `up` prints every request,
- * its text lines never show them, and 71 more bytes per line cost the daemon and `up` CPU on every traced request;
- * `gotunnel logs --json` is where a request's trace is found.
+ * its text lines never show them, and the daemon would write, and `up` parse, 71 more bytes for every traced
+ * request; `gotunnel logs --json` is where a request's trace is found.
  */
 export const logLineSchema = v.object({
   time: v.string(),
