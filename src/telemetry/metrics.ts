@@ -31,7 +31,9 @@ export function upstreamErrorKind(error: unknown): string {
 }
 
 /** Methods are client input: only the standard ones become label values, so a client cannot mint series. */
-const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"] as const;
+/** The HTTP semantic conventions' known methods; anything else is client input, counted and recorded as other. */
+export const KNOWN_HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+const METHODS = [...KNOWN_HTTP_METHODS, "OTHER"] as const;
 const METHOD_INDEX = new Map<string, number>(METHODS.map((method, index) => [method, index]));
 const OTHER_METHOD = METHODS.length - 1;
 /** Status classes 1xx…5xx, then "other". */

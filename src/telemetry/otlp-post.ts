@@ -17,6 +17,7 @@ export interface OtlpPost {
 }
 
 const HTTP_DEFAULT_PORT = 80;
+const utf8 = new TextEncoder();
 
 export function createPost(url: string): OtlpPost {
   const parsed = new URL(url);
@@ -45,7 +46,7 @@ export function createPost(url: string): OtlpPost {
   };
   return {
     async send(body, headers, timeoutMs) {
-      const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+      const bytes = typeof body === "string" ? utf8.encode(body) : body;
       const pairs = Object.entries(headers).map(([name, value]): [string, string] => [name.toLowerCase(), value]);
       try {
         return await once(bytes, pairs, timeoutMs);

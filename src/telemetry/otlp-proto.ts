@@ -7,7 +7,7 @@
  * a test decodes the output next to the official JavaScript serializer's for the same spans.
  */
 import type { AttributeValue, FinishedSpan, SpanEncoder } from "./otlp-export.ts";
-import { ProtoWriter, prebuilt } from "./proto-writer.ts";
+import { ProtoWriter, prebuilt, VARINT } from "./proto-writer.ts";
 import { ConstantsCache, type RequestSpans, type SpanConstants, statusCache, withoutQuery } from "./request-spans.ts";
 import { SPAN_ID_AT, TRACE_ID_AT } from "./trace-context.ts";
 
@@ -176,7 +176,7 @@ function attributes(writer: ProtoWriter, field: number, values: Record<string, A
     if (typeof value === "string") writer.string(ANY_STRING, value);
     else if (typeof value === "boolean") writer.uint(ANY_BOOL, value ? 1 : 0);
     else if (Number.isSafeInteger(value)) {
-      writer.tag(ANY_INT, 0);
+      writer.tag(ANY_INT, VARINT);
       writer.int64(value);
     } else writer.double(ANY_DOUBLE, value);
     writer.end();

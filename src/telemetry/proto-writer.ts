@@ -11,8 +11,8 @@ const utf8 = new TextEncoder();
 
 /** Wire types. */
 export const VARINT = 0;
-export const FIXED64 = 1;
-export const LENGTH = 2;
+const FIXED64 = 1;
+const LENGTH = 2;
 
 /** hex digit char code → value; 255 for anything else (ids are validated hex, so it never appears). */
 const HEX = new Uint8Array(128).fill(255);

@@ -5,7 +5,7 @@
  * batch as an object of its own. The encoders (otlp-proto.ts, otlp-json.ts) read the rows back in order.
  */
 import type { ForwardContext } from "../proxy/forward.ts";
-import { upstreamErrorKind } from "./metrics.ts";
+import { KNOWN_HTTP_METHODS, upstreamErrorKind } from "./metrics.ts";
 
 const TIME_ORIGIN = performance.timeOrigin;
 
@@ -15,9 +15,9 @@ export function nowMs(): number {
 }
 
 /** Methods are client input: others are recorded as `_OTHER` (HTTP semconv), with the original alongside. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+const KNOWN_METHODS = new Set(KNOWN_HTTP_METHODS);
 
-export function isKnownMethod(method: string): boolean {
+function isKnownMethod(method: string): boolean {
   return KNOWN_METHODS.has(method);
 }
 
@@ -111,7 +111,7 @@ export class RequestSpans {
 }
 
 /** `myapp.local:8443` → `myapp.local`; `[::1]:443` → `::1`. */
-export function hostnameOf(host: string): string {
+function hostnameOf(host: string): string {
   if (host.startsWith("[")) return host.slice(1, Math.max(1, host.indexOf("]")));
   const colon = host.indexOf(":");
   return colon === -1 ? host : host.slice(0, colon);

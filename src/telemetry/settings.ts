@@ -126,7 +126,7 @@ export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfi
  * gRPC is not spoken: it falls back to protobuf over HTTP, with a note naming what to change.
  * Traces only: metrics (otlp-metrics.ts, one small export a minute) are always sent as OTLP/JSON.
  */
-export function tracesProtocol(env: Env): { protocol: OtlpProtocol; protocolNote: string | undefined } {
+function tracesProtocol(env: Env): { protocol: OtlpProtocol; protocolNote: string | undefined } {
   const name = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
   const [variable, raw] = env[name]?.trim()
     ? [name, env[name]?.trim() ?? ""]
