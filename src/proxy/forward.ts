@@ -2,7 +2,7 @@
  * Request → Response for one route: the web-standard core of the proxy. The upstream call is injected, so tests
  * can drive this without sockets and the server wiring (server.ts) stays thin.
  */
-import { replaceHeader, upstreamRequestHeaders } from "./headers.ts";
+import { indexOfHeader, replaceHeader, upstreamRequestHeaders } from "./headers.ts";
 import { badGatewayPage } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
 
@@ -109,11 +109,13 @@ export async function forward(
     signal: req.signal,
   };
   if (tracing) {
-    const incoming = req.headers.get("traceparent");
-    tracing.start(ctx, incoming);
+    // The client's traceparent from the pairs just copied, rather than a second lookup through Bun's Headers.
+    const pairs = outgoing.headers;
+    const at = indexOfHeader(pairs, "traceparent");
+    tracing.start(ctx, at === -1 ? null : (pairs[at] as [string, string])[1]);
     const ours = ctx.traceparent;
-    if (ours !== undefined && incoming === null) outgoing.headers.push(["traceparent", ours]);
-    else if (ours !== undefined) replaceHeader(outgoing.headers, "traceparent", ours);
+    if (ours !== undefined && at === -1) pairs.push(["traceparent", ours]);
+    else if (ours !== undefined) replaceHeader(pairs, "traceparent", ours);
   }
   let response: Response;
   let error: unknown;

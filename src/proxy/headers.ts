@@ -92,9 +92,15 @@ function withRouteHeaders(out: [string, string][], extra: Record<string, string>
   return kept;
 }
 
+/** The index of the first pair named `name` (lowercase), or -1. */
+export function indexOfHeader(pairs: [string, string][], name: string): number {
+  for (let i = 0; i < pairs.length; i++) if ((pairs[i] as [string, string])[0] === name) return i;
+  return -1;
+}
+
 /** Sets `name` (lowercase) in header pairs: the first pair of that name gets `value`, any others go. */
 export function replaceHeader(pairs: [string, string][], name: string, value: string): void {
-  const at = pairs.findIndex(([key]) => key === name);
+  const at = indexOfHeader(pairs, name);
   if (at === -1) {
     pairs.push([name, value]);
     return;
