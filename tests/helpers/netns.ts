@@ -83,7 +83,9 @@ const randomByte = (min = 0) => min + Math.floor(Math.random() * (256 - min - 1)
 export function createNetnsPair(): NetnsPair {
   const id = crypto.randomUUID().slice(0, 6);
   const prefix = `10.${randomByte(1)}.${randomByte()}`;
-  const v6prefix = `fd00:${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}:`;
+  // Groups as tools print them (RFC 5952: no leading zeros), so `fd00:6ce:…` and not `fd00:06ce:…`.
+  const group = () => Math.floor(Math.random() * 0xffff + 1).toString(16);
+  const v6prefix = `fd00:${group()}:${group()}:`;
   const a: Side = { ns: `gt-${id}a`, iface: `gt${id}a`, v4: `${prefix}.1`, v6: `${v6prefix}:1` };
   const b: Side = { ns: `gt-${id}b`, iface: `gt${id}b`, v4: `${prefix}.2`, v6: `${v6prefix}:2` };
   let cleaned = false;
