@@ -30,8 +30,10 @@ export function upstreamErrorKind(error: unknown): string {
   return "other";
 }
 
-/** Methods are client input: only the standard ones become label values, so a client cannot mint series. */
-/** The HTTP semantic conventions' known methods; anything else is client input, counted and recorded as other. */
+/**
+ * The HTTP semantic conventions' known methods. Methods are client input: only these become label values (anything
+ * else counts as OTHER, and spans record it as `_OTHER`), so a client cannot mint series.
+ */
 export const KNOWN_HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
 const METHODS = [...KNOWN_HTTP_METHODS, "OTHER"] as const;
 const METHOD_INDEX = new Map<string, number>(METHODS.map((method, index) => [method, index]));
