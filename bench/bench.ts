@@ -35,7 +35,8 @@ function starters(upstream: Upstream): Record<TargetName, TargetStarter> {
     nginx: startNginxProxy,
     caddy: startCaddy,
     gotunnel: startGotunnel,
-    "gotunnel-otel": startGotunnelOtel,
+    "gotunnel-otel": (context) => startGotunnelOtel(context, "gotunnel-otel"),
+    "gotunnel-otel-all": (context) => startGotunnelOtel(context, "gotunnel-otel-all"),
   };
 }
 

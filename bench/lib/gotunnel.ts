@@ -77,20 +77,25 @@ export function startGotunnel(context: BenchContext): Promise<RunningTarget> {
 }
 
 /**
- * With OTEL_EXPORTER_OTLP_ENDPOINT set and `--otel-sample-rate` (default 1.0, the development profile's: a server
- * span per request), exported in batches to a sink that reads and discards the bodies. Its own home, so it gets its
- * own daemon.
+ * gotunnel with OTEL_EXPORTER_OTLP_ENDPOINT set, its spans exported in batches to a sink that reads and discards the
+ * bodies; its own home, so it gets its own daemon. Both sample at `--otel-sample-rate` (default 1.0, the development
+ * profile's). `gotunnel-otel` keeps the default cap on new traces a second (the daemon as a user runs it), so under a
+ * benchmark's load most requests go untraced; `gotunnel-otel-all` lifts the cap and traces every sampled request.
  */
-export async function startGotunnelOtel(context: BenchContext): Promise<RunningTarget> {
+export async function startGotunnelOtel(
+  context: BenchContext,
+  name: "gotunnel-otel" | "gotunnel-otel-all",
+): Promise<RunningTarget> {
   const sink = startOtlpSink();
   const env = {
     ...context.gotunnelEnv,
-    GOTUNNEL_HOME: join(context.dir, "gotunnel-otel-home"),
+    GOTUNNEL_HOME: join(context.dir, `${name}-home`),
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
     OTEL_TRACES_SAMPLER_ARG: String(context.options.otelSampleRate),
+    ...(name === "gotunnel-otel-all" ? { GOTUNNEL_TRACES_PER_SECOND: "unlimited" } : {}),
   };
   try {
-    const target = await startVariant(context, "gotunnel-otel", env, sink.note);
+    const target = await startVariant(context, name, env, sink.note);
     return { ...target, stop: () => target.stop().finally(() => sink.stop()) };
   } catch (error) {
     sink.stop();
@@ -121,7 +126,7 @@ function startOtlpSink() {
 
 async function startVariant(
   context: BenchContext,
-  name: "gotunnel" | "gotunnel-otel",
+  name: "gotunnel" | "gotunnel-otel" | "gotunnel-otel-all",
   env: EnvPatch,
   extraNote: () => string | undefined,
 ): Promise<RunningTarget> {

@@ -4,7 +4,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel"] as const;
+export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface BenchOptions {
@@ -25,7 +25,7 @@ export interface BenchOptions {
   pin: boolean;
   /** Total time the run may idle waiting for other processes' load to pass (see noise.ts). */
   quietWaitS: number;
-  /** gotunnel-otel's trace sample rate (OTEL_TRACES_SAMPLER_ARG); 1 = every request, the development default. */
+  /** The gotunnel-otel targets' trace sample rate (OTEL_TRACES_SAMPLER_ARG); 1, the development profile's. */
   otelSampleRate: number;
   /** Passes over the targets, interleaved; each cell reports its median pass (see bench.ts medianRounds). */
   rounds: number;
@@ -42,7 +42,7 @@ export const USAGE = `bun run bench [options]
   --threads <1>       wrk threads
   --workers <1>       nginx worker_processes and Caddy GOMAXPROCS (more than 1 only makes sense with --no-pin)
   --quiet-wait <180s> total time the run may pause for other processes' CPU load to pass (0: never wait)
-  --otel-sample-rate <1>  fraction of requests gotunnel-otel traces (0.05 is the production profile's)
+  --otel-sample-rate <1>  fraction of requests the gotunnel-otel targets trace (0.05 is the production profile's)
   --rounds <1>        run the targets this many times, interleaved (A, B, A, B, …); each cell shows its median
                       round by req/s, so a drift of the machine during the run hits every target alike
   --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each

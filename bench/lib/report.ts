@@ -25,7 +25,9 @@ export interface RunMeta {
   upstream: string;
 }
 
-const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel"];
+const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"];
+/** The targets whose req/s over gotunnel's is tracing's cost. */
+const TRACED: TargetName[] = ["gotunnel-otel", "gotunnel-otel-all"];
 
 type Metric = "rps" | "p50Us" | "p99Us" | "rss";
 
@@ -151,7 +153,41 @@ function noiseLine(meta: RunMeta, results: CellResult[]): string {
 
 export function renderMarkdown(meta: RunMeta, targets: TargetReport[], results: CellResult[]): string {
   const rounds = roundLines(results);
-  return [...headerLines(meta, targets), noiseLine(meta, results), "", ...tableRows(results), "", ...rounds].join("\n");
+  const cost = tracingCostLines(results);
+  return [
+    ...headerLines(meta, targets),
+    noiseLine(meta, results),
+    "",
+    ...tableRows(results),
+    "",
+    ...cost,
+    ...rounds,
+  ].join("\n");
+}
+
+/**
+ * A traced target's req/s over gotunnel's in the same cell: tracing's cost, as one number per cell. With rounds, the
+ * ratio of the median rounds, then each round's own ratio (rounds ran in turn, so round i of both shared the machine's
+ * state), when every round of both was measured.
+ */
+function tracingCostLines(results: CellResult[]): string[] {
+  const lines: string[] = [];
+  for (const peers of groupByCell(results).values()) {
+    const base = peers.get("gotunnel");
+    for (const name of TRACED) {
+      const traced = peers.get(name);
+      const value = numericRatio(metric(traced, "rps"), metric(base, "rps"));
+      if (!traced || value === null) continue;
+      const [ours, theirs] = [traced.roundsRps ?? [], base?.roundsRps ?? []];
+      const each =
+        ours.length > 1 && ours.length === theirs.length
+          ? ` (rounds: ${ours.map((rps, i) => (rps / (theirs[i] as number)).toFixed(2)).join(", ")})`
+          : "";
+      lines.push(`- ${traced.proto} ${traced.size} ${traced.load}, ${name}: ${value.toFixed(2)}${each}`);
+    }
+  }
+  if (lines.length === 0) return [];
+  return ["Tracing's cost, as req/s over gotunnel's in the same cell:", "", ...lines, ""];
 }
 
 /** With --rounds: each cell's req/s in every round, in run order, so the spread behind each median is visible. */
@@ -181,6 +217,7 @@ export function renderJson(meta: RunMeta, targets: TargetReport[], results: Cell
       ...result,
       ratioToDirect: jsonRatios(result, peers?.get("direct")),
       ratioToNginx: jsonRatios(result, peers?.get("nginx")),
+      ...(TRACED.includes(result.target) ? { ratioToGotunnel: jsonRatios(result, peers?.get("gotunnel")) } : {}),
     };
   });
   return `${JSON.stringify({ meta, targets, cells }, null, 2)}\n`;

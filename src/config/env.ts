@@ -14,6 +14,7 @@ export const ENV_FIELDS = {
   ENVIRONMENT: ["observability", "environment"],
   GOTUNNEL_ENVIRONMENT: ["observability", "environment"],
   SENTRY_DSN: ["observability", "sentryDsn"],
+  GOTUNNEL_TRACES_PER_SECOND: ["observability", "tracesPerSecond"],
 } as const;
 
 /**
@@ -91,7 +92,11 @@ const ENVIRONMENT_ALIASES: Record<string, string> = {
   prod: "production",
 };
 
-function normalize(field: string, value: string): string | boolean {
+function normalize(field: string, value: string): string | boolean | number {
+  if (field === "tracesPerSecond") {
+    const trimmed = value.trim();
+    return /^[0-9]*\.?[0-9]+$/.test(trimmed) ? Number(trimmed) : trimmed.toLowerCase();
+  }
   if (field === "adminPort" && ["off", "false", "no"].includes(value.trim().toLowerCase())) return false;
   if (field !== "environment") return value;
   const lower = value.trim().toLowerCase();

@@ -198,6 +198,8 @@ export const ENVIRONMENTS = ["development", "staging", "production"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 const ENVIRONMENT_EXPECTS = `expected one of ${ENVIRONMENTS.map((name) => JSON.stringify(name)).join(", ")}`;
 
+const TRACES_PER_SECOND_EXPECTS = 'expected a number of traces a second above 0 (e.g. 100), or "unlimited"';
+
 function rate(description: string) {
   const expects = "expected a number from 0 to 1 (a fraction, e.g. 0.1 for 10%)";
   return v.optional(
@@ -229,6 +231,23 @@ const observabilitySchema = plainObject(
       ),
     ),
     tracesSampleRate: rate("Fraction of requests traced when an OTLP endpoint is set. Default: the profile's."),
+    tracesPerSecond: v.optional(
+      v.pipe(
+        v.union(
+          [
+            v.pipe(
+              v.number(TRACES_PER_SECOND_EXPECTS),
+              v.check((value) => value > 0 && Number.isFinite(value), TRACES_PER_SECOND_EXPECTS),
+            ),
+            v.literal("unlimited"),
+          ],
+          TRACES_PER_SECOND_EXPECTS,
+        ),
+        v.description(
+          'Most new traces started a second (env GOTUNNEL_TRACES_PER_SECOND); "unlimited" for no cap. Default 1000.',
+        ),
+      ),
+    ),
     otlpEndpoint: url(
       "OTLP/HTTP base URL for traces (OTEL_EXPORTER_OTLP_ENDPOINT wins). Unset: no traces leave the machine.",
       "http://127.0.0.1:4318",
@@ -242,20 +261,44 @@ const observabilitySchema = plainObject(
       "Fraction of daemon operations (route changes, shutdown) sent to Sentry as performance data. Default: the profile's.",
     ),
   }),
-  "expected an object { environment, tracesSampleRate, otlpEndpoint, sentryDsn, sentrySampleRate, sentryTracesSampleRate }",
+  "expected an object { environment, tracesSampleRate, tracesPerSecond, otlpEndpoint, sentryDsn, sentrySampleRate, sentryTracesSampleRate }",
 );
 
 export interface Profile {
   log: { format: "text" | "json"; level: "info" | "debug" };
   tracesSampleRate: number;
+  /** The cap on new traces a second (telemetry/trace-context.ts TraceRateLimit). */
+  tracesPerSecond: number;
   sentryTracesSampleRate: number;
 }
 
+/**
+ * A thousand new traces a second is more than a person clicking through an app (or a page load's few hundred module
+ * requests) makes, and a fraction of what a load test sends: it bounds what tracing costs the proxy and floods into
+ * a local collector when the traffic is a benchmark rather than a person.
+ */
+const TRACES_PER_SECOND = 1000;
+
 /** What each environment means when the config does not say otherwise. */
 export const PROFILES: Readonly<Record<Environment, Profile>> = {
-  development: { log: { format: "text", level: "info" }, tracesSampleRate: 1, sentryTracesSampleRate: 1 },
-  staging: { log: { format: "json", level: "info" }, tracesSampleRate: 0.25, sentryTracesSampleRate: 0.2 },
-  production: { log: { format: "json", level: "info" }, tracesSampleRate: 0.05, sentryTracesSampleRate: 0.05 },
+  development: {
+    log: { format: "text", level: "info" },
+    tracesSampleRate: 1,
+    tracesPerSecond: TRACES_PER_SECOND,
+    sentryTracesSampleRate: 1,
+  },
+  staging: {
+    log: { format: "json", level: "info" },
+    tracesSampleRate: 0.25,
+    tracesPerSecond: TRACES_PER_SECOND,
+    sentryTracesSampleRate: 0.2,
+  },
+  production: {
+    log: { format: "json", level: "info" },
+    tracesSampleRate: 0.05,
+    tracesPerSecond: TRACES_PER_SECOND,
+    sentryTracesSampleRate: 0.05,
+  },
 };
 export const DEFAULT_ENVIRONMENT: Environment = "development";
 

@@ -8,9 +8,16 @@ import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from 
 import { buildInfo } from "../core/build-info.ts";
 import type { RequestTracing } from "../proxy/forward.ts";
 import { type AttributeValue, BatchExporter, type FinishedSpan } from "./otlp-export.ts";
-import type { RequestSpans } from "./request-spans.ts";
+import { nowMs, type RequestSpans } from "./request-spans.ts";
 import type { OtlpSettings } from "./settings.ts";
-import { formatTraceparent, isSampled, newSpanId, newTraceparent, parseTraceparent } from "./trace-context.ts";
+import {
+  formatTraceparent,
+  isSampled,
+  newSpanId,
+  newTraceparent,
+  parseTraceparent,
+  TraceRateLimit,
+} from "./trace-context.ts";
 import { GotunnelTracer } from "./tracer.ts";
 import type { Tracing, TracingOptions } from "./tracing.ts";
 
@@ -36,7 +43,7 @@ export function createTracing(otlp: OtlpSettings, options: TracingOptions): Trac
   // Only another SDK in this process could have registered first; request spans do not depend on the globals.
   if (!registered) options.log("warn", "tracing: another OpenTelemetry SDK is registered; daemon spans go to it");
   return {
-    requests: requestTracing(otlp.sampleRate, exporter.requests),
+    requests: requestTracing(otlp.sampleRate, otlp.tracesPerSecond, exporter.requests, options.log),
     async shutdown() {
       await exporter.shutdown();
       trace.disable();
@@ -76,14 +83,45 @@ function decodeURIComponentSafe(value: string): string {
   }
 }
 
-/** The proxy's hook: parent-based sampling from the client's `traceparent`, spans recorded into `spans`. */
-function requestTracing(ratio: number, spans: RequestSpans): RequestTracing {
+/** How often the daemon log may say that the trace cap is turning requests away. */
+const CAP_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The proxy's hook: parent-based sampling from the client's `traceparent`, spans recorded into `spans`. A new trace
+ * also needs a token from the cap (`perSecond`; Infinity: none). A caller's sampled trace is always continued, cap or
+ * not: dropping our span would break the caller's trace in two.
+ */
+function requestTracing(
+  ratio: number,
+  perSecond: number,
+  spans: RequestSpans,
+  log: TracingOptions["log"],
+): RequestTracing {
+  const cap = Number.isFinite(perSecond) ? new TraceRateLimit(perSecond) : undefined;
+  let capLoggedAt = Number.NEGATIVE_INFINITY;
+  const refused = (atMs: number) => {
+    if (atMs - capLoggedAt < CAP_LOG_INTERVAL_MS) return;
+    capLoggedAt = atMs;
+    log(
+      "info",
+      `tracing: more than ${perSecond} new traces a second; tracing ${perSecond} a second ` +
+        "(observability.tracesPerSecond, or GOTUNNEL_TRACES_PER_SECOND=unlimited)",
+    );
+  };
   return {
     start(ctx, incoming) {
       const parent = incoming === null ? undefined : parseTraceparent(incoming);
       if (!isSampled(parent, ratio)) return;
-      ctx.traceparent = parent ? formatTraceparent(parent.traceId, newSpanId(), true) : newTraceparent();
-      ctx.parentSpanId = parent?.spanId;
+      if (parent) {
+        ctx.traceparent = formatTraceparent(parent.traceId, newSpanId(), true);
+        ctx.parentSpanId = parent.spanId;
+        return;
+      }
+      if (cap !== undefined) {
+        const atMs = ctx.spanStartMs ?? nowMs();
+        if (!cap.take(atMs)) return refused(atMs);
+      }
+      ctx.traceparent = newTraceparent();
     },
     finish: (ctx, method, route, status, error) => spans.record(ctx, method, route, status, error),
   };

@@ -4,7 +4,7 @@
  * Nothing leaves the machine unless an endpoint or DSN is named, and GOTUNNEL_TELEMETRY=0 or DO_NOT_TRACK=1 turns
  * every export off even then.
  */
-import { type Environment, type ObservabilityConfig, PROFILES } from "../config/schema.ts";
+import { type Environment, type ObservabilityConfig, PROFILES, type Profile } from "../config/schema.ts";
 
 export interface OtlpSettings {
   /** Full URL the spans are POSTed to (…/v1/traces). */
@@ -12,6 +12,10 @@ export interface OtlpSettings {
   /** OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS, e.g. an API key. */
   headers: Record<string, string>;
   sampleRate: number;
+  /** The cap on new traces a second; Infinity: none. */
+  tracesPerSecond: number;
+  /** Set when OTEL_TRACES_SAMPLER names a sampler we do not have: the daemon logs it once. */
+  samplerNote: string | undefined;
   /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL. */
   protocol: OtlpProtocol;
   /** Set when the variable asked for something we do not send (grpc, a typo): the daemon logs it once. */
@@ -81,7 +85,7 @@ export function telemetrySettings(
       ? {
           tracesUrl,
           headers: otlpHeaders(env, env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
-          sampleRate: config.tracesSampleRate ?? samplerArg(env) ?? profile.tracesSampleRate,
+          ...sampling(config, env, profile),
           ...tracesProtocol(env),
         }
       : undefined,
@@ -168,6 +172,48 @@ export function parseHeaders(value: string | undefined): Record<string, string> 
   return headers;
 }
 
+/**
+ * The ratio and the cap. The config wins, then the standard variables, then the profile. OTEL_TRACES_SAMPLER naming
+ * one of the spec's samplers means the user chose how to sample, and those have no cap: the cap is off unless the
+ * config sets one. gotunnel always continues a caller's decision (the `parentbased_` samplers' behaviour).
+ */
+function sampling(
+  config: ObservabilityConfig,
+  env: Env,
+  profile: Profile,
+): { sampleRate: number; tracesPerSecond: number; samplerNote: string | undefined } {
+  const raw = env.OTEL_TRACES_SAMPLER?.trim() ?? "";
+  const standard = standardSampler(raw.toLowerCase(), env);
+  const perSecond = config.tracesPerSecond ?? (standard === undefined ? profile.tracesPerSecond : "unlimited");
+  return {
+    sampleRate: config.tracesSampleRate ?? standard ?? samplerArg(env) ?? profile.tracesSampleRate,
+    tracesPerSecond: perSecond === "unlimited" ? Number.POSITIVE_INFINITY : perSecond,
+    samplerNote:
+      raw === "" || standard !== undefined
+        ? undefined
+        : `OTEL_TRACES_SAMPLER=${raw}: expected always_on, always_off, traceidratio or their parentbased_ forms; ` +
+          "sampling as the profile says",
+  };
+}
+
+/** The ratio of one of the OTel spec's built-in samplers (OTEL_TRACES_SAMPLER), or undefined for any other name. */
+function standardSampler(name: string, env: Env): number | undefined {
+  switch (name) {
+    case "always_on":
+    case "parentbased_always_on":
+      return 1;
+    case "always_off":
+    case "parentbased_always_off":
+      return 0;
+    case "traceidratio":
+    case "parentbased_traceidratio":
+      // The spec's default ratio when OTEL_TRACES_SAMPLER_ARG is missing or invalid.
+      return samplerArg(env) ?? 1;
+    default:
+      return undefined;
+  }
+}
+
 /** OTEL_TRACES_SAMPLER_ARG when it is a ratio in [0, 1]; otherwise the config or profile decides. */
 function samplerArg(env: Env): number | undefined {
   const raw = env.OTEL_TRACES_SAMPLER_ARG?.trim();
@@ -186,6 +232,7 @@ export function describeSettings(settings: TelemetrySettings): Record<string, un
           tracesUrl: settings.otlp.tracesUrl,
           headers: Object.keys(settings.otlp.headers),
           sampleRate: settings.otlp.sampleRate,
+          tracesPerSecond: Number.isFinite(settings.otlp.tracesPerSecond) ? settings.otlp.tracesPerSecond : "unlimited",
           protocol: settings.otlp.protocol,
         }
       : null,

@@ -55,6 +55,41 @@ export function isSampled(parent: ParentContext | undefined, ratio: number, rand
   return ratio >= 1 || (ratio > 0 && random() < ratio);
 }
 
+/**
+ * At most `perSecond` new traces a second (a rate-limiting sampler, as Jaeger, Zipkin's Brave and Datadog's tracers
+ * have): a token bucket that holds one second's worth and refills continuously. A burst (a page load of a few hundred
+ * modules) is traced whole while it fits the second's budget; a load test is traced at the cap, not at its own rate.
+ * The clock is the caller's, in milliseconds: the proxy passes the request's start, which it has read anyway.
+ */
+export class TraceRateLimit {
+  private readonly perMs: number;
+  private readonly capacity: number;
+  private tokens: number;
+  private lastMs = Number.NEGATIVE_INFINITY;
+  /** Roots the cap turned away, since start. */
+  refused = 0;
+
+  constructor(readonly perSecond: number) {
+    this.perMs = perSecond / 1000;
+    // Below one a second (0.5: one trace every two seconds), the bucket still holds the one token a trace needs.
+    this.capacity = Math.max(perSecond, 1);
+    this.tokens = this.capacity;
+  }
+
+  /** Spends one trace's token at `nowMs`; false when this second's budget is spent. */
+  take(nowMs: number): boolean {
+    const tokens = Math.min(this.capacity, this.tokens + (nowMs - this.lastMs) * this.perMs);
+    this.lastMs = nowMs;
+    if (tokens < 1) {
+      this.tokens = tokens;
+      this.refused++;
+      return false;
+    }
+    this.tokens = tokens - 1;
+    return true;
+  }
+}
+
 /** Where a version-00 traceparent keeps its ids: `00-<trace id>-<span id>-<flags>`. */
 export const TRACE_ID_AT = 3;
 export const SPAN_ID_AT = 36;

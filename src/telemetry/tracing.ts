@@ -28,9 +28,11 @@ export async function startTracing(
 ): Promise<Tracing | undefined> {
   if (!settings.otlp) return undefined;
   const { createTracing } = await import("./otlp.ts");
-  const { tracesUrl, sampleRate, protocol, protocolNote } = settings.otlp;
+  const { tracesUrl, sampleRate, tracesPerSecond, protocol, protocolNote, samplerNote } = settings.otlp;
   if (protocolNote) log("warn", `tracing: ${protocolNote}`);
-  log("info", `tracing: exporting spans to ${tracesUrl} as ${protocol} (sample rate ${sampleRate})`);
+  if (samplerNote) log("warn", `tracing: ${samplerNote}`);
+  const cap = Number.isFinite(tracesPerSecond) ? `, at most ${tracesPerSecond} new traces a second` : "";
+  log("info", `tracing: exporting spans to ${tracesUrl} as ${protocol} (sample rate ${sampleRate}${cap})`);
   return createTracing(settings.otlp, { environment: settings.environment, log });
 }
 

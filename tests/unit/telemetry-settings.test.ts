@@ -35,8 +35,10 @@ describe("environment profiles", () => {
       tracesUrl: "http://127.0.0.1:4318/v1/traces",
       headers: {},
       sampleRate: 0.05,
+      tracesPerSecond: 1000,
       protocol: "http/protobuf",
       protocolNote: undefined,
+      samplerNote: undefined,
     });
   });
 
@@ -65,6 +67,59 @@ describe("environment profiles", () => {
       tracesSampleRate: 0.5,
     });
     expect(telemetrySettings(config.observability, env).sentry?.tracesSampleRate).toBe(0.2);
+  });
+});
+
+describe("the cap on new traces a second", () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" };
+  const otlp = async (env: Record<string, string>) =>
+    telemetrySettings((await load({ ...endpoint, ...env })).observability, { ...endpoint, ...env }).otlp;
+
+  test("every profile caps at 1000 a second; GOTUNNEL_TRACES_PER_SECOND sets a number or unlimited", async () => {
+    expect((await otlp({}))?.tracesPerSecond).toBe(1000);
+    expect((await otlp({ ENVIRONMENT: "production" }))?.tracesPerSecond).toBe(1000);
+    expect((await otlp({ GOTUNNEL_TRACES_PER_SECOND: "50" }))?.tracesPerSecond).toBe(50);
+    expect((await otlp({ GOTUNNEL_TRACES_PER_SECOND: "0.5" }))?.tracesPerSecond).toBe(0.5);
+    expect((await otlp({ GOTUNNEL_TRACES_PER_SECOND: "Unlimited" }))?.tracesPerSecond).toBe(Infinity);
+  });
+
+  test.each(["0", "-5", "lots", "1e9x"])(
+    "GOTUNNEL_TRACES_PER_SECOND=%s is an error naming the variable",
+    async (value) => {
+      await expect(load({ GOTUNNEL_TRACES_PER_SECOND: value })).rejects.toThrow(
+        /environment variable GOTUNNEL_TRACES_PER_SECOND: expected a number of traces a second above 0 \(e\.g\. 100\), or "unlimited"/,
+      );
+    },
+  );
+
+  test("a standard OTEL_TRACES_SAMPLER sets the ratio and lifts the cap, unless the config sets one", async () => {
+    expect(await otlp({ OTEL_TRACES_SAMPLER: "always_on" })).toMatchObject({
+      sampleRate: 1,
+      tracesPerSecond: Infinity,
+    });
+    expect(await otlp({ OTEL_TRACES_SAMPLER: "parentbased_always_off" })).toMatchObject({ sampleRate: 0 });
+    expect(
+      await otlp({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.2" }),
+    ).toMatchObject({ sampleRate: 0.2, tracesPerSecond: Infinity });
+    // The spec's default ratio for traceidratio without a valid argument is 1.
+    expect(await otlp({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" })).toMatchObject({
+      sampleRate: 1,
+    });
+    const both = await otlp({ OTEL_TRACES_SAMPLER: "always_on", GOTUNNEL_TRACES_PER_SECOND: "10" });
+    expect(both?.tracesPerSecond).toBe(10);
+  });
+
+  test("an OTEL_TRACES_SAMPLER we do not have leaves the profile's sampling, with a note saying so", async () => {
+    const settings = await otlp({ OTEL_TRACES_SAMPLER: "jaeger_remote" });
+    expect(settings).toMatchObject({ sampleRate: 1, tracesPerSecond: 1000 });
+    expect(settings?.samplerNote).toContain("OTEL_TRACES_SAMPLER=jaeger_remote: expected always_on, always_off");
+  });
+
+  test("/debug/config shows the cap, and unlimited as a word (JSON has no Infinity)", async () => {
+    const capped = telemetrySettings({ environment: "development" }, endpoint);
+    expect(describeSettings(capped).otlp).toMatchObject({ tracesPerSecond: 1000 });
+    const open = telemetrySettings({ environment: "development", tracesPerSecond: "unlimited" }, endpoint);
+    expect(JSON.parse(JSON.stringify(describeSettings(open))).otlp.tracesPerSecond).toBe("unlimited");
   });
 });
 

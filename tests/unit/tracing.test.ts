@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { context, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
+import type { ForwardContext } from "../../src/proxy/forward.ts";
 import { replaceHeader } from "../../src/proxy/headers.ts";
 import { createTracing } from "../../src/telemetry/otlp.ts";
 import { BatchExporter, batchLimits, compressionOf, type FinishedSpan } from "../../src/telemetry/otlp-export.ts";
@@ -16,6 +17,7 @@ import {
   newSpanId,
   newTraceId,
   parseTraceparent,
+  TraceRateLimit,
 } from "../../src/telemetry/trace-context.ts";
 import { GotunnelTracer } from "../../src/telemetry/tracer.ts";
 import { traced } from "../../src/telemetry/tracing.ts";
@@ -89,6 +91,63 @@ describe("sampling", () => {
     for (let i = 0; i < 10_000; i++) if (isSampled(undefined, 0.1)) sampled++;
     expect(sampled).toBeGreaterThan(800);
     expect(sampled).toBeLessThan(1200);
+  });
+
+  test("the cap: a second's budget at once, then tokens at the rate; never more than one second's worth saved", () => {
+    const cap = new TraceRateLimit(4);
+    const taken = (atMs: number, tries: number) => {
+      let yes = 0;
+      for (let i = 0; i < tries; i++) if (cap.take(atMs)) yes++;
+      return yes;
+    };
+    expect(taken(1000, 10)).toBe(4);
+    expect(cap.refused).toBe(6);
+    // 4 a second is one token per 250 ms.
+    expect(taken(1200, 3)).toBe(0);
+    expect(taken(1250, 3)).toBe(1);
+    expect(taken(1750, 5)).toBe(2);
+    // An idle minute refills one second's worth, not sixty.
+    expect(taken(61_750, 100)).toBe(4);
+    // Below one a second, the one token a trace needs still fits: 0.5 a second is one trace every two seconds.
+    const slow = new TraceRateLimit(0.5);
+    expect([slow.take(0), slow.take(1000), slow.take(2000), slow.take(2500)]).toEqual([true, false, true, false]);
+  });
+
+  test("the proxy's hook: new traces within the cap, a caller's sampled trace always, one log line a minute", async () => {
+    const logs: string[] = [];
+    const tracing = createTracing(
+      {
+        tracesUrl: "http://127.0.0.1:1/v1/traces",
+        headers: {},
+        sampleRate: 1,
+        tracesPerSecond: 2,
+        protocol: "http/protobuf",
+        protocolNote: undefined,
+        samplerNote: undefined,
+      },
+      { environment: "development", log: (_level, message) => logs.push(message), env: {} },
+    );
+    const request = (atMs: number, incoming: string | null = null) => {
+      const ctx = { spanStartMs: atMs } as ForwardContext;
+      tracing.requests.start(ctx, incoming);
+      return ctx;
+    };
+    const roots = [0, 1, 2, 3, 4].map(() => request(5_000).traceparent !== undefined);
+    expect(roots).toEqual([true, true, false, false, false]);
+    const caller = request(5_000, formatTraceparent(TRACE, SPAN, true));
+    expect(caller.traceparent).toStartWith(`00-${TRACE}-`);
+    expect(caller.parentSpanId).toBe(SPAN);
+    expect(request(5_000, formatTraceparent(TRACE, SPAN, false)).traceparent).toBeUndefined();
+    expect(request(5_500).traceparent).toBeDefined();
+    expect(request(5_600).traceparent).toBeUndefined();
+    expect(logs.filter((line) => line.includes("new traces a second"))).toEqual([
+      "tracing: more than 2 new traces a second; tracing 2 a second (observability.tracesPerSecond, or GOTUNNEL_TRACES_PER_SECOND=unlimited)",
+    ]);
+    request(70_000);
+    request(70_000);
+    request(70_000);
+    expect(logs.filter((line) => line.includes("new traces a second"))).toHaveLength(2);
+    await tracing.shutdown();
   });
 
   test("the API tracer: children of an unsampled span are not recorded but keep the trace", () => {
@@ -265,7 +324,15 @@ describe("batch exporter", () => {
     const { url, batches } = receiver();
     const logs: string[] = [];
     const tracing = createTracing(
-      { tracesUrl: url, headers: {}, sampleRate: 1, protocol: "http/json", protocolNote: undefined },
+      {
+        tracesUrl: url,
+        headers: {},
+        sampleRate: 1,
+        tracesPerSecond: Number.POSITIVE_INFINITY,
+        protocol: "http/json",
+        protocolNote: undefined,
+        samplerNote: undefined,
+      },
       { environment: "development", log: (_level, message) => logs.push(message), env: {} },
     );
     let inner: string | undefined;
