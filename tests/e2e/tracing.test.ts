@@ -2,10 +2,13 @@
  * Traces through the compiled binary, against a local OTLP/HTTP receiver (a Bun.serve that records POST /v1/traces):
  * a proxied request with a client `traceparent` becomes a SERVER span of that trace whose parent is the client's
  * span, the upstream receives a `traceparent` of the same trace with the server span as parent, and route changes
- * have their own spans; binary protobuf by default, JSON when OTEL_EXPORTER_OTLP_PROTOCOL says so. Without an endpoint, or with GOTUNNEL_TELEMETRY=0, nothing is sent and the client's
- * `traceparent` reaches the upstream unchanged.
+ * have their own spans; binary protobuf by default, JSON when OTEL_EXPORTER_OTLP_PROTOCOL says so; the cap on new
+ * traces a second holds, and a caller's sampled trace is continued past it. Without an endpoint, or with
+ * GOTUNNEL_TELEMETRY=0, nothing is sent and the client's `traceparent` reaches the upstream unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { curl, E2EScope, headerValues, requireBinary, startEchoRoute, stopDaemonOf, until } from "../helpers/e2e.ts";
 import { otlpBody } from "../helpers/otlp-decode.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
@@ -145,6 +148,41 @@ describe("OTLP traces", () => {
     expect(upstreamTraceparents(upstream)).toEqual([unsampled, `00-${TRACE_ID}-${server?.spanId}-01`]);
     await stopDaemonOf(home);
     expect(receiver.spans().filter((span) => attribute(span, "url.path") === "/skipped")).toEqual([]);
+  });
+
+  test("GOTUNNEL_TRACES_PER_SECOND caps new traces; a caller's sampled trace is continued past the cap", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+      GOTUNNEL_TRACES_PER_SECOND: "1",
+    };
+    const { home, upstream, url, ca } = await startEchoRoute(scope, "capped", env);
+    // Eight requests back to back on one connection, then (curl --next) one that carries a sampled traceparent: the
+    // second's single token goes to the first request; the caller's trace goes on regardless.
+    const burst = Array.from({ length: 8 }, (_, i) => `${url}/burst/${i}`);
+    const { hostname, port } = new URL(url);
+    const again = ["--resolve", `${hostname}:${port}:127.0.0.1`, "--cacert", ca];
+    const caller = ["--next", ...again, "-H", `traceparent: ${CLIENT_TRACEPARENT}`];
+    const result = await curl(`${url}/caller`, { ca, args: [...burst, ...caller] });
+    expect(result.exitCode).toBe(0);
+    expect(upstream.seen).toHaveLength(9);
+
+    const server = await until(() => receiver.spans().find((span) => attribute(span, "url.path") === "/caller"));
+    expect(server?.traceId).toBe(TRACE_ID);
+    expect(server?.parentSpanId).toBe(PARENT_ID);
+    await stopDaemonOf(home);
+    const roots = receiver.spans().filter((span) => attribute(span, "url.path")?.startsWith("/burst/"));
+    expect(roots.map((span) => attribute(span, "url.path"))).toEqual(["/burst/0"]);
+    // Untraced requests reach the upstream without a traceparent, as when tracing is off.
+    expect(upstreamTraceparents(upstream)).toEqual([
+      `00-${roots[0]?.traceId}-${roots[0]?.spanId}-01`,
+      `00-${TRACE_ID}-${server?.spanId}-01`,
+    ]);
+    const log = readFileSync(join(home, "state", "daemon.log"), "utf8");
+    expect(log).toContain("at most 1 new traces a second");
+    expect(log).toContain("tracing: more than 1 new traces a second; tracing 1 a second");
   });
 
   test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {
