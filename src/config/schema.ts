@@ -244,7 +244,7 @@ const observabilitySchema = plainObject(
           TRACES_PER_SECOND_EXPECTS,
         ),
         v.description(
-          'Most new traces started a second (env GOTUNNEL_TRACES_PER_SECOND); "unlimited" for no cap. Default 1000.',
+          'The most new traces started in a second (env GOTUNNEL_TRACES_PER_SECOND); "unlimited": no cap. Default 1000.',
         ),
       ),
     ),
@@ -274,8 +274,8 @@ export interface Profile {
 
 /**
  * A thousand new traces a second is more than a person clicking through an app (or a page load's few hundred module
- * requests) makes, and a fraction of what a load test sends: it bounds what tracing costs the proxy and floods into
- * a local collector when the traffic is a benchmark rather than a person.
+ * requests) makes, and a fraction of what a load test sends. It bounds what tracing costs the proxy, and what it
+ * sends a local collector, when the traffic is a benchmark rather than a person.
  */
 const TRACES_PER_SECOND = 1000;
 

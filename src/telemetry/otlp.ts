@@ -119,7 +119,10 @@ function requestTracing(
       }
       if (cap !== undefined) {
         const atMs = ctx.spanStartMs ?? nowMs();
-        if (!cap.take(atMs)) return refused(atMs);
+        if (!cap.take(atMs)) {
+          refused(atMs);
+          return;
+        }
       }
       ctx.traceparent = newTraceparent();
     },
