@@ -13,11 +13,19 @@ import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
 import { buildCells } from "./lib/matrix.ts";
 import { startNginxProxy, startUpstream, type Upstream } from "./lib/nginx.ts";
 import { QuietGate } from "./lib/noise.ts";
-import { type BenchOptions, parseOptions, REPO_ROOT, type TargetName, USAGE } from "./lib/options.ts";
+import { type BenchOptions, parseOptions, REPO_ROOT, TARGET_NAMES, type TargetName, USAGE } from "./lib/options.ts";
+import { measurePaired } from "./lib/paired.ts";
 import { stopAll } from "./lib/proc.ts";
-import { type RunMeta, renderJson, renderMarkdown } from "./lib/report.ts";
-import { benchTarget, type CellResult, medianRounds, type TargetReport } from "./lib/runner.ts";
-import type { TargetStarter } from "./lib/target.ts";
+import { type RunMeta, renderJson, renderMarkdown, renderPairedJson, renderPairedMarkdown } from "./lib/report.ts";
+import {
+  benchTarget,
+  type CellResult,
+  medianRounds,
+  type RunIo,
+  sanityProblem,
+  type TargetReport,
+} from "./lib/runner.ts";
+import { type BenchContext, type RunningTarget, SkipTarget, type TargetStarter } from "./lib/target.ts";
 import { writeWrkScript } from "./lib/wrk.ts";
 
 const RESULTS_DIR = join(REPO_ROOT, "bench/results");
@@ -80,6 +88,7 @@ function runMeta(options: BenchOptions, inputs: MetaInputs): RunMeta {
     warmupS: options.warmupS,
     workers: options.workers,
     rounds: options.rounds,
+    pairs: options.pairs,
     certSource,
     upstream: `${upstreamVersion} serving fixed 1 KiB / 1 MiB files (sendfile, access_log off)`,
   };
@@ -94,6 +103,35 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
   const context = { options, dir, certs, cpus, gotunnelEnv, upstreamPort: upstream.httpPort };
   const cells = buildCells(options.quick);
   const io = { script: writeWrkScript(dir), gate: new QuietGate(options.quietWaitS * 1000), progress };
+  const measured =
+    options.pairs > 0
+      ? await measureByPairs(context, starters(upstream), cells, io)
+      : await measureMatrix(context, starters(upstream), cells, io);
+  await upstream.stop();
+  const meta = runMeta(options, {
+    startedAt,
+    certSource: certs.source,
+    upstreamVersion: upstream.target.version,
+    cpus,
+    quietWaitedS: io.gate.waitedMs / 1000,
+  });
+  const { markdown, json } = measured.render(meta);
+  console.log(markdown);
+  for (const path of writeResults(options, meta, markdown, json)) progress(`wrote ${path}`);
+}
+
+interface Measured {
+  render(meta: RunMeta): { markdown: string; json: string };
+}
+
+/** Every --only target, one at a time over all cells, --rounds times over. */
+async function measureMatrix(
+  context: BenchContext,
+  starting: Record<TargetName, TargetStarter>,
+  cells: ReturnType<typeof buildCells>,
+  io: RunIo,
+): Promise<Measured> {
+  const { options } = context;
   const perCellS = options.durationS + options.warmupS + CELL_OVERHEAD_S;
   const etaMin = ((options.rounds * cells.length * options.only.length * perCellS) / 60).toFixed(1);
   const times = options.rounds > 1 ? `, ${options.rounds} rounds` : "";
@@ -103,25 +141,69 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
   for (let round = 1; round <= options.rounds; round++) {
     if (options.rounds > 1) progress(`round ${round} of ${options.rounds}`);
     for (const name of options.only) {
-      const outcome = await benchTarget(name, starters(upstream)[name], context, cells, io);
+      const outcome = await benchTarget(name, starting[name], context, cells, io);
       reports.set(name, outcome.report);
       runs.set(name, [...(runs.get(name) ?? []), outcome.results]);
     }
   }
   const targets = [...reports.values()];
   const results = [...runs.values()].flatMap(medianRounds);
-  await upstream.stop();
-  const meta = runMeta(options, {
-    startedAt,
-    certSource: certs.source,
-    upstreamVersion: upstream.target.version,
-    cpus,
-    quietWaitedS: io.gate.waitedMs / 1000,
-  });
-  const markdown = renderMarkdown(meta, targets, results);
-  console.log(markdown);
-  for (const path of writeResults(options, meta, markdown, renderJson(meta, targets, results))) {
-    progress(`wrote ${path}`);
+  return {
+    render: (meta) => ({
+      markdown: renderMarkdown(meta, targets, results),
+      json: renderJson(meta, targets, results),
+    }),
+  };
+}
+
+/**
+ * --pairs: gotunnel and its traced variants (those --only names) start together and stay up; every cell visits
+ * them in turn (lib/paired.ts). Each must answer the sanity request first; a variant that cannot start is reported.
+ */
+async function measureByPairs(
+  context: BenchContext,
+  starting: Record<TargetName, TargetStarter>,
+  cells: ReturnType<typeof buildCells>,
+  io: RunIo,
+): Promise<Measured> {
+  const names = TARGET_NAMES.filter((name) => name.startsWith("gotunnel") && context.options.only.includes(name));
+  const passes = context.options.pairs;
+  const perRunS = context.options.durationS + CELL_OVERHEAD_S;
+  const etaMin = ((cells.length * names.length * (passes * perRunS + context.options.warmupS)) / 60).toFixed(1);
+  progress(`${cells.length} cells × ${names.join(", ")} side by side, ${passes} passes: about ${etaMin} min`);
+  const running: RunningTarget[] = [];
+  const skipped: TargetReport[] = [];
+  try {
+    for (const name of names) {
+      try {
+        running.push(await starting[name](context));
+        progress(`${name}: started`);
+      } catch (error) {
+        const message = (error as Error).message;
+        skipped.push({ name, skipped: error instanceof SkipTarget ? message : `did not start: ${message}` });
+      }
+    }
+    if (!running.some((target) => target.name === "gotunnel") || running.length < 2) {
+      const why = skipped.map((target) => `${target.name}: ${target.skipped}`).join("; ");
+      throw new Error(`--pairs needs gotunnel and a traced variant running (${why})`);
+    }
+    for (const target of running) {
+      for (const cell of cells) {
+        const problem = await sanityProblem(target, cell.proto, cell.size);
+        if (problem) throw new Error(`${target.name}: ${problem}`);
+      }
+    }
+    const measured = await measurePaired(context, running, cells, passes, io);
+    const ran = running.map((target) => ({ name: target.name, version: target.version, note: target.note?.() }));
+    const targets = [...ran, ...skipped];
+    return {
+      render: (meta) => ({
+        markdown: renderPairedMarkdown(meta, targets, measured),
+        json: renderPairedJson(meta, targets, measured),
+      }),
+    };
+  } finally {
+    for (const target of running) await target.stop();
   }
 }
 

@@ -4,6 +4,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
+/** The traced variants of gotunnel: their cost is measured against plain gotunnel. */
+export const TRACED_TARGETS = ["gotunnel-otel", "gotunnel-otel-all"] as const;
+
 export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -29,6 +32,8 @@ export interface BenchOptions {
   otelSampleRate: number;
   /** Passes over the targets, interleaved; each cell reports its median pass (see bench.ts medianRounds). */
   rounds: number;
+  /** With a count: tracing's cost by pairs (paired.ts) instead of the matrix; 0 when off. */
+  pairs: number;
 }
 
 export const USAGE = `bun run bench [options]
@@ -45,6 +50,8 @@ export const USAGE = `bun run bench [options]
   --otel-sample-rate <1>  fraction of requests the gotunnel-otel targets trace (0.05 is the production profile's)
   --rounds <1>        run the targets this many times, interleaved (A, B, A, B, …); each cell shows its median
                       round by req/s, so a drift of the machine during the run hits every target alike
+  --pairs <n>         tracing's cost only, measured by pairs: gotunnel and its traced variants run side by side and
+                      each cell visits them in turn n times (try --pairs 8 --quick --duration 3s)
   --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each
   --no-isolate        do not wrap the run in private namespaces (isolation needs root)
   -h, --help          this text`;
@@ -97,6 +104,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       "quiet-wait": { type: "string" },
       "otel-sample-rate": { type: "string" },
       rounds: { type: "string" },
+      pairs: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -105,11 +113,18 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (values.help) return null;
   const durationS = parseDurationS(values.duration ?? "5s");
   if (durationS < 1) throw new Error("--duration must be at least 1s (wrk rounds to whole seconds)");
+  const only = parseOnly(values.only);
+  const pairs = values.pairs === undefined ? 0 : positiveInt(values.pairs, "--pairs", 1);
+  if (pairs > 0 && !(only.includes("gotunnel") && TRACED_TARGETS.some((name) => only.includes(name)))) {
+    throw new Error(
+      `--pairs compares gotunnel with ${TRACED_TARGETS.join(" or ")}: --only must name gotunnel and one of them`,
+    );
+  }
   return {
     durationS: Math.round(durationS),
     warmupS: Math.round(parseDurationS(values.warmup ?? "1s")),
     quick: values.quick ?? false,
-    only: parseOnly(values.only),
+    only,
     json: values.json ?? false,
     binary: resolve(values.binary ?? `${REPO_ROOT}/src/main.ts`),
     threads: positiveInt(values.threads, "--threads", 1),
@@ -119,6 +134,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     quietWaitS: parseDurationS(values["quiet-wait"] ?? "180s"),
     otelSampleRate: sampleRate(values["otel-sample-rate"]),
     rounds: positiveInt(values.rounds, "--rounds", 1),
+    pairs,
   };
 }
 

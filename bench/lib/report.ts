@@ -4,7 +4,8 @@
  */
 import { BODY_LABEL, cellKey } from "./matrix.ts";
 import { NOISY_FOREIGN_PERCENT } from "./noise.ts";
-import type { TargetName } from "./options.ts";
+import { type TargetName, TRACED_TARGETS } from "./options.ts";
+import { type PairedCell, pairedJson, pairedLines } from "./paired.ts";
 import type { CellResult, TargetReport } from "./runner.ts";
 
 export interface RunMeta {
@@ -21,13 +22,14 @@ export interface RunMeta {
   workers: number;
   /** Interleaved passes over the targets; each row is its cell's median round. */
   rounds: number;
+  /** --pairs: passes per cell of the paired measurement; 0 for the matrix. */
+  pairs: number;
   certSource: string;
   upstream: string;
 }
 
 const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"];
-/** The targets whose req/s over gotunnel's is tracing's cost. */
-const TRACED: TargetName[] = ["gotunnel-otel", "gotunnel-otel-all"];
+const TRACED: readonly TargetName[] = TRACED_TARGETS;
 
 type Metric = "rps" | "p50Us" | "p99Us" | "rss";
 
@@ -104,6 +106,44 @@ function tableRows(results: CellResult[]): string[] {
     }
   }
   return rows;
+}
+
+/**
+ * The --pairs report: how the targets ran side by side, then tracing's cost per cell (median pass ratio and
+ * quartiles), then each target's median req/s for scale.
+ */
+export function renderPairedMarkdown(meta: RunMeta, targets: TargetReport[], cells: PairedCell[]): string {
+  const ran = targets.filter((target) => !target.skipped);
+  const worst = Math.max(0, ...cells.map((cell) => cell.foreignCpuPercent));
+  const lines = [
+    `### gotunnel bench: tracing's cost by pairs, ${meta.startedAt}`,
+    "",
+    `- Machine: ${meta.machine}. CPUs ${meta.cpuLayout}.`,
+    `- Client: \`wrk -t${meta.wrkThreads}\`, ${meta.durationS} s per run; each target had a ${meta.warmupS} s warm-up per` +
+      ' cell. "new conn" sends `Connection: close`.',
+    `- Upstream: ${meta.upstream}.`,
+    `- Side by side (each idle while another is measured): ${ran.map((target) => `${target.name}: ${target.version}`).join("; ")}.`,
+    `- ${meta.pairs} passes per cell; each pass ran every target once, in an order rotated pass by pass.`,
+    `- Other processes used at most ${worst}% of the machine's CPU during any run.`,
+  ];
+  if (meta.isolated) lines.push("- Ran in private net/mount/pid namespaces: loopback only, private /etc/hosts.");
+  for (const target of ran) if (target.note) lines.push(`- ${target.name}: ${target.note}`);
+  for (const target of targets.filter((target) => target.skipped)) {
+    lines.push(`- Skipped ${target.name}: ${target.skipped}`);
+  }
+  const medians = cells.flatMap((cell) =>
+    Object.entries(cell.rps).map(([name, rps]) => {
+      const median = Math.round([...rps].sort((a, b) => a - b)[Math.floor((rps.length - 1) / 2)] ?? 0);
+      return `- ${cell.proto} ${cell.size} ${cell.load}, ${name}: ${median.toLocaleString("en-US")}`;
+    }),
+  );
+  return [...lines, "", ...pairedLines(cells, meta.pairs), "Median req/s of each target:", "", ...medians, ""].join(
+    "\n",
+  );
+}
+
+export function renderPairedJson(meta: RunMeta, targets: TargetReport[], cells: PairedCell[]): string {
+  return `${JSON.stringify({ meta, targets, paired: pairedJson(cells) }, null, 2)}\n`;
 }
 
 function headerLines(meta: RunMeta, targets: TargetReport[]): string[] {

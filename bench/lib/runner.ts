@@ -45,7 +45,7 @@ export type Progress = (line: string) => void;
 const SANITY_TIMEOUT_MS = 10_000;
 
 /** One request per (proto, size) before measuring: wrk counts 3xx as success, so a redirect must not slip through. */
-async function sanityProblem(target: RunningTarget, proto: Proto, size: Cell["size"]): Promise<string | null> {
+export async function sanityProblem(target: RunningTarget, proto: Proto, size: Cell["size"]): Promise<string | null> {
   const endpoint = target.endpoints[proto];
   try {
     const response = await fetch(`${baseUrl(proto, endpoint)}/${size}`, {
