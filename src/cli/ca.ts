@@ -4,6 +4,7 @@
  */
 import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
+import { withCommandTracing } from "../telemetry/command.ts";
 import type { RotatedCA } from "../tls/lifecycle.ts";
 import { retrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
@@ -25,16 +26,18 @@ const rotate = defineCommand({
     },
   },
   async run({ args, rawArgs }) {
-    const json = args.json === true;
-    await (await import("../tls/load.ts")).loadTls();
-    const { normalizeSuffix } = await import("../tls/constraints.ts");
-    const suffixes = repeated(rawArgs, "--allow-suffix").map(normalizeSuffix);
-    const { rotateCA } = await import("../tls/lifecycle.ts");
-    const rotated = await rotateCA(resolvePaths().caDir, { suffixes });
-    const result = rotated.previous
-      ? await retrust(rotated.previous, rotated.ca, trustStores(), trustHooks(json))
-      : undefined;
-    renderRotation(rotated, result, json);
+    await withCommandTracing("ca rotate", warn, async () => {
+      const json = args.json === true;
+      await (await import("../tls/load.ts")).loadTls();
+      const { normalizeSuffix } = await import("../tls/constraints.ts");
+      const suffixes = repeated(rawArgs, "--allow-suffix").map(normalizeSuffix);
+      const { rotateCA } = await import("../tls/lifecycle.ts");
+      const rotated = await rotateCA(resolvePaths().caDir, { suffixes });
+      const result = rotated.previous
+        ? await retrust(rotated.previous, rotated.ca, trustStores(), trustHooks(json))
+        : undefined;
+      renderRotation(rotated, result, json);
+    });
   },
 });
 

@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { resolvePaths } from "../platform/paths.ts";
+import { withCommandTracing } from "../telemetry/command.ts";
 import {
   applyTrust,
   STORE_KINDS,
@@ -88,15 +89,17 @@ export default defineCommand({
   meta: { name: "trust", description: "Trust gotunnel's CA in the system, browser (NSS), keychain and Java stores" },
   args: { ...jsonArg, ...storeArg },
   async run({ args }) {
-    const json = args.json === true;
-    const only = parseStoreKinds(args.store);
-    const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
-    const { ca, created } = await loadOrCreateCA(resolvePaths().caDir);
-    const { caHealth } = await import("../tls/lifecycle.ts");
-    const health = caHealth(ca);
-    if (health.warning && !json) warn(health.warning);
-    if (created && !json) info(`created a local CA: ${ca.certPath}`);
-    const reports = await applyTrust("trust", ca, trustStores(undefined, only), trustHooks(json));
-    renderReports("trust", reports, json, { ca: { path: ca.certPath, created, daysLeft: health.daysLeft } });
+    await withCommandTracing("trust", warn, async () => {
+      const json = args.json === true;
+      const only = parseStoreKinds(args.store);
+      const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
+      const { ca, created } = await loadOrCreateCA(resolvePaths().caDir);
+      const { caHealth } = await import("../tls/lifecycle.ts");
+      const health = caHealth(ca);
+      if (health.warning && !json) warn(health.warning);
+      if (created && !json) info(`created a local CA: ${ca.certPath}`);
+      const reports = await applyTrust("trust", ca, trustStores(undefined, only), trustHooks(json));
+      renderReports("trust", reports, json, { ca: { path: ca.certPath, created, daysLeft: health.daysLeft } });
+    });
   },
 });

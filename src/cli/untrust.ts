@@ -1,9 +1,10 @@
 /** `gotunnel untrust`: remove gotunnel's CA from every store `trust` put it in, and nothing else. */
 import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
+import { withCommandTracing } from "../telemetry/command.ts";
 import { applyTrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
-import { info, printJson } from "./output.ts";
+import { info, printJson, warn } from "./output.ts";
 import { parseStoreKinds, renderReports, storeArg, trustHooks } from "./trust.ts";
 
 export default defineCommand({
@@ -18,18 +19,20 @@ export default defineCommand({
     },
   },
   async run({ args }) {
-    const json = args.json === true;
-    const only = parseStoreKinds(args.store);
-    const { loadCA } = await (await import("../tls/load.ts")).loadTls();
-    const caDir = args["ca-dir"] ?? resolvePaths().caDir;
-    // An expired CA is still in the stores until it is removed: untrusting it must work.
-    const ca = await loadCA(caDir, { allowExpired: true });
-    if (!ca) {
-      if (json) printJson({ action: "untrust", ca: null, stores: [] });
-      else info(`no CA in ${caDir}: nothing to untrust`);
-      return;
-    }
-    const reports = await applyTrust("untrust", ca, trustStores(undefined, only), trustHooks(json));
-    renderReports("untrust", reports, json, { ca: { path: ca.certPath } });
+    await withCommandTracing("untrust", warn, async () => {
+      const json = args.json === true;
+      const only = parseStoreKinds(args.store);
+      const { loadCA } = await (await import("../tls/load.ts")).loadTls();
+      const caDir = args["ca-dir"] ?? resolvePaths().caDir;
+      // An expired CA is still in the stores until it is removed: untrusting it must work.
+      const ca = await loadCA(caDir, { allowExpired: true });
+      if (!ca) {
+        if (json) printJson({ action: "untrust", ca: null, stores: [] });
+        else info(`no CA in ${caDir}: nothing to untrust`);
+        return;
+      }
+      const reports = await applyTrust("untrust", ca, trustStores(undefined, only), trustHooks(json));
+      renderReports("untrust", reports, json, { ca: { path: ca.certPath } });
+    });
   },
 });

@@ -3,7 +3,7 @@
  * runs on the API's built-in no-op tracer, and the proxy gets no request hook at all, so its request path does no
  * tracing work. With one, otlp.ts is imported (dynamically), registers gotunnel's tracer and exports in batches.
  */
-import { type SpanAttributes, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Span, type SpanAttributes, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Environment } from "../config/schema.ts";
 import type { RequestTracing } from "../proxy/forward.ts";
 import type { TelemetrySettings } from "./settings.ts";
@@ -38,12 +38,13 @@ export async function startTracing(
 
 /**
  * Runs `work` inside an INTERNAL span named `name` (a child of the active span, if any); a rejection marks the span
- * as an error and is rethrown. Costs one no-op span object when tracing is off.
+ * as an error and is rethrown. `work` gets the span, to add what it learns (a no-op span when tracing is off, which
+ * accepts everything). Costs one no-op span object when tracing is off.
  */
-export function traced<T>(name: string, attributes: SpanAttributes, work: () => Promise<T>): Promise<T> {
+export function traced<T>(name: string, attributes: SpanAttributes, work: (span: Span) => Promise<T>): Promise<T> {
   return trace.getTracer("gotunnel").startActiveSpan(name, { attributes }, async (span) => {
     try {
-      return await work();
+      return await work(span);
     } catch (error) {
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });

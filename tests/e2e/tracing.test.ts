@@ -3,13 +3,24 @@
  * a proxied request with a client `traceparent` becomes a SERVER span of that trace whose parent is the client's
  * span, the upstream receives a `traceparent` of the same trace with the server span as parent, and route changes
  * have their own spans; binary protobuf by default, JSON when OTEL_EXPORTER_OTLP_PROTOCOL says so; the cap on new
- * traces a second holds, and a caller's sampled trace is continued past it. Without an endpoint, or with
+ * traces a second holds, and a caller's sampled trace is continued past it. `trust` and `untrust` trace each store
+ * they change under a span of the command. Without an endpoint, or with
  * GOTUNNEL_TELEMETRY=0, nothing is sent and the client's `traceparent` reaches the upstream unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, E2EScope, headerValues, requireBinary, startEchoRoute, stopDaemonOf, until } from "../helpers/e2e.ts";
+import {
+  curl,
+  E2EScope,
+  headerValues,
+  requireBinary,
+  run,
+  runGotunnel,
+  startEchoRoute,
+  stopDaemonOf,
+  until,
+} from "../helpers/e2e.ts";
 import { otlpBody } from "../helpers/otlp-decode.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
 
@@ -183,6 +194,42 @@ describe("OTLP traces", () => {
     const log = readFileSync(join(home, "state", "daemon.log"), "utf8");
     expect(log).toContain("at most 1 new traces a second");
     expect(log).toContain("tracing: more than 1 new traces a second; tracing 1 a second");
+  });
+
+  test("`gotunnel trust` and `untrust` send a span per store under the command's own span; --json output stays clean", async () => {
+    requireBinary();
+    const receiver = startReceiver();
+    // A real NSS database under a temp HOME, changed by the real certutil: no store of this machine is touched.
+    const home = scope.dir("trust");
+    const nssdb = join(home, ".pki", "nssdb");
+    mkdirSync(nssdb, { recursive: true });
+    expect((await run(["certutil", "-N", "-d", `sql:${nssdb}`, "--empty-password"])).exitCode).toBe(0);
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint };
+    const command = (args: string[]) => runGotunnel([...args, "--store", "nss", "--json"], { cwd: home, home, env });
+
+    const trusted = await command(["trust"]);
+    expect(trusted.exitCode).toBe(0);
+    expect(JSON.parse(trusted.stdout).stores.map((store: { status: string }) => store.status)).toEqual(["changed"]);
+    // Sent before the command exited: no waiting here.
+    const root = receiver.spans().find((span) => span.name === "gotunnel trust");
+    const store = receiver.spans().find((span) => span.name === "ca trust");
+    expect(root).toBeDefined();
+    expect(store).toBeDefined();
+    expect(root?.parentSpanId).toBeUndefined();
+    expect(store?.traceId).toBe(root?.traceId as string);
+    expect(store?.parentSpanId).toBe(root?.spanId as string);
+    expect(store ? attribute(store, "gotunnel.trust.store") : undefined).toBe("nss");
+    expect(store ? attribute(store, "gotunnel.trust.status") : undefined).toBe("changed");
+    // The store's label, never its path: the path would name the user's home.
+    expect(JSON.stringify(receiver.bodies)).not.toContain(home);
+
+    expect((await command(["trust"])).exitCode).toBe(0);
+    expect((await command(["untrust"])).exitCode).toBe(0);
+    const statuses = receiver
+      .spans()
+      .filter((span) => span.name.startsWith("ca "))
+      .map((span) => `${span.name}: ${attribute(span, "gotunnel.trust.status")}`);
+    expect(statuses).toEqual(["ca trust: changed", "ca trust: already", "ca untrust: changed"]);
   });
 
   test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {

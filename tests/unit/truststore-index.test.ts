@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { trace } from "@opentelemetry/api";
 import { GotunnelError } from "../../src/core/errors.ts";
 import {
   detectOs,
@@ -16,6 +17,8 @@ import {
   parseOsRelease,
 } from "../../src/platform/detect.ts";
 import { type CommandRunner, formatCommand } from "../../src/platform/runner.ts";
+import type { FinishedSpan } from "../../src/telemetry/otlp-export.ts";
+import { GotunnelTracer } from "../../src/telemetry/tracer.ts";
 import {
   applyTrust,
   retrust,
@@ -107,6 +110,30 @@ describe("applyTrust", () => {
     await applyTrust("trust", ca("1"), [root.store], hooks);
     await applyTrust("trust", ca("1"), [root.store], hooks);
     expect(events).toEqual(["r: needs sudo", "install gotunnel local CA test (1)"]);
+  });
+
+  test("each store gets a span naming its kind, label and status; a failed store's span is an error", async () => {
+    const finished: FinishedSpan[] = [];
+    const tracer = new GotunnelTracer(1, (span) => finished.push(span));
+    expect(trace.setGlobalTracerProvider({ getTracer: () => tracer })).toBe(true);
+    try {
+      const stores = [memoryStore("system").store, memoryStore("java:/opt/jdk", { fail: "keytool said no" }).store];
+      await applyTrust("trust", ca("1"), stores);
+    } finally {
+      trace.disable();
+    }
+    const summary = finished.map((span) => [
+      span.name,
+      span.attributes["gotunnel.trust.store"],
+      span.attributes["gotunnel.trust.store_name"],
+      span.attributes["gotunnel.trust.status"],
+      span.statusCode,
+    ]);
+    expect(summary).toEqual([
+      ["ca trust", "system", "store system", "changed", 0],
+      ["ca trust", "java", "store java:/opt/jdk", "failed", 2],
+    ]);
+    expect(finished[1]?.statusMessage).toBe("keytool said no");
   });
 
   test("retrust after a rotation: new CA where the old one was, old one removed; kept where the new one failed", async () => {

@@ -4,10 +4,12 @@
  * caller gets an elevation notice before any store that needs one, and one report per store.
  */
 import { homedir } from "node:os";
+import { SpanStatusCode } from "@opentelemetry/api";
 import { isGotunnelError } from "../../core/errors.ts";
 import { detectOs, type OsInfo } from "../../platform/detect.ts";
 import { invokingUserHome } from "../../platform/paths.ts";
 import { type CommandRunner, systemRunner } from "../../platform/runner.ts";
+import { traced } from "../../telemetry/tracing.ts";
 import { keychainStore } from "./darwin.ts";
 import { javaStore } from "./java.ts";
 import { linuxSystemStore } from "./linux.ts";
@@ -111,7 +113,22 @@ export async function applyTrust(
   return reports;
 }
 
-async function applyOne(action: TrustAction, ca: TrustedCA, store: TrustStore, hooks: TrustHooks) {
+/**
+ * One store, inside a `ca trust` or `ca untrust` span (telemetry/tracing.ts; a no-op unless the command exports
+ * traces) that names the store's kind and label, not its path (a home directory names the user), and ends with its
+ * status: a failed store marks the span as an error.
+ */
+function applyOne(action: TrustAction, ca: TrustedCA, store: TrustStore, hooks: TrustHooks): Promise<StoreReport> {
+  const attributes = { "gotunnel.trust.store": storeKind(store), "gotunnel.trust.store_name": store.name };
+  return traced(`ca ${action}`, attributes, async (span) => {
+    const report = await applyOneStore(action, ca, store, hooks);
+    span.setAttribute("gotunnel.trust.status", report.status);
+    if (report.status === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: report.reason });
+    return report;
+  });
+}
+
+async function applyOneStore(action: TrustAction, ca: TrustedCA, store: TrustStore, hooks: TrustHooks) {
   const report = (status: StoreStatus, extra: Omit<StoreReport, "id" | "name" | "status"> = {}): StoreReport => ({
     id: store.id,
     name: store.name,
