@@ -58,9 +58,22 @@ interface Times {
   timeUnixNano: string;
 }
 
+/**
+ * The OTLP unit (UCUM) that a Prometheus name's unit suffix stands for, as OpenTelemetry's Prometheus compatibility
+ * spec maps them: `_seconds` is `s`, `_bytes` is `By` (before a counter's `_total`). Counts and other families carry
+ * no unit suffix and get no unit.
+ */
+export function unitOf(name: string): string | undefined {
+  const base = name.endsWith("_total") ? name.slice(0, -"_total".length) : name;
+  if (base.endsWith("_seconds")) return "s";
+  if (base.endsWith("_bytes")) return "By";
+  return undefined;
+}
+
 /** A family without series has nothing to say yet (no request seen): it is left out rather than sent empty. */
 function metric(family: Family, times: Times): object[] {
-  const head = { name: family.name, description: family.help };
+  const unit = unitOf(family.name);
+  const head = { name: family.name, description: family.help, ...(unit ? { unit } : {}) };
   if (family.type === "histogram") {
     if (family.series.length === 0) return [];
     const dataPoints = family.series.map((series) => histogramPoint(series, times));

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { DURATION_BUCKETS_SECONDS, RequestMetrics } from "../../src/telemetry/metrics.ts";
-import { MetricsExporter, metricsRequest } from "../../src/telemetry/otlp-metrics.ts";
+import { MetricsExporter, metricsRequest, unitOf } from "../../src/telemetry/otlp-metrics.ts";
 import type { Family } from "../../src/telemetry/prometheus.ts";
 
 const START_MS = 1_700_000_000_000;
@@ -93,6 +93,7 @@ describe("conversion", () => {
     expect(metric).toEqual({
       name: "gotunnel_request_duration_seconds",
       description: "Time from request to upstream response headers, by route.",
+      unit: "s",
       histogram: {
         aggregationTemporality: 2,
         dataPoints: [
@@ -108,6 +109,22 @@ describe("conversion", () => {
         ],
       },
     });
+  });
+
+  test("units come from the names' unit suffixes (seconds, bytes, before _total); counts get none", () => {
+    expect(unitOf("gotunnel_request_duration_seconds")).toBe("s");
+    expect(unitOf("gotunnel_certificate_expiry_timestamp_seconds")).toBe("s");
+    expect(unitOf("gotunnel_upstream_bytes_total")).toBe("By");
+    expect(unitOf("process_resident_memory_bytes")).toBe("By");
+    expect(unitOf("gotunnel_requests_total")).toBeUndefined();
+    expect(unitOf("gotunnel_websocket_connections")).toBeUndefined();
+    const bytes: Family = {
+      name: "gotunnel_upstream_bytes_total",
+      help: "Bytes.",
+      type: "counter",
+      samples: [{ labels: { direction: "sent" }, value: 10 }],
+    };
+    expect(metricsOf([bytes])[0]?.unit).toBe("By");
   });
 
   test("the resource and scope wrap the metrics", () => {
