@@ -5,12 +5,11 @@
  * large as the cost being measured, falls out of each pass's ratio; the report gives the median ratio and its
  * interquartile range.
  */
-import { clientPlan } from "./cpu.ts";
 import { type Cell, cellKey } from "./matrix.ts";
 import { NoiseMeter } from "./noise.ts";
 import { type TargetName, TRACED_TARGETS } from "./options.ts";
-import type { RunIo } from "./runner.ts";
-import { type BenchContext, baseUrl, type RunningTarget } from "./target.ts";
+import { type RunIo, wrkSpec } from "./runner.ts";
+import type { BenchContext, RunningTarget } from "./target.ts";
 import { runWrk } from "./wrk.ts";
 
 export interface PairedCell {
@@ -64,18 +63,8 @@ export async function measurePaired(
       foreignCpuPercent: 0,
     };
     const run = async (target: RunningTarget, durationS: number) => {
-      const endpoint = target.endpoints[cell.proto];
-      const spec = {
-        url: `${baseUrl(cell.proto, endpoint)}/${cell.size}`,
-        host: endpoint.host,
-        connections: cell.load.connections,
-        threads: context.options.threads,
-        cpus: clientPlan(context.cpus, cell.load.connections),
-        close: cell.load.close,
-        durationS,
-      };
       const noise = new NoiseMeter();
-      const wrk = await runWrk(spec, io.script);
+      const wrk = await runWrk({ ...wrkSpec(context, target, cell), durationS }, io.script);
       result.foreignCpuPercent = Math.max(result.foreignCpuPercent, noise.stop());
       if (wrk.errorsTotal > 0) throw new Error(`${target.name}: ${wrk.errorsTotal} errors in ${cellLabel(result)}`);
       return wrk.rps;

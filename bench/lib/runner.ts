@@ -70,9 +70,10 @@ function describe(result: WrkResult, rssKiB: number | null): string {
   return `${Math.round(result.rps).toLocaleString("en-US")} req/s, p99 ${p99} ms, errors ${result.errorsTotal}${rss}`;
 }
 
-async function measureCell(context: BenchContext, target: RunningTarget, cell: Cell, io: RunIo) {
+/** wrk's settings for one cell against one target, all but the duration. */
+export function wrkSpec(context: BenchContext, target: RunningTarget, cell: Cell) {
   const endpoint = target.endpoints[cell.proto];
-  const spec = {
+  return {
     url: `${baseUrl(cell.proto, endpoint)}/${cell.size}`,
     host: endpoint.host,
     connections: cell.load.connections,
@@ -80,6 +81,10 @@ async function measureCell(context: BenchContext, target: RunningTarget, cell: C
     cpus: clientPlan(context.cpus, cell.load.connections),
     close: cell.load.close,
   };
+}
+
+async function measureCell(context: BenchContext, target: RunningTarget, cell: Cell, io: RunIo) {
+  const spec = wrkSpec(context, target, cell);
   const warmupNoise = new NoiseMeter();
   if (context.options.warmupS > 0) await runWrk({ ...spec, durationS: context.options.warmupS }, io.script);
   if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
