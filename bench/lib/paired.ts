@@ -6,7 +6,7 @@
  * interquartile range.
  */
 import { type Cell, cellKey } from "./matrix.ts";
-import { NoiseMeter } from "./noise.ts";
+import { NOISY_FOREIGN_PERCENT, NoiseMeter } from "./noise.ts";
 import { type TargetName, TRACED_TARGETS } from "./options.ts";
 import { type RunIo, wrkSpec } from "./runner.ts";
 import type { BenchContext, RunningTarget } from "./target.ts";
@@ -62,20 +62,26 @@ export async function measurePaired(
       rps: {},
       foreignCpuPercent: 0,
     };
-    const run = async (target: RunningTarget, durationS: number) => {
+    const measure = async (target: RunningTarget) => {
       const noise = new NoiseMeter();
-      const wrk = await runWrk({ ...wrkSpec(context, target, cell), durationS }, io.script);
+      const wrk = await runWrk({ ...wrkSpec(context, target, cell), durationS: context.options.durationS }, io.script);
       result.foreignCpuPercent = Math.max(result.foreignCpuPercent, noise.stop());
       if (wrk.errorsTotal > 0) throw new Error(`${target.name}: ${wrk.errorsTotal} errors in ${cellLabel(result)}`);
       return wrk.rps;
     };
-    await io.gate.wait();
-    if (context.options.warmupS > 0) for (const target of targets) await run(target, context.options.warmupS);
+    // As the matrix does (runner.ts): only when the warm-ups saw other load does the run idle for it to pass.
+    if (context.options.warmupS > 0) {
+      const warmupNoise = new NoiseMeter();
+      for (const target of targets) {
+        await runWrk({ ...wrkSpec(context, target, cell), durationS: context.options.warmupS }, io.script);
+      }
+      if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
+    }
     for (let pass = 0; pass < passes; pass++) {
       const line: string[] = [];
       for (let k = 0; k < targets.length; k++) {
         const target = targets[(pass + k) % targets.length] as RunningTarget;
-        const rps = await run(target, context.options.durationS);
+        const rps = await measure(target);
         result.rps[target.name] = [...(result.rps[target.name] ?? []), rps];
         line.push(`${target.name} ${Math.round(rps).toLocaleString("en-US")}`);
       }

@@ -30,7 +30,7 @@ export async function withCommandTracing<T>(
   const tracing = settings ? await startTracing(settings, log) : undefined;
   if (!tracing) return work();
   try {
-    return await traced(`gotunnel ${command}`, { "gotunnel.command": command }, () => work());
+    return await traced(`gotunnel ${command}`, { "gotunnel.command": command }, work);
   } finally {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => {
