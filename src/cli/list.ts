@@ -5,7 +5,7 @@ import { ownerLabel } from "../daemon/routes.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
-import { info, printJson, printTable } from "./output.ts";
+import { info, printJson, printTable, warn } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List every route: name, URL, target, owner, status, requests" },
@@ -25,5 +25,8 @@ export default defineCommand({
         String(route.requests),
       ]),
     ]);
+    for (const route of routes) {
+      if (route.problem) warn(`${route.name} is not served: ${route.problem.message}\n${route.problem.hint}`);
+    }
   },
 });

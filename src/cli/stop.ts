@@ -1,7 +1,8 @@
 /** `gotunnel stop <name>`: remove one route, by its exact name or its short name (`api` → `api.local`). */
 import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
-import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
+import { closest } from "../core/suggest.ts";
+import { removeRoutesResponseSchema, routesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
@@ -16,8 +17,13 @@ export default defineCommand({
       names: [args.domain],
     });
     if (removed.length === 0) {
+      const { routes } = await client.request("GET", "/v1/routes", routesResponseSchema);
+      const guess = closest(
+        args.domain,
+        routes.map((route) => route.name),
+      );
       throw new GotunnelError("E_USAGE", `no route named ${args.domain}`, {
-        hint: "see the routes with `gotunnel list`",
+        hint: guess ? `did you mean \`gotunnel stop ${guess}\`?` : "see the routes with `gotunnel list`",
       });
     }
     if (args.json) return printJson({ removed });

@@ -17,6 +17,7 @@ import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/
 import { describeSettings, type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
 import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
+import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -72,6 +73,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     if (loaded.warning) log("warn", loaded.warning);
     // Only persistent routes are saved; the filter also drops any session route an older daemon left behind.
     const table = new RouteTable(loaded.routes.filter((route) => route.persistent));
+    // A route with a name the daemon cannot use is skipped here; one outside the CA's scope by the gateway.
+    const named = partition(table.list(), () => undefined);
     let service: DaemonService | undefined;
     const telemetry = options.observability && telemetrySettings(options.observability);
     const tracing = telemetry && (await startTracing(telemetry, log));
@@ -79,7 +82,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       proxy: options.proxy,
       bindHosts: (routes) => listenHosts(options, routes),
       onRebind: (hosts, error) => log(...rebindMessage(hosts, error)),
-      routes: table.list(),
+      routes: named.served,
       paths,
       onRequest: (event) => service?.onRequest(event),
       onRenewalError: (error) => {
@@ -90,10 +93,14 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       isAllowed: lanGuard(options.lan),
       tracing: tracing?.requests,
     });
+    for (const { name, problem } of [...named.refused, ...gateway.refused]) {
+      table.refuse(name, problem);
+      log("warn", `the saved route ${name} is not served: ${problem.message} ${problem.hint}`);
+    }
     const announcer = startAnnouncer(gateway, options);
     const hostsFile = options.hostsFile ?? hostsFilePath();
     service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, reporter, errors });
-    await service.sync();
+    await service.publish();
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {

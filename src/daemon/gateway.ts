@@ -8,6 +8,8 @@ import type { Paths } from "../platform/paths.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
+import { partition } from "./admission.ts";
+import type { RouteProblem } from "./routes.ts";
 import { createUpstreams } from "./upstreams.ts";
 
 export interface GatewayRoute {
@@ -24,9 +26,18 @@ export interface Gateway {
   readonly hosts: string[];
   certificates: { issued: number; elapsedMs: number };
   urlOf(route: ProxyRoute): string;
+  /** Throws E_TLS when the CA may not vouch for an HTTPS route's names; signs nothing. */
+  checkTls(route: { name: string; wildcard: boolean }): void;
+  /** Issues (or reuses) the certificates `routes` need, so a following setRoutes cannot fail on them. */
+  prepare(routes: readonly ProxyRoute[]): Promise<void>;
+  /** Restored routes that are not served, each with why (admission.ts partition). */
+  readonly refused: { name: string; problem: RouteProblem }[];
   /** Gauges read at scrape time (daemon/admin.ts). */
   gauges(): Promise<GatewayGauges>;
-  /** Replaces the served routes; resolves once the new set is live. Calls are serialized. */
+  /**
+   * Replaces the served routes; resolves once the new set is live. Calls are serialized. On failure nothing changed:
+   * the old routes are still served on the old listeners.
+   */
   setRoutes(routes: readonly ProxyRoute[]): Promise<void>;
   stop(force?: boolean): Promise<void>;
 }
@@ -60,12 +71,15 @@ export interface GatewayOptions {
 const tlsRoutes = (routes: readonly ProxyRoute[]) =>
   routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard }));
 
-export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // TLS pulls in @peculiar/x509 (~60 ms to import): load it only on the commands that serve.
   const { loadOrCreateCA, CertificateStore } = await (await import("../tls/load.ts")).loadTls();
   const { watchRenewal } = await import("../tls/store.ts");
-  const { ca, created } = await loadOrCreateCA(options.paths.caDir);
+  const { ca, created } = await loadOrCreateCA(given.paths.caDir);
   const store = new CertificateStore(ca);
+  // A restored route the CA may not vouch for (the state file outlived a CA, or was edited) is skipped, not fatal.
+  const { served, refused } = partition(given.routes, (route) => store.check(route));
+  const options = { ...given, routes: served };
   const tls = await store.tlsEntries(tlsRoutes(options.routes));
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
@@ -109,7 +123,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return proxy.hosts;
     },
     certificates,
+    refused,
     urlOf: (route) => proxy.urlOf(route),
+    checkTls: (route) => store.check(route),
+    prepare: async (routes) => void (await store.tlsEntries(tlsRoutes(routes))),
     gauges: async () => ({
       webSockets: proxy.webSockets,
       upstreamBytes: upstreams.traffic(),
@@ -150,9 +167,11 @@ function routeSwapper(proxy: ProxyServer, store: Store, options: GatewayOptions)
   let closed = false;
   const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
-    current = routes;
     const next = queue.then(async () => {
-      if (!closed) await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
+      if (closed) return;
+      await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
+      // Only a set that is live: renewal re-serves `current`, and must not resurrect a change that failed.
+      current = routes;
     });
     // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
     queue = next.catch(() => undefined);

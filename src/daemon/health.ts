@@ -47,6 +47,9 @@ function serverChecks(status: StatusResponse, now: Date): HealthCheck[] {
 }
 
 function upstreamCheck(route: RouteInfo): HealthCheck {
+  if (route.problem) {
+    return { name: `route:${route.name}`, ok: false, required: false, detail: `not served: ${route.problem.message}` };
+  }
   const ok = route.status !== "upstream-down";
   const target = route.target.origin;
   return {

@@ -1,6 +1,8 @@
 /**
- * The daemon's route table: who owns which name, which session (a running `gotunnel up`) added it, and what must be
- * persisted. Pure logic with no I/O, so the ownership rules are unit-testable.
+ * The daemon's route table: who owns which name, which session (a running `gotunnel up`) added it, what must be
+ * persisted, and which restored routes cannot be served (kept, so `gotunnel list` can say why and `stop` can remove
+ * them). Pure logic with no I/O, so the ownership rules are unit-testable. The service changes a clone and adopts
+ * it only once the change is committed (service.ts), so a refused change leaves the table as it was.
  */
 import { GotunnelError } from "../core/errors.ts";
 import type { AddRoutesRequest, Owner, RemoveRoutesRequest } from "./control/protocol.ts";
@@ -20,17 +22,48 @@ export function fullName(name: string): string {
   return lower.includes(".") ? lower : `${lower}.local`;
 }
 
+/** Why a route restored from the state file is not served, and how to fix or remove it. */
+export interface RouteProblem {
+  message: string;
+  hint: string;
+}
+
 export class RouteTable {
   private readonly records = new Map<string, RouteRecord>();
   /** Route name → id of the session that added it; routes added outside a session have none. */
   private readonly sessions = new Map<string, string>();
+  /** Route name → why it is not served. Such routes stay persisted until stopped or added again. */
+  private readonly problems = new Map<string, RouteProblem>();
 
   constructor(initial: readonly RouteRecord[] = []) {
     for (const record of initial) this.records.set(record.name, record);
   }
 
+  /** An independent copy to change; the original is untouched until the caller adopts the copy. */
+  clone(): RouteTable {
+    const copy = new RouteTable(this.list());
+    for (const [name, session] of this.sessions) copy.sessions.set(name, session);
+    for (const [name, problem] of this.problems) copy.problems.set(name, problem);
+    return copy;
+  }
+
+  /** Every route, served or not, by name. */
   list(): RouteRecord[] {
     return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The routes the proxy serves: every route without a problem. */
+  served(): RouteRecord[] {
+    return this.list().filter((record) => !this.problems.has(record.name));
+  }
+
+  problemOf(name: string): RouteProblem | undefined {
+    return this.problems.get(name);
+  }
+
+  /** Keeps the route (it stays persisted) but stops serving it until it is added again. */
+  refuse(name: string, problem: RouteProblem): void {
+    if (this.records.has(name)) this.problems.set(name, problem);
   }
 
   persisted(): RouteRecord[] {
@@ -62,6 +95,7 @@ export class RouteTable {
     }));
     for (const record of added) {
       this.records.set(record.name, record);
+      this.problems.delete(record.name);
       if (sessionId) this.sessions.set(record.name, sessionId);
       else this.sessions.delete(record.name);
     }
@@ -72,7 +106,9 @@ export class RouteTable {
   remove(request: RemoveRoutesRequest): string[] {
     const matches = (record: RouteRecord) => {
       if ("all" in request) return true;
-      if ("names" in request) return request.names.some((name) => record.name === fullName(name));
+      // The exact name too: a route restored from a hand-edited state file may have a name fullName would change.
+      if ("names" in request)
+        return request.names.some((name) => record.name === name || record.name === fullName(name));
       return sameOwner(record.owner, request.owner);
     };
     return this.drop(matches);
@@ -88,6 +124,7 @@ export class RouteTable {
     for (const record of removed) {
       this.records.delete(record.name);
       this.sessions.delete(record.name);
+      this.problems.delete(record.name);
     }
     return removed.map((record) => record.name);
   }

@@ -1,7 +1,7 @@
 /**
- * What the daemon does between requests: keeps the route table, and after every change persists it, swaps the
- * gateway's routes and rewrites the hosts block, in that order and one change at a time. The control server maps
- * HTTP onto these methods; nothing here knows about sockets.
+ * What the daemon does between requests: keeps the route table and changes it one transaction at a time (see
+ * transact: check and prepare, then state file, listeners, hosts block and mDNS). The control server maps HTTP onto
+ * these methods; nothing here knows about sockets.
  */
 import { buildInfo } from "../core/build-info.ts";
 import { GotunnelError, isGotunnelError } from "../core/errors.ts";
@@ -11,6 +11,7 @@ import type { RequestEvent } from "../proxy/server.ts";
 import { ErrorCounts, RequestMetrics } from "../telemetry/metrics.ts";
 import { type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
 import { traced } from "../telemetry/tracing.ts";
+import { admit } from "./admission.ts";
 import type {
   AddRoutesRequest,
   ReadyEvent,
@@ -50,6 +51,8 @@ export class DaemonService {
   private hostsWarning: string | undefined;
   private skipped: { name: string; text: string }[] = [];
   private chain: Promise<void> = Promise.resolve();
+  /** Replaced, never mutated, by a committed change (transact). */
+  private table: RouteTable;
   private closed = false;
   /** Prometheus counters (telemetry/metrics.ts), served by daemon/admin.ts. */
   readonly metrics = new RequestMetrics();
@@ -64,6 +67,7 @@ export class DaemonService {
   private readonly reporter: ErrorReporter;
 
   constructor(private readonly options: ServiceOptions) {
+    this.table = options.table;
     this.caCreated = options.gateway.caCreated;
     this.reporter = options.reporter ?? NO_REPORTER;
     this.errors = options.errors ?? new ErrorCounts();
@@ -74,7 +78,7 @@ export class DaemonService {
     this.requestLog.push(event);
     if (!event.route) return;
     this.metrics.observe(event);
-    const session = this.options.table.sessionOf(event.route);
+    const session = this.table.sessionOf(event.route);
     const listener = session ? this.listeners.get(session) : undefined;
     if (!listener) return;
     const { error, traceparent: _traceparent, ...rest } = event;
@@ -82,8 +86,10 @@ export class DaemonService {
   };
 
   async add(request: AddRoutesRequest, sessionId?: string): Promise<ReadyEvent> {
-    const added = this.options.table.add(request, sessionId);
-    await traced("route add", { "gotunnel.routes": added.map((route) => route.name).join(",") }, () => this.sync());
+    const names = request.routes.map((route) => route.name).join(",");
+    const added = await traced("route add", { "gotunnel.routes": names }, () =>
+      this.transact((table) => table.add(request, sessionId)),
+    );
     const { gateway } = this.options;
     const caCreated = this.caCreated;
     this.caCreated = false;
@@ -103,9 +109,16 @@ export class DaemonService {
   }
 
   async remove(request: RemoveRoutesRequest): Promise<string[]> {
-    const removed = this.options.table.remove(request);
-    if (removed.length > 0) await traced("route remove", { "gotunnel.routes": removed.join(",") }, () => this.sync());
-    return removed;
+    return this.removeTraced(() => this.transact((table) => table.remove(request)));
+  }
+
+  /** A removal's span names the routes it removed, which are known only once it ran. */
+  private removeTraced(remove: () => Promise<string[]>): Promise<string[]> {
+    return traced("route remove", {}, async (span) => {
+      const removed = await remove();
+      span.setAttribute("gotunnel.routes", removed.join(","));
+      return removed;
+    });
   }
 
   /**
@@ -114,7 +127,7 @@ export class DaemonService {
    */
   logRoute(name: string): string {
     const full = fullName(name);
-    const known = [...new Set([...this.options.table.list().map((route) => route.name), ...this.requestLog.routes()])];
+    const known = [...new Set([...this.table.list().map((route) => route.name), ...this.requestLog.routes()])];
     if (known.includes(full)) return full;
     const guess = closest(full, known);
     const routes = known.length === 0 ? "there are no routes" : `the routes are ${known.sort().join(", ")}`;
@@ -131,15 +144,17 @@ export class DaemonService {
   /** The session's client went away (Ctrl-C, SIGTERM, SIGKILL, terminal closed): its routes go with it. */
   async endSession(sessionId: string): Promise<string[]> {
     this.listeners.delete(sessionId);
-    const removed = this.options.table.endSession(sessionId);
-    if (removed.length === 0) return removed;
-    this.options.log("info", `session ended: removed ${removed.join(", ")}`);
+    // Shutdown cuts every session: the daemon is going, and the listeners with it.
+    if (this.closed) return [];
     // Nobody awaits a session's end (its client is gone), so a failure is logged here rather than lost.
-    const sync = () => this.sync();
-    await traced("route remove", { "gotunnel.routes": removed.join(",") }, sync).catch((error: unknown) => {
-      this.options.log("warn", `after a session ended: ${String(error)}`);
-      this.reporter.report(error, { component: "daemon" });
-    });
+    const removed = await this.removeTraced(() => this.transact((table) => table.endSession(sessionId))).catch(
+      (error: unknown) => {
+        this.options.log("warn", `after a session ended: ${String(error)}`);
+        this.reporter.report(error, { component: "daemon" });
+        return [];
+      },
+    );
+    if (removed.length > 0) this.options.log("info", `session ended: removed ${removed.join(", ")}`);
     return removed;
   }
 
@@ -150,16 +165,16 @@ export class DaemonService {
 
   /** Every route, with whether its dev server accepts connections now (probed in parallel). */
   async routes(): Promise<RouteInfo[]> {
-    const { gateway, table } = this.options;
+    const { gateway } = this.options;
+    const table = this.table;
     return Promise.all(
-      table.list().map(async (record) => ({
-        ...record,
-        url: gateway.urlOf(record),
-        requests: this.metrics.requestCount(record.name),
-        status: (await probeTarget(record.target.hostname, record.target.port))
-          ? ("serving" as const)
-          : ("upstream-down" as const),
-      })),
+      table.list().map(async (record) => {
+        const common = { ...record, url: gateway.urlOf(record), requests: this.metrics.requestCount(record.name) };
+        const problem = table.problemOf(record.name);
+        if (problem) return { ...common, status: "refused" as const, problem };
+        const up = await probeTarget(record.target.hostname, record.target.port);
+        return { ...common, status: up ? ("serving" as const) : ("upstream-down" as const) };
+      }),
     );
   }
 
@@ -178,28 +193,76 @@ export class DaemonService {
         names: this.hostsNames,
         ...(this.hostsWarning ? { warning: this.hostsWarning } : {}),
       },
-      routes: this.options.table.list().length,
+      routes: this.table.list().length,
       stateFile: this.options.stateFile,
       ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
       ...(this.adminPort === undefined ? {} : { admin: { port: this.adminPort } }),
     };
   }
 
-  /** Persist, serve, publish names: queued so concurrent changes apply in order and each sees the latest table. */
-  sync(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    const next = this.chain.then(() => this.reporter.span("routes apply", () => this.applyNow()));
+  /**
+   * One route change as a transaction, queued behind the others so each sees the table the previous one left.
+   * The change is made on a copy of the table. First everything that can refuse it: the served routes' names and
+   * the CA's scope (admission.ts), and their certificates are issued. Then the commit: the state file (only when
+   * what it holds changes), then the listeners; a failed swap restores the state file. Only then is the copy
+   * adopted, so a refused change leaves the table, the state file and the listeners as they were. The hosts block
+   * and mDNS follow and can only warn: the routes are served either way.
+   */
+  private transact<T>(change: (table: RouteTable) => T): Promise<T> {
+    const next = this.chain.then(() => this.commit(change));
     // The caller gets this change's error through `next`; the chain itself only needs to keep going.
-    this.chain = next.catch(() => undefined);
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 
-  private async applyNow(): Promise<void> {
-    const { table, gateway } = this.options;
-    saveState(this.options.stateFile, table.persisted());
-    await gateway.setRoutes(table.list());
-    await this.writeHosts(table.list().map((route) => route.name));
-    await this.announce(table.list());
+  private async commit<T>(change: (table: RouteTable) => T): Promise<T> {
+    if (this.closed) {
+      throw new GotunnelError("E_DAEMON", "the gotunnel daemon is shutting down", {
+        hint: "run the command again: it starts a new daemon",
+      });
+    }
+    const { gateway, stateFile } = this.options;
+    const before = this.table;
+    const candidate = before.clone();
+    const result = change(candidate);
+    const served = candidate.served();
+    admit(served, (route) => gateway.checkTls(route));
+    await gateway.prepare(served);
+    const stateChanged = JSON.stringify(candidate.persisted()) !== JSON.stringify(before.persisted());
+    if (stateChanged) saveState(stateFile, candidate.persisted());
+    const servedChanged = JSON.stringify(served) !== JSON.stringify(before.served());
+    if (servedChanged) {
+      await gateway.setRoutes(served).catch((error: unknown) => {
+        if (stateChanged) this.restoreState(before);
+        throw error;
+      });
+    }
+    this.table = candidate;
+    if (servedChanged) await this.publish();
+    return result;
+  }
+
+  /** Puts back the state file of a change that could not be served; if even that fails, the log says so. */
+  private restoreState(table: RouteTable): void {
+    try {
+      saveState(this.options.stateFile, table.persisted());
+    } catch (error) {
+      this.warn(`a route change failed and the state file could not be restored: ${String(error)}`);
+      this.reporter.report(error, { component: "daemon" });
+    }
+  }
+
+  /**
+   * Publishes the served names: the hosts block, then mDNS. The daemon calls it once at start (the listeners
+   * already serve the restored routes); every committed change calls it again.
+   */
+  async publish(): Promise<void> {
+    const served = this.table.served();
+    await this.writeHosts(served.map((route) => route.name));
+    await this.announce(served);
   }
 
   /** The routes are served either way; a name that does not reach the LAN is a warning, like the hosts file. */

@@ -150,31 +150,52 @@ export class ProxyServer {
    * Retiring loopback instead would reset the connections its clients open while it drains: they keep landing on it.
    */
   async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): Promise<void> {
+    if (this.listeners.size === 0) {
+      this.router = new Router(routes);
+      if (tls) this.tls = tls;
+      return;
+    }
+    // Every new listener is bound before anything changes: if one cannot be, the others are stopped and the proxy
+    // keeps serving the old routes on the old listeners (a route change is a transaction, daemon/service.ts).
+    const replacements = this.bindReplacements(tls ?? this.tls, hosts, tls !== undefined);
     this.router = new Router(routes);
     if (tls) this.tls = tls;
-    if (this.listeners.size === 0) return;
-    const ports = this.ports;
-    const httpPort = this.options.httpPort === null ? null : ports.http;
-    const added = new Map<string, Listeners>();
-    try {
-      for (const host of hosts.filter((host) => !this.listeners.has(host)))
-        added.set(host, this.bind(host, ports.https, httpPort));
-    } catch (error) {
-      for (const pair of added.values()) for (const server of serversOf(pair)) server.stop(true);
-      throw error;
-    }
     const retired: Server<BridgeData>[] = [];
     for (const [host, pair] of this.listeners) {
       if (!hosts.includes(host)) {
         this.listeners.delete(host);
         retired.push(...serversOf(pair));
-      } else if (tls) {
-        retired.push(pair.https);
-        pair.https = this.serve("https", ports.https, tls, host);
       }
     }
-    for (const [host, pair] of added) this.listeners.set(host, pair);
+    for (const [host, replacement] of replacements.https) {
+      const pair = this.listeners.get(host);
+      if (pair) retired.push(pair.https);
+      if (pair) pair.https = replacement;
+    }
+    for (const [host, pair] of replacements.added) this.listeners.set(host, pair);
     await Promise.all(retired.map((server) => this.retire(server)));
+  }
+
+  /** The listeners update() needs: both for each new address, and (`newTls`) a new HTTPS one on each kept address. */
+  private bindReplacements(tls: TlsEntry[], hosts: string[], newTls: boolean) {
+    const ports = this.ports;
+    const httpPort = this.options.httpPort === null ? null : ports.http;
+    const added = new Map<string, Listeners>();
+    const https = new Map<string, Server<BridgeData>>();
+    try {
+      for (const host of hosts.filter((host) => !this.listeners.has(host))) {
+        added.set(host, this.bind(host, ports.https, httpPort, tls));
+      }
+      if (newTls) {
+        for (const host of hosts.filter((host) => this.listeners.has(host))) {
+          https.set(host, this.serve("https", ports.https, tls, host));
+        }
+      }
+    } catch (error) {
+      for (const server of [...[...added.values()].flatMap(serversOf), ...https.values()]) server.stop(true);
+      throw error;
+    }
+    return { added, https };
   }
 
   /** Stops accepting; in-flight requests finish unless `force`. */
@@ -207,8 +228,8 @@ export class ProxyServer {
   }
 
   /** Both listeners on `host` (null: no HTTP one); if the HTTP one cannot bind, the HTTPS one is stopped again. */
-  private bind(host: string, httpsPort: number, httpPort: number | null): Listeners {
-    const https = this.serve("https", httpsPort, this.tls, host);
+  private bind(host: string, httpsPort: number, httpPort: number | null, tls = this.tls): Listeners {
+    const https = this.serve("https", httpsPort, tls, host);
     if (httpPort === null) return { https, http: undefined };
     try {
       return { https, http: this.serve("http", httpPort, undefined, host) };

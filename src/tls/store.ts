@@ -5,6 +5,7 @@
 
 import { traced } from "../telemetry/tracing.ts";
 import { DAY_MS, type LocalCA } from "./ca.ts";
+import { assertPermitted } from "./constraints.ts";
 import { issueLeaf, type LeafCertificate } from "./leaf.ts";
 
 /** Reissue a cached leaf this long before it expires, so a long-running daemon never serves an expired one. */
@@ -71,6 +72,14 @@ export class CertificateStore {
    */
   async entriesFor(routes: TlsRoute[]): Promise<TlsEntry[]> {
     return this.#measure((counts) => this.#routeEntries(routes, counts));
+  }
+
+  /**
+   * Throws E_TLS when the CA may not vouch for the route's names (tls/constraints.ts), without signing anything: the
+   * daemon checks a route this way before it commits a change, and skips a restored route that fails it.
+   */
+  check(route: TlsRoute): void {
+    assertPermitted(routeNames(route), this.#ca.nameConstraints);
   }
 
   /** A certificate for localhost, 127.0.0.1 and ::1: put it FIRST in the tls array (see DEFAULT_CERT_NAMES). */

@@ -3,7 +3,7 @@
  * reusePort and stops the old one). Under wrk load over HTTPS, a dozen swaps with changed routes and new
  * certificates must not fail a single request; afterwards a new route's certificate is served and a removed route is
  * a 404; a slow request in flight across a swap still completes. Adding and retiring an address (what LAN sharing
- * does) serves at once, and an address that cannot be bound changes nothing.
+ * does) serves at once, and an address that cannot be bound changes nothing, not even the routes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
@@ -234,6 +234,23 @@ describe("adding and retiring an address (LAN sharing on and off)", () => {
       );
       expect(outcome).toContain("127.0.0.3");
       expect(proxy.hosts).toEqual(["127.0.0.1"]);
+      expect(await reach("127.0.0.1")).toBe(200);
+    } finally {
+      holder.stop(true);
+    }
+  });
+
+  test("with new routes and certificates too, a failed bind keeps the old routes served (nothing half-applied)", async () => {
+    const holder = Bun.serve({ hostname: "127.0.0.3", port, fetch: () => new Response("not ours") });
+    try {
+      const next = generation(77);
+      const outcome = await proxy
+        .update(next, await testCA.entriesFor(next), ["127.0.0.1", "127.0.0.3"])
+        .then(() => "bound", String);
+      expect(outcome).toContain("127.0.0.3");
+      expect(proxy.routes.map((r) => r.name)).toEqual(generation(0).map((r) => r.name));
+      const newRoute = await fetch(`https://127.0.0.1:${port}/`, insecureFor("gen-77.local"));
+      expect(newRoute.status).toBe(404);
       expect(await reach("127.0.0.1")).toBe(200);
     } finally {
       holder.stop(true);

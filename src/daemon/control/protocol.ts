@@ -61,7 +61,9 @@ export const routeInfoSchema = v.object({
   ...routeRecordSchema.entries,
   url: v.string(),
   requests: v.number(),
-  status: v.picklist(["serving", "upstream-down", "unknown"]),
+  /** `refused`: restored from the state file but not served (`problem` says why and how to fix or remove it). */
+  status: v.picklist(["serving", "upstream-down", "refused", "unknown"]),
+  problem: v.optional(v.object({ message: v.string(), hint: v.string() })),
 });
 export type RouteInfo = v.InferOutput<typeof routeInfoSchema>;
 
