@@ -261,7 +261,11 @@ export class DaemonService {
    */
   async publish(): Promise<void> {
     const served = this.table.served();
-    await this.writeHosts(served.map((route) => route.name));
+    // The change is committed by now: a failure to publish a name is reported, never turned into a failed change.
+    await this.writeHosts(served.map((route) => route.name)).catch((error: unknown) => {
+      this.warn(`the hosts file could not be updated: ${String(error)}`);
+      this.reporter.report(error, { component: "hosts" });
+    });
     await this.announce(served);
   }
 
