@@ -20,6 +20,7 @@ describe("environment profiles", () => {
     expect(config.log).toEqual({ format: "text", level: "info" });
     expect(telemetrySettings(config.observability, {})).toEqual({
       environment: "development",
+      endpointNotes: [],
       disabledBy: undefined,
       otlp: undefined,
       otlpMetrics: undefined,
@@ -142,11 +143,40 @@ describe("exports", () => {
   ])("%j turns every export off, even with a DSN and an endpoint", (env, reason) => {
     expect(telemetrySettings(config, env)).toEqual({
       environment: "development",
+      endpointNotes: [],
       disabledBy: reason,
       otlp: undefined,
       otlpMetrics: undefined,
       sentry: undefined,
     });
+  });
+
+  test.each([
+    ["http://c:4318", "http://c:4318/v1/traces"],
+    ["http://c:4318/", "http://c:4318/v1/traces"],
+    ["http://c:4318/base//", "http://c:4318/base/v1/traces"],
+    ["http://c:4318/base?x=1", "http://c:4318/base/v1/traces?x=1"],
+    ["https://c/otlp/?key=a%20b&y=2", "https://c/otlp/v1/traces?key=a%20b&y=2"],
+  ])("the base endpoint %s gets v1/traces on its path, its query kept: %s", (base, url) => {
+    expect(telemetrySettings(config, { OTEL_EXPORTER_OTLP_ENDPOINT: base }).otlp?.tracesUrl).toBe(url);
+  });
+
+  test("a query in observability.otlpEndpoint stays a query for metrics too", () => {
+    const withQuery = { ...config, otlpEndpoint: "http://c:4318/base?x=1" };
+    expect(telemetrySettings(withQuery, {}).otlpMetrics?.metricsUrl).toBe("http://c:4318/base/v1/metrics?x=1");
+  });
+
+  test("an endpoint variable that is no http(s) URL is ignored with a note; the next source is used", () => {
+    const noConfig = { ...config, otlpEndpoint: undefined };
+    const bad = telemetrySettings(noConfig, { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" });
+    expect(bad.otlp).toBeUndefined();
+    expect(bad.otlpMetrics).toBeUndefined();
+    expect(bad.endpointNotes).toEqual([
+      "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318 is not an http(s) URL, so it is ignored; e.g. http://127.0.0.1:4318",
+    ]);
+    const fallback = telemetrySettings(config, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "not a url" });
+    expect(fallback.otlp?.tracesUrl).toBe("http://127.0.0.1:4318/v1/traces");
+    expect(fallback.endpointNotes).toHaveLength(1);
   });
 
   test("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none win", () => {
