@@ -5,6 +5,7 @@
  * every export off even then.
  */
 import { type Environment, type ObservabilityConfig, PROFILES, type Profile } from "../config/schema.ts";
+import { redactSecrets } from "../core/redact.ts";
 
 export interface OtlpSettings {
   /** Full URL the spans are POSTed to (…/v1/traces). */
@@ -252,14 +253,14 @@ function samplerArg(env: Env): number | undefined {
   return Number.isFinite(value) && value >= 0 && value <= 1 ? value : undefined;
 }
 
-/** For /debug/config and logs: the DSN's key and the exporter headers are secrets. */
+/** For /debug/config and logs: the DSN's key, the exporter headers and any credentials in the URLs are secrets. */
 export function describeSettings(settings: TelemetrySettings): Record<string, unknown> {
   return {
     environment: settings.environment,
     disabledBy: settings.disabledBy ?? null,
     otlp: settings.otlp
       ? {
-          tracesUrl: settings.otlp.tracesUrl,
+          tracesUrl: redactSecrets(settings.otlp.tracesUrl),
           headers: Object.keys(settings.otlp.headers),
           sampleRate: settings.otlp.sampleRate,
           tracesPerSecond: Number.isFinite(settings.otlp.tracesPerSecond) ? settings.otlp.tracesPerSecond : "unlimited",
@@ -268,22 +269,17 @@ export function describeSettings(settings: TelemetrySettings): Record<string, un
       : null,
     otlpMetrics: settings.otlpMetrics
       ? {
-          metricsUrl: settings.otlpMetrics.metricsUrl,
+          metricsUrl: redactSecrets(settings.otlpMetrics.metricsUrl),
           headers: Object.keys(settings.otlpMetrics.headers),
           intervalMs: settings.otlpMetrics.intervalMs,
         }
       : null,
     sentry: settings.sentry
       ? {
-          dsn: redactDsn(settings.sentry.dsn),
+          dsn: redactSecrets(settings.sentry.dsn),
           sampleRate: settings.sentry.sampleRate,
           tracesSampleRate: settings.sentry.tracesSampleRate,
         }
       : null,
   };
-}
-
-/** `https://KEY@host/1` → `https://[redacted]@host/1`. */
-export function redactDsn(dsn: string): string {
-  return dsn.replace(/\/\/[^@/]+@/, "//[redacted]@");
 }

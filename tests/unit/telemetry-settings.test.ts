@@ -253,6 +253,20 @@ describe("exports", () => {
     );
     expect(text).not.toContain("abc123");
     expect(text).not.toContain("secret-token");
-    expect(text).toContain("[redacted]@o1.ingest.example.test");
+    expect(text).toContain("REDACTED@o1.ingest.example.test");
+  });
+
+  test("describeSettings redacts userinfo and secret query values in the OTLP URLs, keeping the rest", () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://user:s3cret@collector.test:4318/base?tenant=a&api_key=k3y" };
+    const described = describeSettings(telemetrySettings(config, env)) as {
+      otlp: { tracesUrl: string };
+      otlpMetrics: { metricsUrl: string };
+    };
+    expect(described.otlp.tracesUrl).toBe(
+      "http://REDACTED:REDACTED@collector.test:4318/base/v1/traces?tenant=a&api_key=REDACTED",
+    );
+    expect(described.otlpMetrics.metricsUrl).toBe(
+      "http://REDACTED:REDACTED@collector.test:4318/base/v1/metrics?tenant=a&api_key=REDACTED",
+    );
   });
 });
