@@ -2,11 +2,12 @@
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
+import { redactSecrets } from "../core/redact.ts";
 import { recordStartError, runDaemon } from "../daemon/daemon.ts";
 import { stopDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
-import { redactDsn, telemetrySettings } from "../telemetry/settings.ts";
+import { telemetrySettings } from "../telemetry/settings.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
 import { createDaemonLog, info } from "./output.ts";
 
@@ -34,7 +35,7 @@ export default defineCommand({
     const { proxy, lan, observability } = loaded.config;
     const telemetry = telemetrySettings(observability);
     const reporter = await startErrorReporter(telemetry);
-    if (telemetry.sentry) log("info", `errors go to Sentry (${redactDsn(telemetry.sentry.dsn)}), scrubbed`);
+    if (telemetry.sentry) log("info", `errors go to Sentry (${redactSecrets(telemetry.sentry.dsn)}), scrubbed`);
     await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log, reporter, observability })
       .catch((error: unknown) => {
         recordStartError(paths, error);

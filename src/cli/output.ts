@@ -4,6 +4,7 @@
  */
 import { consola } from "consola";
 import { type GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { redactSecrets } from "../core/redact.ts";
 import type { RequestEventLine } from "../daemon/control/protocol.ts";
 
 export type LogFormat = "text" | "json";
@@ -110,27 +111,31 @@ export function createDaemonLog(
   format: LogFormat,
   spanIds: () => SpanIds | undefined,
 ): (level: "info" | "warn", message: string) => void {
-  if (format === "text") return (level, message) => (level === "warn" ? warn(message) : info(message));
-  return (level, msg) => {
-    const record = { time: new Date().toISOString(), level, msg, ...spanIds() };
+  // Every line passes here, so no message can put a URL's credentials in the log file (core/redact.ts).
+  if (format === "text") return (level, message) => (level === "warn" ? warn : info)(redactSecrets(message));
+  return (level, message) => {
+    const record = { time: new Date().toISOString(), level, msg: redactSecrets(message), ...spanIds() };
     process.stderr.write(`${JSON.stringify(record)}\n`);
   };
 }
 
-/** Prints an error the way users should see it. Returns the exit code to use. */
+/**
+ * Prints an error the way users should see it. Returns the exit code to use. Errors quote what was typed (a config
+ * value, a URL), so credentials in URLs are redacted here, in every form the error takes (core/redact.ts).
+ */
 export function printError(error: unknown, options: { json: boolean; debug: boolean }): number {
+  const out = (stream: NodeJS.WriteStream, text: string) => stream.write(`${redactSecrets(text)}\n`);
   if (isGotunnelError(error)) {
-    if (options.json) process.stdout.write(`${JSON.stringify({ error: errorRecord(error) }, null, 2)}\n`);
+    if (options.json) out(process.stdout, JSON.stringify({ error: errorRecord(error) }, null, 2));
     else {
-      process.stderr.write(`${red("error")} ${error.message}\n`);
-      if (error.hint) process.stderr.write(`${dim("hint")}  ${error.hint}\n`);
-      if (options.debug && error.cause)
-        process.stderr.write(`${String((error.cause as Error).stack ?? error.cause)}\n`);
+      out(process.stderr, `${red("error")} ${error.message}`);
+      if (error.hint) out(process.stderr, `${dim("hint")}  ${error.hint}`);
+      if (options.debug && error.cause) out(process.stderr, String((error.cause as Error).stack ?? error.cause));
     }
     return error.exitCode;
   }
   process.stderr.write(`${red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  out(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
   return 1;
 }
 

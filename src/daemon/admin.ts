@@ -2,9 +2,11 @@
  * Admin endpoints: health, metrics, version and effective config. The same handler answers on the control socket and
  * on a loopback TCP port (`proxy.adminPort`, GOTUNNEL_ADMIN_PORT) that Prometheus and Docker HEALTHCHECK can reach.
  * Loopback only: these pages name routes and paths, which are nobody else's business. Documented in docs/control-api.md.
+ * The port also answers only a loopback Host (hostRefusal), so a web page cannot read it through DNS rebinding.
  */
 import type { Server } from "bun";
 import { buildInfo } from "../core/build-info.ts";
+import { isLoopbackHost } from "../core/local-host.ts";
 import { EXPOSITION_CONTENT_TYPE, type Family, writeExposition } from "../telemetry/prometheus.ts";
 import { readiness, readinessHttpStatus } from "./health.ts";
 import type { DaemonService } from "./service.ts";
@@ -95,6 +97,17 @@ function gauge(name: string, help: string, value: number): Family {
 }
 
 /**
+ * The 403 for a Host that is not loopback, as Caddy's admin API answers ("host not allowed"): a browser page whose
+ * name was rebound to 127.0.0.1 sends its own name, while Prometheus, curl and HEALTHCHECKs send the address they
+ * dialled. (The control socket needs no such check: a browser cannot open a unix socket.)
+ */
+function hostRefusal(host: string | null): Response | undefined {
+  if (isLoopbackHost(host)) return undefined;
+  const message = `host not allowed: ${host === null ? "(none)" : JSON.stringify(host)}; use 127.0.0.1, [::1] or localhost`;
+  return Response.json({ error: { code: "E_HOST_NOT_ALLOWED", message } }, { status: 403 });
+}
+
+/**
  * Binds the admin port. Observability must not cost the user their proxy: a port already in use is a warning in the
  * daemon log and the daemon serves on without it (the control socket still answers every admin path).
  */
@@ -108,6 +121,7 @@ export function startAdminServer(
       hostname: ADMIN_HOST,
       port,
       fetch: async (request) =>
+        hostRefusal(request.headers.get("host")) ??
         (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
         Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
     });

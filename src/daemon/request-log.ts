@@ -4,6 +4,7 @@
  * nginx, so recording a request costs two array stores: the event object the proxy made anyway, and its time as a
  * number. Lines are built (ISO time, error text) only when someone reads them or follows.
  */
+import { redactSecrets } from "../core/redact.ts";
 import type { RequestEvent } from "../proxy/server.ts";
 import { spanIdOf, traceIdOf } from "../telemetry/trace-context.ts";
 import type { LogLine } from "./control/protocol.ts";
@@ -83,14 +84,17 @@ export class RequestLog {
   }
 }
 
-/** A request as `gotunnel logs` shows it: the error becomes its message, the duration keeps two decimals. */
+/**
+ * A request as `gotunnel logs` shows it: the error becomes its message, the duration keeps two decimals, and the
+ * values of secret-looking query parameters (`?token=`, `?api_key=`) are redacted from the path (core/redact.ts).
+ */
 export function logLine(event: RequestEvent, timeMs: number): LogLine {
   const { error, traceparent } = event;
   return {
     time: new Date(timeMs).toISOString(),
     method: event.method,
     host: event.host,
-    path: event.path,
+    path: redactSecrets(event.path),
     status: event.status,
     durationMs: Math.round(event.durationMs * 100) / 100,
     ...(event.route === undefined ? {} : { route: event.route }),

@@ -5,6 +5,7 @@
  */
 import { buildInfo } from "../core/build-info.ts";
 import { GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { redactSecrets } from "../core/redact.ts";
 import { closest } from "../core/suggest.ts";
 import { applyHostsNames, SKIP_REASON_TEXT } from "../hosts/index.ts";
 import type { RequestEvent } from "../proxy/server.ts";
@@ -81,8 +82,14 @@ export class DaemonService {
     const session = this.table.sessionOf(event.route);
     const listener = session ? this.listeners.get(session) : undefined;
     if (!listener) return;
-    const { error, traceparent: _traceparent, ...rest } = event;
-    listener({ event: "request", ...rest, ...(error ? { error: String((error as Error).message ?? error) } : {}) });
+    const { error, traceparent: _traceparent, path, ...rest } = event;
+    // Secret-looking query values never reach the `up` terminal, as in `gotunnel logs` (request-log.ts logLine).
+    listener({
+      event: "request",
+      ...rest,
+      path: redactSecrets(path),
+      ...(error ? { error: String((error as Error).message ?? error) } : {}),
+    });
   };
 
   async add(request: AddRoutesRequest, sessionId?: string): Promise<ReadyEvent> {

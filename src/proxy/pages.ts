@@ -2,11 +2,14 @@
  * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
  * 403 for a LAN client on a route that is not shared, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
  */
+import { isUnreboundHost } from "../core/local-host.ts";
 import type { ProxyRoute } from "./router.ts";
 
 export interface PageContext {
   routes: readonly ProxyRoute[];
   urlOf: (route: ProxyRoute) => string;
+  /** The client connected from this machine (a loopback address). */
+  loopbackClient: boolean;
 }
 
 function wantsHtml(req: Request): boolean {
@@ -34,12 +37,21 @@ ${body}
   return new Response(html, { status, headers });
 }
 
+/**
+ * The route list (names and upstreams) is this machine's business: it is shown to a loopback client that asked for
+ * a name no web site can point here (core/local-host.ts isUnreboundHost), so neither a LAN client nor a page in the
+ * user's browser that rebound its own name to 127.0.0.1 can read it. Everyone else gets a plain 404.
+ */
 export function notFoundPage(req: Request, host: string, ctx: PageContext): Response {
+  const title = `No gotunnel route for "${host}"`;
+  if (!ctx.loopbackClient || !isUnreboundHost(host)) {
+    return page(req, 404, title, ["`gotunnel list`, on the computer that runs gotunnel, shows the routes it serves."]);
+  }
   const lines =
     ctx.routes.length === 0
       ? ["No routes are configured. Add one to gotunnel.config.ts, or run `gotunnel start --domain myapp --port 3000`."]
       : ["Routes served here:", ...ctx.routes.map((route) => `  ${ctx.urlOf(route)} → ${route.target.origin}`)];
-  return page(req, 404, `No gotunnel route for "${host}"`, lines);
+  return page(req, 404, title, lines);
 }
 
 export function badGatewayPage(req: Request, route: ProxyRoute, reason: string): Response {

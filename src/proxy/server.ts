@@ -4,6 +4,7 @@
  * The only file in src/proxy that touches sockets.
  */
 import type { Server, WebSocketHandler } from "bun";
+import { isLoopbackAddress } from "../core/local-host.ts";
 import { type ForwardContext, forward, pathOf, type RequestTracing, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
@@ -271,7 +272,7 @@ export class ProxyServer {
     const close = this.shouldClose(req, server);
     // One requestIP call per request: it is a native call that allocates (about 3% of the request path).
     const ip = clientIpOf(req, server);
-    let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, host, route, proto);
+    let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, ip, host, route, proto);
     let error: unknown;
     let ctx: ForwardContext | undefined;
     if (response) {
@@ -317,8 +318,17 @@ export class ProxyServer {
   }
 
   /** 404, the HTTPS redirect or 508, when the request is not one to forward. */
-  private ownPage(req: Request, host: string, route: ProxyRoute | undefined, proto: Proto): Response | undefined {
-    if (!route) return notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r) });
+  private ownPage(
+    req: Request,
+    ip: string,
+    host: string,
+    route: ProxyRoute | undefined,
+    proto: Proto,
+  ): Response | undefined {
+    if (!route) {
+      const loopbackClient = isLoopbackAddress(ip);
+      return notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r), loopbackClient });
+    }
     // Loop first: an HTTPS route whose target is our own HTTP port would otherwise redirect to itself forever.
     if (isLoop(req.headers, this.viaToken)) return loopPage(req, route);
     if (proto === "http" && route.https) return redirectToHttps(req, host, this.ports.https);

@@ -4,8 +4,11 @@
  * because an error message can quote any of them ("ENOTDIR: not a directory, open '/home/ana/hosts'").
  * Replacement over-reaches on purpose: `service.ts` also looks like a domain and becomes `<domain>`; a lost file name
  * is cheap, a leaked project name is not. Kept: error codes (E_IO), exit codes, versions, stack function names.
+ * Credentials go first (core/redact.ts, the one redaction every output uses), so a secret-looking `?token=` value
+ * outside any URL or path pattern below is gone too.
  */
 import { homedir, hostname, userInfo } from "node:os";
+import { redactSecrets } from "../core/redact.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -128,7 +131,8 @@ export function textScrubber(secrets: ScrubSecrets): TextScrubber {
   const users = literalPattern(secrets.users, "word");
   const hosts = literalPattern(secrets.hosts, "word");
   return (text) => {
-    let out = paths ? text.replace(paths, "<path>") : text;
+    const redacted = redactSecrets(text);
+    let out = paths ? redacted.replace(paths, "<path>") : redacted;
     out = out
       .replace(URL_PATTERN, "<url>")
       .replace(UNC_PATH, "<path>")

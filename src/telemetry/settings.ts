@@ -5,6 +5,7 @@
  * every export off even then.
  */
 import { type Environment, type ObservabilityConfig, PROFILES, type Profile } from "../config/schema.ts";
+import { redactSecrets } from "../core/redact.ts";
 
 export interface OtlpSettings {
   /** Full URL the spans are POSTed to (…/v1/traces). */
@@ -44,6 +45,8 @@ export interface SentrySettings {
 
 export interface TelemetrySettings {
   environment: Environment;
+  /** Endpoint variables that are not http(s) URLs and so were ignored: the daemon logs each once. */
+  endpointNotes: string[];
   /** Why exports are off although configured (shown by /debug/config and the daemon log); undefined: allowed. */
   disabledBy: string | undefined;
   /** Undefined: no span leaves the process, and the request path creates none. */
@@ -80,6 +83,7 @@ export function telemetrySettings(
   const dsn = disabledBy ? undefined : config.sentryDsn;
   return {
     environment: config.environment,
+    endpointNotes: disabledBy ? [] : endpointNotes(env),
     disabledBy,
     otlp: tracesUrl
       ? {
@@ -112,17 +116,44 @@ export function telemetrySettings(
 
 /**
  * A signal's OTLP/HTTP URL by the OpenTelemetry spec's rules: the signal-specific variable
- * (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, …_METRICS_ENDPOINT) is used as is, the generic one gets `/v1/<signal>`
- * appended; OTEL_SDK_DISABLED=true or OTEL_<SIGNAL>_EXPORTER=none mean no export of that signal.
+ * (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, …_METRICS_ENDPOINT) is used as is, the generic one gets `v1/<signal>`
+ * appended to its path; OTEL_SDK_DISABLED=true or OTEL_<SIGNAL>_EXPORTER=none mean no export of that signal.
+ * A variable that is not an http(s) URL is ignored (endpointNotes says so), as the spec asks of a value an SDK
+ * cannot parse: the daemon must not fail over where its telemetry goes.
  */
 export function otlpUrl(signal: "traces" | "metrics", config: ObservabilityConfig, env: Env): string | undefined {
   const upper = signal.toUpperCase();
   if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return undefined;
   if ((env[`OTEL_${upper}_EXPORTER`] ?? "").trim().toLowerCase() === "none") return undefined;
   const specific = env[`OTEL_EXPORTER_OTLP_${upper}_ENDPOINT`]?.trim();
-  if (specific) return specific;
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || config.otlpEndpoint;
-  return base ? `${base.replace(/\/+$/, "")}/v1/${signal}` : undefined;
+  if (specific && httpUrl(specific)) return specific;
+  const base = httpUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) ?? httpUrl(config.otlpEndpoint);
+  if (!base) return undefined;
+  // `http://c:4318/base?x=1` → `http://c:4318/base/v1/traces?x=1`: the path gets the signal, the query stays one.
+  base.pathname = `${base.pathname.replace(/\/+$/, "")}/v1/${signal}`;
+  return base.href;
+}
+
+const ENDPOINT_VARIABLES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+] as const;
+
+function httpUrl(raw: string | undefined): URL | undefined {
+  const text = raw?.trim();
+  if (!text || !URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
+}
+
+/** One line for each endpoint variable that is set but is no http(s) URL (otlpUrl ignored it). */
+function endpointNotes(env: Env): string[] {
+  return ENDPOINT_VARIABLES.flatMap((name) => {
+    const value = env[name]?.trim();
+    if (!value || httpUrl(value)) return [];
+    return [`${name}=${value} is not an http(s) URL, so it is ignored; e.g. http://127.0.0.1:4318`];
+  });
 }
 
 /**
@@ -222,14 +253,14 @@ function samplerArg(env: Env): number | undefined {
   return Number.isFinite(value) && value >= 0 && value <= 1 ? value : undefined;
 }
 
-/** For /debug/config and logs: the DSN's key and the exporter headers are secrets. */
+/** For /debug/config and logs: the DSN's key, the exporter headers and any credentials in the URLs are secrets. */
 export function describeSettings(settings: TelemetrySettings): Record<string, unknown> {
   return {
     environment: settings.environment,
     disabledBy: settings.disabledBy ?? null,
     otlp: settings.otlp
       ? {
-          tracesUrl: settings.otlp.tracesUrl,
+          tracesUrl: redactSecrets(settings.otlp.tracesUrl),
           headers: Object.keys(settings.otlp.headers),
           sampleRate: settings.otlp.sampleRate,
           tracesPerSecond: Number.isFinite(settings.otlp.tracesPerSecond) ? settings.otlp.tracesPerSecond : "unlimited",
@@ -238,22 +269,17 @@ export function describeSettings(settings: TelemetrySettings): Record<string, un
       : null,
     otlpMetrics: settings.otlpMetrics
       ? {
-          metricsUrl: settings.otlpMetrics.metricsUrl,
+          metricsUrl: redactSecrets(settings.otlpMetrics.metricsUrl),
           headers: Object.keys(settings.otlpMetrics.headers),
           intervalMs: settings.otlpMetrics.intervalMs,
         }
       : null,
     sentry: settings.sentry
       ? {
-          dsn: redactDsn(settings.sentry.dsn),
+          dsn: redactSecrets(settings.sentry.dsn),
           sampleRate: settings.sentry.sampleRate,
           tracesSampleRate: settings.sentry.tracesSampleRate,
         }
       : null,
   };
-}
-
-/** `https://KEY@host/1` → `https://[redacted]@host/1`. */
-export function redactDsn(dsn: string): string {
-  return dsn.replace(/\/\/[^@/]+@/, "//[redacted]@");
 }

@@ -26,6 +26,7 @@ export async function startTracing(
   settings: TelemetrySettings,
   log: TracingOptions["log"],
 ): Promise<Tracing | undefined> {
+  for (const note of settings.endpointNotes) log("warn", `telemetry: ${note}`);
   if (!settings.otlp) return undefined;
   const { createTracing } = await import("./otlp.ts");
   const { tracesUrl, sampleRate, tracesPerSecond, protocol, protocolNote, samplerNote } = settings.otlp;

@@ -38,6 +38,12 @@ describe("daemon log in JSON", () => {
     expect(line).toEqual({ time: expect.stringMatching(/Z$/), level: "warn", msg: "hosts file is read-only" });
   });
 
+  test("credentials in a URL never reach the log: userinfo and secret query values are redacted", () => {
+    const log = createDaemonLog("json", activeSpanIds);
+    const [line] = captureStderr(() => log("info", "exporting to http://u:s3cret@c:4318/v1/traces?api_key=k&x=1"));
+    expect(line?.msg).toBe("exporting to http://REDACTED:REDACTED@c:4318/v1/traces?api_key=REDACTED&x=1");
+  });
+
   test("a line written inside a span carries its trace and span ids", () => {
     context.setGlobalContextManager(new AsyncContextManager());
     const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });

@@ -6,7 +6,7 @@ import { route } from "../helpers/proxy.ts";
 
 const HTML = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
 const routes = [route("myapp.local", 3000), route("*.api.local", 4000)];
-const ctx: PageContext = { routes, urlOf: (r) => routeUrl(r, { http: 80, https: 8443 }) };
+const ctx: PageContext = { routes, urlOf: (r) => routeUrl(r, { http: 80, https: 8443 }), loopbackClient: true };
 
 function request(url: string, headers: Record<string, string> = {}): Request {
   return new Request(url, { headers });
@@ -43,6 +43,35 @@ describe("notFoundPage", () => {
     expect(html.match(/<title>/g)).toHaveLength(1);
     expect(html).toContain("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;");
     expect(html).toContain("&#38;amp;");
+  });
+
+  test("a client on another machine gets a plain 404: no route names, no upstreams", async () => {
+    for (const accept of [{}, HTML]) {
+      const response = notFoundPage(request("https://nope.local/", accept), "nope.local", {
+        ...ctx,
+        loopbackClient: false,
+      });
+      expect(response.status).toBe(404);
+      const body = await response.text();
+      expect(body).toContain("No gotunnel route for");
+      expect(body).toContain("gotunnel list");
+      for (const secret of ["myapp.local", "api.local", "127.0.0.1:3000", "4000", "Routes served"])
+        expect(body).not.toContain(secret);
+    }
+    const empty = await notFoundPage(request("https://x.local/"), "x.local", {
+      ...ctx,
+      routes: [],
+      loopbackClient: false,
+    });
+    expect(await empty.text()).not.toContain("No routes are configured");
+  });
+
+  test("a loopback client naming a host a web site could rebind to 127.0.0.1 gets the plain 404 too", async () => {
+    const rebound = await notFoundPage(request("http://evil.example/"), "evil.example:80", ctx).text();
+    expect(rebound).not.toContain("myapp.local");
+    for (const host of ["127.0.0.1:8080", "typo.localhost:8443", "old.local", "[::1]:80"]) {
+      expect(await notFoundPage(request("http://127.0.0.1/"), host, ctx).text()).toContain("Routes served here:");
+    }
   });
 
   test("with no routes, says how to add one", async () => {

@@ -20,6 +20,13 @@ function event(path: string, route: string | null = "a.local", extra: Partial<Re
 
 const paths = (lines: LogLine[]) => lines.map((line) => line.path);
 
+describe("logLine", () => {
+  test("redacts the values of secret-looking query parameters in the path; other parameters stay", () => {
+    const line = logLine(event("/cb?code=1&access_token=abc&Password=p%40ss&page=2"), 0);
+    expect(line.path).toBe("/cb?code=1&access_token=REDACTED&Password=REDACTED&page=2");
+  });
+});
+
 describe("RequestLog", () => {
   test("keeps the newest `capacity` events, oldest first", () => {
     const log = new RequestLog(3);

@@ -33,6 +33,9 @@ describe("text", () => {
     ["E_IO: exit 8, gotunnel 0.1.0 at 12:30:45", "E_IO: exit 8, gotunnel 0.1.0 at 12:30:45"],
     ["GET /api/users 500", "GET <path> 500"],
     ["a/b and 1/2 stay", "a/b and 1/2 stay"],
+    // Credentials outside any URL or path pattern: the shared redaction (core/redact.ts) runs first.
+    ["bad target x?api_key=k3y&page=2", "bad target x?api_key=REDACTED&page=2"],
+    ["https://user:pass@collector.test/?token=t", "<url>"],
   ];
   for (const [input, expected] of cases) test(JSON.stringify(input), () => expect(scrub(input)).toBe(expected));
 });

@@ -20,6 +20,7 @@ describe("environment profiles", () => {
     expect(config.log).toEqual({ format: "text", level: "info" });
     expect(telemetrySettings(config.observability, {})).toEqual({
       environment: "development",
+      endpointNotes: [],
       disabledBy: undefined,
       otlp: undefined,
       otlpMetrics: undefined,
@@ -142,11 +143,40 @@ describe("exports", () => {
   ])("%j turns every export off, even with a DSN and an endpoint", (env, reason) => {
     expect(telemetrySettings(config, env)).toEqual({
       environment: "development",
+      endpointNotes: [],
       disabledBy: reason,
       otlp: undefined,
       otlpMetrics: undefined,
       sentry: undefined,
     });
+  });
+
+  test.each([
+    ["http://c:4318", "http://c:4318/v1/traces"],
+    ["http://c:4318/", "http://c:4318/v1/traces"],
+    ["http://c:4318/base//", "http://c:4318/base/v1/traces"],
+    ["http://c:4318/base?x=1", "http://c:4318/base/v1/traces?x=1"],
+    ["https://c/otlp/?key=a%20b&y=2", "https://c/otlp/v1/traces?key=a%20b&y=2"],
+  ])("the base endpoint %s gets v1/traces on its path, its query kept: %s", (base, url) => {
+    expect(telemetrySettings(config, { OTEL_EXPORTER_OTLP_ENDPOINT: base }).otlp?.tracesUrl).toBe(url);
+  });
+
+  test("a query in observability.otlpEndpoint stays a query for metrics too", () => {
+    const withQuery = { ...config, otlpEndpoint: "http://c:4318/base?x=1" };
+    expect(telemetrySettings(withQuery, {}).otlpMetrics?.metricsUrl).toBe("http://c:4318/base/v1/metrics?x=1");
+  });
+
+  test("an endpoint variable that is no http(s) URL is ignored with a note; the next source is used", () => {
+    const noConfig = { ...config, otlpEndpoint: undefined };
+    const bad = telemetrySettings(noConfig, { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" });
+    expect(bad.otlp).toBeUndefined();
+    expect(bad.otlpMetrics).toBeUndefined();
+    expect(bad.endpointNotes).toEqual([
+      "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318 is not an http(s) URL, so it is ignored; e.g. http://127.0.0.1:4318",
+    ]);
+    const fallback = telemetrySettings(config, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "not a url" });
+    expect(fallback.otlp?.tracesUrl).toBe("http://127.0.0.1:4318/v1/traces");
+    expect(fallback.endpointNotes).toHaveLength(1);
   });
 
   test("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none win", () => {
@@ -223,6 +253,20 @@ describe("exports", () => {
     );
     expect(text).not.toContain("abc123");
     expect(text).not.toContain("secret-token");
-    expect(text).toContain("[redacted]@o1.ingest.example.test");
+    expect(text).toContain("REDACTED@o1.ingest.example.test");
+  });
+
+  test("describeSettings redacts userinfo and secret query values in the OTLP URLs, keeping the rest", () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://user:s3cret@collector.test:4318/base?tenant=a&api_key=k3y" };
+    const described = describeSettings(telemetrySettings(config, env)) as {
+      otlp: { tracesUrl: string };
+      otlpMetrics: { metricsUrl: string };
+    };
+    expect(described.otlp.tracesUrl).toBe(
+      "http://REDACTED:REDACTED@collector.test:4318/base/v1/traces?tenant=a&api_key=REDACTED",
+    );
+    expect(described.otlpMetrics.metricsUrl).toBe(
+      "http://REDACTED:REDACTED@collector.test:4318/base/v1/metrics?tenant=a&api_key=REDACTED",
+    );
   });
 });
