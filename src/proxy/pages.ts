@@ -1,6 +1,7 @@
 /**
  * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
- * 403 for a LAN client on a route that is not shared, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
+ * 403 for a LAN client on a route that is not shared, 400 for a request whose length is in doubt, and the
+ * HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
  */
 import type { ProxyRoute } from "./router.ts";
 
@@ -47,6 +48,14 @@ export function badGatewayPage(req: Request, route: ProxyRoute, reason: string):
   return page(req, 502, `${route.name}: the upstream ${origin} is not answering`, [
     `gotunnel could not reach ${origin} (${reason}).`,
     `Check that your dev server is running and listening on port ${port}, or change the target of "${route.name}" in your gotunnel config.`,
+  ]);
+}
+
+/** A request gotunnel refuses to forward because its body's length is in doubt (proxy/framing.ts). */
+export function badRequestPage(req: Request, reason: string): Response {
+  return page(req, 400, "Bad request: its length is ambiguous", [
+    `gotunnel did not forward this request: ${reason}.`,
+    "Send one Content-Length, or Transfer-Encoding: chunked, not both (RFC 9112 §6).",
   ]);
 }
 
