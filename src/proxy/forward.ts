@@ -4,7 +4,7 @@
  */
 import { requestFraming } from "./framing.ts";
 import { indexOfHeader, replaceHeader, upstreamRequestHeaders } from "./headers.ts";
-import { badGatewayPage, badRequestPage } from "./pages.ts";
+import { badGatewayPage, badRequestPage, clientClosedResponse } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
 
 /** What the upstream seam receives: everything already rewritten for the upstream. */
@@ -125,8 +125,12 @@ export async function forward(
   try {
     response = await upstream(route, outgoing);
   } catch (failure) {
-    error = failure;
-    response = badGatewayPage(req, route, describeFailure(failure));
+    // The client went away first (Bun aborts req.signal): not the upstream's failure, whatever the error says.
+    if (req.signal.aborted) response = clientClosedResponse();
+    else {
+      error = failure;
+      response = badGatewayPage(req, route, describeFailure(failure));
+    }
   }
   if (ctx.clientClose) response = closing(response);
   if (ctx.traceparent !== undefined) tracing?.finish(ctx, outgoing.method, route.name, response.status, error);

@@ -24,29 +24,44 @@ export interface RawReply {
 
 /** Writes `request` in ONE write, then collects the reply until the peer closes or `waitMs` passes. */
 export function rawExchange(target: RawTarget, request: string, waitMs = 10_000): Promise<RawReply> {
-  return new Promise((resolve, reject) => {
-    const host = target.host ?? "127.0.0.1";
-    const socket: Socket = target.tls
-      ? tlsConnect({ host, port: target.port, servername: target.tls.servername, ca: readFileSync(target.tls.ca) })
-      : netConnect({ host, port: target.port });
-    let text = "";
-    const timer = setTimeout(() => finish(false), waitMs);
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text, closed });
-    };
+  const connection = rawConnection(target, request);
+  const timer = setTimeout(() => connection.close(), waitMs);
+  return connection.reply.finally(() => clearTimeout(timer));
+}
+
+export interface RawConnection {
+  /** Settles when either side closes: `closed` says whether the peer did. */
+  reply: Promise<RawReply>;
+  /** Closes from our side, like a client that gives up. */
+  close(): void;
+}
+
+/** Writes `request` in ONE write and collects what comes back until either side closes. */
+export function rawConnection(target: RawTarget, request: string): RawConnection {
+  const host = target.host ?? "127.0.0.1";
+  const socket: Socket = target.tls
+    ? tlsConnect({ host, port: target.port, servername: target.tls.servername, ca: readFileSync(target.tls.ca) })
+    : netConnect({ host, port: target.port });
+  let text = "";
+  let ours = false;
+  const reply = new Promise<RawReply>((resolve, reject) => {
     socket.once(target.tls ? "secureConnect" : "connect", () => socket.write(Buffer.from(request, "latin1")));
     socket.on("data", (chunk: Buffer) => {
       text += chunk.toString("latin1");
     });
-    socket.on("close", () => finish(true));
+    socket.on("close", () => resolve({ text, closed: !ours }));
     socket.on("error", (error) => {
-      clearTimeout(timer);
       // A reset after some bytes is still an answer (a close); before any, the test has nothing to look at.
       if (text === "") reject(error);
     });
   });
+  return {
+    reply,
+    close() {
+      ours = true;
+      socket.destroy();
+    },
+  };
 }
 
 /** The status codes of every response in a raw reply, in order. */

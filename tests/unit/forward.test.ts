@@ -236,6 +236,20 @@ describe("framing", () => {
   });
 });
 
+describe("a client that leaves before the answer", () => {
+  test("is a 499, not an upstream error", async () => {
+    const client = new AbortController();
+    const upstream: Upstream = (_route, request) =>
+      new Promise((_resolve, reject) => {
+        request.signal.addEventListener("abort", () => reject(new Error("The connection was closed.")));
+        client.abort();
+      });
+    const req = new Request("https://myapp.local/", { signal: client.signal });
+    const { response, error } = await forward(req, myapp, ctx, upstream);
+    expect([response.status, error]).toEqual([499, undefined]);
+  });
+});
+
 describe("pathOf", () => {
   test.each([
     ["https://a.local/", "/"],
