@@ -4,7 +4,7 @@
  * reports to Sentry is what gotunnel_errors_total counts). An upstream that really fails is still a 502.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { E2EScope, freePort, type Gotunnel, requireBinary, runGotunnel, until } from "../helpers/e2e.ts";
+import { E2EScope, freePort, type Gotunnel, loggedRequest, requireBinary, runGotunnel, until } from "../helpers/e2e.ts";
 import {
   type RecordingUpstream,
   rawConnection,
@@ -20,14 +20,6 @@ let slow: RecordingUpstream;
 
 /** Far longer than the test waits: the client always leaves first. */
 const UPSTREAM_DELAY_MS = 60_000;
-const LOG_WAIT_MS = 10_000;
-
-interface LogLine {
-  path: string;
-  status: number;
-  route?: string;
-  error?: string;
-}
 
 beforeAll(async () => {
   requireBinary();
@@ -43,25 +35,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => scope.dispose());
-
-async function logLines(): Promise<LogLine[]> {
-  const logs = await runGotunnel(["logs", "--json"], { cwd: home, home });
-  expect(logs.exitCode).toBe(0);
-  return logs.stdout
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as LogLine);
-}
-
-/** The log line of the request to `path`, once the daemon has logged it (bounded wait). */
-async function logLineFor(path: string): Promise<LogLine | undefined> {
-  const deadline = Date.now() + LOG_WAIT_MS;
-  for (;;) {
-    const line = (await logLines()).find((entry) => entry.path === path);
-    if (line || Date.now() > deadline) return line;
-    await Bun.sleep(50);
-  }
-}
 
 async function metrics(): Promise<string> {
   const status = JSON.parse((await runGotunnel(["status", "--json"], { cwd: home, home })).stdout) as {
@@ -81,7 +54,7 @@ describe("a client that closes its connection before the upstream answers", () =
     connection.close();
     expect((await connection.reply).text).toBe("");
 
-    const line = await logLineFor("/gives-up");
+    const line = await loggedRequest(home, "/gives-up");
     expect(line).toEqual(expect.objectContaining({ status: 499, route: "slow.local" }));
     expect(line?.error).toBeUndefined();
 
@@ -97,7 +70,7 @@ describe("a client that closes its connection before the upstream answers", () =
       `GET /down HTTP/1.1\r\nHost: down.local:${gotunnel.httpsPort}\r\nConnection: close\r\n\r\n`,
     );
     expect(statuses(reply)).toEqual([502]);
-    expect(await logLineFor("/down")).toEqual(expect.objectContaining({ status: 502, route: "down.local" }));
+    expect(await loggedRequest(home, "/down")).toEqual(expect.objectContaining({ status: 502, route: "down.local" }));
     expect(await metrics()).toContain('gotunnel_upstream_errors_total{route="down.local",kind="refused"} 1');
   });
 });

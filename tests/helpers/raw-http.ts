@@ -32,6 +32,10 @@ export function rawExchange(target: RawTarget, request: string, waitMs = 10_000)
 export interface RawConnection {
   /** Settles when either side closes: `closed` says whether the peer did. */
   reply: Promise<RawReply>;
+  /** What has arrived so far, latin1. */
+  received(): string;
+  /** Writes more bytes (latin1) on the same connection. */
+  write(bytes: string): void;
   /** Closes from our side, like a client that gives up. */
   close(): void;
 }
@@ -57,6 +61,8 @@ export function rawConnection(target: RawTarget, request: string): RawConnection
   });
   return {
     reply,
+    received: () => text,
+    write: (bytes) => socket.write(Buffer.from(bytes, "latin1")),
     close() {
       ours = true;
       socket.destroy();
@@ -64,9 +70,12 @@ export function rawConnection(target: RawTarget, request: string): RawConnection
   };
 }
 
-/** The status codes of every response in a raw reply, in order. */
+/**
+ * The status codes of every response in a raw reply, in order. A response follows the previous body directly, so
+ * status lines are found anywhere: the bodies the tests use never contain one.
+ */
 export function statuses(reply: RawReply): number[] {
-  return [...reply.text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((match) => Number(match[1]));
+  return [...reply.text.matchAll(/HTTP\/1\.1 (\d{3}) [^\r\n]*\r\n/g)].map((match) => Number(match[1]));
 }
 
 export interface RecordedRequest {
