@@ -62,8 +62,8 @@ describe("a name resolved to ::1", () => {
 function unshareSkipReason(): string | undefined {
   if (process.platform !== "linux") return "needs Linux network namespaces";
   if (process.getuid?.() !== 0) return "needs root to create a network namespace (unshare --net)";
-  const missing = ["unshare", "ip", "sysctl", "curl"].filter((tool) => !Bun.which(tool));
-  if (missing.length > 0) return `missing ${missing.join(", ")}: apt-get install -y util-linux iproute2 procps curl`;
+  const missing = ["unshare", "ip", "curl"].filter((tool) => !Bun.which(tool));
+  if (missing.length > 0) return `missing ${missing.join(", ")}: apt-get install -y util-linux iproute2 curl`;
   return undefined;
 }
 
@@ -76,7 +76,8 @@ describe("a machine without IPv6 loopback", () => {
       // Inside a fresh network namespace: loopback up, IPv6 off on it, so ::1 cannot be bound (EADDRNOTAVAIL).
       const script = [
         "ip link set lo up",
-        "sysctl -qw net.ipv6.conf.lo.disable_ipv6=1",
+        // /proc/sys/net belongs to the namespace of the process that reads it: this turns IPv6 off inside only.
+        "echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6",
         `"$GOTUNNEL" start -d nosix -p 9 --json > "$GOTUNNEL_HOME/start.json"`,
         `port=$(sed -n 's/.*"https":\\([0-9]*\\).*/\\1/p' "$GOTUNNEL_HOME/start.json")`,
         `curl -sS -o /dev/null -w '%{http_code}' --cacert "$GOTUNNEL_HOME/ca/rootCA.pem" --resolve "nosix.local:$port:127.0.0.1" "https://nosix.local:$port/"`,
