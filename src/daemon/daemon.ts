@@ -12,6 +12,7 @@ import { isGotunnelError } from "../core/errors.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
+import { addressAvailable } from "../proxy/listen-errors.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
 import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
 import { describeSettings, type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
@@ -78,9 +79,10 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     let service: DaemonService | undefined;
     const telemetry = options.observability && telemetrySettings(options.observability);
     const tracing = telemetry && (await startTracing(telemetry, log));
+    const loopbackV6 = addressAvailable("::1");
     const gateway = await startGateway({
       proxy: options.proxy,
-      bindHosts: (routes) => listenHosts(options, routes),
+      bindHosts: (routes) => listenHosts(options, routes, loopbackV6),
       onRebind: (hosts, error) => log(...rebindMessage(hosts, error)),
       routes: named.served,
       paths,

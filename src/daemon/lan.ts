@@ -41,10 +41,17 @@ export function daemonBindHost({ proxy, lan }: LanSettings, routes: readonly Pro
  * The addresses the listeners bind: daemonBindHost's, and when that widened the loopback default, loopback too. The
  * kernel gives a loopback connection to the more specific listener, so keeping it means turning the LAN on and off
  * never retires the listener this machine's own clients use (ProxyServer.update says why that matters).
+ *
+ * The hosts block maps every name to ::1 as well as 127.0.0.1 (hosts/block.ts), and clients that try IPv6 first
+ * (curl, browsers, Node ≥ 17) would meet a refused ::1 before falling back. So while IPv4 loopback is served, ::1 is
+ * too, when this machine has it (`loopbackV6`: a daemon without IPv6 cannot bind ::1, and a client there cannot
+ * connect to it either, so it moves on to 127.0.0.1 at once).
  */
-export function listenHosts(settings: LanSettings, routes: readonly ProxyRoute[]): string[] {
+export function listenHosts(settings: LanSettings, routes: readonly ProxyRoute[], loopbackV6 = false): string[] {
   const host = daemonBindHost(settings, routes);
-  return reachesLan(host) && !reachesLan(settings.proxy.host) ? [settings.proxy.host, host] : [host];
+  const hosts = reachesLan(host) && !reachesLan(settings.proxy.host) ? [settings.proxy.host, host] : [host];
+  const servesLoopbackV4 = hosts.includes("127.0.0.1") || hosts.includes("0.0.0.0");
+  return loopbackV6 && servesLoopbackV4 && !hosts.some((bound) => bound.includes(":")) ? [...hosts, "::1"] : hosts;
 }
 
 /** Whether the proxy listens beyond loopback, i.e. whether LAN clients and mDNS matter at all. */
@@ -55,7 +62,8 @@ export function reachesLan(bindHost: string): boolean {
 /** The daemon log's line for a change of addresses (gateway.ts onRebind): going onto the LAN is worth knowing. */
 export function rebindMessage(hosts: readonly string[], error?: unknown): ["info" | "warn", string] {
   const where = hosts.join(" and ");
-  if (error !== undefined) return ["warn", `LAN sharing unavailable, still listening on ${where}: ${String(error)}`];
+  // The error names the address that could not be bound (proxy/listen-errors.ts).
+  if (error !== undefined) return ["warn", `could not add a listener, still listening on ${where}: ${String(error)}`];
   return hosts.some(reachesLan)
     ? ["info", `listening on ${where}: a route is shared on the LAN`]
     : ["info", `listening on ${where} only: no route is shared on the LAN`];

@@ -21,7 +21,11 @@ export const fetchUpstream: Upstream = (route: ProxyRoute, request: OutgoingRequ
     decompress: false,
     signal: request.signal,
   };
-  if (request.body) init.duplex = "half";
+  if (request.body) {
+    init.duplex = "half";
+    // Without it fetch sends a stream chunked; the length is the validated one (framing.ts), never the client's text.
+    if (request.contentLength !== undefined) headers.set("content-length", String(request.contentLength));
+  }
   // A dev server on loopback with HTTPS almost always has a self-signed certificate: accept it, on loopback only.
   if (target.protocol === "https:" && LOOPBACK_HOSTS.has(target.hostname)) init.tls = { rejectUnauthorized: false };
   return fetch(`${target.origin}${request.path}`, init).then(stripResponseHopHeaders);

@@ -2,8 +2,9 @@
  * Request → Response for one route: the web-standard core of the proxy. The upstream call is injected, so tests
  * can drive this without sockets and the server wiring (server.ts) stays thin.
  */
+import { requestFraming } from "./framing.ts";
 import { indexOfHeader, replaceHeader, upstreamRequestHeaders } from "./headers.ts";
-import { badGatewayPage } from "./pages.ts";
+import { badGatewayPage, badRequestPage, clientClosedResponse } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
 
 /** What the upstream seam receives: everything already rewritten for the upstream. */
@@ -97,15 +98,17 @@ export async function forward(
   upstream: Upstream,
   tracing?: RequestTracing,
 ) {
+  const framing = requestFraming(req.headers.get("content-length"), req.headers.get("transfer-encoding"));
+  // RFC 9112 §6.3 ¶5: a request whose length is in doubt gets a 400 and the connection is closed after it.
+  if (framing.kind === "invalid") return { response: closing(badRequestPage(req, framing.reason)), error: undefined };
   const target = route.target;
   const upstreamHost = route.preserveHost ? ctx.host : `${target.hostname}:${target.port}`;
-  const lengthHeader = req.headers.get("content-length");
   const outgoing: OutgoingRequest = {
     method: req.method,
     path: ctx.path ?? pathOf(req.url),
     headers: upstreamRequestHeaders(req.headers, ctx, upstreamHost, route.headers),
     body: req.body,
-    contentLength: lengthHeader === null ? undefined : Number(lengthHeader),
+    contentLength: framing.kind === "length" ? framing.length : undefined,
     signal: req.signal,
   };
   if (tracing) {
@@ -122,15 +125,19 @@ export async function forward(
   try {
     response = await upstream(route, outgoing);
   } catch (failure) {
-    error = failure;
-    response = badGatewayPage(req, route, describeFailure(failure));
+    // The client went away first (Bun aborts req.signal): not the upstream's failure, whatever the error says.
+    if (req.signal.aborted) response = clientClosedResponse();
+    else {
+      error = failure;
+      response = badGatewayPage(req, route, describeFailure(failure));
+    }
   }
-  if (ctx.clientClose) response = withConnectionClose(response);
+  if (ctx.clientClose) response = closing(response);
   if (ctx.traceparent !== undefined) tracing?.finish(ctx, outgoing.method, route.name, response.status, error);
   return { response, error };
 }
 
-function withConnectionClose(response: Response): Response {
+function closing(response: Response): Response {
   try {
     response.headers.set("connection", "close");
     return response;

@@ -37,8 +37,8 @@ export interface ForwardedFacts {
 }
 
 /**
- * Request headers for the upstream: hop-by-hop removed, X-Forwarded-* and Via set, Host preserved or rewritten,
- * route headers added. Returned as pairs so duplicates (e.g. two Cookie lines) survive.
+ * Request headers for the upstream: hop-by-hop and framing fields removed, X-Forwarded-* and Via set, Host preserved
+ * or rewritten, route headers added. Returned as pairs so duplicates (e.g. two Cookie lines) survive.
  */
 export function upstreamRequestHeaders(
   incoming: Headers,
@@ -53,6 +53,9 @@ export function upstreamRequestHeaders(
   for (const [name, value] of incoming) {
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
     switch (name) {
+      // Framing is generated from one validated value (framing.ts), never copied: Bun hands repeated lines over
+      // joined ("5, 5"), and a copied value is how proxy and upstream come to disagree (RFC 9112 §6.3, §11.2).
+      case "content-length":
       case "host":
       case "x-forwarded-proto":
       case "x-forwarded-host":

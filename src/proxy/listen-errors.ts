@@ -73,3 +73,17 @@ export async function probeExclusive(host: string, port: number, proto: "http" |
     probe?.stop(true);
   }
 }
+
+/** This machine has no such address (IPv6 turned off: EADDRNOTAVAIL), or no IPv6 at all (EAFNOSUPPORT). */
+const NO_ADDRESS_CODES = new Set(["EADDRNOTAVAIL", "EAFNOSUPPORT"]);
+
+/** Whether `host` can be listened on here at all, e.g. ::1 on a machine or container with IPv6 turned off. */
+export function addressAvailable(host: string): boolean {
+  try {
+    Bun.listen({ hostname: host, port: 0, socket: { data() {} } }).stop(true);
+    return true;
+  } catch (error) {
+    if (NO_ADDRESS_CODES.has((error as { code?: string }).code ?? "")) return false;
+    throw error;
+  }
+}

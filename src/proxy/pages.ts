@@ -1,6 +1,7 @@
 /**
  * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
- * 403 for a LAN client on a route that is not shared, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
+ * 403 for a LAN client on a route that is not shared, 400 for a request whose length is in doubt, 499 for a client
+ * that left, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
  */
 import { isUnreboundHost } from "../core/local-host.ts";
 import type { ProxyRoute } from "./router.ts";
@@ -60,6 +61,24 @@ export function badGatewayPage(req: Request, route: ProxyRoute, reason: string):
     `gotunnel could not reach ${origin} (${reason}).`,
     `Check that your dev server is running and listening on port ${port}, or change the target of "${route.name}" in your gotunnel config.`,
   ]);
+}
+
+/** A request gotunnel refuses to forward because its body's length is in doubt (proxy/framing.ts). */
+export function badRequestPage(req: Request, reason: string): Response {
+  return page(req, 400, "Bad request: its length is ambiguous", [
+    `gotunnel did not forward this request: ${reason}.`,
+    "Send one Content-Length, or Transfer-Encoding: chunked, not both (RFC 9112 §6).",
+  ]);
+}
+
+/**
+ * What the request log records when the client closed its connection before the upstream answered. Nobody reads
+ * this response; 499 is nginx's "client closed request", so the log does not blame the upstream (a 502 would).
+ */
+const CLIENT_CLOSED_REQUEST = 499;
+
+export function clientClosedResponse(): Response {
+  return new Response(null, { status: CLIENT_CLOSED_REQUEST, statusText: "Client Closed Request" });
 }
 
 export function loopPage(req: Request, route: ProxyRoute): Response {

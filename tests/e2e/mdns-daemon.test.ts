@@ -89,7 +89,10 @@ describe.skipIf(skip !== undefined)(`the daemon on a LAN by default${skip ? ` (s
       env: env(),
       timeoutMs: 30_000,
     });
-  /** The addresses the daemon's HTTPS and HTTP listeners are bound to, from `ss` inside namespace a. */
+  /**
+   * The addresses the daemon's HTTPS and HTTP listeners are bound to, from `ss` inside namespace a. Loopback is
+   * both 127.0.0.1 and [::1] (the hosts block maps names to both, daemon/lan.ts listenHosts).
+   */
   const listening = async () => {
     const ss = await run(pair.exec(pair.a.ns, ["ss", "-ltnH"]));
     const ports = new Set([`:${HTTPS_PORT}`, `:${HTTP_PORT}`]);
@@ -176,7 +179,7 @@ describe.skipIf(skip !== undefined)(`the daemon on a LAN by default${skip ? ` (s
     const started = await inA(["start", "-d", "web.localhost", "-p", String(UPSTREAM_PORT)]);
     expect(started.stderr).not.toContain("error");
     expect(started.code).toBe(0);
-    await listensOn("127.0.0.1");
+    await listensOn("127.0.0.1", "[::1]");
     const refused = await curlFromB(`https://${pair.a.v4}:${HTTPS_PORT}/`);
     expect(refused.stderr).toContain("Failed to connect");
   });
@@ -186,7 +189,7 @@ describe.skipIf(skip !== undefined)(`the daemon on a LAN by default${skip ? ` (s
     const up = await inA(["up", "--detach"], project);
     expect(up.stderr).not.toContain("error");
     expect(up.code).toBe(0);
-    await listensOn("0.0.0.0", "127.0.0.1");
+    await listensOn("0.0.0.0", "127.0.0.1", "[::1]");
     const tally = await stopLoad();
     expect(tally.errors).toEqual([]);
     expect(tally.answered).toBeGreaterThan(0);
@@ -244,7 +247,7 @@ describe.skipIf(skip !== undefined)(`the daemon on a LAN by default${skip ? ` (s
     expect((await inA(["stop", "myapp.local"])).code).toBe(0);
     await heard.until('{"name":"myapp.local","type":"A","ttl":0}', "goodbye for myapp.local", from);
     // priv.local (lan: false) and web.localhost remain: neither is a reason to listen on the LAN.
-    await listensOn("127.0.0.1");
+    await listensOn("127.0.0.1", "[::1]");
     const tally = await stopLoad();
     expect(tally.errors).toEqual([]);
     // avahi keeps a record for a second after its goodbye (RFC 6762 §10.1), then asks the link, which stays silent.

@@ -472,3 +472,32 @@ export async function startEchoRoute(scope: E2EScope, name: string, env: Record<
   const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
   return { home, upstream, url: ready.routes[0]?.url ?? "", ca: ready.ca.path };
 }
+
+/** One line of `gotunnel logs --json` (src/daemon/request-log.ts logLine). */
+export interface RequestLogLine {
+  method: string;
+  path: string;
+  status: number;
+  route?: string;
+  error?: string;
+}
+
+/** The daemon's log line for the request to `path`, once it is logged (bounded wait; undefined if it never is). */
+export async function loggedRequest(
+  home: string,
+  path: string,
+  timeoutMs = 10_000,
+): Promise<RequestLogLine | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const logs = await runGotunnel(["logs", "--json"], { cwd: home, home });
+    if (logs.exitCode !== 0) throw new Error(`gotunnel logs failed (${logs.exitCode}): ${logs.stderr}`);
+    const line = logs.stdout
+      .split("\n")
+      .filter((text) => text !== "")
+      .map((text) => JSON.parse(text) as RequestLogLine)
+      .find((entry) => entry.path === path);
+    if (line || Date.now() > deadline) return line;
+    await Bun.sleep(50);
+  }
+}

@@ -65,6 +65,20 @@ describe("daemon LAN binding follows the routes", () => {
     expect(hosts("10.1.2.3", [])).toEqual(["10.1.2.3"]);
   });
 
+  test("::1 is listened on too while IPv4 loopback is served and this machine has IPv6 loopback", () => {
+    const hosts = (host: string, routes: ProxyRoute[], loopbackV6 = true) =>
+      listenHosts({ proxy: proxy(host) }, routes, loopbackV6);
+    expect(hosts("127.0.0.1", [])).toEqual(["127.0.0.1", "::1"]);
+    expect(hosts("127.0.0.1", [route("myapp.local")])).toEqual(["127.0.0.1", "0.0.0.0", "::1"]);
+    expect(hosts("0.0.0.0", [])).toEqual(["0.0.0.0", "::1"]);
+    // Already IPv6 (`::` takes IPv4 as well), or not loopback at all (the hosts block's 127.0.0.1 is not served).
+    expect(hosts("::1", [])).toEqual(["::1"]);
+    expect(hosts("::", [])).toEqual(["::"]);
+    expect(hosts("10.1.2.3", [])).toEqual(["10.1.2.3"]);
+    // No IPv6 loopback here (IPv6 turned off): nothing to bind.
+    expect(hosts("127.0.0.1", [], false)).toEqual(["127.0.0.1"]);
+  });
+
   test("a change of addresses is logged; a failed one as a warning naming where the proxy stays", () => {
     expect(rebindMessage(["127.0.0.1", "0.0.0.0"])).toEqual([
       "info",
@@ -73,7 +87,7 @@ describe("daemon LAN binding follows the routes", () => {
     expect(rebindMessage(["127.0.0.1"])[1]).toContain("no route is shared");
     expect(rebindMessage(["127.0.0.1"], new Error("EADDRINUSE"))).toEqual([
       "warn",
-      "LAN sharing unavailable, still listening on 127.0.0.1: Error: EADDRINUSE",
+      "could not add a listener, still listening on 127.0.0.1: Error: EADDRINUSE",
     ]);
   });
 });

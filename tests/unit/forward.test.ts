@@ -205,6 +205,51 @@ describe("upstream failures become a 502 that says why", () => {
   });
 });
 
+describe("framing", () => {
+  test("the upstream gets the one parsed length, and no framing field of the client's", async () => {
+    const { upstream, calls } = recording();
+    // Two `Content-Length: 5` lines reach the handler joined, as Bun.serve joins them.
+    const req = new Request("https://myapp.local/", {
+      method: "POST",
+      headers: { "content-length": "5, 5" },
+      body: "hello",
+    });
+    const { response } = await forward(req, myapp, ctx, upstream);
+    expect(response.status).toBe(200);
+    expect(calls[0]!.request.contentLength).toBe(5);
+    expect(header(calls[0]!.request, "content-length")).toEqual([]);
+    expect(calls[0]!.body).toBe("hello");
+  });
+
+  test.each([
+    ["conflicting lengths", { "content-length": "5, 6" }],
+    ["a length that is not a number", { "content-length": "NaN" }],
+    ["both framings", { "content-length": "5", "transfer-encoding": "chunked" }],
+    ["an unsupported coding", { "transfer-encoding": "gzip, chunked" }],
+  ])("%s: a 400 with Connection: close, and the upstream is never called", async (_name, headers) => {
+    const { upstream, calls } = recording();
+    const req = new Request("https://myapp.local/", { method: "POST", headers, body: "hello" });
+    const { response, error } = await forward(req, myapp, ctx, upstream);
+    expect([response.status, error, calls.length]).toEqual([400, undefined, 0]);
+    expect(response.headers.get("connection")).toBe("close");
+    expect(await response.text()).toContain("gotunnel did not forward this request");
+  });
+});
+
+describe("a client that leaves before the answer", () => {
+  test("is a 499, not an upstream error", async () => {
+    const client = new AbortController();
+    const upstream: Upstream = (_route, request) =>
+      new Promise((_resolve, reject) => {
+        request.signal.addEventListener("abort", () => reject(new Error("The connection was closed.")));
+        client.abort();
+      });
+    const req = new Request("https://myapp.local/", { signal: client.signal });
+    const { response, error } = await forward(req, myapp, ctx, upstream);
+    expect([response.status, error]).toEqual([499, undefined]);
+  });
+});
+
 describe("pathOf", () => {
   test.each([
     ["https://a.local/", "/"],

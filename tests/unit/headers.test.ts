@@ -58,6 +58,12 @@ describe("upstreamRequestHeaders", () => {
     expect(all(out, "authorization")).toEqual(["Bearer token"]);
   });
 
+  test("drops Content-Length: framing is generated from the validated length, never copied", () => {
+    const out = rewrite({ "content-length": "5, 5", accept: "*/*" });
+    expect(all(out, "content-length")).toEqual([]);
+    expect(all(out, "accept")).toEqual(["*/*"]);
+  });
+
   test("drops every header the Connection header names, in any case and spacing", () => {
     const out = rewrite({ connection: "close, X-Secret ,x-other", "x-secret": "1", "x-other": "2", "x-kept": "3" });
     const names = out.map(([name]) => name);

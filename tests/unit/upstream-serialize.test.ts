@@ -61,6 +61,9 @@ describe("serializeHead", () => {
     ["a space in the request target", { path: "/a b" }],
     ["a CRLF in the method", { method: "GET\r\n" }],
     ["an empty method", { method: "" }],
+    ["a length that is not a number", { method: "POST", body: emptyBody(), contentLength: Number.NaN }],
+    ["a negative length", { method: "POST", body: emptyBody(), contentLength: -1 }],
+    ["a fractional length", { method: "POST", body: emptyBody(), contentLength: 1.5 }],
   ])("refuses %s (no field or request smuggling)", (_name, overrides) => {
     expect(() => serializeHead(request(overrides), "x")).toThrow(TypeError);
   });

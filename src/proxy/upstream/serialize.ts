@@ -30,6 +30,13 @@ function assertToken(kind: string, text: string): void {
   }
 }
 
+/** A length we write must be one we can trust: `Content-Length: NaN` would leave the upstream guessing. */
+function assertLength(length: number | undefined): void {
+  if (length !== undefined && !(Number.isSafeInteger(length) && length >= 0)) {
+    throw new TypeError(`invalid content length for an upstream request: ${length}`);
+  }
+}
+
 /** `Host` for requests that arrive without one (HTTP/1.1 requires it, RFC 9112 §3.2). */
 export function hostFieldValue(hostname: string, port: number): string {
   const bracketed = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
@@ -61,6 +68,7 @@ export function serializeHead(req: UpstreamRequest, defaultHost: string): string
   }
   if (!hasHost) head += `Host: ${defaultHost}\r\n`;
   if (req.body !== null) {
+    assertLength(req.contentLength);
     head +=
       req.contentLength === undefined ? "Transfer-Encoding: chunked\r\n" : `Content-Length: ${req.contentLength}\r\n`;
   } else if (METHODS_WITH_CONTENT.has(req.method)) {
