@@ -65,7 +65,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
   const { paths, log } = options;
   const errors = new ErrorCounts();
   const reporter = countingReporter(options.reporter ?? NO_REPORTER, errors);
-  const lock = acquireLock(paths.runtimeDir);
+  const lock = acquireLock(paths.stateDir);
   try {
     const stateFile = statePath(paths.stateDir);
     const loaded = loadState(stateFile);

@@ -13,7 +13,7 @@ import { ControlClient, isNotRunning } from "./control/client.ts";
 import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
 import { socketPath } from "./control/server.ts";
 import { LOG_FILE, SHUTDOWN_GRACE_MS, startErrorPath } from "./daemon.ts";
-import { isAlive } from "./lock.ts";
+import { lockHeld, lockHolder } from "./lock.ts";
 
 /** CA creation, certificates and the bind take well under a second; this bound only catches a daemon that hangs. */
 const DAEMON_START_TIMEOUT_MS = 15_000;
@@ -114,8 +114,7 @@ async function spawnDaemon(
     if (!lost && (child.exitCode !== null || child.signalCode !== null)) {
       const failure = startFailure(paths, child.pid);
       // Two commands started a daemon at the same moment and ours lost the lock: wait for the winner instead.
-      const winner = failure.details?.pid;
-      if (!(typeof winner === "number" && isAlive(winner))) throw failure;
+      if (!(failure.details?.lock && lockHeld(paths.stateDir))) throw failure;
       lost = true;
     }
     await Bun.sleep(POLL_MS);
@@ -154,27 +153,34 @@ function startFailure(paths: Paths, pid: number): GotunnelError {
   });
 }
 
-/** `gotunnel daemon stop`: asks the daemon to shut down and waits (bounded) for its pid to go. Undefined: none ran. */
+/** `gotunnel daemon stop`: asks the daemon to shut down and waits (bounded) until its lock is released. Undefined: none ran. */
 export async function stopDaemon(paths: Paths): Promise<number | undefined> {
   const client = new ControlClient(socketPath(paths.runtimeDir));
-  const status = await client.status().catch((error: unknown) => {
-    if (isNotRunning(error)) return undefined;
-    throw error;
-  });
-  if (!status) return undefined;
-  // The daemon may close the socket before its answer is read: what counts is that its pid goes away.
-  await client.request("POST", "/v1/shutdown", okResponseSchema).catch((error: unknown) => {
-    if (!isNotRunning(error)) throw error;
-  });
-  // Shutdown lets in-flight requests finish for up to SHUTDOWN_GRACE_MS; wait a little longer than that.
-  const deadline = Date.now() + SHUTDOWN_GRACE_MS + DAEMON_START_TIMEOUT_MS;
-  while (isAlive(status.pid)) {
-    if (Date.now() > deadline) {
-      throw new GotunnelError("E_DAEMON", `the gotunnel daemon (pid ${status.pid}) did not stop in time`, {
-        hint: `see its log (${logPath(paths)}), or stop it with \`kill ${status.pid}\``,
-      });
+  const holder = lockHolder(paths.stateDir);
+  try {
+    const status = await client.status().catch((error: unknown) => {
+      if (isNotRunning(error)) return undefined;
+      throw error;
+    });
+    if (!status) return undefined;
+    // The daemon may close the socket before its answer is read: what counts is that its lock is released.
+    await client.request("POST", "/v1/shutdown", okResponseSchema).catch((error: unknown) => {
+      if (!isNotRunning(error)) throw error;
+    });
+    // A daemon from before the lock moved to the state dir holds none: it is gone once its socket stops answering.
+    const running = holder ? () => holder.stillHeld() : () => answers(client);
+    // Shutdown lets in-flight requests finish for up to SHUTDOWN_GRACE_MS; wait a little longer than that.
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS + DAEMON_START_TIMEOUT_MS;
+    while (await running()) {
+      if (Date.now() > deadline) {
+        throw new GotunnelError("E_DAEMON", `the gotunnel daemon (pid ${status.pid}) did not stop in time`, {
+          hint: `see its log (${logPath(paths)}), or stop it with \`kill ${status.pid}\``,
+        });
+      }
+      await Bun.sleep(POLL_MS);
     }
-    await Bun.sleep(POLL_MS);
+    return status.pid;
+  } finally {
+    holder?.close();
   }
-  return status.pid;
 }
