@@ -5,7 +5,7 @@
  * the file is for messages and signals only; whether a daemon runs is decided by the lock alone.
  *
  * The file lives in the state dir, not next to the socket in the runtime dir: a tmp cleaner or logind may remove the
- * runtime dir under a running daemon, and the lock is how a command still finds that daemon.
+ * runtime dir under a running daemon, and the lock is how a command still finds that daemon (daemon/reach.ts).
  *
  * A lock file only ever appears already locked: it is written under a random name, locked, and then linked into
  * place (link(2) fails if the name exists). So a file at the path that nobody holds is always a leftover, and is
@@ -48,8 +48,15 @@ export function lockPath(stateDir: string): string {
   return join(stateDir, LOCK_FILE);
 }
 
-/** What `DaemonLock.keep()` found: still in place, put back after it was removed, or the path now held by `pid`. */
-export type KeepResult = { kind: "kept" } | { kind: "restored" } | { kind: "taken"; pid: number | undefined };
+/**
+ * What `DaemonLock.keep()` found: still in place; put back after it was removed; a leftover at the path that another
+ * command is looking at, so the next check puts ours back; or the path now held by another daemon.
+ */
+export type KeepResult =
+  | { kind: "kept" }
+  | { kind: "restored" }
+  | { kind: "pending" }
+  | { kind: "taken"; pid: number | undefined };
 
 export interface DaemonLock {
   readonly path: string;
@@ -83,7 +90,7 @@ export function acquireLock(stateDir: string): DaemonLock {
       held = { pid: found.pid };
       closeSync(found.fd);
       Bun.sleepSync(ACQUIRE_RETRY_MS);
-    } else if (found.kind === "stale") removeStale(path, found.fd);
+    } else if (found.kind === "stale" && !removeStale(path, found.fd)) Bun.sleepSync(ACQUIRE_RETRY_MS);
   }
   if (!held) {
     throw new GotunnelError("E_DAEMON", `could not take the daemon lock ${path}`, {
@@ -148,7 +155,15 @@ export function lockHolder(stateDir: string): LockHolder | undefined {
 function publish(path: string): number | undefined {
   const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
-  const fd = openSync(temp, flags, LOCK_FILE_MODE);
+  let fd: number;
+  try {
+    fd = openSync(temp, flags, LOCK_FILE_MODE);
+  } catch (error) {
+    throw new GotunnelError("E_IO", `cannot create the daemon lock ${path}: ${(error as Error).message}`, {
+      hint: `make sure ${dirname(path)} is yours and writable, and its disk is not full`,
+      cause: error,
+    });
+  }
   let linked = false;
   try {
     // A file nobody else has opened yet: taking its lock cannot fail.
@@ -177,6 +192,12 @@ function inspect(path: string): Found {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { kind: "absent" };
+    if (code === "EACCES") {
+      throw new GotunnelError("E_IO", `cannot read the daemon lock ${path}: permission denied`, {
+        hint: "a daemon started as another user (root, without sudo) holds it: run this command as that user",
+        cause: error,
+      });
+    }
     if (code === "ELOOP") {
       throw new GotunnelError("E_IO", `the daemon lock ${path} is a symbolic link`, {
         hint: `gotunnel never follows a link there: remove it (\`rm ${path}\`) and run your command again`,
@@ -202,13 +223,16 @@ function isHeld(fd: number, pid: number | undefined): boolean {
   return pid !== undefined && isAlive(pid);
 }
 
-/** A leftover: remove it while holding it, and only if the path still names it (else someone replaced it already). */
-function removeStale(path: string, fd: number): void {
+/**
+ * A leftover: removed while we hold it, and only if the path still names it (else someone replaced it already).
+ * False when another command is looking at it right now (its shared lock): the next try gets it.
+ */
+function removeStale(path: string, fd: number): boolean {
   try {
     const locks = fileLocks();
-    // Another command is looking at it right now (shared lock): leave it to the next try.
-    if (locks && !locks.tryLock(fd, "exclusive")) return;
+    if (locks && !locks.tryLock(fd, "exclusive")) return false;
     if (sameFile(fd, path)) unlinkSync(path);
+    return true;
   } finally {
     closeSync(fd);
   }
@@ -223,10 +247,11 @@ function heldLock(path: string, initial: number): DaemonLock {
       closeSync(found.fd);
       return { kind: "taken", pid: found.pid };
     }
-    if (found.kind === "stale") removeStale(path, found.fd);
+    if (found.kind === "stale" && !removeStale(path, found.fd)) return { kind: "pending" };
     mkdirSync(dirname(path), { recursive: true, mode: STATE_DIR_MODE });
     const next = publish(path);
-    if (next === undefined) return { kind: "taken", pid: undefined };
+    // Someone created it since we looked: the next check sees whose it is.
+    if (next === undefined) return { kind: "pending" };
     // The new file is ours and locked before the old descriptor (and its lock) goes.
     closeSync(fd);
     fd = next;
