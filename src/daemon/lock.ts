@@ -159,10 +159,7 @@ function publish(path: string): number | undefined {
   try {
     fd = openSync(temp, flags, LOCK_FILE_MODE);
   } catch (error) {
-    throw new GotunnelError("E_IO", `cannot create the daemon lock ${path}: ${(error as Error).message}`, {
-      hint: `make sure ${dirname(path)} is yours and writable, and its disk is not full`,
-      cause: error,
-    });
+    throw cannotCreate(path, error);
   }
   let linked = false;
   try {
@@ -177,11 +174,19 @@ function publish(path: string): number | undefined {
     return fd;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
-    throw error;
+    throw cannotCreate(path, error);
   } finally {
     unlinkSync(temp);
     if (!linked) closeSync(fd);
   }
+}
+
+/** A full disk, a read-only or foreign directory: E_IO (exit 8), and no half-written lock file is left. */
+function cannotCreate(path: string, error: unknown): GotunnelError {
+  return new GotunnelError("E_IO", `cannot create the daemon lock ${path}: ${(error as Error).message}`, {
+    hint: `make sure ${dirname(path)} is yours and writable, and its disk is not full`,
+    cause: error,
+  });
 }
 
 /** Opens the file at `path` (never through a link) and says whether a live process holds it. */
