@@ -20,10 +20,11 @@ import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
 import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
-import { socketPath, startControlServer } from "./control/server.ts";
+import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
-import { acquireLock } from "./lock.ts";
+import { acquireLock, type DaemonLock } from "./lock.ts";
+import { keepPresent, listenForRevive } from "./presence.ts";
 import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
 import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
@@ -67,8 +68,11 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
   const { paths, log } = options;
   const errors = new ErrorCounts();
   const reporter = countingReporter(options.reporter ?? NO_REPORTER, errors);
-  const lock = acquireLock(paths.runtimeDir);
+  const revive = listenForRevive();
+  let lock: DaemonLock | undefined;
   try {
+    lock = acquireLock(paths.stateDir);
+    await assertNoListener(socketPath(paths.runtimeDir));
     const stateFile = statePath(paths.stateDir);
     const loaded = loadState(stateFile);
     if (loaded.warning) log("warn", loaded.warning);
@@ -109,11 +113,18 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       requestShutdown = resolve;
     });
     const admin: AdminContext = { service, config: () => effectiveConfig(options, hostsFile, telemetry) };
-    const control = startControlServer({
-      path: socketPath(paths.runtimeDir),
-      service,
-      admin,
-      onShutdown: () => requestShutdown("SIGTERM"),
+    const control = keepPresent({
+      lock,
+      socket: socketPath(paths.runtimeDir),
+      revive,
+      log,
+      serve: () =>
+        startControlServer({
+          path: socketPath(paths.runtimeDir),
+          service,
+          admin,
+          onShutdown: () => requestShutdown("SIGTERM"),
+        }),
     });
     const adminPort = options.proxy.adminPort ?? DEFAULT_ADMIN_PORT;
     const adminServer =
@@ -136,7 +147,9 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     await Promise.all([tracing?.shutdown(), metricsExport?.shutdown()]);
     return signal;
   } finally {
-    lock.release();
+    // The lock first: while it is held, a command may still send REVIVE_SIGNAL, which must find its handler.
+    lock?.release();
+    revive.close();
   }
 }
 

@@ -13,7 +13,8 @@ import { ControlClient, isNotRunning } from "./control/client.ts";
 import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
 import { socketPath } from "./control/server.ts";
 import { LOG_FILE, SHUTDOWN_GRACE_MS, startErrorPath } from "./daemon.ts";
-import { isAlive } from "./lock.ts";
+import { lockHeld, lockHolder } from "./lock.ts";
+import { answers, reviveDaemon, signalDaemon, unreachableHolder } from "./reach.ts";
 
 /** CA creation, certificates and the bind take well under a second; this bound only catches a daemon that hangs. */
 const DAEMON_START_TIMEOUT_MS = 15_000;
@@ -58,9 +59,15 @@ export function assertPorts(status: StatusResponse, proxy: ResolvedConfig["proxy
   );
 }
 
-/** A client for the running daemon; its calls fail with "not running" (exit 7) when there is none. */
+/**
+ * A client for the running daemon; its calls fail with "not running" (exit 7) when there is none. When the socket is
+ * gone but a daemon holds the lock, the first call asks it to listen again (daemon/reach.ts) and goes through.
+ */
 export function runningDaemon(paths: Paths): ControlClient {
-  return new ControlClient(socketPath(paths.runtimeDir));
+  const client = new ControlClient(socketPath(paths.runtimeDir));
+  return new ControlClient(client.socket, {
+    revive: () => reviveDaemon({ stateDir: paths.stateDir, client, logFile: logPath(paths) }),
+  });
 }
 
 /**
@@ -72,7 +79,7 @@ export async function ensureDaemon(
   config: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
 ): Promise<ControlClient> {
   const { proxy } = config;
-  const client = new ControlClient(socketPath(paths.runtimeDir));
+  const client = runningDaemon(paths);
   const running = await client.status().catch((error: unknown) => {
     if (isNotRunning(error)) return undefined;
     throw error;
@@ -81,7 +88,7 @@ export async function ensureDaemon(
     assertPorts(running, proxy);
     return client;
   }
-  await spawnDaemon(paths, config, client);
+  await spawnDaemon(paths, config, new ControlClient(client.socket));
   return client;
 }
 
@@ -114,8 +121,9 @@ async function spawnDaemon(
     if (!lost && (child.exitCode !== null || child.signalCode !== null)) {
       const failure = startFailure(paths, child.pid);
       // Two commands started a daemon at the same moment and ours lost the lock: wait for the winner instead.
-      const winner = failure.details?.pid;
-      if (!(typeof winner === "number" && isAlive(winner))) throw failure;
+      // (A lock held, or a daemon on the socket: either way one runs.)
+      const winner = failure.details?.socket !== undefined || lockHeld(paths.stateDir);
+      if (!winner) throw failure;
       lost = true;
     }
     await Bun.sleep(POLL_MS);
@@ -123,14 +131,6 @@ async function spawnDaemon(
   throw new GotunnelError("E_DAEMON", `the gotunnel daemon did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s`, {
     hint: `see its log: ${logPath(paths)}`,
   });
-}
-
-/** While a daemon starts, "not answering yet" is expected: only whether it answers matters. */
-function answers(client: ControlClient): Promise<boolean> {
-  return client.status().then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The daemon's recorded error (recordStartError), else a pointer to its log. */
@@ -154,27 +154,43 @@ function startFailure(paths: Paths, pid: number): GotunnelError {
   });
 }
 
-/** `gotunnel daemon stop`: asks the daemon to shut down and waits (bounded) for its pid to go. Undefined: none ran. */
+/**
+ * `gotunnel daemon stop`: asks the daemon to shut down and waits (bounded) until its lock is released. Without a socket
+ * (removed under it), the lock's holder gets SIGTERM, which shuts down the same way. Undefined: none ran.
+ */
 export async function stopDaemon(paths: Paths): Promise<number | undefined> {
   const client = new ControlClient(socketPath(paths.runtimeDir));
-  const status = await client.status().catch((error: unknown) => {
-    if (isNotRunning(error)) return undefined;
-    throw error;
-  });
-  if (!status) return undefined;
-  // The daemon may close the socket before its answer is read: what counts is that its pid goes away.
-  await client.request("POST", "/v1/shutdown", okResponseSchema).catch((error: unknown) => {
-    if (!isNotRunning(error)) throw error;
-  });
-  // Shutdown lets in-flight requests finish for up to SHUTDOWN_GRACE_MS; wait a little longer than that.
-  const deadline = Date.now() + SHUTDOWN_GRACE_MS + DAEMON_START_TIMEOUT_MS;
-  while (isAlive(status.pid)) {
-    if (Date.now() > deadline) {
-      throw new GotunnelError("E_DAEMON", `the gotunnel daemon (pid ${status.pid}) did not stop in time`, {
-        hint: `see its log (${logPath(paths)}), or stop it with \`kill ${status.pid}\``,
+  const holder = lockHolder(paths.stateDir);
+  try {
+    const status = await client.status().catch((error: unknown) => {
+      if (isNotRunning(error)) return undefined;
+      throw error;
+    });
+    const pid = status?.pid ?? holder?.pid;
+    if (status) {
+      // The daemon may close the socket before its answer is read: what counts is that its lock is released.
+      await client.request("POST", "/v1/shutdown", okResponseSchema).catch((error: unknown) => {
+        if (!isNotRunning(error)) throw error;
       });
+    } else if (holder?.pid !== undefined) {
+      if (!signalDaemon(holder.pid, "SIGTERM")) return holder.pid;
+    } else if (holder) {
+      throw unreachableHolder(paths.stateDir);
+    } else return undefined;
+    // A daemon from before the lock moved to the state dir holds none: it is gone once its socket stops answering.
+    const running = holder ? () => holder.stillHeld() : () => answers(client);
+    // Shutdown lets in-flight requests finish for up to SHUTDOWN_GRACE_MS; wait a little longer than that.
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS + DAEMON_START_TIMEOUT_MS;
+    while (await running()) {
+      if (Date.now() > deadline) {
+        throw new GotunnelError("E_DAEMON", `the gotunnel daemon (pid ${pid}) did not stop in time`, {
+          hint: `see its log (${logPath(paths)}), or stop it with \`kill ${pid}\``,
+        });
+      }
+      await Bun.sleep(POLL_MS);
     }
-    await Bun.sleep(POLL_MS);
+    return pid;
+  } finally {
+    holder?.close();
   }
-  return status.pid;
 }

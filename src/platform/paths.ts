@@ -15,9 +15,9 @@ export interface Paths {
   caDir: string;
   /** User config: `<configDir>/config.{ts,json,yaml,...}`. */
   configDir: string;
-  /** State and logs: routes, daemon log. */
+  /** State and logs: routes, daemon log, and the daemon lock (daemon/lock.ts says why it is not in runtimeDir). */
   stateDir: string;
-  /** Sockets and lock files. */
+  /** The control socket. */
   runtimeDir: string;
 }
 

@@ -27,6 +27,6 @@ test("the README's example command serves hello.localhost over trusted HTTPS and
   ]);
   expect(`${stdout}\n${stderr}`).toContain('self-check: https://hello.localhost:8443/api → {"ok":true');
   expect(code).toBe(0);
-  // The example started the daemon, so it stopped it: no pid file is left behind.
-  expect(existsSync(join(home, "run", "daemon.pid"))).toBe(false);
+  // The example started the daemon, so it stopped it: no lock file is left behind.
+  expect(existsSync(join(home, "state", "daemon.lock"))).toBe(false);
 }, 120_000);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARY, binaryEnv, canBind, freePort, hostsFileOf, requireBinary } from "../helpers/e2e.ts";
+import { BINARY, binaryEnv, canBind, freePort, hostsFileOf, lockFileOf, requireBinary } from "../helpers/e2e.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gotunnel-run-e2e-"));
 const project = join(home, "project");
@@ -58,7 +58,7 @@ describe("gotunnel run", () => {
     // Torn down: the port is free again, the ephemeral CA dir is gone, no daemon was started, hosts untouched.
     expect(canBind(httpsPort)).toBe(true);
     expect(runTemps()).toEqual(before);
-    expect(existsSync(join(home, "run", "daemon.pid"))).toBe(false);
+    expect(existsSync(lockFileOf(home))).toBe(false);
     expect(await Bun.file(hostsFileOf(home)).text()).toBe("127.0.0.1 localhost\n");
   }, 60_000);
 

@@ -5,7 +5,17 @@
  * also when the test failed. Clients (curl, openssl, wrk) are spawned asynchronously: the upstreams answer on this
  * process's event loop, so a blocking spawnSync would deadlock.
  */
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -305,12 +315,27 @@ export function binaryEnv(home: string, extra: Record<string, string> = {}): Rec
   };
 }
 
-/** The pid of the daemon serving `home`, from its lock file; undefined when none runs. */
+/** The daemon's lock file under a GOTUNNEL_HOME: it holds an exclusive flock on it for as long as it runs. */
+export function lockFileOf(home: string): string {
+  return join(home, "state", "daemon.lock");
+}
+
+/**
+ * The pid of the daemon serving `home`: the process the kernel says holds the flock on its lock file (/proc/locks,
+ * in this process's pid namespace, so also right for a daemon started in another one); undefined when none runs.
+ */
 export function daemonPid(home: string): number | undefined {
-  const file = join(home, "run", "daemon.pid");
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : undefined;
+  let inode: number;
+  try {
+    inode = statSync(lockFileOf(home)).ino;
+  } catch {
+    return undefined; // No lock file: no daemon.
+  }
+  for (const line of readFileSync("/proc/locks", "utf8").split("\n")) {
+    const match = /^\d+:\s+FLOCK\s+\S+\s+WRITE\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
+    if (match && Number(match[2]) === inode && Number(match[1]) > 0) return Number(match[1]);
+  }
+  return undefined;
 }
 
 function isRunning(pid: number): boolean {

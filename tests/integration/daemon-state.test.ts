@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquireLock, LOCK_FILE } from "../../src/daemon/lock.ts";
 import { loadState, type RouteRecord, saveState, statePath } from "../../src/daemon/state.ts";
 
 let dir: string;
@@ -54,30 +53,5 @@ describe("state file", () => {
     const loaded = loadState(path);
     expect(loaded.routes).toEqual([]);
     expect(loaded.warning).toContain("routes.0.target");
-  });
-});
-
-describe("daemon lock", () => {
-  test("a second lock in the same dir is refused while the holder lives", () => {
-    const lock = acquireLock(dir);
-    expect(readFileSync(join(dir, LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
-    const holder = Bun.spawn(["sleep", "30"]);
-    try {
-      lock.release();
-      writeFileSync(join(dir, LOCK_FILE), `${holder.pid}\n`);
-      expect(() => acquireLock(dir)).toThrow(`already running (pid ${holder.pid})`);
-    } finally {
-      holder.kill();
-    }
-  });
-
-  test("a stale lock from a dead process is taken over", async () => {
-    const dead = Bun.spawn(["true"]);
-    await dead.exited;
-    writeFileSync(join(dir, LOCK_FILE), `${dead.pid}\n`);
-    const lock = acquireLock(dir);
-    expect(readFileSync(join(dir, LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
-    lock.release();
-    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 });

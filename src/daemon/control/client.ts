@@ -65,22 +65,43 @@ export function isNotRunning(error: unknown): boolean {
   return error instanceof GotunnelError && error.details?.notRunning === true;
 }
 
+export interface ControlClientOptions {
+  /**
+   * Called once when the socket does not answer: brings back the socket of a daemon that still runs (daemon/reach.ts)
+   * and resolves true, so the request is sent again; false: no daemon runs.
+   */
+  revive?: () => Promise<boolean>;
+}
+
 export class ControlClient {
-  constructor(readonly socket: string) {}
+  constructor(
+    readonly socket: string,
+    private readonly options: ControlClientOptions = {},
+  ) {}
 
   private async send(method: string, path: string, payload?: unknown, signal?: AbortSignal): Promise<Response> {
     try {
-      return await fetch(`http://gotunnel${path}`, {
-        method,
-        unix: this.socket,
-        signal,
-        headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION), "content-type": "application/json" },
-        ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      });
+      return await this.fetch(method, path, payload, signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      if (!(await this.options.revive?.())) throw notRunning(this.socket, error);
+    }
+    try {
+      return await this.fetch(method, path, payload, signal);
     } catch (error) {
       if (signal?.aborted) throw error;
       throw notRunning(this.socket, error);
     }
+  }
+
+  private fetch(method: string, path: string, payload: unknown, signal: AbortSignal | undefined): Promise<Response> {
+    return fetch(`http://gotunnel${path}`, {
+      method,
+      unix: this.socket,
+      signal,
+      headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION), "content-type": "application/json" },
+      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
+    });
   }
 
   async request<T>(method: string, path: string, schema: v.GenericSchema<unknown, T>, payload?: unknown): Promise<T> {

@@ -66,7 +66,40 @@ async function body<T>(request: Request, schema: v.GenericSchema<unknown, T>): P
   throw new GotunnelError("E_USAGE", `invalid control request at ${where}: ${issue?.message}`);
 }
 
-/** Binds the socket. The caller holds the daemon lock, so a socket file left by a killed daemon is stale. */
+/** How long a connect to an existing socket may take before its listener counts as there (a full backlog). */
+const PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * Fails when a process listens on `path`. The daemon lock says no other daemon shares our state dir, but a daemon
+ * whose lock file was removed (daemon/presence.ts restores it within a second), or one started with another state dir
+ * and the same runtime dir, may still serve this socket: binding would take it from them.
+ */
+export async function assertNoListener(path: string): Promise<void> {
+  const listening = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(true), PROBE_TIMEOUT_MS);
+    const answer = (value: boolean) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    Bun.connect({
+      unix: path,
+      socket: {
+        open(socket) {
+          socket.end();
+          answer(true);
+        },
+        data() {},
+      },
+    }).then(undefined, () => answer(false)); // No file, or nobody listening: the path is free.
+  });
+  if (!listening) return;
+  throw new GotunnelError("E_DAEMON", `a gotunnel daemon already listens on ${path}`, {
+    hint: "use it (`gotunnel status`), or stop it with `gotunnel daemon stop` and run your command again",
+    details: { socket: path },
+  });
+}
+
+/** Binds the socket. The caller holds the daemon lock and found no listener, so a socket file here is stale. */
 export function startControlServer(options: ControlServerOptions): Server<undefined> {
   mkdirSync(dirname(options.path), { recursive: true, mode: SOCKET_DIR_MODE });
   chmodSync(dirname(options.path), SOCKET_DIR_MODE);
