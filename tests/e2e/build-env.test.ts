@@ -7,6 +7,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { printsInfoLines } from "../../scripts/dist-check.ts";
 import { REPO_ROOT, run } from "../helpers/e2e.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gotunnel-build-env-"));
@@ -28,4 +29,21 @@ test("scripts/build.ts run with bun test's NODE_ENV=test makes a binary that pri
   const stopped = await run([binary, "daemon", "stop"], { cwd: dir, env });
   expect(stopped.exitCode).toBe(0);
   expect(`${stopped.stdout}${stopped.stderr}`).toContain("no gotunnel daemon is running");
+  expect(printsInfoLines(binary)).toBe(true);
+}, 150_000);
+
+test("the check scripts/test.ts runs on dist/gotunnel catches a binary built the old way, under NODE_ENV=test", async () => {
+  const binary = join(dir, "gotunnel-test-env");
+  const entry = join(REPO_ROOT, "src", "main.ts");
+  const build = await run([process.execPath, "build", "--compile", entry, "--outfile", binary], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_ENV: "test" },
+    timeoutMs: 120_000,
+  });
+  expect(build.exitCode, build.stderr).toBe(0);
+  // It works (exit 0), it just says nothing: the symptom users saw after `npm test`.
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", GOTUNNEL_HOME: join(dir, "home-old"), NO_COLOR: "1" };
+  const stopped = await run([binary, "daemon", "stop"], { cwd: dir, env });
+  expect({ exitCode: stopped.exitCode, output: stopped.stdout + stopped.stderr }).toEqual({ exitCode: 0, output: "" });
+  expect(printsInfoLines(binary)).toBe(false);
 }, 150_000);
