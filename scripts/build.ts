@@ -20,7 +20,15 @@ function gitCommit(): string {
   return result.exitCode === 0 ? result.stdout.toString().trim() : "unknown";
 }
 
+/**
+ * `bun build` inlines `process.env.NODE_ENV` from its own environment, and `bun test` sets NODE_ENV=test: a build
+ * run from a test baked "test" in, and consola then hid every info line of that binary (DESIGN.md). So the value is
+ * always defined as this one, whatever the caller's environment says.
+ */
+const BUILD_NODE_ENV = "production";
+
 const define = {
+  "process.env.NODE_ENV": JSON.stringify(BUILD_NODE_ENV),
   GOTUNNEL_BUILD_VERSION: JSON.stringify(process.env.GOTUNNEL_VERSION ?? pkg.version),
   GOTUNNEL_BUILD_COMMIT: JSON.stringify(process.env.GOTUNNEL_COMMIT ?? gitCommit()),
   GOTUNNEL_BUILD_DATE: JSON.stringify(

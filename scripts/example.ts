@@ -1,17 +1,28 @@
 /**
  * `npm run example` (= `node scripts/bun.mjs run scripts/example.ts`): builds gotunnel, starts the bundled example dev
  * server (examples/hello, port 3000) and serves it at https://hello.localhost:8443 through the compiled binary.
- * `--check` verifies the page with curl against gotunnel's CA and exits (used by the tests).
+ * `--check` verifies the page with curl against gotunnel's CA and exits (used by the tests); `--outfile <path>`
+ * builds the binary there instead of dist/ (the tests build into a temp dir, never over the user's dist/gotunnel).
  */
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 
 const root = join(import.meta.dir, "..");
-const binary = join(root, "dist", process.platform === "win32" ? "gotunnel.exe" : "gotunnel");
+const { values } = parseArgs({
+  options: {
+    check: { type: "boolean", default: false },
+    outfile: {
+      type: "string",
+      default: join(root, "dist", process.platform === "win32" ? "gotunnel.exe" : "gotunnel"),
+    },
+  },
+});
+const binary = values.outfile;
 const exampleDir = join(root, "examples", "hello");
-const check = process.argv.includes("--check");
+const check = values.check;
 const children: Bun.Subprocess[] = [];
 
-const build = Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], {
+const build = Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts"), "--outfile", binary], {
   stdout: "inherit",
   stderr: "inherit",
 });

@@ -1,9 +1,13 @@
 /**
- * `bun run test` (what CI runs): typecheck, lint, build the binary, then every test tier, and a final plain line
- * `N passed, N failed` that counts test cases (plus one failure per failed check step).
+ * `bun run test` (what CI runs): installs the system tools the tests drive when it can (root with apt-get:
+ * scripts/system-deps.ts; `GOTUNNEL_TEST_INSTALL=0` turns that off), typecheck, lint, build the binary, then every
+ * test tier. It ends with the skipped tests and why, then a last plain line `N passed, N failed, N skipped` that
+ * counts test cases (plus one failure per failed check step).
  * `bun run test unit` / `integration` / `e2e` runs one tier (e2e builds first).
  */
-export {};
+import { join } from "node:path";
+import { binaryIdentity, printsInfoLines } from "./dist-check.ts";
+import { installMissing, packageOf } from "./system-deps.ts";
 
 const TIERS = ["unit", "integration", "e2e"] as const;
 type Tier = (typeof TIERS)[number];
@@ -33,7 +37,7 @@ async function step(name: string, cmd: string[]): Promise<StepResult> {
   return { ok: proc.exitCode === 0, output: chunks.join("") };
 }
 
-function count(output: string, label: "pass" | "fail"): number {
+function count(output: string, label: "pass" | "fail" | "skip"): number {
   const match = new RegExp(`^\\s*(\\d+) ${label}$`, "m").exec(output);
   return match ? Number(match[1]) : 0;
 }
@@ -48,9 +52,46 @@ async function hostsDigest(): Promise<string> {
 }
 const hostsBefore = await hostsDigest();
 
+/**
+ * bun test prints each file's path, then `(skip) <title>` per skipped test; a skipped test's title says why
+ * (tests/helpers/tools.ts). Hooks of a skipped block show up as `(unnamed)`: not tests, left out. At the end it
+ * repeats them under "N tests skipped:", with no file: that summary is not read.
+ */
+function skippedTests(output: string): string[] {
+  const skipped: string[] = [];
+  let file = "";
+  for (const line of output.split("\n")) {
+    if (/^\d+ tests? \w+:$/.test(line)) break;
+    if (/^\S+\.test\.ts:$/.test(line)) file = line.slice(0, -1);
+    else if (line.startsWith("(skip) ") && !line.endsWith("> (unnamed)")) skipped.push(`${file}: ${line.slice(7)}`);
+  }
+  return skipped;
+}
+
+/** Programs nearly every integration and e2e test drives (tests/helpers/e2e.ts, proxy.ts): without them, skip the tier. */
+const TIER_TOOLS: Record<Tier, string[]> = { unit: [], integration: ["curl", "openssl"], e2e: ["curl", "openssl"] };
+
+function missingToolsReason(tier: Tier): string | undefined {
+  const missing = TIER_TOOLS[tier].filter((tool) => Bun.which(tool) === null);
+  if (missing.length === 0) return undefined;
+  return `needs ${missing.join(", ")}: apt-get install ${[...new Set(missing.map(packageOf))].join(" ")}`;
+}
+
+const DIST_BINARY = join(import.meta.dir, "..", "dist", "gotunnel");
+
 let passed = 0;
 let failed = 0;
+let skipped = 0;
+const skippedList: string[] = [];
 const bun = process.execPath;
+
+process.stderr.write("\n── system tools\n");
+const install = installMissing((line) => process.stderr.write(`${line}\n`));
+if (install.notInstalled) {
+  process.stderr.write(`not installed (${install.notInstalled}): ${install.wanted.join(" ")}\n`);
+  process.stderr.write("tests that need them are skipped, each with the reason in its title\n");
+} else if (install.wanted.length === 0) process.stderr.write("every system tool the tests use is installed\n");
+
 const checks: [string, string[]][] = [];
 if (full) {
   checks.push(["typecheck", [bun, "x", "tsc", "--noEmit", "-p", "tsconfig.json"]]);
@@ -64,12 +105,21 @@ for (const [name, cmd] of checks) {
     process.stderr.write(`✗ ${name} failed\n`);
   }
 }
+const distBuilt = binaryIdentity(DIST_BINARY);
 for (const tier of tiers) {
+  const missing = missingToolsReason(tier);
+  if (missing) {
+    process.stderr.write(`\n── ${tier} tests: skipped (${missing})\n`);
+    skippedList.push(`tests/${tier}: the whole tier (skipped: ${missing})`);
+    continue;
+  }
   const result = await step(`${tier} tests`, [bun, "test", "--timeout", "60000", `tests/${tier}`]);
   const tierPassed = count(result.output, "pass");
   const tierFailed = count(result.output, "fail");
   passed += tierPassed;
   failed += tierFailed;
+  skipped += count(result.output, "skip");
+  skippedList.push(...skippedTests(result.output));
   // A crashed runner or a tier that ran nothing is a failure, not a silent zero.
   if (!result.ok && tierFailed === 0) failed++;
   if (result.ok && tierPassed === 0) {
@@ -77,9 +127,23 @@ for (const tier of tiers) {
     process.stderr.write(`✗ ${tier}: no tests ran\n`);
   }
 }
+// After the e2e tier, dist/gotunnel is still the build of the build step: no test replaced it with a test build.
+if (tiers.includes("e2e") && distBuilt !== "absent") {
+  if (binaryIdentity(DIST_BINARY) !== distBuilt) {
+    failed++;
+    process.stderr.write(`✗ ${DIST_BINARY} was replaced during the tests: a test must build into a temp dir\n`);
+  } else if (!printsInfoLines(DIST_BINARY)) {
+    failed++;
+    process.stderr.write(`✗ ${DIST_BINARY} prints no info lines: was it built with NODE_ENV=test?\n`);
+  }
+}
 if ((await hostsDigest()) !== hostsBefore) {
   failed++;
   process.stderr.write(`✗ ${REAL_HOSTS_FILE} changed during the tests: a test escaped its sandbox\n`);
 }
-console.log(`${passed} passed, ${failed} failed`);
+if (skippedList.length > 0) {
+  console.log(`\nskipped (${skippedList.length}):`);
+  for (const line of skippedList) console.log(`  ${line}`);
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed === 0 ? 0 : 1);

@@ -1,14 +1,14 @@
 /** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
 import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
+import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
 import { note } from "./output.ts";
 
-/** "60s", "1500ms", "2m" or a plain number of seconds. */
 export function parseDuration(flag: string, value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!match) {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) {
     throw new GotunnelError(
       "E_USAGE",
       `--${flag} expects a duration like 60s, 1500ms or 2m, got ${JSON.stringify(value)}`,
@@ -17,8 +17,7 @@ export function parseDuration(flag: string, value: string): number {
       },
     );
   }
-  const amount = Number(match[1]);
-  return match[2] === "ms" ? amount : match[2] === "m" ? amount * 60_000 : amount * 1000;
+  return ms;
 }
 
 export default defineCommand({

@@ -18,11 +18,14 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import type { LoadConfigOptions } from "c12";
 import { GotunnelError } from "../core/errors.ts";
 import { resolvePaths } from "../platform/paths.ts";
+import { isStackOverflow, MAX_CONFIG_DEPTH, nestsDeeperThan, tooDeepError } from "./depth.ts";
 import { CONFIG_FILE_ENV, envLayer } from "./env.ts";
+import { formatPath } from "./field-path.ts";
+import { preview } from "./preview.ts";
+import { ConfigModuleError, configTimeoutMs, type ErrorPart, errorParts, importConfigModule } from "./sandbox.ts";
 import {
   type ConfigIssue,
   configDefaults,
-  defineConfig,
   type Environment,
   isPlainObject,
   type LayerValue,
@@ -65,7 +68,6 @@ export const USER_CONFIG_BASENAME = "config";
 export const RC_FILE = ".gotunnelrc";
 const PACKAGE_JSON_KEY = "gotunnel";
 const FLAGS_SOURCE = "command-line flags";
-const PREVIEW_MAX_CHARS = 80;
 
 /** One config source. `label` names a field itself (an env var); `pathPrefix` places it (package.json's key). */
 interface Layer {
@@ -82,9 +84,10 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const cwd = resolve(options.cwd);
   const explicit = explicitConfigFile(cwd, overrides.configFile, env[CONFIG_FILE_ENV]);
   const projectDir = explicit ? dirname(explicit) : findProjectDir(cwd);
-  const fileLayers = explicit ? [await fileLayer(explicit)] : await projectLayers(projectDir);
+  const timeoutMs = configTimeoutMs(env);
+  const fileLayers = explicit ? [await fileLayer(explicit, timeoutMs)] : await projectLayers(projectDir, timeoutMs);
   const userFile = findConfigFile(options.userConfigDir ?? resolvePaths({ env }).configDir, USER_CONFIG_BASENAME);
-  if (userFile) fileLayers.push(await fileLayer(userFile));
+  if (userFile) fileLayers.push(await fileLayer(userFile, timeoutMs));
   const fromEnv = envLayer(env);
   const { routes, proxy, log, observability } = overrides;
   const layers: Layer[] = [
@@ -135,33 +138,11 @@ function withoutUndefined(record: Record<string, unknown>): Record<string, unkno
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
 }
 
-const IDENTIFIER_RE = /^[A-Za-z_$][\w$]*$/;
-
-/** `routes["api.myapp.local"].target`: dotted where the key is an identifier, bracketed JSON otherwise. */
-export function formatPath(path: readonly string[]): string {
-  if (path.length === 0) return "(top level)";
-  return path
-    .map((key, index) => (IDENTIFIER_RE.test(key) ? `${index === 0 ? "" : "."}${key}` : `[${JSON.stringify(key)}]`))
-    .join("");
-}
-
 function formatIssue(layer: Layer, issue: ConfigIssue): string {
   const where =
     layer.label?.(issue.path) ?? `${layer.source}: ${formatPath([...(layer.pathPrefix ?? []), ...issue.path])}`;
   const found = issue.found ? ` (found ${preview(issue.found.value)})` : "";
   return `${where}: ${issue.message}${found}`;
-}
-
-function preview(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // A BigInt or a cycle: JSON cannot show it, String() below still names it.
-    text = undefined;
-  }
-  text ??= typeof value === "function" ? "a function" : String(value);
-  return text.length > PREVIEW_MAX_CHARS ? `${text.slice(0, PREVIEW_MAX_CHARS)}…` : text;
 }
 
 const EXAMPLE_CONFIG =
@@ -232,25 +213,35 @@ function findProjectDir(cwd: string): string {
   }
 }
 
-async function projectLayers(dir: string): Promise<Layer[]> {
+async function projectLayers(dir: string, timeoutMs: number): Promise<Layer[]> {
   const layers: Layer[] = [];
   const main = findConfigFile(dir, PROJECT_CONFIG_BASENAME);
-  if (main) layers.push(await fileLayer(main));
+  if (main) layers.push(await fileLayer(main, timeoutMs));
   const rc = join(dir, RC_FILE);
-  if (isFile(rc)) layers.push({ source: rc, file: rc, raw: await loadWithC12(rc, { cwd: dir, rcFile: RC_FILE }) });
+  if (isFile(rc)) {
+    const raw = await loadWithC12(rc, { cwd: dir, rcFile: RC_FILE }, timeoutMs);
+    layers.push({ source: rc, file: rc, raw: shallowEnough(rc, raw) });
+  }
   const pkg = packageJsonLayer(join(dir, "package.json"));
   if (pkg) layers.push(pkg);
   return layers;
 }
 
-async function fileLayer(file: string): Promise<Layer> {
+async function fileLayer(file: string, timeoutMs: number): Promise<Layer> {
   // An empty file means "no settings" in every format; confbox returns undefined for it, which c12 then trips on.
   const blank =
     readFileSync(file, "utf8")
       .replace(/^\s*#.*$/gm, "")
       .trim() === "";
-  const raw = blank ? {} : await loadWithC12(file, { cwd: dirname(file), configFile: file, rcFile: false });
-  return { source: file, file, raw };
+  const options = { cwd: dirname(file), configFile: file, rcFile: false } as const;
+  const raw = blank ? {} : await loadWithC12(file, options, timeoutMs);
+  return { source: file, file, raw: shallowEnough(file, raw) };
+}
+
+/** Every loaded value is measured before anything walks it recursively (depth.ts). */
+function shallowEnough(file: string, raw: unknown): unknown {
+  if (nestsDeeperThan(raw, MAX_CONFIG_DEPTH)) throw tooDeepError(file);
+  return raw;
 }
 
 function packageJsonLayer(file: string): Layer | undefined {
@@ -262,11 +253,12 @@ function packageJsonLayer(file: string): Layer | undefined {
     throw loadError(file, error);
   }
   if (!isPlainObject(pkg) || pkg[PACKAGE_JSON_KEY] === undefined) return undefined;
-  return { source: file, file, raw: pkg[PACKAGE_JSON_KEY], pathPrefix: [PACKAGE_JSON_KEY] };
+  const raw = shallowEnough(file, pkg[PACKAGE_JSON_KEY]);
+  return { source: file, file, raw, pathPrefix: [PACKAGE_JSON_KEY] };
 }
 
 /** Reads one file (or, with `rcFile`, only the rc file) through c12 and returns that layer's raw config. */
-async function loadWithC12(file: string, options: LoadConfigOptions): Promise<unknown> {
+async function loadWithC12(file: string, options: LoadConfigOptions, timeoutMs: number): Promise<unknown> {
   try {
     const { loadConfig: c12Load } = await import("c12");
     const result = await c12Load({
@@ -280,7 +272,7 @@ async function loadWithC12(file: string, options: LoadConfigOptions): Promise<un
       dotenv: false,
       packageJson: false,
       globalRc: false,
-      jiti: bunImporter as unknown as LoadConfigOptions["jiti"],
+      jiti: bunImporter(timeoutMs) as unknown as LoadConfigOptions["jiti"],
       // With only an rc file wanted, tell c12 there is no main file instead of letting it search for one.
       ...(options.rcFile ? { resolve: () => ({ config: {}, cwd: dirname(file) }) } : {}),
     });
@@ -292,46 +284,30 @@ async function loadWithC12(file: string, options: LoadConfigOptions): Promise<un
 }
 
 /**
- * What c12 calls instead of jiti: Bun's own `import()`, so TS configs are compiled by Bun (no jiti transpiler
- * at runtime, inside the compiled binary too). c12 only calls `.import(path, { default: true })`.
+ * What c12 calls instead of jiti: Bun's own `import()` in a Worker with a time limit (sandbox.ts), so TS configs
+ * are compiled by Bun (no jiti transpiler at runtime, inside the compiled binary too) and cannot hang or exit
+ * gotunnel. c12 only calls `.import(path, { default: true })`.
  */
-const bunImporter = {
-  async import(id: string, options?: { default?: boolean }): Promise<unknown> {
-    if (extname(id) === ".json") return JSON.parse(readFileSync(id, "utf8"));
-    // Bun 1.4.5 reads "?" in a specifier as a query, even inside a file:// URL, so such a path cannot load.
-    if (id.includes("?")) {
-      throw new GotunnelError("E_CONFIG_LOAD", `Cannot import ${id}: Bun cannot import a path containing "?".`, {
-        hint: "Rename the directory, or use a JSON, YAML or TOML config, which are read without import().",
-      });
-    }
-    registerVirtualModule();
-    // Bun caches modules by path; dropping the entry makes a reload (daemon, tests) see the file as it is now.
-    Reflect.deleteProperty(require.cache, id);
-    const module: Record<string, unknown> = await import(id);
-    if (module.default === undefined || module.default === null) {
-      throw new GotunnelError("E_CONFIG_LOAD", `${id} has no default export.`, {
-        hint: `Write: import { defineConfig } from "gotunnel"; ${EXAMPLE_CONFIG}`,
-      });
-    }
-    return options?.default === false ? module : module.default;
-  },
-};
-
-let virtualModuleRegistered = false;
-
-/**
- * `import { defineConfig } from "gotunnel"` must work in any project, with no node_modules/gotunnel, and inside
- * the compiled binary: a runtime plugin serves the specifier from this process instead of the file system.
- */
-function registerVirtualModule(): void {
-  if (virtualModuleRegistered) return;
-  Bun.plugin({
-    name: "gotunnel-virtual",
-    setup(build) {
-      build.module("gotunnel", () => ({ exports: { defineConfig }, loader: "object" }));
+function bunImporter(timeoutMs: number) {
+  return {
+    async import(id: string): Promise<unknown> {
+      if (extname(id) === ".json") return JSON.parse(readFileSync(id, "utf8"));
+      // Bun 1.4.5 reads "?" in a specifier as a query, even inside a file:// URL, so such a path cannot load.
+      if (id.includes("?")) {
+        throw new GotunnelError("E_CONFIG_LOAD", `Cannot import ${id}: Bun cannot import a path containing "?".`, {
+          hint: "Rename the directory, or use a JSON, YAML or TOML config, which are read without import().",
+        });
+      }
+      // A fresh Worker per load also means a fresh module cache: a reload (daemon, tests) sees the file as it is now.
+      const value = await importConfigModule(id, timeoutMs);
+      if (value === undefined || value === null) {
+        throw new GotunnelError("E_CONFIG_LOAD", `${id} has no default export.`, {
+          hint: `Write: import { defineConfig } from "gotunnel"; ${EXAMPLE_CONFIG}`,
+        });
+      }
+      return value;
     },
-  });
-  virtualModuleRegistered = true;
+  };
 }
 
 const LOAD_HINTS: Record<string, string> = {
@@ -343,6 +319,8 @@ const LOAD_HINTS: Record<string, string> = {
 
 function loadError(file: string, error: unknown): GotunnelError {
   if (error instanceof GotunnelError) return error;
+  // A parser (YAML, TOML) that recursed into a value nested thousands deep.
+  if (isStackOverflow(error)) return tooDeepError(file);
   const isPackageJson = basename(file) === "package.json";
   const hint = isPackageJson
     ? 'Fix the JSON syntax of package.json (gotunnel reads its "gotunnel" key).'
@@ -354,19 +332,9 @@ function loadError(file: string, error: unknown): GotunnelError {
   });
 }
 
-/** Bun reports a syntax error as an AggregateError of BuildMessages, each with a position. */
 function describeError(error: unknown): string {
-  const parts: unknown[] = error instanceof AggregateError ? error.errors : [error];
+  const parts: ErrorPart[] = error instanceof ConfigModuleError ? error.parts : errorParts(error);
   return parts
-    .map((part) => {
-      if (!isObjectLike(part)) return String(part);
-      const position = isObjectLike(part.position) ? part.position : undefined;
-      const where = position ? `line ${String(position.line)}, column ${String(position.column)}: ` : "";
-      return `${where}${String(part.message ?? part)}`;
-    })
+    .map(({ message, line, column }) => `${line === undefined ? "" : `line ${line}, column ${column}: `}${message}`)
     .join("\n  ");
-}
-
-function isObjectLike(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null;
 }

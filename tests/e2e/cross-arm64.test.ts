@@ -11,7 +11,13 @@ import { REPO_ROOT } from "../helpers/e2e.ts";
 
 const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 const qemu = Bun.which("qemu-aarch64");
-const missing = !qemu ? "qemu-aarch64 (apt: qemu-user)" : !existsSync(ARM64_SYSROOT) ? "libc6-arm64-cross" : undefined;
+const missing = !qemu
+  ? "qemu-aarch64 (apt: qemu-user)"
+  : !existsSync(ARM64_SYSROOT)
+    ? "libc6-arm64-cross"
+    : !Bun.which("file")
+      ? "file (apt: file)"
+      : undefined;
 const out = mkdtempSync(join(tmpdir(), "gotunnel-arm64-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

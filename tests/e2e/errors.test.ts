@@ -19,8 +19,19 @@ import {
   runGotunnel,
 } from "../helpers/e2e.ts";
 import { cleanupNobodyFiles, copyForNobody } from "../helpers/nobody.ts";
+import { requireAll, requirement, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const ExitCode = { usage: 2, config: 3, port: 4, tls: 5 } as const;
+const UNPRIVILEGED_PORT_START = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8"));
+const asNobody = requireAll(
+  requireRoot("run the binary as `nobody` through runuser"),
+  requireTools("runuser"),
+  requirement(
+    UNPRIVILEGED_PORT_START > 1023
+      ? undefined
+      : `net.ipv4.ip_unprivileged_port_start is ${UNPRIVILEGED_PORT_START}: port 1023 is not privileged here`,
+  ),
+);
 /** Never 80/443: flags can override these, which is the point of some tests. */
 const SAFE_PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
 
@@ -189,51 +200,51 @@ describe("port errors exit 4 and name the holder", () => {
     expect(result.stderr).toContain(`is in use by pid ${daemon} (gotunnel)`);
   });
 
-  test("a privileged port (1023) as an unprivileged user suggests setcap or sudo", async () => {
-    expect(process.getuid?.(), "this test runs the binary as `nobody` through runuser: run it as root").toBe(0);
-    const unprivilegedStart = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8"));
-    expect(unprivilegedStart, "net.ipv4.ip_unprivileged_port_start must be above 1023 here").toBeGreaterThan(1023);
-    const nobodyHome = scope.dir("nobody");
-    chmodSync(nobodyHome, 0o777);
-    const binaryForNobody = copyForNobody(BINARY);
-    const asNobody = (args: string[]) =>
-      run(
-        [
-          "runuser",
-          "-u",
-          "nobody",
-          "--",
-          "env",
-          "-i",
-          `PATH=${process.env.PATH}`,
-          `GOTUNNEL_HOME=${nobodyHome}`,
-          `GOTUNNEL_HOSTS_FILE=${hostsFileOf(nobodyHome)}`,
-          binaryForNobody,
-          ...args,
-        ],
-        {
-          cwd: nobodyHome,
-        },
-      );
-    expect((await asNobody(["ca"])).exitCode).toBe(0);
-    const before = snapshot(nobodyHome);
-    const result = await asNobody([
-      "start",
-      "-d",
-      "demo",
-      "-p",
-      "3000",
-      "--proxy-https-port",
-      "1023",
-      "--proxy-http-port",
-      "0",
-    ]);
-    expect(snapshot(nobodyHome)).toEqual(before);
-    expect(result.exitCode).toBe(ExitCode.port);
-    expect(result.stderr).toContain("error port 1023 (HTTPS) needs root privileges to bind");
-    expect(result.stderr).toContain("setcap cap_net_bind_service=+ep");
-    expect(result.stderr).toContain("sudo");
-  });
+  test.skipIf(asNobody.skip)(
+    asNobody.title("a privileged port (1023) as an unprivileged user suggests setcap or sudo"),
+    async () => {
+      const nobodyHome = scope.dir("nobody");
+      chmodSync(nobodyHome, 0o777);
+      const binaryForNobody = copyForNobody(BINARY);
+      const asNobody = (args: string[]) =>
+        run(
+          [
+            "runuser",
+            "-u",
+            "nobody",
+            "--",
+            "env",
+            "-i",
+            `PATH=${process.env.PATH}`,
+            `GOTUNNEL_HOME=${nobodyHome}`,
+            `GOTUNNEL_HOSTS_FILE=${hostsFileOf(nobodyHome)}`,
+            binaryForNobody,
+            ...args,
+          ],
+          {
+            cwd: nobodyHome,
+          },
+        );
+      expect((await asNobody(["ca"])).exitCode).toBe(0);
+      const before = snapshot(nobodyHome);
+      const result = await asNobody([
+        "start",
+        "-d",
+        "demo",
+        "-p",
+        "3000",
+        "--proxy-https-port",
+        "1023",
+        "--proxy-http-port",
+        "0",
+      ]);
+      expect(snapshot(nobodyHome)).toEqual(before);
+      expect(result.exitCode).toBe(ExitCode.port);
+      expect(result.stderr).toContain("error port 1023 (HTTPS) needs root privileges to bind");
+      expect(result.stderr).toContain("setcap cap_net_bind_service=+ep");
+      expect(result.stderr).toContain("sudo");
+    },
+  );
 });
 
 describe("a broken CA on disk exits 5 and is left exactly as it was", () => {

@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { E2EScope, type Gotunnel, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
+import { requireTools } from "../helpers/tools.ts";
 import { startHelloUpstream } from "../helpers/upstreams.ts";
+
+const wrkTool = requireTools("wrk");
 
 const CONNECTIONS = 500;
 const DURATION_S = 3;
@@ -17,6 +20,7 @@ let home = "";
 
 beforeAll(async () => {
   requireBinary();
+  if (wrkTool.skip) return;
   upstream = startHelloUpstream();
   scope.defer(upstream.stop);
   const dir = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "myapp.local": upstream.port } }) });
@@ -68,7 +72,7 @@ function expectClean(summary: WrkSummary): void {
 /** Long enough to outlast adding and removing 20 routes, even on a loaded 2-core CI machine. */
 const CHURN_LOAD_S = 30;
 
-describe("500 concurrent clients", () => {
+describe.skipIf(wrkTool.skip)(wrkTool.title("500 concurrent clients"), () => {
   test("keep-alive: zero socket errors and zero non-2xx responses", async () => {
     const before = upstream.count;
     const summary = await wrk([]);

@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, binaryEnv, freePort, run, runGotunnel, stopDaemonOf } from "../helpers/e2e.ts";
 import { cleanupNobodyFiles, copyForNobody } from "../helpers/nobody.ts";
+import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0 && Bun.which("runuser") !== null;
+const asNobody = requireAll(requireRoot("act as sudo for the nobody user"), requireTools("runuser"));
 const home = mkdtempSync(join(tmpdir(), "gotunnel-sudo-"));
 chownSync(home, NOBODY, NOBODY);
 const sudoEnv = { SUDO_USER: "nobody", SUDO_UID: String(NOBODY), SUDO_GID: String(NOBODY) };
@@ -31,7 +32,7 @@ function ownersBelow(dir: string): Set<number> {
   return owners;
 }
 
-describe.skipIf(!isRoot)("under sudo, gotunnel's files belong to the invoking user", () => {
+describe.skipIf(asNobody.skip)(asNobody.title("under sudo, gotunnel's files belong to the invoking user"), () => {
   test("the CA, state, lock and socket are nobody's, and nobody can then use the daemon without sudo", async () => {
     const ports = {
       GOTUNNEL_PROXY_HTTPS_PORT: String(await freePort()),

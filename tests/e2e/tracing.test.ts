@@ -22,7 +22,11 @@ import {
   until,
 } from "../helpers/e2e.ts";
 import { otlpBody } from "../helpers/otlp-decode.ts";
+import { requireTools } from "../helpers/tools.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
+
+/** The trust test changes a real NSS database with the real certutil. */
+const certutil = requireTools("certutil");
 
 const scope = new E2EScope();
 afterAll(() => scope.dispose());
@@ -196,41 +200,46 @@ describe("OTLP traces", () => {
     expect(log).toContain("tracing: more than 1 new traces a second; tracing 1 a second");
   });
 
-  test("`gotunnel trust` and `untrust` send a span per store under the command's own span; --json output stays clean", async () => {
-    requireBinary();
-    const receiver = startReceiver();
-    // A real NSS database under a temp HOME, changed by the real certutil: no store of this machine is touched.
-    const home = scope.dir("trust");
-    const nssdb = join(home, ".pki", "nssdb");
-    mkdirSync(nssdb, { recursive: true });
-    expect((await run(["certutil", "-N", "-d", `sql:${nssdb}`, "--empty-password"])).exitCode).toBe(0);
-    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint };
-    const command = (args: string[]) => runGotunnel([...args, "--store", "nss", "--json"], { cwd: home, home, env });
+  test.skipIf(certutil.skip)(
+    certutil.title(
+      "`gotunnel trust` and `untrust` send a span per store under the command's own span; --json output stays clean",
+    ),
+    async () => {
+      requireBinary();
+      const receiver = startReceiver();
+      // A real NSS database under a temp HOME, changed by the real certutil: no store of this machine is touched.
+      const home = scope.dir("trust");
+      const nssdb = join(home, ".pki", "nssdb");
+      mkdirSync(nssdb, { recursive: true });
+      expect((await run(["certutil", "-N", "-d", `sql:${nssdb}`, "--empty-password"])).exitCode).toBe(0);
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint };
+      const command = (args: string[]) => runGotunnel([...args, "--store", "nss", "--json"], { cwd: home, home, env });
 
-    const trusted = await command(["trust"]);
-    expect(trusted.exitCode).toBe(0);
-    expect(JSON.parse(trusted.stdout).stores.map((store: { status: string }) => store.status)).toEqual(["changed"]);
-    // Sent before the command exited: no waiting here.
-    const root = receiver.spans().find((span) => span.name === "gotunnel trust");
-    const store = receiver.spans().find((span) => span.name === "ca trust");
-    expect(root).toBeDefined();
-    expect(store).toBeDefined();
-    expect(root?.parentSpanId).toBeUndefined();
-    expect(store?.traceId).toBe(root?.traceId as string);
-    expect(store?.parentSpanId).toBe(root?.spanId as string);
-    expect(store ? attribute(store, "gotunnel.trust.store") : undefined).toBe("nss");
-    expect(store ? attribute(store, "gotunnel.trust.status") : undefined).toBe("changed");
-    // The store's label, never its path: the path would name the user's home.
-    expect(JSON.stringify(receiver.bodies)).not.toContain(home);
+      const trusted = await command(["trust"]);
+      expect(trusted.exitCode).toBe(0);
+      expect(JSON.parse(trusted.stdout).stores.map((store: { status: string }) => store.status)).toEqual(["changed"]);
+      // Sent before the command exited: no waiting here.
+      const root = receiver.spans().find((span) => span.name === "gotunnel trust");
+      const store = receiver.spans().find((span) => span.name === "ca trust");
+      expect(root).toBeDefined();
+      expect(store).toBeDefined();
+      expect(root?.parentSpanId).toBeUndefined();
+      expect(store?.traceId).toBe(root?.traceId as string);
+      expect(store?.parentSpanId).toBe(root?.spanId as string);
+      expect(store ? attribute(store, "gotunnel.trust.store") : undefined).toBe("nss");
+      expect(store ? attribute(store, "gotunnel.trust.status") : undefined).toBe("changed");
+      // The store's label, never its path: the path would name the user's home.
+      expect(JSON.stringify(receiver.bodies)).not.toContain(home);
 
-    expect((await command(["trust"])).exitCode).toBe(0);
-    expect((await command(["untrust"])).exitCode).toBe(0);
-    const statuses = receiver
-      .spans()
-      .filter((span) => span.name.startsWith("ca "))
-      .map((span) => `${span.name}: ${attribute(span, "gotunnel.trust.status")}`);
-    expect(statuses).toEqual(["ca trust: changed", "ca trust: already", "ca untrust: changed"]);
-  });
+      expect((await command(["trust"])).exitCode).toBe(0);
+      expect((await command(["untrust"])).exitCode).toBe(0);
+      const statuses = receiver
+        .spans()
+        .filter((span) => span.name.startsWith("ca "))
+        .map((span) => `${span.name}: ${attribute(span, "gotunnel.trust.status")}`);
+      expect(statuses).toEqual(["ca trust: changed", "ca trust: already", "ca untrust: changed"]);
+    },
+  );
 
   test("no endpoint: nothing is exported and the client's traceparent reaches the upstream unchanged", async () => {
     requireBinary();

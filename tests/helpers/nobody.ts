@@ -23,6 +23,8 @@ export function compileForNobody(entry: string, dir = nobodyDir()): string {
   const build = Bun.spawnSync([process.execPath, "build", "--compile", entry, "--outfile", out], {
     stdout: "pipe",
     stderr: "pipe",
+    // bun build inlines NODE_ENV, and bun test set it to "test": build with an explicit one (DESIGN.md).
+    env: { ...process.env, NODE_ENV: "production" },
   });
   if (build.exitCode !== 0) throw new Error(`could not compile ${entry} for nobody: ${build.stderr.toString()}`);
   chmodSync(out, 0o755);

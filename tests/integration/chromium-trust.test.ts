@@ -16,6 +16,7 @@ import { CLOCK_SKEW_MS, caIssuerKey, DAY_MS, type LocalCA, loadCA } from "../../
 import { issueLeaf } from "../../src/tls/leaf.ts";
 import { createCaCertificatePem, createLeafCertificate, derToPem, generateKeyPair } from "../../src/tls/x509.ts";
 import { type Run, run } from "../helpers/process.ts";
+import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const REPO = resolve(import.meta.dir, "..", "..");
 const ARTIFACTS = join(REPO, ".artifacts");
@@ -33,7 +34,10 @@ const CHROMIUM_FLAGS = [
   "--disable-quic",
   "--host-resolver-rules=MAP myapp.local 127.0.0.1, MAP evil.example.com 127.0.0.1, MAP legacy.example.com 127.0.0.1",
 ];
-const ready = process.getuid?.() === 0 && ["chromium", "certutil", "unshare", "mount"].every((tool) => Bun.which(tool));
+const ready = requireAll(
+  requireRoot("make a private mount namespace"),
+  requireTools("chromium", "certutil", "unshare", "mount"),
+);
 
 /** Test helper: a leaf signed straight with a CA's key, skipping issueLeaf's nameConstraints check. */
 async function signDirectly(ca: LocalCA, name: string): Promise<{ cert: string; key: string }> {
@@ -91,7 +95,7 @@ async function chromium(name: string, mode: "dump-dom" | "screenshot"): Promise<
   return { ...result, netLog: existsSync(netLogPath) ? readFileSync(netLogPath, "utf8") : "" };
 }
 
-describe.skipIf(!ready)("headless Chromium trusts the CA through ~/.pki/nssdb", () => {
+describe.skipIf(ready.skip)(ready.title("headless Chromium trusts the CA through ~/.pki/nssdb"), () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "gotunnel-chromium-"));
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -21,6 +21,8 @@ beforeAll(() => {
   const build = Bun.spawnSync([process.execPath, "build", "--compile", ENTRY, "--outfile", binary], {
     stdout: "pipe",
     stderr: "pipe",
+    // bun build inlines NODE_ENV, and bun test set it to "test": build with an explicit one (DESIGN.md).
+    env: { ...process.env, NODE_ENV: "production" },
   });
   if (build.exitCode !== 0 || !existsSync(binary)) {
     throw new Error(`bun build --compile failed (${build.exitCode}):\n${build.stdout}\n${build.stderr}`);

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { GotunnelError } from "../../src/core/errors.ts";
 import { applyHostsNames, hostsFilePath, readHosts } from "../../src/hosts/index.ts";
 import { cleanupNobodyFiles, compileForNobody } from "../helpers/nobody.ts";
+import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const NOBODY_ID = 65_534;
 const IS_ROOT = process.getuid?.() === 0;
@@ -206,7 +207,9 @@ function asNobody(dir: string, path: string, names: string[]): ScriptOutcome {
   return JSON.parse(result.stdout) as ScriptOutcome;
 }
 
-describe.skipIf(!IS_ROOT)("as an unprivileged user (nobody)", () => {
+const unprivileged = requireRoot("switch to the nobody user");
+
+describe.skipIf(unprivileged.skip)(unprivileged.title("as an unprivileged user (nobody)"), () => {
   test("file writable but directory not: written in place, inode and owner kept", () => {
     const dir = tempDir();
     const path = hostsIn(dir);
@@ -252,9 +255,9 @@ describe.skipIf(!IS_ROOT)("as an unprivileged user (nobody)", () => {
   });
 });
 
-const HAS_UNSHARE = IS_ROOT && Bun.which("unshare") !== null && Bun.which("getent") !== null;
+const namespace = requireAll(requireRoot("make a private mount namespace"), requireTools("unshare", "getent"));
 
-describe.skipIf(!HAS_UNSHARE)("the real /etc/hosts path, in a private mount namespace", () => {
+describe.skipIf(namespace.skip)(namespace.title("the real /etc/hosts path, in a private mount namespace"), () => {
   /** Runs `command` with `copy` bind-mounted over /etc/hosts; refuses to run it unless the mount is in place. */
   function inNamespace(copy: string, command: string) {
     const guard = `[ "$(stat -c %d:%i /etc/hosts)" = "$(stat -c %d:%i ${copy})" ]`;

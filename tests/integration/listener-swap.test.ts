@@ -22,6 +22,7 @@ import {
   statusAndBody,
   type TestCA,
 } from "../helpers/proxy.ts";
+import { requireTools } from "../helpers/tools.ts";
 
 const SWAPS = 12;
 const WRK_ARGS = ["-t1", "-c50", "-d6s"];
@@ -99,10 +100,9 @@ async function waitForRequests(): Promise<void> {
   if (requests === 0) throw new Error("wrk sent no request through the proxy");
 }
 
-const hasWrk = Bun.which("wrk") !== null;
-if (!hasWrk) console.warn("skipping the swap-under-load tests: wrk is not installed (apt-get install -y wrk)");
+const wrkTool = requireTools("wrk");
 
-describe.skipIf(!hasWrk)("listener swap under load", () => {
+describe.skipIf(wrkTool.skip)(wrkTool.title("listener swap under load"), () => {
   let last: { routes: ProxyRoute[]; tls: TlsEntry[] };
 
   test(`${SWAPS} swaps while wrk ${WRK_ARGS.join(" ")} runs: zero failed requests`, async () => {

@@ -25,6 +25,11 @@ import {
 import { issueLeaf } from "../../src/tls/leaf.ts";
 import { rotateCA } from "../../src/tls/lifecycle.ts";
 import { createCaCertificatePem, createLeafCertificate, derToPem, generateKeyPair } from "../../src/tls/x509.ts";
+import { requireTools } from "../helpers/tools.ts";
+
+const nodeTool = requireTools("node");
+const certutilTool = requireTools("certutil");
+const javaTool = requireTools("java");
 
 interface Run {
   code: number;
@@ -162,8 +167,8 @@ describe("a new CA is name-constrained", () => {
     expect(await bunTls("example.com")).toContain("permitted subtree violation");
   }, 30_000);
 
-  test.skipIf(!Bun.which("node"))(
-    "node refuses example.com",
+  test.skipIf(nodeTool.skip)(
+    nodeTool.title("node refuses example.com"),
     async () => {
       const script = (name: string) =>
         `const s=require("tls").connect({host:"127.0.0.1",port:${server.port},servername:"${name}",` +
@@ -175,8 +180,8 @@ describe("a new CA is name-constrained", () => {
     30_000,
   );
 
-  test.skipIf(!Bun.which("certutil"))(
-    "NSS (certutil -V in a temp db trusting the CA) refuses example.com",
+  test.skipIf(certutilTool.skip)(
+    certutilTool.title("NSS (certutil -V in a temp db trusting the CA) refuses example.com"),
     async () => {
       const db = join(dir, "nssdb");
       mkdirSync(db);
@@ -209,8 +214,8 @@ public class Probe { public static void main(String[] a) throws Exception {
   try { s.startHandshake(); System.out.println("ACCEPTED"); } catch (Exception e) { System.out.println("REJECTED " + e); }
 } }`;
 
-  test.skipIf(!Bun.which("java"))(
-    "Java's JSSE does NOT enforce a trust anchor's nameConstraints (known gap)",
+  test.skipIf(javaTool.skip)(
+    javaTool.title("Java's JSSE does NOT enforce a trust anchor's nameConstraints (known gap)"),
     async () => {
       const source = join(dir, "Probe.java");
       writeFileSync(source, JAVA_PROBE);

@@ -12,9 +12,10 @@ import type { OsInfo } from "../../src/platform/detect.ts";
 import { type LocalCA, loadOrCreateCA } from "../../src/tls/ca.ts";
 import { applyTrust, type StoreReport, storeContext, type TrustStore } from "../../src/tls/truststore/index.ts";
 import { findNssDatabases, nssStore } from "../../src/tls/truststore/nss.ts";
+import { requireTools } from "../helpers/tools.ts";
 
 const DEBIAN: OsInfo = { platform: "linux", family: "debian", distro: "Debian GNU/Linux 12", wsl: false };
-const ready = Bun.which("certutil") !== null;
+const certutilTool = requireTools("certutil");
 
 let dir: string;
 let home: string;
@@ -39,7 +40,7 @@ function listings(): string[] {
 
 const statuses = (reports: StoreReport[]) => reports.map((report) => report.status);
 
-describe.skipIf(!ready)("NSS databases with the real certutil", () => {
+describe.skipIf(certutilTool.skip)(certutilTool.title("NSS databases with the real certutil"), () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "gotunnel-nss-"));
     home = join(dir, "home");

@@ -15,6 +15,7 @@ import type { Upstream } from "../../src/proxy/forward.ts";
 import { ProxyServer, type ProxyServerOptions, type TlsEntry } from "../../src/proxy/server.ts";
 import { cleanupNobodyFiles, compileForNobody } from "../helpers/nobody.ts";
 import { assertPortFree, createTestCA, curl, freePort, route, statusAndBody, type TestCA } from "../helpers/proxy.ts";
+import { requirement } from "../helpers/tools.ts";
 
 const TEST_NET_1 = "192.0.2.1";
 const unused: Upstream = () => Promise.reject(new Error("no upstream in these tests"));
@@ -156,23 +157,25 @@ describe("EACCES", () => {
   const runuser = Bun.which("runuser");
   const unprivilegedStart = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").trim());
   const skipReason = !runuser
-    ? "runuser is not installed"
+    ? "needs runuser: apt-get install util-linux"
     : process.getuid?.() !== 0
       ? "needs root to switch to the nobody user"
       : unprivilegedStart <= 1023
         ? `net.ipv4.ip_unprivileged_port_start is ${unprivilegedStart}: port 1023 is not privileged here`
         : undefined;
-  if (skipReason) console.warn(`skipping EACCES test: ${skipReason}`);
+  const asNobody = requirement(skipReason);
 
-  test.skipIf(skipReason !== undefined)("port 1023 as `nobody`: E_PORT_PRIVILEGED with the setcap hint", async () => {
-    const work = join(dir, "nobody");
-    mkdirSync(work, { mode: 0o755 });
-    chmodSync(dir, 0o755);
-    const script = join(work, "bind-1023.ts");
-    const server = join(import.meta.dir, "../../src/proxy/server.ts");
-    writeFileSync(
-      script,
-      `import { ProxyServer } from ${JSON.stringify(server)};
+  test.skipIf(asNobody.skip)(
+    asNobody.title("port 1023 as `nobody`: E_PORT_PRIVILEGED with the setcap hint"),
+    async () => {
+      const work = join(dir, "nobody");
+      mkdirSync(work, { mode: 0o755 });
+      chmodSync(dir, 0o755);
+      const script = join(work, "bind-1023.ts");
+      const server = join(import.meta.dir, "../../src/proxy/server.ts");
+      writeFileSync(
+        script,
+        `import { ProxyServer } from ${JSON.stringify(server)};
 try {
   await ProxyServer.listen({ host: "127.0.0.1", httpsPort: 1023, httpPort: null, routes: [], tls: [],
     upstream: () => Promise.reject(new Error("unused")) });
@@ -182,26 +185,27 @@ try {
 }
 process.exit(0);
 `,
-    );
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
-    const child = Bun.spawn([runuser!, "-u", "nobody", "--", compileForNobody(script)], {
-      env,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, exitCode] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
-    const error = JSON.parse(stdout) as Record<string, unknown>;
-    expect(error).toMatchObject({ name: "GotunnelError", code: "E_PORT_PRIVILEGED", exitCode: 4 });
-    expect(error.message).toBe("port 1023 (HTTPS) needs root privileges to bind");
-    expect(error.hint).toContain("setcap cap_net_bind_service=+ep");
-    expect(error.hint).toContain("--proxy-https-port 8443");
-  });
+      );
+      const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+      const child = Bun.spawn([runuser!, "-u", "nobody", "--", compileForNobody(script)], {
+        env,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr, exitCode] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+        child.exited,
+      ]);
+      expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+      const error = JSON.parse(stdout) as Record<string, unknown>;
+      expect(error).toMatchObject({ name: "GotunnelError", code: "E_PORT_PRIVILEGED", exitCode: 4 });
+      expect(error.message).toBe("port 1023 (HTTPS) needs root privileges to bind");
+      expect(error.hint).toContain("setcap cap_net_bind_service=+ep");
+      expect(error.hint).toContain("--proxy-https-port 8443");
+    },
+  );
 });
 
 describe("EADDRNOTAVAIL", () => {

