@@ -1,7 +1,7 @@
 /**
  * `bun run test` (what CI runs): installs the system tools the tests drive when it can (root with apt-get:
  * scripts/system-deps.ts; `GOTUNNEL_TEST_INSTALL=0` turns that off), typecheck, lint, build the binary, then every
- * test tier. It ends with the skipped tests and why, then a last plain line `N passed, N failed, N skipped` that
+ * test tier. It ends with the skipped tests and why, then `N skipped`, then a last plain line `N passed, N failed` that
  * counts test cases (plus one failure per failed check step).
  * `bun run test unit` / `integration` / `e2e` runs one tier (e2e builds first).
  */
@@ -145,5 +145,7 @@ if (skippedList.length > 0) {
   console.log(`\nskipped (${skippedList.length}):`);
   for (const line of skippedList) console.log(`  ${line}`);
 }
-console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`${skipped} skipped`);
+// CI reads exactly this line, and it must be the last one.
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
