@@ -4,8 +4,8 @@
  * and is taken over.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { GotunnelError } from "../core/errors.ts";
+import { dirname, join } from "node:path";
+import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 
 export const LOCK_FILE = "daemon.pid";
 const RUNTIME_DIR_MODE = 0o700;
@@ -37,15 +37,23 @@ export function readLockPid(path: string): number | undefined {
 }
 
 function tryCreate(path: string): boolean {
+  let fd: number;
   try {
-    const fd = openSync(path, "wx", 0o600);
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return true;
+    fd = openSync(path, "wx", 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
   }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+  } catch (error) {
+    // A full disk: an empty pid file would read as a stale lock to everyone else; leave none.
+    unlinkSync(path);
+    throw isDiskFull(error) ? diskFullError(error, path, dirname(path)) : error;
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 export function acquireLock(runtimeDir: string): DaemonLock {

@@ -1,0 +1,56 @@
+/**
+ * What safe-fs.ts says when it refuses a path: which path, who owns it, and the command that fixes it. All E_IO
+ * (exit 8): a file or directory gotunnel owns cannot be used as it is.
+ */
+import { GotunnelError } from "../core/errors.ts";
+import { type SudoUser, userName } from "./owner.ts";
+
+/** Root, acting for a user, found a symbolic link where gotunnel keeps a file or directory of its own. */
+export function linkRefusal(path: string, sudo: SudoUser | undefined): GotunnelError {
+  const why = sudo
+    ? `gotunnel runs as root here (sudo) and never follows a link in ${sudo.name}'s gotunnel directories`
+    : "gotunnel never writes its own files through a link";
+  return new GotunnelError("E_IO", `${path} is a symbolic link: ${why}`, {
+    hint: `remove the link (\`rm ${path}\`) and run the command again; gotunnel creates what it needs there`,
+    details: { path, reason: "link" },
+  });
+}
+
+/** A gotunnel directory (or file) under sudo that is not the invoking user's. */
+export function ownerRefusal(path: string, uid: number, sudo: SudoUser): GotunnelError {
+  const owner = userName(uid);
+  const hint =
+    uid === 0
+      ? `if it is ${sudo.name}'s (an older \`sudo gotunnel\` left it to root), give it back: \`sudo chown -R ${sudo.name}: ${path}\``
+      : `move it aside (\`sudo mv ${path} ${path}.${owner.replaceAll(" ", "-")}\`) and run the command again`;
+  return new GotunnelError(
+    "E_IO",
+    `${path} belongs to ${owner}, not to ${sudo.name} who ran sudo: gotunnel, running as root, only uses ${sudo.name}'s own directories and files`,
+    { hint, details: { path, owner: uid, expected: sudo.uid, reason: "owner" } },
+  );
+}
+
+/** Under sudo, a missing directory whose parent is not the invoking user's: root would create it for them there. */
+export function creationRefusal(path: string, parent: string, uid: number, sudo: SudoUser): GotunnelError {
+  const owner = userName(uid);
+  const giveBack =
+    uid === 0
+      ? `if ${parent} should be ${sudo.name}'s (an older \`sudo gotunnel\` left it to root): \`sudo chown ${sudo.name}: ${parent}\`; otherwise `
+      : "";
+  return new GotunnelError(
+    "E_IO",
+    `cannot create ${path}: ${parent} belongs to ${owner}, not to ${sudo.name} who ran sudo, and gotunnel, running as root, creates directories only in ${sudo.name}'s own`,
+    {
+      hint: `${giveBack}create it for them: \`sudo install -d -m 700 -o ${sudo.name} -g ${sudo.gid} ${path}\``,
+      details: { path, parent, owner: uid, expected: sudo.uid, reason: "parent owner" },
+    },
+  );
+}
+
+/** A device, socket, FIFO or directory where gotunnel keeps a regular file. */
+export function notRegularRefusal(path: string): GotunnelError {
+  return new GotunnelError("E_IO", `${path} is not a regular file, so gotunnel will not write to it`, {
+    hint: `move it aside (\`mv ${path} ${path}.aside\`) and run the command again`,
+    details: { path, reason: "not a file" },
+  });
+}
