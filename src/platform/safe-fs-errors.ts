@@ -6,14 +6,15 @@ import { GotunnelError } from "../core/errors.ts";
 import { type SudoUser, userName } from "./owner.ts";
 
 /** Root, acting for a user, found a symbolic link where gotunnel keeps a file or directory of its own. */
-export function linkRefusal(path: string, sudo: SudoUser | undefined): GotunnelError {
+export function linkRefusal(path: string, sudo: SudoUser | undefined, kind: "file" | "directory"): GotunnelError {
   const why = sudo
     ? `gotunnel runs as root here (sudo) and never follows a link in ${sudo.name}'s gotunnel directories`
     : "gotunnel never writes its own files through a link";
-  return new GotunnelError("E_IO", `${path} is a symbolic link: ${why}`, {
-    hint: `remove the link (\`rm ${path}\`) and run the command again; gotunnel creates what it needs there`,
-    details: { path, reason: "link" },
-  });
+  const hint =
+    kind === "directory"
+      ? `gotunnel needs a real directory there: move what the link points to into its place (or set GOTUNNEL_HOME to that directory), or remove the link (\`rm ${path}\`) to let gotunnel create one`
+      : `remove the link (\`rm ${path}\`) and run the command again; gotunnel creates the file itself`;
+  return new GotunnelError("E_IO", `${path} is a symbolic link: ${why}`, { hint, details: { path, reason: "link" } });
 }
 
 /** A gotunnel directory (or file) under sudo that is not the invoking user's. */
@@ -30,19 +31,29 @@ export function ownerRefusal(path: string, uid: number, sudo: SudoUser): Gotunne
   );
 }
 
-/** Under sudo, a missing directory whose parent is not the invoking user's: root would create it for them there. */
-export function creationRefusal(path: string, parent: string, uid: number, sudo: SudoUser): GotunnelError {
+/**
+ * Under sudo, a missing directory whose parent is not the invoking user's: root would create it for them there.
+ * `realParent` is where the parent's path leads when a link is on the way (~/.local/state -> /etc).
+ */
+export function creationRefusal(
+  path: string,
+  parent: string,
+  realParent: string,
+  uid: number,
+  sudo: SudoUser,
+): GotunnelError {
   const owner = userName(uid);
+  const shown = realParent === parent ? parent : `${parent} (a link to ${realParent})`;
   const giveBack =
     uid === 0
       ? `if ${parent} should be ${sudo.name}'s (an older \`sudo gotunnel\` left it to root): \`sudo chown ${sudo.name}: ${parent}\`; otherwise `
       : "";
   return new GotunnelError(
     "E_IO",
-    `cannot create ${path}: ${parent} belongs to ${owner}, not to ${sudo.name} who ran sudo, and gotunnel, running as root, creates directories only in ${sudo.name}'s own`,
+    `cannot create ${path}: ${shown} belongs to ${owner}, not to ${sudo.name} who ran sudo, and gotunnel, running as root, creates directories only in ${sudo.name}'s own`,
     {
       hint: `${giveBack}create it for them: \`sudo install -d -m 700 -o ${sudo.name} -g ${sudo.gid} ${path}\``,
-      details: { path, parent, owner: uid, expected: sudo.uid, reason: "parent owner" },
+      details: { path, parent, realParent, owner: uid, expected: sudo.uid, reason: "parent owner" },
     },
   );
 }
@@ -52,5 +63,13 @@ export function notRegularRefusal(path: string): GotunnelError {
   return new GotunnelError("E_IO", `${path} is not a regular file, so gotunnel will not write to it`, {
     hint: `move it aside (\`mv ${path} ${path}.aside\`) and run the command again`,
     details: { path, reason: "not a file" },
+  });
+}
+
+/** A file (or anything else) where gotunnel keeps a directory. */
+export function notDirectoryRefusal(path: string): GotunnelError {
+  return new GotunnelError("E_IO", `${path} is not a directory, so gotunnel cannot keep its files there`, {
+    hint: `move it aside (\`mv ${path} ${path}.aside\`) and run the command again`,
+    details: { path, reason: "not a directory" },
   });
 }

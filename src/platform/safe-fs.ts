@@ -33,6 +33,8 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   type Stats,
   unlinkSync,
@@ -41,7 +43,13 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 import { invokingOwner, type SudoUser } from "./owner.ts";
-import { creationRefusal, linkRefusal, notRegularRefusal, ownerRefusal } from "./safe-fs-errors.ts";
+import {
+  creationRefusal,
+  linkRefusal,
+  notDirectoryRefusal,
+  notRegularRefusal,
+  ownerRefusal,
+} from "./safe-fs-errors.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -112,6 +120,11 @@ export class OwnedDir {
   /** The directory's own status (owner, mode), from the open descriptor. */
   stat(): Stats {
     return this.#fd === undefined ? lstatSync(this.path) : fstatSync(this.#fd);
+  }
+
+  /** Where this directory really is, links resolved (for messages: ~/.local/state may lead to /etc). */
+  realPath(): string {
+    return PROC_FD && this.#fd !== undefined ? readlinkSync(`/proc/self/fd/${this.#fd}`) : realpathSync(this.path);
   }
 
   /** Sets this directory's mode (mkdir's is filtered by the umask and never applied to an existing directory). */
@@ -273,7 +286,7 @@ export class OwnedDir {
   #mapped(error: unknown, name: string): unknown {
     if (error instanceof GotunnelError) return error;
     if (isDiskFull(error)) return diskFullError(error, this.pathOf(name), this.path);
-    if ((error as NodeJS.ErrnoException).code === "ELOOP") return linkRefusal(this.pathOf(name), this.#sudo);
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") return linkRefusal(this.pathOf(name), this.#sudo, "file");
     return error;
   }
 
@@ -303,7 +316,8 @@ export class OwnedDir {
       created = false;
     }
     // Without sudo a link here is the user's own choice (their CA kept elsewhere, say) and is followed.
-    const fd = openSync(this.#at(name), constants.O_RDONLY | O_DIRECTORY | (this.#sudo ? O_NOFOLLOW : 0));
+    const fd = openDirectoryAt(this.#at(name), this.pathOf(name), this.#sudo, this.#sudo !== undefined);
+    if (fd === undefined) throw new Error(`${this.pathOf(name)} vanished right after mkdir`);
     try {
       if (created) {
         fchmodSync(fd, mode);
@@ -325,13 +339,22 @@ export class OwnedDir {
 /** Opens an existing directory; undefined when it does not exist. Under sudo a link at `path` itself is refused. */
 function openDirectory(path: string, sudo: SudoUser | undefined, followLink = false): number | undefined {
   if (!DIRECTORY_FDS) return undefined;
+  return openDirectoryAt(path, path, sudo, sudo !== undefined && !followLink);
+}
+
+/**
+ * open(O_DIRECTORY), with O_NOFOLLOW when `noFollow`; undefined when nothing is there. Linux answers O_NOFOLLOW on a
+ * link with ELOOP, or with ENOTDIR when O_DIRECTORY is checked first (a link to a directory): lstat tells them apart.
+ */
+function openDirectoryAt(at: string, shown: string, sudo: SudoUser | undefined, noFollow: boolean): number | undefined {
   try {
-    return openSync(path, constants.O_RDONLY | O_DIRECTORY | (sudo && !followLink ? O_NOFOLLOW : 0));
+    return openSync(at, constants.O_RDONLY | O_DIRECTORY | (noFollow ? O_NOFOLLOW : 0));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;
-    if (code === "ELOOP") throw linkRefusal(path, sudo);
-    throw error;
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw error;
+    if (lstatSync(at).isSymbolicLink()) throw linkRefusal(shown, sudo, "directory");
+    throw notDirectoryRefusal(shown);
   }
 }
 
@@ -362,7 +385,7 @@ function createDirectories(target: string, mode: number, sudo: SudoUser | undefi
     for (const name of missing) {
       const parent = dir.stat();
       if (parent.uid !== sudo.uid && (parent.mode & STICKY_WORLD_WRITABLE) !== STICKY_WORLD_WRITABLE) {
-        throw creationRefusal(dir.pathOf(name), dir.path, parent.uid, sudo);
+        throw creationRefusal(dir.pathOf(name), dir.path, dir.realPath(), parent.uid, sudo);
       }
       const child = dir.subdir(name, mode);
       dir.close();

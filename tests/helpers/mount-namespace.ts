@@ -50,8 +50,10 @@ export class MountNamespace {
   /** Runs `argv` inside the namespace, with only `env` (plus PATH) as its environment. */
   run(argv: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}) {
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env };
-    const enter = ["nsenter", "--target", String(this.holder.pid), "--mount"];
-    return run([...enter, ...(options.cwd ? [`--wd=${options.cwd}`] : []), "--", ...argv], {
+    const enter = ["nsenter", "--target", String(this.holder.pid), "--mount", "--"];
+    // Not nsenter --wd: it opens that directory before entering, i.e. in this machine's namespace.
+    const inDir = options.cwd ? ["sh", "-c", 'cd "$0" && exec "$@"', options.cwd] : [];
+    return run([...enter, ...inDir, ...argv], {
       env,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
