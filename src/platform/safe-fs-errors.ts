@@ -17,6 +17,18 @@ export function linkRefusal(path: string, sudo: SudoUser | undefined, kind: "fil
   return new GotunnelError("E_IO", `${path} is a symbolic link: ${why}`, { hint, details: { path, reason: "link" } });
 }
 
+/** Under sudo, a file in the user's directory that is not theirs and has other names: root would write those too. */
+export function hardLinkRefusal(path: string, links: number, sudo: SudoUser): GotunnelError {
+  return new GotunnelError(
+    "E_IO",
+    `${path} has ${links - 1} other name${links === 2 ? "" : "s"} (hard links) and is not ${sudo.name}'s: gotunnel, running as root, will not write to a file that may be another one elsewhere`,
+    {
+      hint: `remove this name (\`rm ${path}\`, the other names keep the file) and run the command again`,
+      details: { path, links, reason: "hard link" },
+    },
+  );
+}
+
 /** A gotunnel directory (or file) under sudo that is not the invoking user's. */
 export function ownerRefusal(path: string, uid: number, sudo: SudoUser): GotunnelError {
   const owner = userName(uid);

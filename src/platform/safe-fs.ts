@@ -45,6 +45,7 @@ import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 import { invokingOwner, type SudoUser } from "./owner.ts";
 import {
   creationRefusal,
+  hardLinkRefusal,
   linkRefusal,
   notDirectoryRefusal,
   notRegularRefusal,
@@ -301,8 +302,10 @@ export class OwnedDir {
     if (!stat.isFile()) throw notRegularRefusal(this.pathOf(name));
     const sudo = this.#sudo;
     if (!sudo || stat.uid === sudo.uid) return;
-    // root's own file with one name is one an earlier run left here as root; anything else is not ours to write.
-    if (stat.uid !== 0 || stat.nlink !== 1) throw ownerRefusal(this.pathOf(name), stat.uid, sudo);
+    // A second name makes it someone else's file too (a hard link to /etc/shadow writes /etc/shadow).
+    if (stat.nlink !== 1) throw hardLinkRefusal(this.pathOf(name), stat.nlink, sudo);
+    // root's own file with one name is one an earlier run left here as root; another user's is not ours to write.
+    if (stat.uid !== 0) throw ownerRefusal(this.pathOf(name), stat.uid, sudo);
     fchownSync(fd, sudo.uid, sudo.gid);
   }
 

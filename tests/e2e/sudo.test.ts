@@ -37,7 +37,8 @@ afterEach(async () => {
   if (!user) return;
   await stopDaemons();
   await user.freshHome();
-  await user.ns.run(["rm", "-rf", VICTIM, `${VICTIM}-new`, user.hostsFile, join(user.root, "rootdata")]);
+  const planted = [VICTIM, `${VICTIM}-new`, user.hostsFile, join(user.root, "rootdata"), join(user.root, "root-only")];
+  await user.ns.run(["rm", "-rf", ...planted]);
 });
 
 afterAll(async () => {
@@ -156,6 +157,30 @@ describe.skipIf(skipReason !== undefined)("sudo gotunnel, for real, as an unpriv
       const appended = await sudoStart();
       expectRefused(appended, /daemon\.log is a symbolic link/);
       expect(victim()).toBe(VICTIM_TEXT);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
+    "a daemon.log hard-linked to a root file (where fs.protected_hardlinks is off) is refused; the file is untouched",
+    async () => {
+      // This machine stops users from linking root's files (fs.protected_hardlinks=1; macOS has no such guard), so
+      // root makes the link the user could make elsewhere. A hard link cannot cross file systems: the file is on the
+      // home's tmpfs, in a directory only root can enter.
+      const rootOnly = join(user.root, "root-only");
+      await user.ns.sh(
+        `install -d -m 700 "$1" && printf 'root only\\n' > "$1/file" && install -d -o "$3" -g "$4" "$2" && ln "$1/file" "$2/daemon.log"`,
+        [rootOnly, stateDir(), String(user.uid), String(user.gid)],
+      );
+      const started = await sudoStart();
+      expectRefused(
+        started,
+        new RegExp(
+          `^error ${stateDir()}/daemon\\.log has 1 other name \\(hard links\\) and is not ${SUDO_USER_NAME}'s`,
+          "m",
+        ),
+      );
+      expect(readFileSync(user.path(join(rootOnly, "file")), "utf8")).toBe("root only\n");
     },
     STEP_TIMEOUT_MS,
   );
