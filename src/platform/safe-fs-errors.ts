@@ -5,6 +5,25 @@
 import { GotunnelError } from "../core/errors.ts";
 import { type SudoUser, userName } from "./owner.ts";
 
+/** Without sudo: `path` cannot be used because `blocking` (it, or its nearest existing parent) is someone else's. */
+export function accessRefusal(path: string, blocking: string, uid: number, cause: unknown): GotunnelError {
+  const owner = userName(uid);
+  const me = userName(process.getuid?.() ?? -1);
+  const hint =
+    uid === 0
+      ? `an older \`sudo gotunnel\` may have created it as root; give it back: \`sudo chown -R ${me}: ${blocking}\``
+      : `ask ${owner} to share it, or set GOTUNNEL_HOME to a directory of yours`;
+  return new GotunnelError(
+    "E_IO",
+    `cannot use ${path}: permission denied, ${blocking} belongs to ${owner}, not to you (${me})`,
+    {
+      hint,
+      details: { path, blocking, owner: uid, reason: "permission" },
+      cause,
+    },
+  );
+}
+
 /** Root, acting for a user, found a symbolic link where gotunnel keeps a file or directory of its own. */
 export function linkRefusal(path: string, sudo: SudoUser | undefined, kind: "file" | "directory"): GotunnelError {
   const why = sudo

@@ -37,6 +37,7 @@ import {
   realpathSync,
   renameSync,
   type Stats,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -44,6 +45,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 import { invokingOwner, type SudoUser } from "./owner.ts";
 import {
+  accessRefusal,
   creationRefusal,
   hardLinkRefusal,
   linkRefusal,
@@ -143,7 +145,7 @@ export class OwnedDir {
       throw this.#mapped(error, name);
     }
     try {
-      return readFileSync(fd, "utf8");
+      return this.#guard(name, () => readFileSync(fd, "utf8"));
     } finally {
       closeSync(fd);
     }
@@ -288,6 +290,16 @@ export class OwnedDir {
     if (error instanceof GotunnelError) return error;
     if (isDiskFull(error)) return diskFullError(error, this.pathOf(name), this.path);
     if ((error as NodeJS.ErrnoException).code === "ELOOP") return linkRefusal(this.pathOf(name), this.#sudo, "file");
+    return this.#withRealPaths(error);
+  }
+
+  /** Errors say `/proc/self/fd/N/name`; users should read the directory's own path. */
+  #withRealPaths(error: unknown): unknown {
+    if (this.#fd === undefined || !PROC_FD || !(error instanceof Error)) return error;
+    const anchor = `/proc/self/fd/${this.#fd}`;
+    error.message = error.message.replaceAll(anchor, this.path);
+    const errno = error as NodeJS.ErrnoException;
+    if (errno.path) errno.path = errno.path.replace(anchor, this.path);
     return error;
   }
 
@@ -355,6 +367,7 @@ function openDirectoryAt(at: string, shown: string, sudo: SudoUser | undefined, 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;
+    if (code === "EACCES") throw permissionError(error, shown);
     if (code !== "ELOOP" && code !== "ENOTDIR") throw error;
     if (lstatSync(at).isSymbolicLink()) throw linkRefusal(shown, sudo, "directory");
     throw notDirectoryRefusal(shown);
@@ -371,7 +384,7 @@ function createDirectories(target: string, mode: number, sudo: SudoUser | undefi
       mkdirSync(target, { recursive: true, mode });
     } catch (error) {
       if (isDiskFull(error)) throw diskFullError(error, target, dirname(target));
-      throw error;
+      throw permissionError(error, target);
     }
     return new OwnedDir(target, openDirectory(target, sudo), sudo);
   }
@@ -399,6 +412,19 @@ function createDirectories(target: string, mode: number, sudo: SudoUser | undefi
     dir.close();
     throw error;
   }
+}
+
+/**
+ * EACCES on one of gotunnel's paths, without sudo: says which directory is in the way and whose it is (root's, most
+ * often, after an older `sudo gotunnel` created ~/.local as root). Any other error passes through.
+ */
+function permissionError(error: unknown, path: string): unknown {
+  const me = process.getuid?.();
+  if ((error as NodeJS.ErrnoException).code !== "EACCES" || me === undefined) return error;
+  let blocking = path;
+  while (!existsSync(blocking) && blocking !== dirname(blocking)) blocking = dirname(blocking);
+  const owner = statSync(blocking).uid;
+  return owner === me ? error : accessRefusal(path, blocking, owner, error);
 }
 
 /** Under sudo, the directory on `fd` must belong to the invoking user; closes `fd` when it does not. */

@@ -142,6 +142,32 @@ describe.skipIf(skipReason !== undefined)("sudo gotunnel, for real, as an unpriv
   );
 
   test(
+    "an account an older sudo gotunnel left with a root-owned ~/.local: the user's own gotunnel names it and the fix",
+    async () => {
+      // What main did: ~/.local, ~/.local/share and ~/.local/state created by root (0700), gotunnel's dirs handed back.
+      const local = join(user.home, ".local");
+      await user.ns.sh(`install -d -m 700 "$1" "$1/share" "$1/state"`, [local]);
+      const ca = await user.gotunnel(["ca"]);
+      expectRefused(
+        ca,
+        new RegExp(
+          `^error cannot use ${dataDir()}/ca: permission denied, ${local} belongs to root, not to you \\(${SUDO_USER_NAME}\\)$`,
+          "m",
+        ),
+      );
+      expect(ca.stderr).toContain(
+        `hint  an older \`sudo gotunnel\` may have created it as root; give it back: \`sudo chown -R ${SUDO_USER_NAME}: ${local}\``,
+      );
+      // The hint, followed, is enough.
+      expect((await user.ns.run(["chown", "-R", `${SUDO_USER_NAME}:`, local])).exitCode).toBe(0);
+      const again = await user.gotunnel(["ca"]);
+      expect(again.stderr).toBe("");
+      expect(again.exitCode).toBe(0);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
     "a daemon.log the user linked to a root file is refused; the file is neither created nor written",
     async () => {
       await user.shAsUser(`mkdir -p "${stateDir()}" && ln -s ${VICTIM}-new "${stateDir()}/daemon.log"`);
