@@ -212,16 +212,19 @@ describe.skipIf(skipReason !== undefined)("sudo gotunnel, for real, as an unpriv
   );
 
   test(
-    "temp names planted for the state file (routes.json.<pid>.tmp) are never opened; the route is saved",
+    "temp names planted for the state file and the CA bundle (<name>.<pid>.tmp) are never opened; both are written",
     async () => {
       plantVictim();
-      await user.shAsUser(`mkdir -p "${stateDir()}"`);
-      // The daemon's pid will be a little above the last one handed out: cover the next 2000, planted by one process
-      // (perl is part of every Debian) so the planting itself does not use up the pids it covers.
-      const last = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
-      const plant = `symlink("${VICTIM}", "routes.json.$_.tmp") or die "$!" for ${last} .. ${last + 2000}`;
-      const planted = await user.asUser(["sh", "-c", 'cd "$0" && exec perl -e "$1"', stateDir(), plant]);
-      expect(planted.stderr).toBe("");
+      await user.shAsUser(`mkdir -p "${stateDir()}" "${dataDir()}"`);
+      // The next pids will be a little above the last one handed out: cover 2000, planted by one process (perl is part
+      // of every Debian) so the planting itself does not use up the pids it covers.
+      const plantTemps = async (dir: string, file: string) => {
+        const last = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+        const plant = `symlink("${VICTIM}", "${file}.$_.tmp") or die "$!" for ${last} .. ${last + 2000}`;
+        const planted = await user.asUser(["sh", "-c", 'cd "$0" && exec perl -e "$1"', dir, plant]);
+        expect(planted.stderr).toBe("");
+      };
+      await plantTemps(stateDir(), "routes.json");
       const started = await sudoStart();
       expect(started.stderr).toBe("");
       expect(started.exitCode).toBe(0);
@@ -230,6 +233,19 @@ describe.skipIf(skipReason !== undefined)("sudo gotunnel, for real, as an unpriv
       expect(lstatSync(state).isFile()).toBe(true);
       expect(lstatSync(state).uid).toBe(user.uid);
       expect(JSON.parse(readFileSync(state, "utf8")).routes[0].name).toBe("sudo-demo.local");
+
+      // `gotunnel env` writes the CA bundle (system roots + our CA) next to the CA.
+      await plantTemps(dataDir(), "ca-bundle.pem");
+      const env = await user.sudoGotunnel(["env"]);
+      expect(env.stderr).toBe("");
+      expect(env.exitCode).toBe(0);
+      expect(victim()).toBe(VICTIM_TEXT);
+      const bundle = user.path(join(dataDir(), "ca-bundle.pem"));
+      expect(lstatSync(bundle).isFile()).toBe(true);
+      expect(lstatSync(bundle).uid).toBe(user.uid);
+      expect(readFileSync(bundle, "utf8")).toContain(
+        readFileSync(user.path(join(dataDir(), "ca", "rootCA.pem")), "utf8").trim(),
+      );
     },
     STEP_TIMEOUT_MS,
   );
