@@ -16,7 +16,7 @@ import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
 import { socketPath } from "./control/server.ts";
 import { LOG_FILE, SHUTDOWN_GRACE_MS } from "./daemon.ts";
 import { isAlive } from "./lock.ts";
-import { parseStartReport, START_REPORT_ENV, START_REPORT_FD } from "./start-report.ts";
+import { parseStartReport, startReportChannel } from "./start-report.ts";
 import { STATE_DIR_MODE } from "./state.ts";
 
 /** CA creation, certificates and the bind take well under a second; this bound only catches a daemon that hangs. */
@@ -105,21 +105,22 @@ async function spawnDaemon(
     `--log-format=${logConfig.format}`,
     `--environment=${observability.environment}`,
   ];
+  const startReport = startReportChannel(paths.stateDir);
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: { ...process.env, [START_REPORT_ENV]: String(START_REPORT_FD) },
-    stdio: ["ignore", log, log, "pipe"],
+    env: { ...process.env, ...startReport.env },
+    stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });
   closeSync(log);
   child.unref();
-  const report = readStartReport(child.stdio[START_REPORT_FD] as number);
+  const report = startReport.reader(child.stdio);
   const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
   let lost = false;
   while (Date.now() < deadline) {
     if (await answers(client)) return;
     if (!lost && (child.exitCode !== null || child.signalCode !== null)) {
-      const failure = startFailure(paths, await report);
+      const failure = startFailure(paths, await report());
       // Two commands started a daemon at the same moment and ours lost the lock: wait for the winner instead.
       const winner = failure.details?.pid;
       if (!(typeof winner === "number" && isAlive(winner))) throw failure;
@@ -130,17 +131,6 @@ async function spawnDaemon(
   throw new GotunnelError("E_DAEMON", `the gotunnel daemon did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s`, {
     hint: `see its log: ${logPath(paths)}`,
   });
-}
-
-/**
- * Reads the daemon's start report to end of file, in the background: the daemon closes its end once it serves, or
- * exits. A read failure of our own pipe is treated as an empty report: startFailure then points to the log.
- */
-function readStartReport(fd: number): Promise<string> {
-  return Bun.file(fd)
-    .text()
-    .catch(() => "")
-    .finally(() => closeSync(fd));
 }
 
 /** While a daemon starts, "not answering yet" is expected: only whether it answers matters. */
