@@ -18,7 +18,7 @@ const NS_TMPFS_SIZE = "64m";
 
 /** Why real-sudo tests cannot run here, or undefined when they can. */
 export function sudoUserSkipReason(): string | undefined {
-  return mountNamespaceSkipReason(["sudo", "useradd", "id", "install"]);
+  return mountNamespaceSkipReason(["sudo", "useradd", "id", "install", "perl"]);
 }
 
 export class SudoUser {
