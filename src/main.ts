@@ -3,9 +3,10 @@
  * Entry point for `bun build --compile`. Commands are imported lazily so `gotunnel --version` loads almost nothing;
  * every error is mapped to a message, a hint and a documented exit code here and nowhere else.
  */
+import { dirname } from "node:path";
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import { buildInfo } from "./core/build-info.ts";
-import { ExitCode } from "./core/errors.ts";
+import { diskFullError, ExitCode, isDiskFull } from "./core/errors.ts";
 
 type Loader = () => Promise<CommandDef>;
 const lazy =
@@ -42,19 +43,18 @@ const main = defineCommand({
   },
 });
 
-function wants(rawArgs: string[], flag: string): boolean {
-  return rawArgs.includes(flag);
+/**
+ * A full disk is never a bug, whichever write met it: the writes gotunnel knows (state, CA, log, hosts) say which
+ * file; any other still gets the full-disk message and exit 8 instead of a stack trace.
+ */
+function asDiskFull(error: unknown): unknown {
+  if (!isDiskFull(error)) return error;
+  const path = (error as NodeJS.ErrnoException).path;
+  return path === undefined ? diskFullError(error) : diskFullError(error, path, dirname(path));
 }
 
-/** Under sudo, files a command created (the CA on first use, say) belong to the invoking user (platform/owner.ts). */
-async function handBackFiles(): Promise<void> {
-  if (!process.env.SUDO_UID) return;
-  const [{ giveToInvokingUser }, { resolvePaths }] = await Promise.all([
-    import("./platform/owner.ts"),
-    import("./platform/paths.ts"),
-  ]);
-  const paths = resolvePaths();
-  giveToInvokingUser([paths.dataDir, paths.configDir, paths.stateDir, paths.runtimeDir]);
+function wants(rawArgs: string[], flag: string): boolean {
+  return rawArgs.includes(flag);
 }
 
 async function run(rawArgs: string[]): Promise<number> {
@@ -73,8 +73,8 @@ async function run(rawArgs: string[]): Promise<number> {
   }
   try {
     await (await import("./cli/flags.ts")).rejectUnknownFlags(main, rawArgs);
+    // Under sudo, every file and directory a command creates is the invoking user's from the start (safe-fs.ts).
     await runCommand(main, { rawArgs });
-    await handBackFiles();
     // `run` hands back its child command's exit code.
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (error) {
@@ -85,7 +85,7 @@ async function run(rawArgs: string[]): Promise<number> {
           error,
           rawArgs.find((arg) => !arg.startsWith("-")),
         )
-      : error;
+      : asDiskFull(error);
     return printError(mapped, {
       json: wants(rawArgs, "--json"),
       debug: wants(rawArgs, "--debug") || !!process.env.DEBUG,

@@ -3,9 +3,10 @@ import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
-import { recordStartError, runDaemon } from "../daemon/daemon.ts";
+import { runDaemon } from "../daemon/daemon.ts";
 import { stopDaemon } from "../daemon/spawn.ts";
-import { resolvePaths } from "../platform/paths.ts";
+import { takeStartReport } from "../daemon/start-report.ts";
+import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
 import { telemetrySettings } from "../telemetry/settings.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
@@ -19,6 +20,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const paths = resolvePaths();
+    // Taken first, so a failure anywhere below (even the config) reaches the command that started this daemon.
+    const startReport = takeStartReport();
     if (args.action === "stop") {
       const pid = await stopDaemon(paths);
       info(pid === undefined ? "no gotunnel daemon is running" : `stopped the gotunnel daemon (pid ${pid})`);
@@ -29,19 +32,28 @@ export default defineCommand({
         hint: "run `gotunnel daemon` to start it in the foreground, or `gotunnel daemon stop`",
       });
     }
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
-    const { activeSpanIds } = await import("../telemetry/span-ids.ts");
-    const log = createDaemonLog(loaded.config.log.format, activeSpanIds);
-    const { proxy, lan, observability } = loaded.config;
-    const telemetry = telemetrySettings(observability);
-    const reporter = await startErrorReporter(telemetry);
-    if (telemetry.sentry) log("info", `errors go to Sentry (${redactSecrets(telemetry.sentry.dsn)}), scrubbed`);
-    await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log, reporter, observability })
-      .catch((error: unknown) => {
-        recordStartError(paths, error);
-        reporter.report(error, { component: "daemon" });
-        throw error;
-      })
-      .finally(() => reporter.flush(REPORT_FLUSH_MS));
+    try {
+      await serveInForeground(paths, args, () => startReport.close());
+    } catch (error) {
+      startReport.failed(error);
+      throw error;
+    }
   },
 });
+
+/** Loads the config and serves until shutdown; `onReady` once the daemon answers on its socket. */
+async function serveInForeground(paths: Paths, args: Parameters<typeof overridesFrom>[0], onReady: () => void) {
+  const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
+  const { activeSpanIds } = await import("../telemetry/span-ids.ts");
+  const log = createDaemonLog(loaded.config.log.format, activeSpanIds);
+  const { proxy, lan, observability } = loaded.config;
+  const telemetry = telemetrySettings(observability);
+  const reporter = await startErrorReporter(telemetry);
+  if (telemetry.sentry) log("info", `errors go to Sentry (${redactSecrets(telemetry.sentry.dsn)}), scrubbed`);
+  await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log, reporter, observability, onReady })
+    .catch((error: unknown) => {
+      reporter.report(error, { component: "daemon" });
+      throw error;
+    })
+    .finally(() => reporter.flush(REPORT_FLUSH_MS));
+}

@@ -85,3 +85,35 @@ export class GotunnelError extends Error {
 export function isGotunnelError(value: unknown): value is GotunnelError {
   return value instanceof GotunnelError;
 }
+
+/** errno codes that mean "the file system has no room for this write": out of blocks or inodes, or the user's quota. */
+const DISK_FULL_CODES: Record<string, string> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "your disk quota there is used up",
+};
+
+/** True for an ENOSPC/EDQUOT error from the file system (see diskFullError). */
+export function isDiskFull(error: unknown): boolean {
+  return Object.hasOwn(DISK_FULL_CODES, errnoCode(error));
+}
+
+/**
+ * The one message for a full file system, whichever file hit it (state, CA, log, hosts): which file system, which
+ * file could not be written, and what to do. `dir` is the directory the file lives in (what `df` should look at);
+ * both are undefined only when the failed call did not say (main.ts's last resort).
+ */
+export function diskFullError(error: unknown, file?: string, dir?: string): GotunnelError {
+  const code = isDiskFull(error) ? errnoCode(error) : "ENOSPC";
+  const where =
+    dir === undefined ? "a file system gotunnel writes to is full" : `the file system holding ${dir} is full`;
+  const what = file === undefined ? "" : `: could not write ${file}`;
+  return new GotunnelError("E_IO", `${where} (${code}: ${DISK_FULL_CODES[code]})${what}`, {
+    hint: `free some space on it (\`df -h${dir === undefined ? "" : ` ${dir}`}\` shows what is left), then run the command again`,
+    details: { code, ...(file === undefined ? {} : { path: file }) },
+    cause: error,
+  });
+}
+
+function errnoCode(error: unknown): string {
+  return typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+}

@@ -4,14 +4,12 @@
  * down in order: stop accepting, let in-flight requests finish (bounded), remove our hosts entries, release the
  * listeners, the socket and the lock.
  */
-import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_ADMIN_PORT } from "../config/schema.ts";
-import { isGotunnelError } from "../core/errors.ts";
 import { hostsFilePath } from "../hosts/index.ts";
-import { giveToInvokingUser } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
+import { withOwnedDir } from "../platform/safe-fs.ts";
 import { addressAvailable } from "../proxy/listen-errors.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
 import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
@@ -28,13 +26,11 @@ import { keepPresent, listenForRevive } from "./presence.ts";
 import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
 import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
-import { loadState, statePath } from "./state.ts";
+import { loadState, STATE_DIR_MODE, statePath } from "./state.ts";
 
 /** How long in-flight requests get to finish after a stop signal before connections are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 export const LOG_FILE = "daemon.log";
-/** Where a daemon that failed to start leaves its error for the command that spawned it (see spawn.ts). */
-const START_ERROR_PREFIX = "daemon-start-error";
 
 export interface DaemonOptions {
   proxy: ResolvedConfig["proxy"];
@@ -51,18 +47,6 @@ export interface DaemonOptions {
   onReady?(status: StatusResponse): void;
 }
 
-/** One file per daemon pid: several commands may start daemons at the same moment, and each reads its own. */
-export function startErrorPath(paths: Paths, pid: number = process.pid): string {
-  return join(paths.stateDir, `${START_ERROR_PREFIX}.${pid}.json`);
-}
-
-/** Records why startup failed, so `gotunnel up` can show the real error (port in use, broken CA) and its exit code. */
-export function recordStartError(paths: Paths, error: unknown): void {
-  if (!isGotunnelError(error)) return;
-  const record = { code: error.code, message: error.message, hint: error.hint, details: error.details };
-  writeFileSync(startErrorPath(paths), `${JSON.stringify(record)}\n`, { mode: 0o600 });
-}
-
 /** Resolves after a clean shutdown. */
 export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals> {
   const { paths, log } = options;
@@ -71,6 +55,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
   const revive = listenForRevive();
   let lock: DaemonLock | undefined;
   try {
+    // Under sudo, the state and runtime dirs are created as the invoking user's (or refused: platform/safe-fs.ts).
+    withOwnedDir(paths.runtimeDir, STATE_DIR_MODE, () => undefined);
     lock = acquireLock(paths.stateDir);
     await assertNoListener(socketPath(paths.runtimeDir));
     const stateFile = statePath(paths.stateDir);
@@ -130,8 +116,6 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const adminServer =
       adminPort === false ? undefined : startAdminServer(adminPort, admin, (message) => log("warn", message));
     service.adminPort = adminServer?.port;
-    // Under sudo (to bind 443), the CA, state, log, lock and socket stay the invoking user's (platform/owner.ts).
-    giveToInvokingUser([paths.dataDir, paths.stateDir, paths.runtimeDir]);
     const status = service.status();
     log(
       "info",

@@ -20,16 +20,16 @@ import {
   fstatSync,
   linkSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { GotunnelError } from "../core/errors.ts";
+import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 import { fileLocks, flockHolder } from "../platform/flock.ts";
 import { invokingOwner } from "../platform/owner.ts";
+import { withOwnedDir } from "../platform/safe-fs.ts";
 
 export const LOCK_FILE = "daemon.lock";
 const STATE_DIR_MODE = 0o700;
@@ -78,7 +78,7 @@ type Found = { kind: "absent" } | { kind: "stale"; fd: number } | { kind: "held"
 
 /** Takes the daemon lock in `stateDir`, or fails with E_DAEMON naming the running daemon's pid. */
 export function acquireLock(stateDir: string): DaemonLock {
-  mkdirSync(stateDir, { recursive: true, mode: STATE_DIR_MODE });
+  ensureStateDir(stateDir);
   const path = lockPath(stateDir);
   let held: { pid: number | undefined } | undefined;
   for (let attempt = 0; attempt < ACQUIRE_TRIES; attempt++) {
@@ -181,8 +181,17 @@ function publish(path: string): number | undefined {
   }
 }
 
+/**
+ * The state dir, created when missing. Under sudo each missing directory is the invoking user's, and one that is a
+ * link or someone else's is refused (platform/safe-fs.ts): the lock file is then created inside it as root.
+ */
+function ensureStateDir(stateDir: string): void {
+  withOwnedDir(stateDir, STATE_DIR_MODE, () => undefined);
+}
+
 /** A full disk, a read-only or foreign directory: E_IO (exit 8), and no half-written lock file is left. */
 function cannotCreate(path: string, error: unknown): GotunnelError {
+  if (isDiskFull(error)) return diskFullError(error, path, dirname(path));
   return new GotunnelError("E_IO", `cannot create the daemon lock ${path}: ${(error as Error).message}`, {
     hint: `make sure ${dirname(path)} is yours and writable, and its disk is not full`,
     cause: error,
@@ -253,7 +262,7 @@ function heldLock(path: string, initial: number): DaemonLock {
       return { kind: "taken", pid: found.pid };
     }
     if (found.kind === "stale" && !removeStale(path, found.fd)) return { kind: "pending" };
-    mkdirSync(dirname(path), { recursive: true, mode: STATE_DIR_MODE });
+    ensureStateDir(dirname(path));
     const next = publish(path);
     // Someone created it since we looked: the next check sees whose it is.
     if (next === undefined) return { kind: "pending" };

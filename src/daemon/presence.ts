@@ -6,9 +6,7 @@
  * back what is missing: first the lock file (whoever holds it owns the socket path), then the runtime dir and socket.
  */
 import { lstatSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Server } from "bun";
-import { giveToInvokingUser } from "../platform/owner.ts";
 import type { DaemonLock } from "./lock.ts";
 
 /** Sent by a command that finds the daemon's lock held but its socket gone: "listen on your socket again, now". */
@@ -80,7 +78,6 @@ export function keepPresent(options: PresenceOptions): Presence {
       server = undefined;
       server = options.serve();
       inode = socketInode(socket);
-      giveToInvokingUser([dirname(socket)]);
       log("warn", `the control socket ${socket} was removed: listening on it again`);
       report(undefined);
     } catch (error) {

@@ -1,24 +1,30 @@
 /**
  * Starting the daemon on demand: any command that needs it spawns `gotunnel daemon` detached (its own session, stdio
  * to daemon.log), then waits, bounded, until the control socket answers. If the daemon exits first, the command
- * shows the daemon's own error (port in use, broken CA) with its exit code.
+ * shows the daemon's own error (port in use, broken CA, full disk) with its exit code, sent through a pipe
+ * (start-report.ts).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { configDefaults } from "../config/schema.ts";
-import { type ErrorCode, GotunnelError } from "../core/errors.ts";
+import { GotunnelError } from "../core/errors.ts";
 import type { Paths } from "../platform/paths.ts";
+import { withOwnedDir } from "../platform/safe-fs.ts";
 import { ControlClient, isNotRunning } from "./control/client.ts";
 import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
 import { socketPath } from "./control/server.ts";
-import { LOG_FILE, SHUTDOWN_GRACE_MS, startErrorPath } from "./daemon.ts";
+import { LOG_FILE, SHUTDOWN_GRACE_MS } from "./daemon.ts";
 import { lockHeld, lockHolder } from "./lock.ts";
 import { answers, reviveDaemon, signalDaemon, unreachableHolder } from "./reach.ts";
+import { parseStartReport, startReportChannel } from "./start-report.ts";
+import { STATE_DIR_MODE } from "./state.ts";
 
 /** CA creation, certificates and the bind take well under a second; this bound only catches a daemon that hangs. */
 const DAEMON_START_TIMEOUT_MS = 15_000;
 const POLL_MS = 50;
+/** daemon.log may hold request URLs and route names: the user's alone. */
+const LOG_FILE_MODE = 0o600;
 
 export function logPath(paths: Paths): string {
   return join(paths.stateDir, LOG_FILE);
@@ -97,8 +103,8 @@ async function spawnDaemon(
   { proxy, log: logConfig, observability }: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
   client: ControlClient,
 ): Promise<void> {
-  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  const log = openSync(logPath(paths), "a", 0o600);
+  // Under sudo this runs as root in the user's state dir: safe-fs never follows a link planted as daemon.log.
+  const log = withOwnedDir(paths.stateDir, STATE_DIR_MODE, (dir) => dir.openAppend(LOG_FILE, LOG_FILE_MODE));
   // `--flag=value`: a bare "0" after a flag would read as a positional (the daemon's `stop` action).
   const flags = [
     `--proxy-https-port=${proxy.httpsPort}`,
@@ -106,20 +112,22 @@ async function spawnDaemon(
     `--log-format=${logConfig.format}`,
     `--environment=${observability.environment}`,
   ];
+  const startReport = startReportChannel(paths.stateDir);
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: process.env,
-    stdio: ["ignore", log, log],
+    env: { ...process.env, ...startReport.env },
+    stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });
   closeSync(log);
   child.unref();
+  const report = startReport.reader(child.stdio);
   const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
   let lost = false;
   while (Date.now() < deadline) {
     if (await answers(client)) return;
     if (!lost && (child.exitCode !== null || child.signalCode !== null)) {
-      const failure = startFailure(paths, child.pid);
+      const failure = startFailure(paths, await report());
       // Two commands started a daemon at the same moment and ours lost the lock: wait for the winner instead.
       // (A lock held, or a daemon on the socket: either way one runs.)
       const winner = failure.details?.socket !== undefined || lockHeld(paths.stateDir);
@@ -133,25 +141,14 @@ async function spawnDaemon(
   });
 }
 
-/** The daemon's recorded error (recordStartError), else a pointer to its log. */
-function startFailure(paths: Paths, pid: number): GotunnelError {
-  const file = startErrorPath(paths, pid);
-  if (existsSync(file)) {
-    const record = JSON.parse(readFileSync(file, "utf8")) as {
-      code: ErrorCode;
-      message: string;
-      hint?: string;
-      details?: Record<string, unknown>;
-    };
-    rmSync(file, { force: true });
-    return new GotunnelError(record.code, record.message, {
-      ...(record.hint === undefined ? {} : { hint: record.hint }),
-      ...(record.details === undefined ? {} : { details: record.details }),
-    });
-  }
-  return new GotunnelError("E_DAEMON", "the gotunnel daemon exited while starting", {
-    hint: `see its log: ${logPath(paths)}`,
-  });
+/** The daemon's reported error (start-report.ts), else a pointer to its log. */
+function startFailure(paths: Paths, report: string): GotunnelError {
+  return (
+    parseStartReport(report) ??
+    new GotunnelError("E_DAEMON", "the gotunnel daemon exited while starting", {
+      hint: `see its log: ${logPath(paths)}`,
+    })
+  );
 }
 
 /**

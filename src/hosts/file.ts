@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
 import { type FileHandle, lstat, open, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, win32 } from "node:path";
-import { GotunnelError } from "../core/errors.ts";
+import { diskFullError, GotunnelError, isDiskFull } from "../core/errors.ts";
 import { DEFAULT_ADDRESSES, type Eol, namesInBlock, planHostsNames, renderHosts, type SkippedName } from "./block.ts";
 
 export const HOSTS_FILE_ENV = "GOTUNNEL_HOSTS_FILE";
@@ -190,17 +190,39 @@ async function syncDirectory(directory: string): Promise<void> {
  * lookup during the write can see a mix of old and new lines. It is the only way when rename cannot replace the
  * file: a bind-mounted /etc/hosts (rename over a mount point fails with EBUSY), a directory we may not create
  * files in, or an owner we may not set. The inode, mode, owner, ACLs and SELinux label stay as they were.
+ *
+ * A longer file needs new blocks, which a full disk refuses: the part past the old end is written first, so that
+ * failure (ENOSPC) is met before any old byte is overwritten, and the file is cut back to its old length.
+ * Overwriting blocks the file already has needs no new space (on copy-on-write file systems it may, and then this
+ * fallback cannot promise more than any in-place write).
  */
 async function writeInPlace(target: string, content: Buffer): Promise<WriteMethod> {
   const handle = await open(target, "r+");
   try {
-    await handle.write(content, 0, content.length, 0);
+    const { size } = await handle.stat();
+    if (content.length > size) {
+      try {
+        await writeFully(handle, content.subarray(size), size);
+      } catch (error) {
+        await handle.truncate(size);
+        throw error;
+      }
+    }
+    await writeFully(handle, content.subarray(0, Math.min(size, content.length)), 0);
     await handle.truncate(content.length);
     await handle.sync();
   } finally {
     await handle.close();
   }
   return "in-place";
+}
+
+/** write(2) may stop short (a disk filling up); keep going until all of `bytes` is written or it fails. */
+async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
 }
 
 /** E_IO whose message says which names will not resolve (or which stale ones stay) because of this failure. */
@@ -221,15 +243,22 @@ function hostsError(
     missing.length > 0 ? `${listNames(missing)} will not resolve on this machine` : "",
     stale.length > 0 ? `stale entries for ${listNames(stale)} stay in it` : "",
   ].filter((effect) => effect !== "");
+  const details = { path, code, missing, stale };
+  const consequence = effects.length > 0 ? `: ${effects.join("; ")}` : "";
+  if (isDiskFull(error)) {
+    // The temp file could not be written: the hosts file itself is as it was.
+    const full = diskFullError(error, path, dirname(path));
+    return new GotunnelError("E_IO", `${full.message}${consequence}.`, { hint: full.hint, cause: error, details });
+  }
   const permission = PERMISSION_CODES.has(code);
   const what = permission ? "permission denied" : code;
-  const message = `Cannot update ${path} (${what})${effects.length > 0 ? `: ${effects.join("; ")}` : ""}.`;
+  const message = `Cannot update ${path} (${what})${consequence}.`;
   const hint = !permission
     ? undefined
     : platform === "win32"
       ? `Run gotunnel from a terminal opened with "Run as administrator" so it can edit ${path}.`
       : `Run gotunnel with sudo so it can edit ${path}.`;
-  return new GotunnelError("E_IO", message, { hint, cause: error, details: { path, code, missing, stale } });
+  return new GotunnelError("E_IO", message, { hint, cause: error, details });
 }
 
 function listNames(names: readonly string[]): string {

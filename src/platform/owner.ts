@@ -1,45 +1,42 @@
 /**
  * Under `sudo`, gotunnel works in the invoking user's home (paths.ts), and the files it creates there must belong to
  * that user too: a root-owned CA, state file or control socket would lock the user out of their own gotunnel the next
- * time they run it without sudo (the two-CAs trap mkcert and portless fell into).
+ * time they run it without sudo (the two-CAs trap mkcert and portless fell into). safe-fs.ts creates every file and
+ * directory with this owner; this module only says who that is.
  */
-import { chownSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 export interface FileOwner {
   uid: number;
   gid: number;
 }
 
+/** The user `sudo` acts for: who gotunnel's files must belong to, and the name messages use. */
+export interface SudoUser extends FileOwner {
+  name: string;
+}
+
 /** The user who ran `sudo gotunnel …`, when we are root because of it; undefined otherwise. */
-export function invokingOwner(env: Record<string, string | undefined> = process.env): FileOwner | undefined {
+export function invokingOwner(env: Record<string, string | undefined> = process.env): SudoUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(env.SUDO_UID);
   const gid = Number(env.SUDO_GID);
   if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0) return undefined;
-  return { uid, gid };
+  return { uid, gid, name: env.SUDO_USER || userName(uid) };
 }
 
-/**
- * Gives each path (and, for directories, everything below: gotunnel's directories hold a handful of files) to the
- * invoking user. Symlinks are not followed. A path that does not exist is skipped.
- */
-export function giveToInvokingUser(paths: string[], env: Record<string, string | undefined> = process.env): void {
-  const owner = invokingOwner(env);
-  if (!owner) return;
-  for (const path of paths) chownTree(path, owner);
-}
-
-function chownTree(path: string, owner: FileOwner): void {
-  let isDirectory: boolean;
+/** The login name of `uid` from the passwd file, else `uid <n>`: only for messages. */
+export function userName(uid: number, passwdFile = "/etc/passwd"): string {
+  if (uid === 0) return "root";
   try {
-    const stat = lstatSync(path);
-    if (stat.isSymbolicLink()) return;
-    isDirectory = stat.isDirectory();
+    const line = readFileSync(passwdFile, "utf8")
+      .split("\n")
+      .find((candidate) => candidate.split(":")[2] === String(uid));
+    const name = line?.split(":")[0];
+    if (name) return name;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw error;
+    // No passwd file (macOS keeps users in Directory Services): the number still says who it is.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  chownSync(path, owner.uid, owner.gid);
-  if (isDirectory) for (const entry of readdirSync(path)) chownTree(join(path, entry), owner);
+  return `uid ${uid}`;
 }

@@ -27,13 +27,17 @@ export interface PathEnv {
   home?: string;
 }
 
-/** The home directory of the user who ran `sudo`, if that is how we were started. */
+/**
+ * The home directory of the user who ran `sudo`, if that is how we became root. `sudo -u bob` as alice runs as bob,
+ * for bob: alice's home is not his to write in.
+ */
 export function invokingUserHome(
   env: Record<string, string | undefined>,
   passwdFile = "/etc/passwd",
+  uid = process.getuid?.(),
 ): string | undefined {
   const sudoUser = env.SUDO_USER;
-  if (!sudoUser || sudoUser === "root") return undefined;
+  if (!sudoUser || sudoUser === "root" || uid !== 0) return undefined;
   try {
     for (const line of readFileSync(passwdFile, "utf8").split("\n")) {
       const fields = line.split(":");

@@ -4,11 +4,15 @@
  * it, quoted for each shell. `gotunnel env` prints them; users `eval` the output.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
+import { withOwnedDir } from "../platform/safe-fs.ts";
 
 export const CA_BUNDLE_FILE = "ca-bundle.pem";
+/** Public certificates only: every program of the user may read it. */
+const BUNDLE_FILE_MODE = 0o644;
+/** The data dir (created here only when `env` runs before any CA exists) keeps the CA key's directory private. */
+const DATA_DIR_MODE = 0o700;
 
 /**
  * Where distributions keep the combined PEM bundle of trusted roots (Debian/Ubuntu/Arch/Alpine, Fedora/RHEL two
@@ -46,11 +50,9 @@ export async function writeCaBundle(options: BundleOptions): Promise<WrittenBund
   const ca = options.caPem.trim();
   // After `gotunnel trust` the system bundle already holds our CA; a second copy would be harmless but untidy.
   const body = roots.includes(ca) ? roots : `${roots.trimEnd()}\n${ca}\n`;
-  const path = join(options.dataDir, CA_BUNDLE_FILE);
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, body, { mode: 0o644 });
-  await rename(temp, path);
-  return { path, source: source ?? BUILTIN_ROOTS };
+  // Under sudo this is root writing in the user's data dir: safe-fs's random temp name and checks (issue 15).
+  withOwnedDir(options.dataDir, DATA_DIR_MODE, (dir) => dir.writeAtomic(CA_BUNDLE_FILE, body, BUNDLE_FILE_MODE));
+  return { path: join(options.dataDir, CA_BUNDLE_FILE), source: source ?? BUILTIN_ROOTS };
 }
 
 export type Shell = "bash" | "zsh" | "fish" | "powershell";

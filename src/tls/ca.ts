@@ -3,14 +3,17 @@
  *
  * Users trust this CA by hand, so this module never overwrites or deletes a CA file. A broken, mismatched or
  * half-present CA is an E_TLS error naming the file and the way out. New files are written atomically (temp file in
- * the same directory, fsync, hard link into place so an existing file is never replaced), key first: a crash can
- * leave a key without a certificate (nobody trusted it yet), never a certificate without its key.
+ * the same directory, fsync, hard link into place so an existing file is never replaced: platform/safe-fs.ts), key
+ * first: a crash can leave a key without a certificate (nobody trusted it yet), never a certificate without its key;
+ * a failed certificate write (a full disk) takes the new key away again. Under sudo the CA directory must be the
+ * invoking user's own and is never reached through a link (safe-fs.ts): root must not sign with, or replace, a CA
+ * a planted link leads it to.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { chmod, link, mkdir, open, readFile, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { GotunnelError } from "../core/errors.ts";
+import { dirname, join } from "node:path";
+import { GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { existingOwnedDir, type OwnedDir, withOwnedDir } from "../platform/safe-fs.ts";
 import {
   decodeNameConstraints,
   defaultNameConstraints,
@@ -100,8 +103,16 @@ export async function loadCA(
 ): Promise<LocalCA | undefined> {
   const certPath = caCertPath(caDir);
   const keyPath = caKeyPath(caDir);
-  const certPem = await readCaFile(certPath);
-  const keyPem = await readCaFile(keyPath);
+  const dir = existingOwnedDir(caDir);
+  if (!dir) return undefined;
+  let certPem: string | undefined;
+  let keyPem: string | undefined;
+  try {
+    certPem = readCaFile(dir, CA_CERT_FILE);
+    keyPem = readCaFile(dir, CA_KEY_FILE);
+  } finally {
+    dir.close();
+  }
   if (certPem === undefined && keyPem === undefined) return undefined;
   if (certPem === undefined) throw brokenCaError(keyPath, `its certificate ${certPath} is missing`);
   if (keyPem === undefined) throw brokenCaError(certPath, `its private key ${keyPath} is missing`);
@@ -193,26 +204,42 @@ async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalC
   const certPath = caCertPath(caDir);
   const keyPath = caKeyPath(caDir);
   try {
-    await mkdir(caDir, { recursive: true, mode: CA_DIR_MODE });
-    // mkdir's mode is filtered by the umask and ignored for an existing directory; the CA directory is ours.
-    await chmod(caDir, CA_DIR_MODE);
-    await claimCreation(caDir);
-    try {
-      // Another process may have created the whole CA (and dropped its marker) after our first look: use that one.
-      if (existsSync(keyPath) || existsSync(certPath)) throw racedError(join(caDir, CREATING_MARKER));
-      await writeNewFileAtomically(keyPath, keyPem, CA_KEY_FILE_MODE);
-      await writeNewFileAtomically(certPath, certPem, CA_CERT_FILE_MODE);
-    } finally {
-      await unlink(join(caDir, CREATING_MARKER));
-    }
+    withOwnedDir(caDir, CA_DIR_MODE, (dir) => {
+      // mkdir's mode is filtered by the umask and ignored for an existing directory; the CA directory is ours.
+      dir.chmod(CA_DIR_MODE);
+      writeCaFiles(dir, keyPem, certPem);
+    });
   } catch (error) {
-    if (error instanceof GotunnelError) throw error;
+    // A full disk, a refused link or a race already says what happened and what to do.
+    if (isGotunnelError(error)) throw error;
     throw new GotunnelError("E_TLS", `Could not create the gotunnel CA in ${caDir}: ${describe(error)}`, {
       hint: `Check that ${caDir} is writable by this user (or set GOTUNNEL_HOME to a writable directory).`,
       cause: error,
     });
   }
   return parseCA({ certPem, keyPem, certPath, keyPath }, now);
+}
+
+/** Key first, then certificate, under the creation marker; a certificate that cannot be written takes its key along. */
+function writeCaFiles(dir: OwnedDir, keyPem: string, certPem: string): void {
+  claimCreation(dir);
+  try {
+    // Another process may have created the whole CA (and dropped its marker) after our first look: use that one.
+    if (existsSync(dir.pathOf(CA_KEY_FILE)) || existsSync(dir.pathOf(CA_CERT_FILE))) {
+      throw racedError(dir.pathOf(CREATING_MARKER));
+    }
+    writeNewCaFile(dir, CA_KEY_FILE, keyPem, CA_KEY_FILE_MODE);
+    try {
+      writeNewCaFile(dir, CA_CERT_FILE, certPem, CA_CERT_FILE_MODE);
+    } catch (error) {
+      // We hold the marker and the key is the one we just wrote: without its certificate nobody can trust it, and
+      // left behind it would make every later run report a broken CA. A raced certificate is someone else's CA.
+      if (!(error instanceof GotunnelError && error.details?.raced)) dir.remove(CA_KEY_FILE);
+      throw error;
+    }
+  } finally {
+    dir.remove(CREATING_MARKER);
+  }
 }
 
 /** `gotunnel local CA <user>@<host> (<8 hex>)`: readable in a trust store UI, and unique per machine and CA. */
@@ -323,13 +350,14 @@ async function publicPointOf(format: "pkcs8" | "spki", der: ArrayBuffer): Promis
   return `${jwk.x}.${jwk.y}`;
 }
 
-/** The file's text, or undefined when it does not exist. Any other failure is E_TLS. */
-async function readCaFile(path: string): Promise<string | undefined> {
+/** The file's text, or undefined when it does not exist. A refused link stays E_IO; any other failure is E_TLS. */
+function readCaFile(dir: OwnedDir, name: string): string | undefined {
+  const path = dir.pathOf(name);
   try {
-    return await readFile(path, "utf8");
+    return dir.readText(name);
   } catch (error) {
+    if (isGotunnelError(error)) throw error;
     const code = errnoCode(error);
-    if (code === "ENOENT") return undefined;
     if (code === "EACCES" || code === "EPERM") {
       throw new GotunnelError("E_TLS", `Cannot read the gotunnel CA file ${path}: permission denied.`, {
         hint: `It was probably created by another user (e.g. under sudo). Check \`ls -l ${dirname(path)}\` and run gotunnel as its owner.`,
@@ -353,16 +381,16 @@ function brokenCaError(path: string, reason: string, cause?: unknown): GotunnelE
 }
 
 /** Takes the creation marker, or reports (as a race) that another live process holds it. */
-async function claimCreation(caDir: string): Promise<void> {
-  const marker = join(caDir, CREATING_MARKER);
+function claimCreation(dir: OwnedDir): void {
+  const marker = dir.pathOf(CREATING_MARKER);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(marker, String(process.pid), { flag: "wx", mode: CA_KEY_FILE_MODE });
+      dir.createWith(CREATING_MARKER, String(process.pid), CA_KEY_FILE_MODE);
       return;
     } catch (error) {
       if (errnoCode(error) !== "EEXIST") throw error;
-      if (isBeingCreated(caDir)) break;
-      await unlink(marker); // Left by a process that died mid-creation.
+      if (isBeingCreated(dir.path)) break;
+      dir.remove(CREATING_MARKER); // Left by a process that died mid-creation.
     }
   }
   throw racedError(marker);
@@ -376,48 +404,18 @@ function racedError(marker: string): GotunnelError {
   });
 }
 
-/**
- * Writes a file that must not exist yet, atomically: temp file with its final mode in the same directory, fsync,
- * then link(2) into place. Unlike rename(2), link fails with EEXIST instead of replacing a CA file that another
- * gotunnel process created meanwhile. The directory is fsynced so the new name survives a power cut.
- */
-async function writeNewFileAtomically(path: string, data: string, mode: number): Promise<void> {
-  const random = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
-  const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.${random}.tmp`);
-  const handle = await open(tempPath, "wx", mode);
+/** Writes a CA file that must not exist yet (safe-fs writeNew: link(2), never a replace); EEXIST means a race. */
+function writeNewCaFile(dir: OwnedDir, name: string, data: string, mode: number): void {
   try {
-    try {
-      await handle.chmod(mode); // open's mode is filtered by the umask
-      await handle.writeFile(data, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await link(tempPath, path);
+    dir.writeNew(name, data, mode);
   } catch (error) {
     if (errnoCode(error) !== "EEXIST") throw error;
+    const path = dir.pathOf(name);
     throw new GotunnelError("E_TLS", `${path} appeared while gotunnel was creating its CA.`, {
       hint: "Another gotunnel process created the CA at the same time. Run the command again to use that CA.",
       details: { path, raced: true },
       cause: error,
     });
-  } finally {
-    await unlink(tempPath);
-  }
-  await fsyncDirectory(dirname(path));
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(dir, "r");
-    await handle.sync();
-  } catch (error) {
-    const code = errnoCode(error);
-    // Windows cannot open or fsync a directory (EISDIR/EPERM); NTFS journals the link itself.
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL") throw error;
-  } finally {
-    await handle?.close();
   }
 }
 

@@ -8,6 +8,7 @@ import {
   chmodSync,
   chownSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -20,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GotunnelError } from "../../src/core/errors.ts";
 import { applyHostsNames, hostsFilePath, readHosts } from "../../src/hosts/index.ts";
+import { MountNamespace, mountNamespaceSkipReason } from "../helpers/mount-namespace.ts";
 import { cleanupNobodyFiles, compileForNobody } from "../helpers/nobody.ts";
 import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
@@ -293,5 +295,37 @@ describe.skipIf(namespace.skip)(namespace.title("the real /etc/hosts path, in a 
     expect(readFileSync("/etc/hosts").equals(realBefore)).toBe(true);
     // Only the file is bind-mounted: the temp file whose rename failed was created in the real /etc, and removed.
     expect(readdirSync("/etc").filter((name) => name.includes(".gotunnel-"))).toEqual([]);
+  });
+});
+
+const HAS_TMPFS = IS_ROOT && mountNamespaceSkipReason(["setpriv", "dd"]) === undefined;
+
+describe.skipIf(!HAS_TMPFS)("a full disk (a real tmpfs in a private mount namespace)", () => {
+  test("in place and growing past its last block: refused before any byte changes, naming the full file system", async () => {
+    const dir = tempDir();
+    const disk = join(dir, "fs");
+    mkdirSync(disk);
+    const ns = await MountNamespace.start(`mount -t tmpfs -o size=64k,mode=755 gotunnel-hosts-full ${disk}`);
+    try {
+      // Exactly one 4 KiB page, so adding the block needs a second one; the directory (root's, 0755) is not
+      // writable for nobody, so the write must happen in place.
+      const pageOfText = `${ORIGINAL}#${"x".repeat(4096 - Buffer.byteLength(ORIGINAL) - 2)}\n`;
+      expect(Buffer.byteLength(pageOfText)).toBe(4096);
+      const path = join(disk, "hosts");
+      writeFileSync(ns.path(path), pageOfText);
+      chownSync(ns.path(path), NOBODY_ID, NOBODY_ID);
+      await ns.sh(`dd if=/dev/zero of="$1/filler" bs=4096 2>/dev/null || true`, [disk]);
+      applyBinary ??= compileForNobody(writeScript(dir));
+      const setpriv = ["setpriv", `--reuid=${NOBODY_ID}`, `--regid=${NOBODY_ID}`, "--clear-groups"];
+      const result = await ns.run([...setpriv, applyBinary, path, JSON.stringify(["myapp.local"])]);
+      const outcome = JSON.parse(result.stdout) as ScriptOutcome;
+      expect(outcome).toMatchObject({ ok: false, code: "E_IO" });
+      expect(outcome.message).toBe(
+        `the file system holding ${disk} is full (ENOSPC: no space left on the device): could not write ${path}: myapp.local will not resolve on this machine.`,
+      );
+      expect(readFileSync(ns.path(path), "utf8")).toBe(pageOfText);
+    } finally {
+      await ns.stop();
+    }
   });
 });

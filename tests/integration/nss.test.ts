@@ -5,7 +5,7 @@
  */
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OsInfo } from "../../src/platform/detect.ts";
@@ -16,6 +16,7 @@ import { requireTools } from "../helpers/tools.ts";
 
 const DEBIAN: OsInfo = { platform: "linux", family: "debian", distro: "Debian GNU/Linux 12", wsl: false };
 const certutilTool = requireTools("certutil");
+const NOBODY = 65_534;
 
 let dir: string;
 let home: string;
@@ -112,6 +113,26 @@ describe.skipIf(certutilTool.skip)(certutilTool.title("NSS databases with the re
     expect(statuses(await applyTrust("trust", ca, [store]))).toEqual(["changed"]);
     expect(certutil("-L", "-d", `sql:${join(freshHome, ".pki", "nssdb")}`).stdout).toContain(ca.commonName);
   }, 30_000);
+
+  test.skipIf(process.getuid?.() !== 0)(
+    "under sudo, the db Chromium's first start never made is created as the invoking user's (~/.pki included)",
+    async () => {
+      const freshHome = join(dir, "sudo-home");
+      mkdirSync(freshHome);
+      chownSync(freshHome, NOBODY, NOBODY);
+      const env = { SUDO_USER: "nobody", SUDO_UID: String(NOBODY), SUDO_GID: String(NOBODY) };
+      const context = storeContext({ home: freshHome, os: DEBIAN, env, isRoot: true });
+      const store = nssStore(context, findNssDatabases(context)[0]!);
+      expect(statuses(await applyTrust("trust", ca, [store]))).toEqual(["changed"]);
+      const owners = readdirSync(freshHome, { recursive: true }).map((path) => [
+        path,
+        statSync(join(freshHome, String(path))).uid,
+      ]);
+      expect(owners.filter(([, uid]) => uid !== NOBODY)).toEqual([]);
+      expect(owners.map(([path]) => path)).toContain(join(".pki", "nssdb", "cert9.db"));
+    },
+    30_000,
+  );
 });
 
 function escapeRegExp(text: string): string {

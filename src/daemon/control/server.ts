@@ -2,11 +2,11 @@
  * The control API's server: HTTP + JSON on a unix socket only its owner can open (directory 0700, socket 0600).
  * Every body is validated with the same valibot schemas the client uses. Documented in docs/control-api.md.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Server } from "bun";
 import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
+import { withOwnedDir } from "../../platform/safe-fs.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
@@ -22,7 +22,8 @@ import {
 
 export const SOCKET_FILE = "control.sock";
 const SOCKET_DIR_MODE = 0o700;
-const SOCKET_MODE = 0o600;
+/** What bind(2) leaves of 0777 for the socket file: 0600, the owner only. */
+const SOCKET_UMASK = 0o177;
 /**
  * A blank line this often on quiet session streams: Bun's types allow no `idleTimeout` for a unix socket, so we
  * keep writing well inside the default 10 s idle timeout to keep an `up` session open for as long as it runs.
@@ -99,17 +100,27 @@ export async function assertNoListener(path: string): Promise<void> {
   });
 }
 
-/** Binds the socket. The caller holds the daemon lock and found no listener, so a socket file here is stale. */
+/**
+ * Binds the socket. The caller holds the daemon lock, so a socket file left by a killed daemon is stale. The directory
+ * is created and checked through safe-fs (under sudo: the invoking user's, never a link). The socket is created under
+ * a umask that makes it 0600 at once: a chmod by path after the bind could be sent through a link the user put there
+ * in between (to open up /etc/shadow, say). Under sudo it is then handed to the user, who runs the CLI.
+ */
 export function startControlServer(options: ControlServerOptions): Server<undefined> {
-  mkdirSync(dirname(options.path), { recursive: true, mode: SOCKET_DIR_MODE });
-  chmodSync(dirname(options.path), SOCKET_DIR_MODE);
-  rmSync(options.path, { force: true });
-  const server = Bun.serve({
-    unix: options.path,
-    fetch: (request) => handle(request, options).catch(errorResponse),
+  const name = basename(options.path);
+  return withOwnedDir(dirname(options.path), SOCKET_DIR_MODE, (dir) => {
+    dir.chmod(SOCKET_DIR_MODE);
+    dir.remove(name);
+    const umask = process.umask(SOCKET_UMASK);
+    let server: Server<undefined>;
+    try {
+      server = Bun.serve({ unix: options.path, fetch: (request) => handle(request, options).catch(errorResponse) });
+    } finally {
+      process.umask(umask);
+    }
+    dir.handBack(name);
+    return server;
   });
-  chmodSync(options.path, SOCKET_MODE);
-  return server;
 }
 
 async function handle(request: Request, options: ControlServerOptions): Promise<Response> {

@@ -3,9 +3,10 @@
  * snap and flatpak ones), changed with NSS's `certutil`. Our entry is the one whose nickname is our CA's unique
  * common name; `certutil -D -n <that nickname>` is the exact inverse of `-A`.
  */
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { installCommand } from "../../platform/detect.ts";
+import { withOwnedDir } from "../../platform/safe-fs.ts";
 import {
   type Availability,
   bundleContains,
@@ -29,6 +30,10 @@ const NSS_TOOLS = {
   darwin: "nss",
 };
 /** Programs whose presence means a Chromium-family browser reads `~/.pki/nssdb` on this Linux machine. */
+/** What `certutil` writes in an SQL database directory (certutil(1) "-d sql:"): under sudo, root creates them. */
+const NSS_DB_FILES = ["cert9.db", "key4.db", "pkcs11.txt"];
+/** ~/.pki and ~/.pki/nssdb hold the user's browser keys: theirs alone, as Chromium creates them. */
+const NSS_DIR_MODE = 0o700;
 const CHROMIUM_BROWSERS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "brave-browser"];
 
 export interface NssDatabase {
@@ -133,11 +138,13 @@ class NssStore implements TrustStore {
     const { dir, createIfMissing, label } = this.database;
     if (!this.#exists()) {
       if (!createIfMissing) return { changed: false, reason: `${dir} has no cert9.db` };
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Under sudo, ~/.pki and ~/.pki/nssdb are created as the user's, never through a link (safe-fs.ts).
+      withOwnedDir(dir, NSS_DIR_MODE, () => undefined, this.context.env);
       await runOrThrow(this.context, this.#certutil("-N", "--empty-password"), `create ${dir}`);
     }
     const argv = this.#certutil("-A", "-t", TRUST_FLAGS, "-n", ca.commonName, "-i", ca.certPath);
     await runOrThrow(this.context, argv, `add the CA to ${label}`);
+    this.#handBack();
     return CHANGED;
   }
 
@@ -145,6 +152,18 @@ class NssStore implements TrustStore {
     const argv = this.#certutil("-D", "-n", ca.commonName);
     await runOrThrow(this.context, argv, `remove the CA from ${this.database.label}`);
     return CHANGED;
+  }
+
+  /** Under sudo, the database files certutil (run as root) created go to the user, or their browser cannot open them. */
+  #handBack(): void {
+    withOwnedDir(
+      this.database.dir,
+      NSS_DIR_MODE,
+      (dir) => {
+        for (const name of NSS_DB_FILES) dir.handBack(name);
+      },
+      this.context.env,
+    );
   }
 
   /** `certutil <command> -d sql:<dir> <args…>`, the argument order certutil(1) documents. */
