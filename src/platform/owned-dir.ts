@@ -157,6 +157,29 @@ export class OwnedDir {
     });
   }
 
+  /**
+   * Creates `name`, which must not exist, already prepared: a random temp file gets `prepare(fd)` (a lock, say) and
+   * `data`, then is linked into place (EEXIST thrown as is), so no other process ever sees it unprepared. Returns its
+   * open descriptor; the caller closes it.
+   */
+  createPrepared(name: string, data: string, mode: number, prepare: (fd: number) => void): number {
+    const temp = `.${name}.${randomBytes(TEMP_SUFFIX_BYTES).toString("hex")}.tmp`;
+    return this.#guard(name, () => {
+      const fd = this.createExclusive(temp, mode);
+      try {
+        prepare(fd);
+        writeAll(fd, Buffer.from(data, "utf8"));
+        linkSync(this.#at(temp), this.#at(name));
+        return fd;
+      } catch (error) {
+        closeSync(fd);
+        throw error;
+      } finally {
+        this.remove(temp);
+      }
+    });
+  }
+
   /** Removes `name` if present (a link itself, never its target). */
   remove(name: string): void {
     try {

@@ -9,10 +9,11 @@
  * invoking user's own and is never reached through a link (safe-fs.ts): root must not sign with, or replace, a CA
  * a planted link leads it to.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { fileLocks } from "../platform/flock.ts";
 import { existingOwnedDir, type OwnedDir, withOwnedDir } from "../platform/safe-fs.ts";
 import {
   decodeNameConstraints,
@@ -148,32 +149,36 @@ export async function loadOrCreateCA(
 const CA_CREATION_WAIT_MS = 10_000;
 const CA_CREATION_POLL_MS = 25;
 
-/** Present while one process creates the CA; holds its pid so a crash leftover is not mistaken for work in progress. */
+/**
+ * Present while one process creates the CA, which holds a flock on it (platform/flock.ts) until it is done: the kernel
+ * drops the lock when that process dies, even as a zombie, so a leftover marker is never mistaken for work in
+ * progress. It holds the creator's pid, for Windows (no flock there, and no zombies: the pid tells).
+ */
 const CREATING_MARKER = ".creating";
 
 function isBeingCreated(caDir: string): boolean {
-  const marker = join(caDir, CREATING_MARKER);
-  let pid: number;
+  let fd: number;
   try {
-    pid = Number.parseInt(readFileSync(marker, "utf8"), 10);
+    fd = openSync(join(caDir, CREATING_MARKER), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch {
     return false; // No marker: nobody is creating the CA, so half-written files are a real problem to report.
   }
-  // Empty: its creator has opened it but not written its pid yet. A crash leftover would be old.
-  if (Number.isNaN(pid)) return isRecent(marker);
+  try {
+    const locks = fileLocks();
+    if (locks) return !locks.tryLock(fd, "shared");
+    return pidIsAlive(Number.parseInt(readFileSync(fd, "utf8"), 10));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function pidIsAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return errnoCode(error) === "EPERM";
-  }
-}
-
-function isRecent(path: string): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs < CA_CREATION_WAIT_MS;
-  } catch {
-    return false;
   }
 }
 
@@ -222,7 +227,7 @@ async function createCA(caDir: string, options: CreateCaOptions): Promise<LocalC
 
 /** Key first, then certificate, under the creation marker; a certificate that cannot be written takes its key along. */
 function writeCaFiles(dir: OwnedDir, keyPem: string, certPem: string): void {
-  claimCreation(dir);
+  const marker = claimCreation(dir);
   try {
     // Another process may have created the whole CA (and dropped its marker) after our first look: use that one.
     if (existsSync(dir.pathOf(CA_KEY_FILE)) || existsSync(dir.pathOf(CA_CERT_FILE))) {
@@ -239,6 +244,7 @@ function writeCaFiles(dir: OwnedDir, keyPem: string, certPem: string): void {
     }
   } finally {
     dir.remove(CREATING_MARKER);
+    closeSync(marker);
   }
 }
 
@@ -380,20 +386,22 @@ function brokenCaError(path: string, reason: string, cause?: unknown): GotunnelE
   });
 }
 
-/** Takes the creation marker, or reports (as a race) that another live process holds it. */
-function claimCreation(dir: OwnedDir): void {
-  const marker = dir.pathOf(CREATING_MARKER);
+/**
+ * Takes the creation marker, locked before it appears, and returns its descriptor (closing it drops the lock); or
+ * reports (as a race) that another live process holds it.
+ */
+function claimCreation(dir: OwnedDir): number {
+  const lock = (fd: number) => void fileLocks()?.tryLock(fd, "exclusive");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      dir.createWith(CREATING_MARKER, String(process.pid), CA_KEY_FILE_MODE);
-      return;
+      return dir.createPrepared(CREATING_MARKER, String(process.pid), CA_KEY_FILE_MODE, lock);
     } catch (error) {
       if (errnoCode(error) !== "EEXIST") throw error;
       if (isBeingCreated(dir.path)) break;
       dir.remove(CREATING_MARKER); // Left by a process that died mid-creation.
     }
   }
-  throw racedError(marker);
+  throw racedError(dir.pathOf(CREATING_MARKER));
 }
 
 /** loadOrCreateCA answers this one by waiting for the other process's CA (details.raced). */
