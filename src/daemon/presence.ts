@@ -1,7 +1,7 @@
 /**
- * Keeps a running daemon findable. A tmp cleaner, logind at logout (it removes $XDG_RUNTIME_DIR) or a user's `rm` can
- * remove the control socket, the runtime dir or the lock file under a running daemon; commands would then find no
- * daemon, start a second one and wait for it in vain while this one holds the ports. So every PRESENCE_CHECK_MS, and
+ * Keeps a running daemon findable. A tmp cleaner, a cleanup script or a user's `rm` can remove the control socket,
+ * the runtime dir or the lock file under a running daemon; commands would then find no daemon, start a second one and
+ * wait for it in vain while this one holds the ports. So every PRESENCE_CHECK_MS, and
  * at once on SIGUSR1 (daemon/reach.ts sends it when the lock is held but the socket does not answer), the daemon puts
  * back what is missing: first the lock file (whoever holds it owns the socket path), then the runtime dir and socket.
  */

@@ -91,6 +91,8 @@ export function resolvePaths(options: PathEnv = {}): Paths {
     caDir: join(dataDir, "ca"),
     configDir: join(env.XDG_CONFIG_HOME ?? join(home, ".config"), "gotunnel"),
     stateDir,
-    runtimeDir: env.XDG_RUNTIME_DIR && !env.SUDO_USER ? join(env.XDG_RUNTIME_DIR, "gotunnel") : join(stateDir, "run"),
+    // Not $XDG_RUNTIME_DIR: sudo drops it, so a daemon started with sudo and the user's own commands would look for
+    // the socket in two places. The state dir is the same for both (daemon/presence.ts re-creates a removed socket).
+    runtimeDir: join(stateDir, "run"),
   };
 }

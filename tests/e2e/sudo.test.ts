@@ -133,7 +133,9 @@ describe.skipIf(sudoUser.skip)(sudoUser.title("sudo gotunnel, for real, as an un
       expect(ca.stderr).toBe("");
       expect(ca.exitCode).toBe(0);
       expect(ca.stdout).toContain(join(dataDir(), "ca", "rootCA.pem"));
-      const listed = await user.gotunnel(["list", "--json"]);
+      // A desktop session sets XDG_RUNTIME_DIR, which sudo drops: the socket must be where both look.
+      const listed = await user.gotunnel(["list", "--json"], { XDG_RUNTIME_DIR: join(user.root, "xdg-runtime") });
+      expect(listed.stderr).toBe("");
       expect(listed.exitCode).toBe(0);
       expect(listed.stdout).toContain("sudo-demo.local");
       // And any other XDG program of theirs can write next to gotunnel.

@@ -38,4 +38,14 @@ describe("resolvePaths", () => {
     });
     expect(resolvePaths({ env: { GOTUNNEL_HOME: "/g" }, platform: "linux", home: "/h" }).runtimeDir).toBe("/g/run");
   });
+
+  test("the runtime dir is the same with and without sudo (sudo drops XDG_RUNTIME_DIR)", () => {
+    const desktop = { XDG_RUNTIME_DIR: "/run/user/1000" };
+    expect(resolvePaths({ env: desktop, platform: "linux", home: "/h" }).runtimeDir).toBe(
+      "/h/.local/state/gotunnel/run",
+    );
+    expect(resolvePaths({ env: { SUDO_USER: "me" }, platform: "linux", home: "/h" }).runtimeDir).toBe(
+      "/h/.local/state/gotunnel/run",
+    );
+  });
 });
