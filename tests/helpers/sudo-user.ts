@@ -78,9 +78,13 @@ chown -R "$2:$3" "$1"`,
     return this.asUser(["sh", "-c", `set -e\n${script}`]);
   }
 
-  /** The user's own gotunnel, without sudo. */
+  /**
+   * The user's own gotunnel, without sudo: as from their own shell, so without the SUDO_* variables that getting
+   * there with `sudo -u` sets.
+   */
   gotunnel(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-    return this.asUser(["env", ...assignments({ ...this.#gotunnelEnv(), ...env }), this.binary, ...args]);
+    const unset = SUDO_VARIABLES.flatMap((name) => ["-u", name]);
+    return this.asUser(["env", ...unset, ...assignments({ ...this.#gotunnelEnv(), ...env }), this.binary, ...args]);
   }
 
   /** The user runs `sudo gotunnel …`: the variables are passed as `sudo VAR=value`, as a person would. */
@@ -102,6 +106,9 @@ chown -R "$2:$3" "$1"`,
     return { NO_COLOR: "1", GOTUNNEL_HOSTS_FILE: this.hostsFile, GOTUNNEL_ADMIN_PORT: "0", GOTUNNEL_LAN: "0" };
   }
 }
+
+/** What sudo adds to the environment (sudo(8), "Command environment"). */
+const SUDO_VARIABLES = ["SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND", "SUDO_HOME"];
 
 function assignments(env: Record<string, string>): string[] {
   return Object.entries(env).map(([name, value]) => `${name}=${value}`);
