@@ -49,6 +49,10 @@ function parseState(dir: OwnedDir, path: string, now: Date): LoadedState {
   try {
     text = dir.readText(basename(path));
   } catch (error) {
+    // A FIFO or a directory in its place can be moved aside like a corrupt file: the daemon must start.
+    if (isGotunnelError(error) && error.details?.reason === "not a file") {
+      return { routes: [], warning: moveAside(dir, path, "not a regular file", now) };
+    }
     if (isGotunnelError(error)) throw error;
     throw new GotunnelError("E_IO", `cannot read the state file ${path}: ${(error as Error).message}`, {
       hint: `check its owner and permissions (ls -l ${path}); under sudo, gotunnel uses the invoking user's files`,

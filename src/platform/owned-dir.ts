@@ -79,12 +79,14 @@ export class OwnedDir {
   readText(name: string): string | undefined {
     let fd: number;
     try {
-      fd = openSync(this.#at(name), constants.O_RDONLY | (this.#sudo ? O_NOFOLLOW : 0));
+      // O_NONBLOCK: a FIFO put in a file's place would block the open, and then the read, forever.
+      fd = openSync(this.#at(name), constants.O_RDONLY | constants.O_NONBLOCK | (this.#sudo ? O_NOFOLLOW : 0));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw this.#mapped(error, name);
     }
     try {
+      if (!fstatSync(fd).isFile()) throw notRegularRefusal(this.pathOf(name), "read");
       return this.#guard(name, () => readFileSync(fd, "utf8"));
     } finally {
       closeSync(fd);

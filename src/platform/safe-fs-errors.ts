@@ -90,8 +90,8 @@ export function creationRefusal(
 }
 
 /** A device, socket, FIFO or directory where gotunnel keeps a regular file. */
-export function notRegularRefusal(path: string): GotunnelError {
-  return new GotunnelError("E_IO", `${path} is not a regular file, so gotunnel will not write to it`, {
+export function notRegularRefusal(path: string, action: "read" | "write to" = "write to"): GotunnelError {
+  return new GotunnelError("E_IO", `${path} is not a regular file, so gotunnel will not ${action} it`, {
     hint: `move it aside (\`mv ${path} ${path}.aside\`) and run the command again`,
     details: { path, reason: "not a file" },
   });

@@ -5,7 +5,7 @@
  * `gotunnel stop NAME` removes it. Checked on the compiled binary, with a real full file system for the disk case.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, binaryEnv, curl, E2EScope, hostsFileOf, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
 import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
@@ -120,6 +120,21 @@ describe("a state file holding routes the daemon cannot serve", () => {
     expect((await gotunnel(home, ["stop", "myapp.dev"])).exitCode).toBe(0);
     expect((await gotunnel(home, ["stop", "Bad Name"])).exitCode).toBe(0);
     expect(savedNames(home).sort()).toEqual(["api.local", "web.local"]);
+  }, 60_000);
+});
+
+describe.skipIf(Bun.which("mkfifo") === null)("a state file that is not a regular file", () => {
+  test("a FIFO in place of routes.json is moved aside with a warning, and the daemon starts", async () => {
+    const home = scope.dir("home");
+    mkdirSync(join(home, "state"), { recursive: true, mode: 0o700 });
+    expect((await run(["mkfifo", "-m", "600", stateFile(home)])).exitCode).toBe(0);
+    const started = await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)]);
+    expect(started.stderr).toBe("");
+    expect(started.exitCode).toBe(0);
+    expect(readFileSync(join(home, "state", "daemon.log"), "utf8")).toMatch(
+      /routes\.json could not be used \(not a regular file\); it was moved to \S+corrupt/,
+    );
+    expect(savedNames(home)).toEqual(["api.local"]);
   }, 60_000);
 });
 
