@@ -362,6 +362,10 @@ function readCaFile(dir: OwnedDir, name: string): string | undefined {
   try {
     return dir.readText(name);
   } catch (error) {
+    // A directory or a FIFO where a CA file belongs: the CA is broken (E_TLS), with the usual way out.
+    if (isGotunnelError(error) && error.details?.reason === "not a file") {
+      throw brokenCaError(path, "it is not a regular file", error);
+    }
     if (isGotunnelError(error)) throw error;
     const code = errnoCode(error);
     if (code === "EACCES" || code === "EPERM") {
