@@ -172,6 +172,8 @@ export class DaemonService {
 
   /** Every route, with whether its dev server accepts connections now (probed in parallel). */
   async routes(): Promise<RouteInfo[]> {
+    // Changes queued before this call come first: `list` right after an `up` exits sees that session's routes gone.
+    await this.chain;
     const { gateway } = this.options;
     const table = this.table;
     return Promise.all(
@@ -216,7 +218,7 @@ export class DaemonService {
    * and mDNS follow and can only warn: the routes are served either way.
    */
   private transact<T>(change: (table: RouteTable) => T): Promise<T> {
-    const next = this.chain.then(() => this.commit(change));
+    const next = this.chain.then(() => this.reporter.span("routes apply", () => this.commit(change)));
     // The caller gets this change's error through `next`; the chain itself only needs to keep going.
     this.chain = next.then(
       () => undefined,
