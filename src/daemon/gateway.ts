@@ -4,6 +4,7 @@
  * see daemon/lan.ts), mean a listener swap (ProxyServer.update), which drops no request.
  */
 import type { ResolvedConfig } from "../config/load.ts";
+import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
 import type { Paths } from "../platform/paths.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
@@ -86,6 +87,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      timeouts: {
+        keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
+        clientBodyMs: (options.proxy.clientBodyTimeout ?? DEFAULT_CLIENT_BODY_TIMEOUT_S) * 1000,
+      },
     });
   } catch (error) {
     upstreams.close();

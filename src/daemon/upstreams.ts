@@ -29,6 +29,7 @@ export function createUpstreams(): Upstreams {
         body: request.body,
         contentLength: request.contentLength,
         signal: request.signal,
+        onResponseEnd: request.onResponseEnd,
       },
     );
   };

@@ -1,5 +1,6 @@
 /**
- * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
+ * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 408 when the client
+ * stopped sending its body, 508 for a loop,
  * 403 for a LAN client on a route that is not shared, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
  */
 import type { ProxyRoute } from "./router.ts";
@@ -48,6 +49,20 @@ export function badGatewayPage(req: Request, route: ProxyRoute, reason: string):
     `gotunnel could not reach ${origin} (${reason}).`,
     `Check that your dev server is running and listening on port ${port}, or change the target of "${route.name}" in your gotunnel config.`,
   ]);
+}
+
+/** The client stopped sending its request body (client-body.ts); the connection closes with this answer. */
+export function requestTimeoutPage(req: Request, route: ProxyRoute): Response {
+  return page(
+    req,
+    408,
+    `${route.name}: the request body stopped arriving`,
+    [
+      "gotunnel waited too long for the rest of the request body and gave up.",
+      "If this upload is legitimately slow, raise proxy.clientBodyTimeout (GOTUNNEL_CLIENT_BODY_TIMEOUT) in gotunnel's config.",
+    ],
+    { connection: "close" },
+  );
 }
 
 export function loopPage(req: Request, route: ProxyRoute): Response {

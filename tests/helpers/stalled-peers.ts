@@ -139,3 +139,80 @@ export async function openStalledWsClient(port: number, host: string, ca: string
   socket.on("error", () => undefined);
   return socket;
 }
+
+/** A TLS connection to the proxy as `host`, with nothing sent yet. */
+export async function openTls(port: number, host: string, ca: string): Promise<TLSSocket> {
+  const socket = tlsConnect({ host: "127.0.0.1", port, servername: host, ca });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", () => resolve());
+    socket.once("error", reject);
+  });
+  return socket;
+}
+
+export interface RawExchange {
+  /** Everything the proxy sent, as latin1 text. */
+  readonly text: string;
+  /** Resolves when the proxy closed the connection (or it broke). */
+  closed: Promise<void>;
+  /** Resolves with the first response's status code, once its head is in. */
+  status: Promise<number>;
+}
+
+/** Records what the proxy sends on `socket` (so a test can write slowly and still see the answer). */
+export function recordExchange(socket: TLSSocket): RawExchange {
+  const state = { text: "" };
+  let resolveStatus!: (status: number) => void;
+  const status = new Promise<number>((resolve) => {
+    resolveStatus = resolve;
+  });
+  socket.on("data", (chunk: Buffer) => {
+    state.text += chunk.toString("latin1");
+    const match = /^HTTP\/1\.1 (\d{3})/.exec(state.text);
+    if (match?.[1] && state.text.includes("\r\n\r\n")) resolveStatus(Number(match[1]));
+  });
+  // A reset after the proxy gave up on a client is one of the outcomes under test: `closed` reports it.
+  socket.on("error", () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  return {
+    get text() {
+      return state.text;
+    },
+    closed,
+    status,
+  };
+}
+
+/**
+ * An upstream that reads every request body to its end, however slowly it comes, and answers with its length.
+ * `/late?ms=N` answers only after N ms (a long poll); `/drip` streams five lines 200 ms apart.
+ */
+export function startPatientUpstream(): { port: number; stop(): void; bodies: number } {
+  const state = { bodies: 0 };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    // A dev server does not cut a slow upload (Bun's default would, after 10 s): the proxy must cope on its own.
+    idleTimeout: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname === "/drip") return new Response(drip(5, 200), { headers: { "content-type": "text/plain" } });
+      const body = await req.arrayBuffer();
+      state.bodies++;
+      if (url.pathname === "/late") await Bun.sleep(Number(url.searchParams.get("ms")));
+      return new Response(`got ${body.byteLength} bytes\n`, { headers: { "content-type": "text/plain" } });
+    },
+  });
+  return Object.assign(state, { port: server.port ?? 0, stop: () => server.stop(true) });
+}
+
+function drip(lines: number, gapMs: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent > 0) await Bun.sleep(gapMs);
+      controller.enqueue(new TextEncoder().encode(`line ${sent}\n`));
+      if (++sent === lines) controller.close();
+    },
+  });
+}
