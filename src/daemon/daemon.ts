@@ -89,6 +89,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       onProxyError: (error) => reporter.report(error, { component: "proxy", category: "internal" }),
       isAllowed: lanGuard(options.lan),
       tracing: tracing?.requests,
+      log,
     });
     const announcer = startAnnouncer(gateway, options);
     const hostsFile = options.hostsFile ?? hostsFilePath();

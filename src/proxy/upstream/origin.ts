@@ -146,6 +146,14 @@ export class Origin implements DialTarget, ExchangeOwner {
     for (const conn of victims) conn.close();
   }
 
+  /** Closes every idle socket now; returns how many. */
+  closeIdle(): number {
+    const victims = this.idle.splice(0);
+    this.shared.idle -= victims.length;
+    for (const conn of victims) conn.close();
+    return victims.length;
+  }
+
   /** Fails queued requests and closes every socket, active ones included. */
   shutdown(): void {
     for (let ex = this.dequeue(); ex !== undefined; ex = this.dequeue()) ex.fail(poolClosedError());

@@ -133,6 +133,13 @@ export class UpstreamPool {
     return { open, idle, queued, bytesSent: traffic.sent, bytesReceived: traffic.received };
   }
 
+  /** Closes every idle keep-alive socket now (the daemon is short of file descriptors); returns how many. */
+  closeIdleSockets(): number {
+    let closed = 0;
+    for (const origin of this.origins.values()) closed += origin.closeIdle();
+    return closed;
+  }
+
   /**
    * Fails queued and in-flight requests and closes every socket. The pool cannot be used afterwards.
    * Open sockets keep a process alive (as any Bun socket does), so a short-lived process must call this.
