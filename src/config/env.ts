@@ -9,6 +9,8 @@ export const ENV_FIELDS = {
   GOTUNNEL_PROXY_HTTPS_PORT: ["proxy", "httpsPort"],
   GOTUNNEL_PROXY_HOST: ["proxy", "host"],
   GOTUNNEL_ADMIN_PORT: ["proxy", "adminPort"],
+  GOTUNNEL_KEEPALIVE_TIMEOUT: ["proxy", "keepAliveTimeout"],
+  GOTUNNEL_CLIENT_BODY_TIMEOUT: ["proxy", "clientBodyTimeout"],
   GOTUNNEL_LOG_FORMAT: ["log", "format"],
   // Later names win: GOTUNNEL_ENVIRONMENT is ours alone, ENVIRONMENT may be shared with the app.
   ENVIRONMENT: ["observability", "environment"],
@@ -28,7 +30,8 @@ export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 export const DEBUG_ENV = "DEBUG";
 
 type EnvName = keyof typeof ENV_FIELDS;
-const PORT_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort"]);
+/** Fields whose digit-string values become numbers (anything else stays a string for the schema to reject). */
+const INTEGER_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort", "keepAliveTimeout", "clientBodyTimeout"]);
 const TRUTHY = new Set(["1", "true", "yes", "on"]);
 const FALSY = new Set(["0", "false", "no", "off"]);
 const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);
@@ -52,7 +55,7 @@ export function envLayer(env: Record<string, string | undefined>): EnvLayer {
     const value = env[name];
     if (value === undefined || value === "") continue;
     const [section, field] = ENV_FIELDS[name];
-    const converted = PORT_FIELDS.has(field) && /^[0-9]+$/.test(value) ? Number(value) : normalize(field, value);
+    const converted = INTEGER_FIELDS.has(field) && /^[0-9]+$/.test(value) ? Number(value) : normalize(field, value);
     raw[section] = { ...raw[section], [field]: converted };
     labels.set(`${section}.${field}`, `environment variable ${name}`);
   }

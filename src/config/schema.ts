@@ -29,6 +29,16 @@ export const PROXY_PORT_MIN = 0;
 export const DEFAULT_ADMIN_PORT = 7070;
 export const DEFAULT_HTTP_PORT = 80;
 export const DEFAULT_HTTPS_PORT = 443;
+/**
+ * Client timeouts, in seconds, applied by the daemon (not the schema, like adminPort). nginx's defaults:
+ * keepalive_timeout 75 s, client_body_timeout 60 s (https://nginx.org/en/docs/http/ngx_http_core_module.html).
+ */
+export const DEFAULT_KEEPALIVE_TIMEOUT_S = 75;
+export const DEFAULT_CLIENT_BODY_TIMEOUT_S = 60;
+/** Bun.serve's idleTimeout, which carries the keep-alive timeout, takes at most 255 seconds. */
+export const MAX_KEEPALIVE_TIMEOUT_S = 255;
+/** A day: long enough for any upload that is still sending; the bound only keeps the timer value sane. */
+const MAX_CLIENT_BODY_TIMEOUT_S = 86_400;
 /** LAN sharing is on unless turned off: the point of `.local` names is that phones on the Wi-Fi can open them. */
 export const LAN_DEFAULT = true;
 /** Loopback only by default: exposing dev servers to the LAN is an explicit choice (`host: "0.0.0.0"`). */
@@ -146,6 +156,19 @@ const routeSchema = v.lazy((input) => {
   return rejectAll(ROUTE_EXPECTS);
 });
 
+function seconds(max: number, description: string) {
+  const expects = `expected a whole number of seconds from 0 to ${max} (0: no timeout)`;
+  return v.optional(
+    v.pipe(
+      v.number(expects),
+      v.integer(expects),
+      v.minValue(0, expects),
+      v.maxValue(max, expects),
+      v.description(description),
+    ),
+  );
+}
+
 const BIND_HOST_EXPECTS = 'expected an IP address or host name to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::1"';
 
 const proxySchema = plainObject(
@@ -174,8 +197,16 @@ const proxySchema = plainObject(
       ),
       DEFAULT_BIND_HOST,
     ),
+    keepAliveTimeout: seconds(
+      MAX_KEEPALIVE_TIMEOUT_S,
+      "Seconds an idle keep-alive connection is kept between requests (env GOTUNNEL_KEEPALIVE_TIMEOUT). Default 75. 0: forever.",
+    ),
+    clientBodyTimeout: seconds(
+      MAX_CLIENT_BODY_TIMEOUT_S,
+      "Seconds a request body may send nothing before the client gets a 408 (env GOTUNNEL_CLIENT_BODY_TIMEOUT). Default 60. 0: forever.",
+    ),
   }),
-  "expected an object { httpPort, httpsPort, adminPort, host }",
+  "expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout }",
 );
 
 // No defaults here: an unset format or level comes from the environment profile (observabilityProfile).

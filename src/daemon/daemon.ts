@@ -84,6 +84,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       onProxyError: (error) => reporter.report(error, { component: "proxy", category: "internal" }),
       isAllowed: lanGuard(options.lan),
       tracing: tracing?.requests,
+      log,
     });
     for (const { name, problem } of [...named.refused, ...gateway.refused]) {
       table.refuse(name, problem);

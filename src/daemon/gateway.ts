@@ -4,13 +4,16 @@
  * see daemon/lan.ts), mean a listener swap (ProxyServer.update), which drops no request.
  */
 import type { ResolvedConfig } from "../config/load.ts";
+import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
+import { fileLimitProbe } from "../platform/fd-limit.ts";
 import type { Paths } from "../platform/paths.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
 import { partition } from "./admission.ts";
+import { startFdGuard } from "./fd-guard.ts";
 import type { RouteProblem } from "./routes.ts";
-import { createUpstreams } from "./upstreams.ts";
+import { createUpstreams, type Upstreams } from "./upstreams.ts";
 
 export interface GatewayRoute {
   name: string;
@@ -66,6 +69,8 @@ export interface GatewayOptions {
   bindHosts?: (routes: readonly ProxyRoute[]) => string[];
   /** The listeners now listen on `hosts`, or (with `error`) could not change and stay on `hosts`. */
   onRebind?: (hosts: string[], error?: unknown) => void;
+  /** The daemon's log, for the file-descriptor guard (fd-guard.ts); absent: no guard. */
+  log?: (level: "info" | "warn", message: string) => void;
 }
 
 const tlsRoutes = (routes: readonly ProxyRoute[]) =>
@@ -100,11 +105,16 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      timeouts: {
+        keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
+        clientBodyMs: (options.proxy.clientBodyTimeout ?? DEFAULT_CLIENT_BODY_TIMEOUT_S) * 1000,
+      },
     });
   } catch (error) {
     upstreams.close();
     throw error;
   }
+  const fdGuard = options.log && guardFileDescriptors(proxy, upstreams, options.log);
   const swapper = routeSwapper(proxy, store, options);
   // Restored routes may already want a second address (the LAN): listen() binds only the first.
   if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
@@ -135,11 +145,22 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     setRoutes: swapper.setRoutes,
     async stop(force = false) {
       renewal.stop();
+      fdGuard?.stop();
       swapper.close();
       await proxy.stop(force);
       upstreams.close();
     },
   };
+}
+
+/** Sheds idle client connections and upstream sockets when descriptors run short, where the platform says how. */
+function guardFileDescriptors(proxy: ProxyServer, upstreams: Upstreams, log: NonNullable<GatewayOptions["log"]>) {
+  const probe = fileLimitProbe();
+  if (typeof probe === "string") {
+    log("info", `open files are not watched: ${probe}`);
+    return undefined;
+  }
+  return startFdGuard({ probe, log, shed: () => proxy.closeIdleConnections() + upstreams.closeIdle() });
 }
 
 /**

@@ -13,6 +13,8 @@ export interface Upstreams {
   upstream: Upstream;
   /** Bytes to and from plain-HTTP dev servers (the pooled client counts them; fetch to https:// targets does not). */
   traffic(): { sent: number; received: number };
+  /** Closes the pool's idle keep-alive sockets; returns how many. */
+  closeIdle(): number;
   close(): void;
 }
 
@@ -29,6 +31,7 @@ export function createUpstreams(): Upstreams {
         body: request.body,
         contentLength: request.contentLength,
         signal: request.signal,
+        onResponseEnd: request.onResponseEnd,
       },
     );
   };
@@ -36,5 +39,5 @@ export function createUpstreams(): Upstreams {
     const { bytesSent, bytesReceived } = pool.stats();
     return { sent: bytesSent, received: bytesReceived };
   };
-  return { upstream, traffic, close: () => pool.close() };
+  return { upstream, traffic, closeIdle: () => pool.closeIdleSockets(), close: () => pool.close() };
 }

@@ -28,5 +28,21 @@ export const fetchUpstream: Upstream = (route: ProxyRoute, request: OutgoingRequ
   }
   // A dev server on loopback with HTTPS almost always has a self-signed certificate: accept it, on loopback only.
   if (target.protocol === "https:" && LOOPBACK_HOSTS.has(target.hostname)) init.tls = { rejectUnauthorized: false };
-  return fetch(`${target.origin}${request.path}`, init).then(stripResponseHopHeaders);
+  const onEnd = request.onResponseEnd;
+  const response = fetch(`${target.origin}${request.path}`, init).then(stripResponseHopHeaders);
+  return onEnd === undefined ? response : response.then((upstream) => endingWith(upstream, onEnd));
 };
+
+/**
+ * Calls `onEnd` when the body has been read to its end (or now, without one). A body the client cancels or that
+ * fails never calls it: the connection then keeps no keep-alive timer until its next request, as before.
+ */
+function endingWith(response: Response, onEnd: () => void): Response {
+  const body = response.body;
+  if (body === null) {
+    onEnd();
+    return response;
+  }
+  const watched = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: onEnd }));
+  return new Response(watched, { status: response.status, statusText: response.statusText, headers: response.headers });
+}

@@ -16,6 +16,8 @@ export interface OutgoingRequest {
   body: ReadableStream<Uint8Array> | null;
   contentLength: number | undefined;
   signal: AbortSignal;
+  /** See ForwardContext.onResponseEnd: the upstream calls it once its response (if any) is over. */
+  onResponseEnd?: () => void;
 }
 
 /**
@@ -49,6 +51,11 @@ export interface ForwardContext {
    * the clock reading anyway (for the request log's duration), so a traced request reads the clock once less.
    */
   spanStartMs?: number;
+  /**
+   * server.ts's keep-alive timer for the connection (Bun's runs during a request too, so it is off while the request
+   * is forwarded): the upstream calls it once the response it resolved with is over, streamed bodies included.
+   */
+  onResponseEnd?: () => void;
 }
 
 /**
@@ -110,6 +117,7 @@ export async function forward(
     body: req.body,
     contentLength: framing.kind === "length" ? framing.length : undefined,
     signal: req.signal,
+    onResponseEnd: ctx.onResponseEnd,
   };
   if (tracing) {
     // The client's traceparent from the pairs just copied, rather than a second lookup through Bun's Headers.

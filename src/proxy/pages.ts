@@ -1,7 +1,8 @@
 /**
  * The proxy's own responses: 404 for an unknown host, 502 when the upstream cannot be reached, 508 for a loop,
- * 403 for a LAN client on a route that is not shared, 400 for a request whose length is in doubt, 499 for a client
- * that left, and the HTTP → HTTPS redirect. HTML for browsers, plain text for curl and scripts.
+ * 403 for a LAN client on a route that is not shared, 400 for a request whose length is in doubt, 408 when the client
+ * stopped sending its body, 499 for a client that left, and the HTTP → HTTPS redirect. HTML for browsers, plain text
+ * for curl and scripts.
  */
 import { isUnreboundHost } from "../core/local-host.ts";
 import type { ProxyRoute } from "./router.ts";
@@ -79,6 +80,20 @@ const CLIENT_CLOSED_REQUEST = 499;
 
 export function clientClosedResponse(): Response {
   return new Response(null, { status: CLIENT_CLOSED_REQUEST, statusText: "Client Closed Request" });
+}
+
+/** The client stopped sending its request body (client-body.ts); the connection closes with this answer. */
+export function requestTimeoutPage(req: Request, route: ProxyRoute): Response {
+  return page(
+    req,
+    408,
+    `${route.name}: the request body stopped arriving`,
+    [
+      "gotunnel waited too long for the rest of the request body and gave up.",
+      "If this upload is legitimately slow, raise proxy.clientBodyTimeout (GOTUNNEL_CLIENT_BODY_TIMEOUT) in gotunnel's config.",
+    ],
+    { connection: "close" },
+  );
 }
 
 export function loopPage(req: Request, route: ProxyRoute): Response {

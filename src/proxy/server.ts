@@ -5,10 +5,11 @@
  */
 import type { Server, WebSocketHandler } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
+import { isClientBodyTimeout, withClientBodyTimeout } from "./client-body.ts";
 import { type ForwardContext, forward, pathOf, type RequestTracing, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
-import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps } from "./pages.ts";
+import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps, requestTimeoutPage } from "./pages.ts";
 import { type ProxyRoute, Router, routeUrl } from "./router.ts";
 import { type BridgeData, bridgeHandlers, bridgeWebSocket, isWebSocketUpgrade } from "./websocket.ts";
 
@@ -59,6 +60,19 @@ export interface ProxyServerOptions {
   isAllowed?: (route: ProxyRoute | undefined, clientIp: string) => boolean;
   /** Server spans for forwarded requests; absent (no OTLP endpoint): the request path does no tracing work. */
   tracing?: RequestTracing;
+  /** How long clients may idle; absent: forever (the daemon passes the config's, see ClientTimeouts). */
+  timeouts?: ClientTimeouts;
+}
+
+/**
+ * Client timeouts. `keepAliveS` (whole seconds, at most 255, Bun's limit) closes a connection idle between requests;
+ * Bun checks its timers every 4 s, so the close comes up to 4 s early or late. `clientBodyMs` bounds the wait for
+ * the next piece of a request body (client-body.ts). 0 turns either off. Request headers are Bun's business: it
+ * closes a new connection whose first request head is not in within 10 s, and cannot be told otherwise.
+ */
+export interface ClientTimeouts {
+  keepAliveS: number;
+  clientBodyMs: number;
 }
 
 type Proto = "http" | "https";
@@ -89,6 +103,9 @@ export class ProxyServer {
   private readonly draining = new Map<Server<BridgeData>, number>();
 
   private openWebSockets = 0;
+  /** options.upstream, with request bodies read under the client body timeout. */
+  private readonly upstream: Upstream;
+  private readonly keepAliveS: number;
   /** The bridge's handlers, counting open sockets: Bun calls close() once for every socket it opened. */
   private readonly webSocketHandlers: WebSocketHandler<BridgeData> = {
     ...bridgeHandlers,
@@ -105,6 +122,8 @@ export class ProxyServer {
   private constructor(private readonly options: ProxyServerOptions) {
     this.router = new Router(options.routes);
     this.tls = options.tls;
+    this.keepAliveS = options.timeouts?.keepAliveS ?? 0;
+    this.upstream = withClientBodyTimeout(options.upstream, options.timeouts?.clientBodyMs ?? 0);
   }
 
   static async listen(options: ProxyServerOptions): Promise<ProxyServer> {
@@ -199,6 +218,15 @@ export class ProxyServer {
     return { added, https };
   }
 
+  /**
+   * Closes every client connection that is idle between requests, on every listener; returns how many. The daemon
+   * calls it when file descriptors run short (daemon/fd-guard.ts): an idle connection is the cheapest to give up.
+   */
+  closeIdleConnections(): number {
+    const servers = [...[...this.listeners.values()].flatMap(serversOf), ...this.draining.keys()];
+    return servers.reduce((closed, server) => closed + server.closeIdleConnections(), 0);
+  }
+
   /** Stops accepting; in-flight requests finish unless `force`. */
   async stop(force = false): Promise<void> {
     const servers = [...[...this.listeners.values()].flatMap(serversOf), ...this.draining.keys()];
@@ -247,8 +275,10 @@ export class ProxyServer {
         port,
         reusePort: true,
         tls,
-        // Dev servers stream (SSE, long polls, slow builds): never cut a quiet connection (DESIGN.md).
-        idleTimeout: 0,
+        // Bun's idle timer closes a connection idle between requests, but it also runs, without being reset by
+        // traffic, while a request is served: handle() turns it off for each forwarded request and back on when the
+        // response is over, so a stream (SSE, long polls, slow builds) is never cut (DESIGN.md). 0: never.
+        idleTimeout: this.keepAliveS,
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         development: false,
         fetch: (req, server) => this.handle(req, server, proto),
@@ -283,7 +313,7 @@ export class ProxyServer {
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
-        ({ response, error } = await forward(req, route, ctx, this.options.upstream, this.options.tracing));
+        ({ response, error } = await this.forward(req, server, route, ctx));
       }
     }
     const onRequest = this.options.onRequest;
@@ -300,6 +330,23 @@ export class ProxyServer {
       });
     }
     return response;
+  }
+
+  /**
+   * forward(), with the connection's keep-alive timer off until the response is over (see serve), and a 408 that
+   * closes the connection when the client stopped sending its body. A client timeout is not an upstream failure.
+   */
+  private async forward(req: Request, server: Server<BridgeData>, route: ProxyRoute, ctx: ForwardContext) {
+    const keepAliveS = this.keepAliveS;
+    if (keepAliveS > 0) {
+      server.timeout(req, 0);
+      ctx.onResponseEnd = () => server.timeout(req, keepAliveS);
+    }
+    const forwarded = await forward(req, route, ctx, this.upstream, this.options.tracing);
+    if (forwarded.error === undefined) return forwarded;
+    if (keepAliveS > 0) server.timeout(req, keepAliveS);
+    if (!isClientBodyTimeout(forwarded.error)) return forwarded;
+    return { response: requestTimeoutPage(req, route), error: undefined };
   }
 
   /** The LAN policy's 403 or an httpPages answer: both come before routing, for any Host. */
@@ -363,6 +410,7 @@ export class ProxyServer {
       parentSpanId: undefined,
       traceparent: undefined,
       spanStartMs: TIME_ORIGIN + started,
+      onResponseEnd: undefined,
     };
   }
 }

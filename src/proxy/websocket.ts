@@ -2,6 +2,12 @@
  * WebSocket bridge: the proxy first opens the upstream socket, then upgrades the client with the subprotocol the
  * upstream chose (so Vite's `vite-hmr` and Next's HMR negotiate as if direct). Messages flow both ways unchanged
  * (text stays text, binary stays binary) and close codes are relayed.
+ *
+ * Each direction respects backpressure: when the receiving side does not keep up, the bridge stops reading the
+ * sending side (Bun's `pause()`, so its kernel buffer fills and TCP slows the peer down) until the backlog drains.
+ * Without that, a peer that stops reading makes the daemon hold everything the other one sends (issue 15: 1 GB
+ * sent at a stalled upstream grew the daemon to 1.5 GB). What one bridge holds is then bounded by the high-water
+ * mark, plus what was already read when the pause came (one socket read, at most one message), per direction.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { type ForwardContext, pathOf } from "./forward.ts";
@@ -14,6 +20,8 @@ export interface BridgeData {
   /** Messages the upstream sent before the client side finished opening. */
   pending: (string | ArrayBuffer)[] | null;
   client: ServerWebSocket<BridgeData> | null;
+  /** Polls the upstream's send buffer while the client is paused (Bun's client WebSocket has no drain event). */
+  drainPoll: ReturnType<typeof setInterval> | null;
 }
 
 const UPSTREAM_OPEN_TIMEOUT_MS = 10_000;
@@ -24,6 +32,14 @@ const HANDSHAKE_HEADERS = [
   "sec-websocket-extensions",
   "sec-websocket-protocol",
 ];
+/** The largest message either side may send; larger ones close the bridge with 1009 (RFC 6455 §7.4.1). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Bytes queued toward one peer before the bridge stops reading the other one. */
+export const HIGH_WATER_BYTES = 1024 * 1024;
+/** The client is read again once the upstream's send buffer is down to this. */
+const LOW_WATER_BYTES = 256 * 1024;
+/** How often a paused client checks whether the upstream took its backlog. */
+const DRAIN_POLL_MS = 10;
 
 export function isWebSocketUpgrade(req: Request): boolean {
   const upgrade = req.headers.get("upgrade");
@@ -45,6 +61,8 @@ function openUpstream(req: Request, route: ProxyRoute, ctx: ForwardContext): Pro
     .filter(Boolean);
   const socket = new WebSocket(url, { headers, protocols } as unknown as string[]);
   socket.binaryType = "arraybuffer";
+  // Nothing reads the upstream until the client side is open (bridgeHandlers.open resumes it).
+  socket.pause();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.close();
@@ -74,10 +92,10 @@ export async function bridgeWebSocket(
   } catch (error) {
     return badGatewayPage(req, route, (error as Error).message);
   }
-  const data: BridgeData = { upstream, pending: [], client: null };
+  const data: BridgeData = { upstream, pending: [], client: null, drainPoll: null };
   upstream.addEventListener("message", (event) => {
     const message = event.data as string | ArrayBuffer;
-    if (data.client) data.client.send(message);
+    if (data.client) toClient(data.client, message);
     else data.pending?.push(message);
   });
   upstream.addEventListener("close", (event) => closeClient(data, event.code, event.reason));
@@ -87,8 +105,39 @@ export async function bridgeWebSocket(
   return new Response("WebSocket upgrade failed", { status: 400 });
 }
 
+/**
+ * Bun's send() returns -1 when the message was queued behind others (backpressure) and 0 when it was dropped
+ * (past `backpressureLimit`, which closeOnBackpressureLimit turns into a close). On -1 the upstream waits for the
+ * client's drain.
+ */
+function toClient(client: ServerWebSocket<BridgeData>, message: string | ArrayBuffer): void {
+  if (client.send(message) === -1) client.data.upstream.pause();
+}
+
+/** Sends toward the upstream; past the high-water mark, stops reading the client until the upstream catches up. */
+function toUpstream(ws: ServerWebSocket<BridgeData>, message: string | Buffer): void {
+  const data = ws.data;
+  const upstream = data.upstream;
+  if (upstream.readyState !== WebSocket.OPEN) return;
+  upstream.send(message);
+  if (upstream.bufferedAmount <= HIGH_WATER_BYTES || data.drainPoll !== null) return;
+  ws.pause();
+  data.drainPoll = setInterval(() => {
+    if (upstream.readyState === WebSocket.OPEN && upstream.bufferedAmount > LOW_WATER_BYTES) return;
+    stopDrainPoll(data);
+    if (ws.readyState === WebSocket.OPEN) ws.resume();
+  }, DRAIN_POLL_MS);
+}
+
+function stopDrainPoll(data: BridgeData): void {
+  if (data.drainPoll === null) return;
+  clearInterval(data.drainPoll);
+  data.drainPoll = null;
+}
+
 /** 1005 and 1006 may not be sent in a Close frame (RFC 6455 §7.4.1): relay them as "no code" and "abnormal". */
 function closeClient(data: BridgeData, code: number, reason: string) {
+  stopDrainPoll(data);
   const client = data.client;
   if (!client) {
     data.pending = null;
@@ -101,16 +150,23 @@ function closeClient(data: BridgeData, code: number, reason: string) {
 
 export const bridgeHandlers: WebSocketHandler<BridgeData> = {
   open(ws) {
-    ws.data.client = ws;
-    const pending = ws.data.pending;
-    ws.data.pending = null;
-    if (pending) for (const message of pending) ws.send(message);
-    if (ws.data.upstream.readyState >= WebSocket.CLOSING) ws.close();
+    const data = ws.data;
+    data.client = ws;
+    const pending = data.pending;
+    data.pending = null;
+    if (pending) for (const message of pending) toClient(ws, message);
+    if (data.upstream.readyState >= WebSocket.CLOSING) ws.close();
+    else if (ws.getBufferedAmount() === 0) data.upstream.resume();
   },
   message(ws, message) {
-    if (ws.data.upstream.readyState === WebSocket.OPEN) ws.data.upstream.send(message);
+    toUpstream(ws, message);
+  },
+  drain(ws) {
+    const upstream = ws.data.upstream;
+    if (upstream.readyState === WebSocket.OPEN) upstream.resume();
   },
   close(ws, code, reason) {
+    stopDrainPoll(ws.data);
     const upstream = ws.data.upstream;
     if (upstream.readyState >= WebSocket.CLOSING) return;
     if (code === 1005 || code === 1006 || code < 1000) upstream.close();
@@ -118,5 +174,9 @@ export const bridgeHandlers: WebSocketHandler<BridgeData> = {
   },
   // Dev-server traffic (HMR) is small; a large idle timeout keeps quiet sockets open like a direct connection would.
   idleTimeout: 960,
-  maxPayloadLength: 64 * 1024 * 1024,
+  maxPayloadLength: MAX_MESSAGE_BYTES,
+  // Room for one more largest message after the upstream was paused, so a message is never dropped for backpressure
+  // alone; should the limit still be passed, the client is closed rather than silently missing a message.
+  backpressureLimit: MAX_MESSAGE_BYTES + HIGH_WATER_BYTES,
+  closeOnBackpressureLimit: true,
 };

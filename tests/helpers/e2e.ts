@@ -223,7 +223,11 @@ export class Gotunnel {
   readonly stderr: LineCollector;
   ready!: ReadyEvent;
 
-  constructor(readonly proc: Subprocess<"ignore", "pipe", "pipe">) {
+  /** `home`: the GOTUNNEL_HOME it runs with, whose daemon serves its routes. */
+  constructor(
+    readonly proc: Subprocess<"ignore", "pipe", "pipe">,
+    readonly home?: string,
+  ) {
     this.stdout = new LineCollector(proc.stdout);
     this.stderr = new LineCollector(proc.stderr);
   }
@@ -249,11 +253,15 @@ export class Gotunnel {
     return this.stdout.lines.slice(1).flatMap((line) => (line.startsWith("{") ? [JSON.parse(line)] : []));
   }
 
-  /** Peak resident set size of the gotunnel process so far (VmHWM), in KiB. */
+  /**
+   * Peak resident set size so far (VmHWM), in KiB, of the process that proxies: the daemon of this command's home
+   * (`up` and `start` only talk to it), or this process when none runs (`gotunnel daemon` in the foreground).
+   */
   peakRssKiB(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+    const pid = (this.home === undefined ? undefined : daemonPid(this.home)) ?? this.pid;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
-    if (!match?.[1]) throw new Error(`no VmHWM in /proc/${this.pid}/status`);
+    if (!match?.[1]) throw new Error(`no VmHWM in /proc/${pid}/status`);
     return Number(match[1]);
   }
 
@@ -424,7 +432,7 @@ export class E2EScope {
       stderr: "pipe",
       detached: true,
     });
-    const gotunnel = new Gotunnel(proc);
+    const gotunnel = new Gotunnel(proc, options.home);
     this.processes.push(gotunnel);
     const first = await gotunnel.stdout
       .waitFor(() => true, READY_TIMEOUT_MS)

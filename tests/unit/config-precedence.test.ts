@@ -135,6 +135,13 @@ describe("environment variables", () => {
     expect(layer.label(["proxy", "httpPort"])).toBeUndefined();
   });
 
+  test("the client timeouts come from GOTUNNEL_KEEPALIVE_TIMEOUT and GOTUNNEL_CLIENT_BODY_TIMEOUT, in seconds", () => {
+    const layer = envLayer({ GOTUNNEL_KEEPALIVE_TIMEOUT: "30", GOTUNNEL_CLIENT_BODY_TIMEOUT: "0" });
+    expect(layer.raw).toEqual({ proxy: { keepAliveTimeout: 30, clientBodyTimeout: 0 } });
+    expect(layer.label(["proxy", "keepAliveTimeout"])).toBe("environment variable GOTUNNEL_KEEPALIVE_TIMEOUT");
+    expect(envLayer({ GOTUNNEL_CLIENT_BODY_TIMEOUT: "1m" }).raw).toEqual({ proxy: { clientBodyTimeout: "1m" } });
+  });
+
   test.each([
     ["1", true],
     ["true", true],

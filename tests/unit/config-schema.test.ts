@@ -116,7 +116,18 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     [{ proxy: { httpPort: 80.5 } }, "proxy.httpPort: expected an integer port from 0 to 65535 (found 80.5)"],
     [{ proxy: { httpPort: -1 } }, "proxy.httpPort: expected an integer port from 0 to 65535 (found -1)"],
     [{ proxy: { host: "bad host" } }, "proxy.host: expected an IP address or host name to listen on"],
-    [{ proxy: [] }, "proxy: expected an object { httpPort, httpsPort, adminPort, host } (found [])"],
+    [
+      { proxy: [] },
+      "proxy: expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout } (found [])",
+    ],
+    [
+      { proxy: { keepAliveTimeout: 256 } },
+      "proxy.keepAliveTimeout: expected a whole number of seconds from 0 to 255 (0: no timeout) (found 256)",
+    ],
+    [
+      { proxy: { clientBodyTimeout: 1.5 } },
+      "proxy.clientBodyTimeout: expected a whole number of seconds from 0 to 86400 (0: no timeout) (found 1.5)",
+    ],
     [{ log: { format: "xml" } }, 'log.format: expected "text" or "json" (found "xml")'],
     [{ log: { level: "trace" } }, 'log.level: expected "info" or "debug" (found "trace")'],
     [{ routes: { a: 70000 } }, "routes.a: expected an integer port from 1 to 65535 (found 70000)"],
@@ -156,8 +167,8 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       invalid({ route: {}, proxy: { hots: "x", http_port: 1 }, routes: { a: { target: 1, htps: true, port: 2 } } }),
     );
     expect(lines).toEqual([
-      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host`,
-      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host`,
+      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
+      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
       `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, observability, lan`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan`,
       `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost, lan`,

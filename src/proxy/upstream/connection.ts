@@ -83,10 +83,15 @@ export class Connection {
     this.exchange = ex;
     this.heads.reset();
     ex.attached(this, reused);
-    this.write(ex.head);
+    const whole = this.write(ex.head);
+    if (ex.bodyInHead) {
+      // The body went out with the head; if the socket took only part, onDrain finishes it.
+      if (whole) ex.bodySent = true;
+      return;
+    }
     if (this.disposed) return;
-    const body = ex.req.body;
-    if (body !== null && !ex.pumping) void pumpRequestBody(ex, body);
+    const stream = ex.stream;
+    if (stream !== null && !ex.pumping) void pumpRequestBody(ex, stream);
   }
 
   /** Writes all of `data` or keeps the rest for `drain`. False means: wait for waitDrain() before writing more. */
@@ -122,6 +127,8 @@ export class Connection {
       return;
     }
     this.pendingWrite = null;
+    const ex = this.exchange;
+    if (ex?.bodyInHead) ex.bodySent = true;
     this.wakeWriter();
   }
 

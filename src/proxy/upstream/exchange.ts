@@ -11,6 +11,7 @@ import type { BodySink } from "./body-decoder.ts";
 import type { Connection } from "./connection.ts";
 import { protocolError } from "./errors.ts";
 import type { ResponseHead } from "./parser.ts";
+import type { StreamingBody } from "./request-body.ts";
 import { isIdempotent } from "./serialize.ts";
 import type { UpstreamRequest } from "./types.ts";
 
@@ -22,6 +23,8 @@ export const PHASE_HEAD = 2;
 export const PHASE_BODY = 3;
 export const PHASE_DONE = 4;
 
+const NO_BODY = { inHead: false, stream: null };
+
 /**
  * Body bytes that may wait for the consumer's first pull before we pause the socket. A body that arrives with
  * its head (the common case: small responses) fits and never pauses; pausing and resuming cost a syscall each.
@@ -32,13 +35,20 @@ const UNPULLED_BODY_MAX_BYTES = 64 * 1024;
 export interface ExchangeOwner {
   readonly label: string;
   forgetQueued(): void;
+  /** An exchange that held an upload slot (origin.ts) no longer streams a body from its client. */
+  uploadEnded(): void;
 }
 
 export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListenerObject, BodySink {
   readonly req: UpstreamRequest;
   readonly owner: ExchangeOwner;
-  /** The serialized request head, kept for a retry. */
+  /** The serialized request head (with the whole body after it when `bodyInHead`), kept for a retry. */
   readonly head: string | Buffer;
+  readonly bodyInHead: boolean;
+  /** A body still coming from the client (pumped by body-writer.ts), or null. */
+  readonly stream: StreamingBody | null;
+  /** Counted against the origin's uploads (origin.ts) until the streamed body is sent or the exchange ends. */
+  holdsUploadSlot = false;
   readonly isHeadRequest: boolean;
   readonly promise: Promise<Response>;
   phase = PHASE_QUEUED;
@@ -47,15 +57,13 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
   reusedSocket = false;
   retried = false;
   receivedBytes = false;
-  /** A request body chunk was taken from the caller's stream: replaying is no longer possible. */
+  /** A streamed body chunk was written toward a socket: replaying is no longer possible. */
   bodyPulled = false;
   bodySent: boolean;
   pumping = false;
   private hasBody = false;
   /** The body is exposed as a stream (rather than as bytes that arrived whole). */
   private streaming = false;
-  /** The request body reader while the pump runs, so settling the exchange can cancel the upload. */
-  reader: { cancel(reason?: unknown): Promise<void> } | null = null;
   readonly type = "direct";
   private controller: ReadableStreamDirectController | null = null;
   /** Body pieces received before the consumer's first pull. */
@@ -67,15 +75,24 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
   /** Created on the first backpressure only, so a request that never backs up allocates no closure for it. */
   private onDrained: (() => void) | null = null;
   private attachedWaiter: (() => void) | null = null;
+  /** req.onResponseEnd was called. */
+  private responseEnded = false;
   private resolveResponse!: (response: Response) => void;
   private rejectResponse!: (reason: unknown) => void;
 
-  constructor(owner: ExchangeOwner, req: UpstreamRequest, head: string | Buffer) {
+  constructor(
+    owner: ExchangeOwner,
+    req: UpstreamRequest,
+    head: string | Buffer,
+    body: { inHead: boolean; stream: StreamingBody | null } = NO_BODY,
+  ) {
     this.owner = owner;
     this.req = req;
     this.head = head;
+    this.bodyInHead = body.inHead;
+    this.stream = body.stream;
     this.isHeadRequest = req.method === "HEAD";
-    this.bodySent = req.body === null;
+    this.bodySent = !this.hasRequestBody;
     this.promise = new Promise<Response>((resolve, reject) => {
       this.resolveResponse = resolve;
       this.rejectResponse = reject;
@@ -83,9 +100,33 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     req.signal?.addEventListener("abort", this);
   }
 
-  /** Only a request we can replay byte for byte may go to a second socket. */
+  get hasRequestBody(): boolean {
+    return this.bodyInHead || this.stream !== null;
+  }
+
+  /**
+   * Only a request we can replay byte for byte may go to a second socket, and one with a body only when its method
+   * is idempotent (RFC 9112 §9.3.1.1): a whole body in the head always can be replayed, a streamed one until a chunk
+   * of it was written.
+   */
   get canRetry(): boolean {
-    return !this.retried && (this.req.body === null || (isIdempotent(this.req.method) && !this.bodyPulled));
+    if (this.retried) return false;
+    if (!this.hasRequestBody) return true;
+    return isIdempotent(this.req.method) && (this.stream === null || !this.bodyPulled);
+  }
+
+  /** Gives back the upload slot, once. */
+  releaseUploadSlot(): void {
+    if (!this.holdsUploadSlot) return;
+    this.holdsUploadSlot = false;
+    this.owner.uploadEnded();
+  }
+
+  /** Tells the caller the response is over (req.onResponseEnd), once. */
+  private endResponse(): void {
+    if (this.responseEnded) return;
+    this.responseEnded = true;
+    this.req.onResponseEnd?.();
   }
 
   /** The final head was parsed: body pieces decoded from here on are collected until deliver(). */
@@ -115,6 +156,7 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
       throw protocolError(`status ${head.status} cannot be forwarded`, cause);
     }
     this.phase = PHASE_BODY;
+    if (!this.streaming) this.endResponse();
     this.resolveResponse(response);
   }
 
@@ -151,6 +193,7 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     this.unpulled = null;
     if (this.phase !== PHASE_BODY) return;
     this.phase = PHASE_DONE;
+    this.endResponse();
     const conn = this.conn;
     this.detach();
     conn?.destroy();
@@ -203,6 +246,8 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     if (this.phase === PHASE_DONE) return;
     this.phase = PHASE_DONE;
     this.detach();
+    // Before the close: once the client has the last byte it may send its next request on this connection.
+    this.endResponse();
     const controller = this.controller;
     this.controller = null;
     if (controller !== null) controller.close();
@@ -219,6 +264,7 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
       this.rejectResponse(reason);
       return;
     }
+    this.endResponse();
     const error = reason instanceof Error ? reason : new Error(String(reason));
     const controller = this.controller;
     this.controller = null;
@@ -250,9 +296,12 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     const waiter = this.attachedWaiter;
     this.attachedWaiter = null;
     waiter?.();
-    if (this.pumping && this.reader !== null) {
-      // The upload is no longer wanted (response done, failed or aborted): release the caller's stream.
-      this.reader.cancel().catch(cancelOfErroredStream);
+    this.releaseUploadSlot();
+    const reader = this.stream?.reader;
+    if (reader !== undefined && !this.bodySent) {
+      // The upload is no longer wanted (response done, failed or aborted): release the caller's stream. A pump
+      // waiting on read() sees it end and stops.
+      reader.cancel().catch(cancelOfErroredStream);
     }
   }
 }

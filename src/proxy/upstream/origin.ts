@@ -1,16 +1,24 @@
 /**
  * The pool for one upstream origin (host + port): idle keep-alive sockets (LIFO, so the warmest socket is
  * reused and the coldest ones age out), a socket budget, and a FIFO of requests waiting for a socket.
+ *
+ * Requests whose body still streams from the client (request-body.ts: too large to read ahead) hold a socket for as
+ * long as the client takes to send it, which a slow client can stretch without end. At most `maxUploadsPerOrigin`
+ * of them hold sockets at once; the others wait in their own FIFO without one, so the rest of the budget stays
+ * free for everyone else (issue 15: 130 uploads at 1 byte/s had taken every socket of a route).
  */
 import type { Connection, UpstreamTraffic } from "./connection.ts";
 import { type DialTarget, dial } from "./dial.ts";
 import { UpstreamError } from "./errors.ts";
-import { type Exchange, type ExchangeOwner, PHASE_CONNECTING, PHASE_QUEUED } from "./exchange.ts";
+import { type Exchange, type ExchangeOwner, PHASE_CONNECTING } from "./exchange.ts";
+import { ExchangeQueue } from "./exchange-queue.ts";
 import { hostFieldValue } from "./serialize.ts";
 
 /** Settings and counters shared by every origin of one pool. */
 export interface PoolShared {
   readonly maxSocketsPerOrigin: number;
+  /** Sockets per origin that requests still streaming their body from the client may hold. */
+  readonly maxUploadsPerOrigin: number;
   readonly connectTimeoutMs: number;
   /** Sweep ticks elapsed; idle sockets are aged in ticks so releasing one never reads a clock. */
   tick: number;
@@ -20,9 +28,6 @@ export interface PoolShared {
   closed: boolean;
   traffic: UpstreamTraffic;
 }
-
-/** Drop the consumed head of the FIFO once it is this long and at least half the array. */
-const QUEUE_COMPACT_MIN = 1024;
 
 export function poolClosedError(): UpstreamError {
   return new UpstreamError("reset", "the upstream connection pool was closed");
@@ -45,9 +50,11 @@ export class Origin implements DialTarget, ExchangeOwner {
   readonly traffic: UpstreamTraffic;
   private readonly idle: Connection[] = [];
   private readonly live = new Set<Connection>();
-  private readonly queue: (Exchange | undefined)[] = [];
-  private queueHead = 0;
+  private readonly queue = new ExchangeQueue();
+  /** Requests with a streaming body waiting for an upload slot (they hold no socket meanwhile). */
+  private readonly uploadQueue = new ExchangeQueue();
   private open = 0;
+  private uploads = 0;
 
   constructor(shared: PoolShared, hostname: string, port: number) {
     this.shared = shared;
@@ -62,6 +69,15 @@ export class Origin implements DialTarget, ExchangeOwner {
   }
 
   submit(ex: Exchange): void {
+    if (ex.stream !== null && !ex.holdsUploadSlot) {
+      if (this.uploads >= this.shared.maxUploadsPerOrigin) {
+        this.uploadQueue.push(ex);
+        this.shared.queued++;
+        return;
+      }
+      this.uploads++;
+      ex.holdsUploadSlot = true;
+    }
     const conn = this.takeIdle();
     if (conn !== null) conn.start(ex, true);
     else if (this.open < this.shared.maxSocketsPerOrigin) this.connectFor(ex);
@@ -101,13 +117,22 @@ export class Origin implements DialTarget, ExchangeOwner {
     ex.retried = true;
     ex.conn = null;
     // Whatever reached the dead socket is lost: the body (if any) must be sent again on the fresh one.
-    ex.bodySent = ex.req.body === null;
+    ex.bodySent = !ex.hasRequestBody;
     this.connectFor(ex);
   }
 
   forgetQueued(): void {
-    // The exchange stays in the array as a tombstone; dequeue() skips it by phase.
+    // The exchange stays in its queue as a tombstone, skipped by phase when its turn comes.
     this.shared.queued--;
+  }
+
+  uploadEnded(): void {
+    this.uploads--;
+    if (this.shared.closed) return;
+    const next = this.uploadQueue.shift();
+    if (next === undefined) return;
+    this.shared.queued--;
+    this.submit(next);
   }
 
   /** Closes sockets idle for more than `maxIdleTicks` sweep ticks (the oldest are at the front). */
@@ -121,9 +146,21 @@ export class Origin implements DialTarget, ExchangeOwner {
     for (const conn of victims) conn.close();
   }
 
+  /** Closes every idle socket now; returns how many. */
+  closeIdle(): number {
+    const victims = this.idle.splice(0);
+    this.shared.idle -= victims.length;
+    for (const conn of victims) conn.close();
+    return victims.length;
+  }
+
   /** Fails queued requests and closes every socket, active ones included. */
   shutdown(): void {
     for (let ex = this.dequeue(); ex !== undefined; ex = this.dequeue()) ex.fail(poolClosedError());
+    for (let ex = this.uploadQueue.shift(); ex !== undefined; ex = this.uploadQueue.shift()) {
+      this.shared.queued--;
+      ex.fail(poolClosedError());
+    }
     for (const conn of [...this.live]) {
       const ex = conn.exchange;
       conn.destroy();
@@ -177,22 +214,8 @@ export class Origin implements DialTarget, ExchangeOwner {
   }
 
   private dequeue(): Exchange | undefined {
-    const queue = this.queue;
-    while (this.queueHead < queue.length) {
-      const ex = queue[this.queueHead];
-      queue[this.queueHead++] = undefined;
-      if (this.queueHead === queue.length) {
-        queue.length = 0;
-        this.queueHead = 0;
-      } else if (this.queueHead >= QUEUE_COMPACT_MIN && this.queueHead * 2 >= queue.length) {
-        queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
-      if (ex !== undefined && ex.phase === PHASE_QUEUED) {
-        this.shared.queued--;
-        return ex;
-      }
-    }
-    return undefined;
+    const ex = this.queue.shift();
+    if (ex !== undefined) this.shared.queued--;
+    return ex;
   }
 }

@@ -5,12 +5,15 @@
  */
 import { Exchange } from "./exchange.ts";
 import { Origin, type PoolShared, poolClosedError } from "./origin.ts";
+import { type BodyAhead, readAhead, type StreamingBody, wholeBody } from "./request-body.ts";
 import { encodeHead, serializeHead } from "./serialize.ts";
 import type { UpstreamPoolOptions, UpstreamPoolStats, UpstreamRequest, UpstreamTarget } from "./types.ts";
 
 const DEFAULT_MAX_SOCKETS_PER_ORIGIN = 256;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Most API calls and form posts fit: they are sent whole and never hold a socket while the client types. */
+const DEFAULT_REQUEST_BUFFER_BYTES = 64 * 1024;
 /** Idle sockets are checked at most this often; they live up to one period past idleTimeoutMs. */
 const MAX_SWEEP_PERIOD_MS = 1_000;
 const MIN_SWEEP_PERIOD_MS = 5;
@@ -36,16 +39,25 @@ export class UpstreamPool {
   /** Most proxies talk to one upstream at a time: skip the map lookup for a repeat. */
   private lastOrigin: Origin | null = null;
   private readonly maxIdleTicks: number;
+  private readonly requestBufferBytes: number;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(options: UpstreamPoolOptions = {}) {
     const idleTimeoutMs = positiveInteger("idleTimeoutMs", options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    const maxSocketsPerOrigin = positiveInteger(
+      "maxSocketsPerOrigin",
+      options.maxSocketsPerOrigin,
+      DEFAULT_MAX_SOCKETS_PER_ORIGIN,
+    );
+    const halfOfSockets = Math.max(1, Math.floor(maxSocketsPerOrigin / 2));
+    this.requestBufferBytes = positiveInteger(
+      "requestBufferBytes",
+      options.requestBufferBytes,
+      DEFAULT_REQUEST_BUFFER_BYTES,
+    );
     this.shared = {
-      maxSocketsPerOrigin: positiveInteger(
-        "maxSocketsPerOrigin",
-        options.maxSocketsPerOrigin,
-        DEFAULT_MAX_SOCKETS_PER_ORIGIN,
-      ),
+      maxSocketsPerOrigin,
+      maxUploadsPerOrigin: positiveInteger("maxUploadsPerOrigin", options.maxUploadsPerOrigin, halfOfSockets),
       connectTimeoutMs: positiveInteger("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
       tick: 0,
       open: 0,
@@ -61,25 +73,71 @@ export class UpstreamPool {
     this.sweeper.unref();
   }
 
-  /** Sends `req` to `target`; resolves when the final response head arrives, the body streams afterwards. */
+  /**
+   * Sends `req` to `target`; resolves when the final response head arrives, the body streams afterwards. A request
+   * body is read ahead first (request-body.ts), so a slow client does not hold a socket while it sends a small one.
+   */
   request(target: UpstreamTarget, req: UpstreamRequest): Promise<Response> {
     if (this.shared.closed) return Promise.reject(poolClosedError());
-    const signal = req.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    let ex: Exchange;
+    const body = req.body;
+    let origin: Origin;
     try {
-      const origin = this.originFor(target);
-      ex = new Exchange(origin, req, encodeHead(serializeHead(req, origin.hostHeader)));
-      origin.submit(ex);
+      origin = this.originFor(target);
+      if (body === null) return this.submit(origin, req, encodeHead(serializeHead(req, origin.hostHeader)), null);
     } catch (err) {
       return Promise.reject(err);
     }
+    return readAhead(body, this.requestBufferBytes).then((ahead) => this.submitAhead(origin, req, ahead));
+  }
+
+  private submitAhead(origin: Origin, req: UpstreamRequest, ahead: BodyAhead): Promise<Response> {
+    const rest = ahead.rest;
+    if (rest !== null) {
+      const stream = { chunks: ahead.chunks, reader: rest };
+      try {
+        return this.submit(origin, req, encodeHead(serializeHead(req, origin.hostHeader)), stream);
+      } catch (err) {
+        rest.cancel(err).catch(cancelOfAbandonedBody);
+        return Promise.reject(err);
+      }
+    }
+    try {
+      // The whole body is here: it goes out behind the head, framed by its actual length (as nginx does once it has
+      // buffered a body).
+      const bytes = wholeBody(ahead, req.contentLength);
+      const head = serializeHead({ ...req, contentLength: bytes.byteLength }, origin.hostHeader);
+      return this.submit(origin, req, Buffer.concat([Buffer.from(head, "latin1"), bytes]), "whole");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Queues the exchange on its origin; throws when the pool is closed or the request was aborted meanwhile. */
+  private submit(
+    origin: Origin,
+    req: UpstreamRequest,
+    head: string | Buffer,
+    body: StreamingBody | "whole" | null,
+  ): Promise<Response> {
+    if (this.shared.closed) throw poolClosedError();
+    const signal = req.signal;
+    if (signal?.aborted) throw signal.reason;
+    const stream = body === null || body === "whole" ? null : body;
+    const ex = new Exchange(origin, req, head, { inHead: body === "whole", stream });
+    origin.submit(ex);
     return ex.promise;
   }
 
   stats(): UpstreamPoolStats {
     const { open, idle, queued, traffic } = this.shared;
     return { open, idle, queued, bytesSent: traffic.sent, bytesReceived: traffic.received };
+  }
+
+  /** Closes every idle keep-alive socket now (the daemon is short of file descriptors); returns how many. */
+  closeIdleSockets(): number {
+    let closed = 0;
+    for (const origin of this.origins.values()) closed += origin.closeIdle();
+    return closed;
   }
 
   /**
@@ -116,3 +174,6 @@ export class UpstreamPool {
     for (const origin of this.origins.values()) origin.sweep(this.maxIdleTicks);
   }
 }
+
+/** The request failed before it was sent; whether the client's stream agrees to be cancelled changes nothing. */
+function cancelOfAbandonedBody(_ignored: unknown): void {}

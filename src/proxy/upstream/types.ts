@@ -17,11 +17,23 @@ export interface UpstreamRequest {
   /** The exact body length when known: sent as Content-Length; otherwise the body is sent chunked. */
   contentLength?: number;
   signal?: AbortSignal;
+  /**
+   * Called once the response is over for the pool: when it resolves with a body it already has whole (or none), or
+   * when a streamed body ends, fails or is cancelled. Not called when the request fails before a response.
+   */
+  onResponseEnd?: () => void;
 }
 
 export interface UpstreamPoolOptions {
   /** Sockets per origin (open or connecting); further requests wait in FIFO order. Default 256. */
   maxSocketsPerOrigin?: number;
+  /**
+   * Of those, how many requests whose body still streams from the client may hold (request-body.ts). Default: half
+   * of maxSocketsPerOrigin, so slow uploads never take the whole pool.
+   */
+  maxUploadsPerOrigin?: number;
+  /** Request bodies up to this size are read whole before they take a socket. Default 64 KiB. */
+  requestBufferBytes?: number;
   /** An idle keep-alive socket is closed after this long unused. Default 30 000 ms. */
   idleTimeoutMs?: number;
   /** Give up on a TCP connect after this long. Default 5 000 ms. */

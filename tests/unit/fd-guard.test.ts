@@ -1,0 +1,52 @@
+import { describe, expect, test } from "bun:test";
+import { startFdGuard } from "../../src/daemon/fd-guard.ts";
+import { parseProcLimits } from "../../src/platform/fd-limit.ts";
+
+describe("parseProcLimits", () => {
+  test("reads the soft and hard open-file limits of proc(5)'s limits table", () => {
+    const text = [
+      "Limit                     Soft Limit           Hard Limit           Units     ",
+      "Max processes             127431               127431               processes ",
+      "Max open files            1024                 524288               files     ",
+    ].join("\n");
+    expect(parseProcLimits(text)).toEqual({ soft: 1024, hard: 524288 });
+    expect(parseProcLimits(text.replace("524288 ", "unlimited"))).toEqual({ soft: 1024, hard: "unlimited" });
+    expect(
+      parseProcLimits("Max open files            unlimited            unlimited            files"),
+    ).toBeUndefined();
+  });
+});
+
+describe("startFdGuard", () => {
+  test("sheds idle connections from 90% of the limit on, and logs once per episode", async () => {
+    let open = 100;
+    let sheds = 0;
+    const logs: string[] = [];
+    const guard = startFdGuard({
+      probe: { limit: { soft: 1000, hard: 1000 }, openFiles: () => open },
+      shed: () => {
+        sheds++;
+        return 7;
+      },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    try {
+      expect(logs).toEqual(["info open-file limit 1000 (hard 1000): idle connections are closed from 900 open files"]);
+      await Bun.sleep(600);
+      expect(sheds).toBe(0);
+      open = 950;
+      await Bun.sleep(600);
+      expect(sheds).toBeGreaterThanOrEqual(2);
+      expect(logs.filter((line) => line.startsWith("warn"))).toEqual([
+        expect.stringContaining("warn 950 of 1000 open files in use: closed 7 idle connections"),
+      ]);
+      open = 700;
+      await Bun.sleep(400);
+      open = 990;
+      await Bun.sleep(400);
+      expect(logs.filter((line) => line.startsWith("warn"))).toHaveLength(2);
+    } finally {
+      guard.stop();
+    }
+  });
+});
