@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { BINARY, binaryEnv, canBind, freePort, hostsFileOf, lockFileOf, requireBinary } from "../helpers/e2e.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gotunnel-run-e2e-"));
+/** run's TMPDIR: what it leaves behind is counted here, where no other process on the machine writes. */
+const temps = mkdtempSync(join(tmpdir(), "gotunnel-run-e2e-tmp-"));
 const project = join(home, "project");
 let upstream: ReturnType<typeof Bun.serve>;
 let httpsPort: number;
@@ -25,17 +27,18 @@ beforeAll(async () => {
 afterAll(() => {
   upstream.stop(true);
   rmSync(home, { recursive: true, force: true });
+  rmSync(temps, { recursive: true, force: true });
   rmSync(hostsFileOf(home), { force: true });
 });
 
 function runTemps(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith("gotunnel-run-") && !home.endsWith(name));
+  return readdirSync(temps);
 }
 
 async function gotunnelRun(args: string[], extraEnv: Record<string, string> = {}) {
   const proc = Bun.spawn([BINARY, "run", ...args], {
     cwd: project,
-    env: binaryEnv(home, { GOTUNNEL_PROXY_HTTPS_PORT: String(httpsPort), ...extraEnv }),
+    env: binaryEnv(home, { GOTUNNEL_PROXY_HTTPS_PORT: String(httpsPort), TMPDIR: temps, ...extraEnv }),
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -50,7 +53,8 @@ async function gotunnelRun(args: string[], extraEnv: Record<string, string> = {}
 describe("gotunnel run", () => {
   test("the command reaches https://myapp.local with run's variables, and its exit code is returned", async () => {
     const before = runTemps();
-    const script = 'curl -sSf $GOTUNNEL_CURL_RESOLVE "$GOTUNNEL_URL_MYAPP_LOCAL/"; echo; exit 7';
+    // While the command runs, the ephemeral CA is under run's TMPDIR (so its removal below is seen).
+    const script = `curl -sSf $GOTUNNEL_CURL_RESOLVE "$GOTUNNEL_URL_MYAPP_LOCAL/"; echo; ls -d "$CURL_CA_BUNDLE" | grep -q "^${temps}/" || echo "CA outside TMPDIR"; exit 7`;
     const result = await gotunnelRun(["--", "sh", "-c", script]);
     expect(result.stdout).toBe("smoke ok\n"); // verified TLS: curl trusts the ephemeral CA only via CURL_CA_BUNDLE
     expect(result.exitCode).toBe(7);
