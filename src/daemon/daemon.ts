@@ -81,7 +81,14 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`);
         reporter.report(error, { component: "tls" });
       },
-      onProxyError: (error) => reporter.report(error, { component: "proxy", category: "internal" }),
+      onProxyError: (error) => {
+        // The daemon's log redacts what it writes (core/redact.ts), which a console.error in the proxy would not.
+        log(
+          "warn",
+          `internal error in the proxy: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        reporter.report(error, { component: "proxy", category: "internal" });
+      },
       isAllowed: lanGuard(options.lan),
       tracing: tracing?.requests,
       log,

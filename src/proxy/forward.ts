@@ -2,6 +2,7 @@
  * Request → Response for one route: the web-standard core of the proxy. The upstream call is injected, so tests
  * can drive this without sockets and the server wiring (server.ts) stays thin.
  */
+import { isLoopbackAddress } from "../core/local-host.ts";
 import { requestFraming } from "./framing.ts";
 import { indexOfHeader, replaceHeader, upstreamRequestHeaders } from "./headers.ts";
 import { badGatewayPage, badRequestPage, clientClosedResponse } from "./pages.ts";
@@ -137,7 +138,7 @@ export async function forward(
     if (req.signal.aborted) response = clientClosedResponse();
     else {
       error = failure;
-      response = badGatewayPage(req, route, describeFailure(failure));
+      response = badGatewayPage(req, route, describeFailure(failure), isLoopbackAddress(ctx.clientIp));
     }
   }
   if (ctx.clientClose) response = closing(response);

@@ -56,8 +56,18 @@ export function notFoundPage(req: Request, host: string, ctx: PageContext): Resp
   return page(req, 404, title, lines);
 }
 
-export function badGatewayPage(req: Request, route: ProxyRoute, reason: string): Response {
+/**
+ * `local`: the client is on this machine, the one person who can fix the route, so the page names the upstream. A
+ * client on the LAN learns nothing about what runs behind the name (its address and port), as with the 404 page.
+ */
+export function badGatewayPage(req: Request, route: ProxyRoute, reason: string, local = true): Response {
   const { origin, port } = route.target;
+  if (!local) {
+    return page(req, 502, `${route.name}: the dev server is not answering`, [
+      `gotunnel could not reach the dev server behind ${route.name} (${reason}).`,
+      "It may be stopped or restarting; try again in a moment.",
+    ]);
+  }
   return page(req, 502, `${route.name}: the upstream ${origin} is not answering`, [
     `gotunnel could not reach ${origin} (${reason}).`,
     `Check that your dev server is running and listening on port ${port}, or change the target of "${route.name}" in your gotunnel config.`,
@@ -96,9 +106,11 @@ export function requestTimeoutPage(req: Request, route: ProxyRoute): Response {
   );
 }
 
-export function loopPage(req: Request, route: ProxyRoute): Response {
+export function loopPage(req: Request, route: ProxyRoute, local = true): Response {
   return page(req, 508, `${route.name}: request loop detected`, [
-    `The route's target ${route.target.origin} sends requests back into gotunnel.`,
+    local
+      ? `The route's target ${route.target.origin} sends requests back into gotunnel.`
+      : "The route's target sends requests back into gotunnel.",
     "Point the route at your dev server's own port, not at gotunnel's proxy port.",
   ]);
 }

@@ -4,14 +4,12 @@
  * The only file in src/proxy that touches sockets.
  */
 import type { Server, WebSocketHandler } from "bun";
-import { isLoopbackAddress } from "../core/local-host.ts";
-import { isClientBodyTimeout, withClientBodyTimeout } from "./client-body.ts";
-import { type ForwardContext, forward, pathOf, type RequestTracing, type Upstream } from "./forward.ts";
-import { isLoop } from "./headers.ts";
+import { withClientBodyTimeout } from "./client-body.ts";
+import type { RequestTracing, Upstream } from "./forward.ts";
+import { type Proto, RequestHandler } from "./handler.ts";
 import { assertDistinctPorts, bindError, probeExclusive } from "./listen-errors.ts";
-import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps, requestTimeoutPage } from "./pages.ts";
 import { type ProxyRoute, Router, routeUrl } from "./router.ts";
-import { type BridgeData, bridgeHandlers, bridgeWebSocket, isWebSocketUpgrade } from "./websocket.ts";
+import { type BridgeData, bridgeHandlers } from "./websocket.ts";
 
 export interface TlsEntry {
   serverName: string;
@@ -75,7 +73,6 @@ export interface ClientTimeouts {
   clientBodyMs: number;
 }
 
-type Proto = "http" | "https";
 interface Listeners {
   https: Server<BridgeData>;
   /** Absent when the proxy has no plain-HTTP listener (httpPort null). */
@@ -86,8 +83,6 @@ const DRAIN_POLL_MS = 50;
 const MAX_DRAIN_POLLS = 40;
 /** Polls in a row without a new request on the replaced listener before it is stopped. */
 const QUIET_POLLS = 3;
-/** performance.now() is relative to this; read once (it is a getter). */
-const TIME_ORIGIN = performance.timeOrigin;
 const VIA_ID = Math.floor(Math.random() * 0xffffffff)
   .toString(16)
   .padStart(8, "0");
@@ -103,8 +98,7 @@ export class ProxyServer {
   private readonly draining = new Map<Server<BridgeData>, number>();
 
   private openWebSockets = 0;
-  /** options.upstream, with request bodies read under the client body timeout. */
-  private readonly upstream: Upstream;
+  private readonly handler: RequestHandler;
   private readonly keepAliveS: number;
   /** The bridge's handlers, counting open sockets: Bun calls close() once for every socket it opened. */
   private readonly webSocketHandlers: WebSocketHandler<BridgeData> = {
@@ -123,7 +117,28 @@ export class ProxyServer {
     this.router = new Router(options.routes);
     this.tls = options.tls;
     this.keepAliveS = options.timeouts?.keepAliveS ?? 0;
-    this.upstream = withClientBodyTimeout(options.upstream, options.timeouts?.clientBodyMs ?? 0);
+    this.handler = new RequestHandler({
+      proxy: options,
+      upstream: withClientBodyTimeout(options.upstream, options.timeouts?.clientBodyMs ?? 0),
+      keepAliveS: this.keepAliveS,
+      viaToken: this.viaToken,
+      state: {
+        router: () => this.router,
+        ports: () => this.ports,
+        urlOf: (route) => this.urlOf(route),
+        countIfDraining: (server) => {
+          const drained = this.draining.get(server);
+          if (drained !== undefined) this.draining.set(server, drained + 1);
+          return drained !== undefined;
+        },
+      },
+    });
+  }
+
+  /** A failure inside the proxy (a bug, not an upstream's): onError, where the daemon logs it redacted and reports it. */
+  private reportError(error: unknown): void {
+    if (this.options.onError) this.options.onError(error);
+    else console.error("gotunnel proxy:", error);
   }
 
   static async listen(options: ProxyServerOptions): Promise<ProxyServer> {
@@ -252,7 +267,7 @@ export class ProxyServer {
     }
     old.stop(false).then(
       () => this.draining.delete(old),
-      (error: unknown) => console.error("gotunnel: stopping a replaced listener failed:", error),
+      (error: unknown) => this.reportError(error),
     );
   }
 
@@ -281,11 +296,10 @@ export class ProxyServer {
         idleTimeout: this.keepAliveS,
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         development: false,
-        fetch: (req, server) => this.handle(req, server, proto),
+        fetch: (req, server) => this.handler.handle(req, server, proto),
         websocket: this.webSocketHandlers,
         error: (error) => {
-          console.error(error);
-          this.options.onError?.(error);
+          this.reportError(error);
           return new Response("gotunnel: internal error", { status: 500 });
         },
       });
@@ -293,135 +307,6 @@ export class ProxyServer {
       throw bindError(error, host, port, proto);
     }
   }
-
-  private async handle(req: Request, server: Server<BridgeData>, proto: Proto): Promise<Response | undefined> {
-    const started = performance.now();
-    const host = req.headers.get("host") ?? "";
-    const path = pathOf(req.url);
-    const route = this.router.match(host);
-    const close = this.shouldClose(req, server);
-    // One requestIP call per request: it is a native call that allocates (about 3% of the request path).
-    const ip = clientIpOf(req, server);
-    let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, ip, host, route, proto);
-    let error: unknown;
-    let ctx: ForwardContext | undefined;
-    if (response) {
-      // Our pages are fresh, mutable Responses; forward() does the same for upstream ones (Bun does not, DESIGN.md).
-      if (close) response.headers.set("connection", "close");
-    } else if (route) {
-      ctx = this.context(ip, server, host, proto, close, path, started);
-      if (isWebSocketUpgrade(req)) {
-        response = await bridgeWebSocket(req, server, route, ctx);
-      } else {
-        ({ response, error } = await this.forward(req, server, route, ctx));
-      }
-    }
-    const onRequest = this.options.onRequest;
-    if (onRequest) {
-      onRequest({
-        method: req.method,
-        host,
-        path,
-        status: response ? response.status : 101,
-        durationMs: performance.now() - started,
-        route: route?.name,
-        error,
-        traceparent: ctx?.traceparent,
-      });
-    }
-    return response;
-  }
-
-  /**
-   * forward(), with the connection's keep-alive timer off until the response is over (see serve), and a 408 that
-   * closes the connection when the client stopped sending its body. A client timeout is not an upstream failure.
-   */
-  private async forward(req: Request, server: Server<BridgeData>, route: ProxyRoute, ctx: ForwardContext) {
-    const keepAliveS = this.keepAliveS;
-    if (keepAliveS > 0) {
-      server.timeout(req, 0);
-      ctx.onResponseEnd = () => server.timeout(req, keepAliveS);
-    }
-    const forwarded = await forward(req, route, ctx, this.upstream, this.options.tracing);
-    if (forwarded.error === undefined) return forwarded;
-    if (keepAliveS > 0) server.timeout(req, keepAliveS);
-    if (!isClientBodyTimeout(forwarded.error)) return forwarded;
-    return { response: requestTimeoutPage(req, route), error: undefined };
-  }
-
-  /** The LAN policy's 403 or an httpPages answer: both come before routing, for any Host. */
-  private earlyPage(
-    req: Request,
-    ip: string,
-    host: string,
-    route: ProxyRoute | undefined,
-    proto: Proto,
-  ): Response | undefined {
-    const { httpPages, isAllowed } = this.options;
-    const pages = proto === "http" && httpPages ? httpPages(req) : undefined;
-    if (pages) return isAllowed && !isAllowed(undefined, ip) ? lanForbiddenPage(req, host, undefined) : pages;
-    if (isAllowed && !isAllowed(route, ip)) return lanForbiddenPage(req, host, route);
-    return undefined;
-  }
-
-  /** 404, the HTTPS redirect or 508, when the request is not one to forward. */
-  private ownPage(
-    req: Request,
-    ip: string,
-    host: string,
-    route: ProxyRoute | undefined,
-    proto: Proto,
-  ): Response | undefined {
-    if (!route) {
-      const loopbackClient = isLoopbackAddress(ip);
-      return notFoundPage(req, host, { routes: this.router.routes, urlOf: (r) => this.urlOf(r), loopbackClient });
-    }
-    // Loop first: an HTTPS route whose target is our own HTTP port would otherwise redirect to itself forever.
-    if (isLoop(req.headers, this.viaToken)) return loopPage(req, route);
-    if (proto === "http" && route.https) return redirectToHttps(req, host, this.ports.https);
-    return undefined;
-  }
-
-  /** The client asked to close, or this listener is being retired (see retire). */
-  private shouldClose(req: Request, server: Server<BridgeData>): boolean {
-    const drained = this.draining.get(server);
-    if (drained === undefined) return asksToClose(req);
-    this.draining.set(server, drained + 1);
-    return true;
-  }
-
-  private context(
-    clientIp: string,
-    server: Server<BridgeData>,
-    host: string,
-    proto: Proto,
-    close: boolean,
-    path: string,
-    started: number,
-  ): ForwardContext {
-    return {
-      host,
-      clientIp,
-      proto,
-      port: server.port ?? 0,
-      via: this.viaToken,
-      clientClose: close,
-      path,
-      parentSpanId: undefined,
-      traceparent: undefined,
-      spanStartMs: TIME_ORIGIN + started,
-      onResponseEnd: undefined,
-    };
-  }
-}
-
-/** Bun has no peer address for some sockets (a unix socket): those are local by construction. */
-function clientIpOf(req: Request, server: Server<BridgeData>): string {
-  return server.requestIP(req)?.address ?? "127.0.0.1";
-}
-
-function asksToClose(req: Request): boolean {
-  return req.headers.get("connection")?.toLowerCase().includes("close") === true;
 }
 
 function serversOf(listeners: Listeners): Server<BridgeData>[] {

@@ -10,6 +10,7 @@
  * mark, plus what was already read when the pause came (one socket read, at most one message), per direction.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { isLoopbackAddress } from "../core/local-host.ts";
 import { type ForwardContext, pathOf } from "./forward.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { badGatewayPage } from "./pages.ts";
@@ -90,7 +91,7 @@ export async function bridgeWebSocket(
   try {
     upstream = await openUpstream(req, route, ctx);
   } catch (error) {
-    return badGatewayPage(req, route, (error as Error).message);
+    return badGatewayPage(req, route, (error as Error).message, isLoopbackAddress(ctx.clientIp));
   }
   const data: BridgeData = { upstream, pending: [], client: null, drainPoll: null };
   upstream.addEventListener("message", (event) => {

@@ -116,7 +116,7 @@ function netnsSkipReason(): string | undefined {
 
 const skip = netnsSkipReason();
 
-describe.skipIf(skip !== undefined)(`the 404 page to another machine${skip ? ` (skipped: ${skip})` : ""}`, () => {
+describe.skipIf(skip !== undefined)(`the 404 and 502 pages to another machine${skip ? ` (skipped: ${skip})` : ""}`, () => {
   test("a LAN client gets a plain 404, while a loopback client of the same daemon gets the list", async () => {
     const pair = createNetnsPair();
     scope.defer(() => pair.cleanup());
@@ -145,5 +145,33 @@ describe.skipIf(skip !== undefined)(`the 404 page to another machine${skip ? ` (
     expect(local.stdout).toEndWith("\n404");
     expect(local.stdout).toContain("web.localhost");
     expect(local.stdout).toContain("→ http://localhost:39999");
+  });
+
+  test("a LAN client of a shared route whose dev server is down gets a 502 that does not name the upstream", async () => {
+    const pair = createNetnsPair();
+    scope.defer(() => pair.cleanup());
+    const lanHome = scope.dir("lan-home");
+    const env = binaryEnv(lanHome, {
+      GOTUNNEL_LAN: "",
+      GOTUNNEL_PROXY_HOST: "0.0.0.0",
+      GOTUNNEL_PROXY_HTTPS_PORT: "0",
+      GOTUNNEL_PROXY_HTTP_PORT: "0",
+    });
+    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
+    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', lanHome, BINARY];
+    // Plain HTTP, so the LAN client needs no CA; nothing listens on 39998.
+    const started = await inA([...cd, "start", "-d", "shared.local", "-p", "39998", "--no-https", "--json"]);
+    expect(started.exitCode).toBe(0);
+    const port = (JSON.parse(started.stdout.split("\n")[0] ?? "") as { ports: { http: number } }).ports.http;
+    const curl = ["curl", "-sS", "-H", "Host: shared.local", "-w", "\n%{http_code}"];
+
+    const lan = await run(pair.exec(pair.b.ns, [...curl, `http://${pair.a.v4}:${port}/`]), { env });
+    expect(lan.stdout).toEndWith("\n502");
+    expect(lan.stdout).toContain("the dev server is not answering");
+    for (const hidden of ["39998", "localhost:", "127.0.0.1"]) expect(lan.stdout).not.toContain(hidden);
+
+    const local = await inA([...curl, `http://127.0.0.1:${port}/`]);
+    expect(local.stdout).toEndWith("\n502");
+    expect(local.stdout).toContain("http://localhost:39998");
   });
 });

@@ -93,6 +93,14 @@ describe("badGatewayPage", () => {
     expect(text).toContain('change the target of "myapp.local"');
   });
 
+  test("a client on another machine is not told the upstream's address or port", async () => {
+    const text = await badGatewayPage(request("https://myapp.local/"), routes[0]!, "connection refused", false).text();
+    expect(text).toContain("myapp.local: the dev server is not answering");
+    expect(text).not.toContain("127.0.0.1");
+    expect(text).not.toContain("3000");
+    expect(await loopPage(request("https://myapp.local/"), routes[0]!, false).text()).not.toContain("3000");
+  });
+
   test("HTML escapes an upstream error message", async () => {
     const html = await badGatewayPage(request("https://myapp.local/", HTML), routes[0]!, "<b>boom</b>").text();
     expect(html).toContain("&#60;b&#62;boom&#60;/b&#62;");
