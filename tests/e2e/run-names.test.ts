@@ -97,6 +97,19 @@ test("WebSocket by name", async () => {
   socket.close();
   expect(reply).toBe("echo hi");
 });
+test("Workers (Web and node:worker_threads) by name", async () => {
+  const { Worker: ThreadWorker } = await import("node:worker_threads");
+  const job = "fetch(process.env.GOTUNNEL_URL_MYAPP_LOCAL + '/worker').then((r) => r.text()).then(";
+  const web = new Worker(URL.createObjectURL(new Blob([job + "(text) => postMessage(text))"])));
+  const thread = new ThreadWorker(job + "(text) => require('node:worker_threads').parentPort.postMessage(text))", { eval: true });
+  const replies = await Promise.all([
+    new Promise((resolve) => (web.onmessage = (event) => resolve(event.data))),
+    new Promise((resolve) => thread.once("message", resolve)),
+  ]);
+  web.terminate();
+  await thread.terminate();
+  expect(replies).toEqual(["upstream /worker ua=Bun/" + Bun.version, "upstream /worker ua=Bun/" + Bun.version]);
+});
 test("names that are not routes resolve as before", async () => {
   expect(await (await fetch("http://localhost:" + process.env.UPSTREAM_PORT + "/direct")).text()).toStartWith("upstream /direct");
   expect(fetch("https://no-route.local/")).rejects.toThrow();
@@ -192,9 +205,9 @@ describe("gotunnel run: every runtime reaches the routes by name", () => {
     60_000,
   );
 
-  test("bun test: fetch, node:https and WebSocket by name", async () => {
+  test("bun test: fetch, node:https, WebSocket and Workers by name", async () => {
     const result = await gotunnelRun(["bun", "test", "reach.test.ts"]);
-    expect(result.stderr).toContain(" 4 pass");
+    expect(result.stderr).toContain(" 5 pass");
     expect(result.stderr).toContain(" 0 fail");
     expect(result.exitCode).toBe(0);
   }, 60_000);

@@ -117,7 +117,7 @@ describe("generated sources carry the names as data", () => {
     const source = preloadSource({ ...names, address: "127.0.0.1", proxy: "http://127.0.0.1:1234", noProxy: {} });
     expect(source).toContain('"exact":["myapp.local"]');
     expect(source).toContain('"proxy":"http://127.0.0.1:1234"');
-    expect(source).toContain("(require, {");
+    expect(source).toContain("(require, names, matches);");
   });
 
   test("the sitecustomize gets the data as Python literals", () => {
