@@ -77,6 +77,14 @@ describe("ci tunnel", () => {
     expect(bad.text).toStartWith("HTTP/1.1 400 Bad Request\r\n");
   });
 
+  test("a head that never ends: 431 once it passes 16 KiB", async () => {
+    const endless = await exchange(
+      `CONNECT myapp.local:${echoPort} HTTP/1.1\r\nX: ${"a".repeat(17 * 1024)}`,
+      () => false,
+    );
+    expect(endless.text).toStartWith("HTTP/1.1 431 Request Header Fields Too Large\r\n");
+  });
+
   test("stop() closes the tunnels still open", async () => {
     const other = await startTunnel(() => "127.0.0.1");
     const port = Number(new URL(other.url).port);

@@ -10,7 +10,7 @@
  *
  * Why not the alternatives (measured on Debian 12, glibc 2.36, Node 20, Bun 1.4.5, Python 3.11, curl 7.88): glibc's
  * getaddrinfo has no per-process hosts file (HOSTALIASES maps only dot-less names, and to other names); `.localhost`
- * names resolve in curl and Bun.dns but not through glibc, Node or Python, and routes are `.local` names anyway; a
+ * names resolve in curl and Bun.dns but not through glibc, Node or Python, and most routes are `.local` names; a
  * user + mount namespace with a private /etc/hosts (`unshare -rm`) makes the command uid 0 and breaks `sudo` inside
  * it, and container seccomp profiles often forbid it.
  */

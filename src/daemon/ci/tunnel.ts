@@ -50,11 +50,12 @@ function readHead(client: Socket, then: (head: string, rest: Buffer) => void): v
   const onData = (chunk: Buffer) => {
     buffered = Buffer.concat([buffered, chunk]);
     const end = buffered.indexOf(HEAD_END);
+    if (end === -1 && buffered.length <= MAX_HEAD_BYTES) return;
+    client.off("data", onData);
     if (end === -1) {
-      if (buffered.length > MAX_HEAD_BYTES) refuse(client, "431 Request Header Fields Too Large");
+      refuse(client, "431 Request Header Fields Too Large");
       return;
     }
-    client.off("data", onData);
     client.pause();
     then(buffered.subarray(0, end + HEAD_END.length).toString("latin1"), buffered.subarray(end + HEAD_END.length));
   };
