@@ -42,6 +42,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   wget: "wget",
   "dpkg-deb": "dpkg",
   python3: "python3",
+  node: "nodejs",
   file: "file",
   "qemu-aarch64": "qemu-user",
 };
@@ -50,6 +51,9 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 const FILE_PACKAGES: readonly { name: string; present: () => boolean }[] = [
   // nss-mdns: `.local` lookups through getent and curl in the mDNS namespace tests.
   { name: "libnss-mdns", present: () => libraryInstalled("libnss_mdns4_minimal.so.2") },
+  // The Python clients `gotunnel run` must reach routes from (tests/e2e/run-names.test.ts), for Debian's python3.
+  { name: "python3-requests", present: () => existsSync("/usr/lib/python3/dist-packages/requests") },
+  { name: "python3-pytest", present: () => existsSync("/usr/lib/python3/dist-packages/pytest") },
   // The arm64 sysroot qemu runs the cross-built binary with (tests/e2e/cross-arm64.test.ts).
   { name: "libc6-arm64-cross", present: () => existsSync("/usr/aarch64-linux-gnu") },
 ];

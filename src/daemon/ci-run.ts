@@ -1,8 +1,9 @@
 /**
  * `gotunnel run -- <command>` for CI: serve the project's routes from THIS process with an ephemeral CA in a temp dir,
  * touching neither trust stores nor the hosts file nor a running daemon; wait until every upstream answers; run the
- * command with the URLs, the CA bundle variables and what it needs to resolve the names; tear everything down on any
- * exit (the command's, a failure, a signal) and return the command's exit code.
+ * command with the URLs, the CA bundle variables and the hooks that make Node, Bun, Python and curl resolve the route
+ * names (ci/resolve.ts); tear everything down on any exit (the command's, a failure, a signal) and return the
+ * command's exit code.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,8 @@ import type { ResolvedConfig, ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { Paths } from "../platform/paths.ts";
 import { runtimeTrustEnv, writeCaBundle } from "../tls/bundle.ts";
+import { connectAddress, routeNames } from "./ci/names.ts";
+import { type NameResolution, prepareNameResolution } from "./ci/resolve.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 
 const UPSTREAM_POLL_MS = 250;
@@ -73,6 +76,7 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), "gotunnel-run-"));
   const interrupts = new Interrupts();
   let gateway: Gateway | undefined;
+  let names: NameResolution | undefined;
   try {
     const { proxy } = options.config;
     gateway = await startGateway({
@@ -88,10 +92,18 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
     for (const route of options.config.routes) options.onStatus(`${served.urlOf(route)} → ${route.target.origin}`);
     await waitForUpstreams(options.config.routes, options.waitTimeoutMs, options.onStatus, interrupts);
     const bundle = await writeCaBundle({ caPem: served.ca.certPem, dataDir: root });
+    names = await prepareNameResolution({
+      root,
+      names: routeNames(options.config.routes),
+      address: connectAddress(options.config.proxy.host),
+      ports: [served.ports.https, served.ports.http].filter((port) => port > 0),
+      env: process.env,
+    });
     const env = {
       ...process.env,
       ...Object.fromEntries(runtimeTrustEnv(served.ca.certPath, bundle.path)),
       ...routeEnv(options.config, served),
+      ...names.env,
     };
     interrupts.check();
     options.onStatus(`running: ${options.command.join(" ")}`);
@@ -101,6 +113,7 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
     throw error;
   } finally {
     interrupts.dispose();
+    await names?.stop();
     await gateway?.stop(true);
     rmSync(root, { recursive: true, force: true });
   }
@@ -115,11 +128,11 @@ export function envName(route: { name: string }): string {
 }
 
 /**
- * GOTUNNEL_URL_<NAME> for each route, and two ways to reach the names without the hosts file: curl's `--resolve`
- * arguments and Chromium's `--host-resolver-rules` value.
+ * GOTUNNEL_URL_<NAME> for each route, and two ways to reach the names for clients without a hook (ci/resolve.ts):
+ * curl's `--resolve` arguments (`curl -q` reads no .curlrc) and Chromium's `--host-resolver-rules` value.
  */
 export function routeEnv(config: ResolvedConfig, gateway: Pick<Gateway, "urlOf" | "ports">): Record<string, string> {
-  const address = config.proxy.host === "0.0.0.0" || config.proxy.host === "::" ? "127.0.0.1" : config.proxy.host;
+  const address = connectAddress(config.proxy.host);
   const env: Record<string, string> = {};
   const resolves: string[] = [];
   const rules: string[] = [];
