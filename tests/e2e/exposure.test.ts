@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BINARY, binaryEnv, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
 import { createNetnsPair } from "../helpers/netns.ts";
+import { requirement } from "../helpers/tools.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
 
 const scope = new E2EScope();
@@ -114,9 +115,9 @@ function netnsSkipReason(): string | undefined {
   return missing.length > 0 ? `missing ${missing.join(", ")}: apt-get install -y iproute2 curl` : undefined;
 }
 
-const skip = netnsSkipReason();
+const lanClient = requirement(netnsSkipReason());
 
-describe.skipIf(skip !== undefined)(`the 404 and 502 pages to another machine${skip ? ` (skipped: ${skip})` : ""}`, () => {
+describe.skipIf(lanClient.skip)(lanClient.title("the 404 and 502 pages to another machine"), () => {
   test("a LAN client gets a plain 404, while a loopback client of the same daemon gets the list", async () => {
     const pair = createNetnsPair();
     scope.defer(() => pair.cleanup());
