@@ -5,11 +5,12 @@
  * names (ci/resolve.ts); tear everything down on any exit (the command's, a failure, a signal) and return the
  * command's exit code.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig, ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
+import { invokingOwner } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
 import { runtimeTrustEnv, writeCaBundle } from "../tls/bundle.ts";
 import { connectAddress, routeNames } from "./ci/names.ts";
@@ -72,8 +73,19 @@ class Interrupted extends Error {
   }
 }
 
-export async function ciRun(options: CiRunOptions): Promise<number> {
+/**
+ * The run's own temp dir (0700, a name nobody can guess). Under sudo it is handed to the invoking user like every
+ * directory gotunnel writes in for them (platform/safe-fs.ts refuses one that is not theirs): it holds nothing else.
+ */
+function runDir(): string {
   const root = mkdtempSync(join(tmpdir(), "gotunnel-run-"));
+  const owner = invokingOwner();
+  if (owner) chownSync(root, owner.uid, owner.gid);
+  return root;
+}
+
+export async function ciRun(options: CiRunOptions): Promise<number> {
+  const root = runDir();
   const interrupts = new Interrupts();
   let gateway: Gateway | undefined;
   let names: NameResolution | undefined;

@@ -328,4 +328,23 @@ describe.skipIf(sudoUser.skip)(sudoUser.title("sudo gotunnel, for real, as an un
     },
     STEP_TIMEOUT_MS,
   );
+
+  test(
+    "sudo gotunnel run: the command reaches the route by name over verified HTTPS",
+    async () => {
+      const upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ci ok") });
+      try {
+        const config = JSON.stringify({ routes: { "ci.local": upstream.port } });
+        await user.shAsUser(`printf '%s' '${config}' > "$HOME/gotunnel.config.json"`);
+        const script = 'curl -sSf "$GOTUNNEL_URL_CI_LOCAL/"';
+        const result = await user.sudoGotunnel(["run", "--wait-timeout", "10s", "--", "sh", "-c", script]);
+        expect(result.stderr).not.toContain("error");
+        expect(result.stdout).toBe("ci ok");
+        expect(result.exitCode).toBe(0);
+      } finally {
+        upstream.stop(true);
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
