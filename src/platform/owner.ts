@@ -40,3 +40,17 @@ export function userName(uid: number, passwdFile = "/etc/passwd"): string {
   }
   return `uid ${uid}`;
 }
+
+/**
+ * `argv` run as the invoking user instead of root: for a program that works inside their home (NSS's certutil in
+ * ~/.pki/nssdb), where a link they put there would otherwise be followed, and written through, as root. setpriv
+ * (util-linux) takes numeric ids, so no passwd lookup can go wrong; macOS has sudo's `-u #uid`.
+ */
+export function asInvokingUser(
+  argv: string[],
+  owner: SudoUser,
+  platform: NodeJS.Platform = process.platform,
+): string[] {
+  if (platform === "darwin") return ["sudo", "-n", "-u", `#${owner.uid}`, "--", ...argv];
+  return ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--clear-groups", "--", ...argv];
+}

@@ -5,7 +5,18 @@
  */
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OsInfo } from "../../src/platform/detect.ts";
@@ -117,6 +128,8 @@ describe.skipIf(certutilTool.skip)(certutilTool.title("NSS databases with the re
   test.skipIf(process.getuid?.() !== 0)(
     "under sudo, the db Chromium's first start never made is created as the invoking user's (~/.pki included)",
     async () => {
+      // certutil runs as nobody under sudo: their home must be reachable for them, as a real home is.
+      chmodSync(dir, 0o755);
       const freshHome = join(dir, "sudo-home");
       mkdirSync(freshHome);
       chownSync(freshHome, NOBODY, NOBODY);
@@ -130,6 +143,26 @@ describe.skipIf(certutilTool.skip)(certutilTool.title("NSS databases with the re
       ]);
       expect(owners.filter(([, uid]) => uid !== NOBODY)).toEqual([]);
       expect(owners.map(([path]) => path)).toContain(join(".pki", "nssdb", "cert9.db"));
+    },
+    30_000,
+  );
+
+  test.skipIf(process.getuid?.() !== 0)(
+    "under sudo, certutil runs as the invoking user: a db file they linked into root's directory is never created as root",
+    async () => {
+      chmodSync(dir, 0o755);
+      const userHome = join(dir, "planted-home");
+      const nssdb = join(userHome, ".pki", "nssdb");
+      mkdirSync(nssdb, { recursive: true });
+      for (const path of [userHome, join(userHome, ".pki"), nssdb]) chownSync(path, NOBODY, NOBODY);
+      // A link to where no file is yet, in root's directory: certutil -N, run as root, would create it there.
+      const victim = join(dir, "root-only.db");
+      symlinkSync(victim, join(nssdb, "cert9.db"));
+      const env = { SUDO_USER: "nobody", SUDO_UID: String(NOBODY), SUDO_GID: String(NOBODY) };
+      const context = storeContext({ home: userHome, os: DEBIAN, env, isRoot: true });
+      const store = nssStore(context, findNssDatabases(context)[0]!);
+      await applyTrust("trust", ca, [store]);
+      expect(existsSync(victim)).toBe(false);
     },
     30_000,
   );

@@ -223,6 +223,30 @@ describe("NSS store argv (fake runner)", () => {
     expect(await without.detect()).toMatchObject({ ok: false, fix: "sudo apt install libnss3-tools" });
   });
 
+  test.skipIf(process.getuid?.() !== 0)(
+    "under sudo, certutil runs as the invoking user (setpriv on Linux, sudo -u on macOS) and reads the CA from stdin",
+    async () => {
+      const home = mkdtempSync(join(tmpdir(), "gotunnel-nss-unit-"));
+      temps.push(home);
+      const profile = join(home, ".mozilla", "firefox", "p1.default");
+      mkdirSync(profile, { recursive: true });
+      writeFileSync(join(profile, "cert9.db"), "");
+      const env = { SUDO_USER: "dev", SUDO_UID: "1000", SUDO_GID: "1000" };
+      for (const [platform, prefix] of [
+        ["linux", ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", "--"]],
+        ["darwin", ["sudo", "-n", "-u", "#1000", "--"]],
+      ] as const) {
+        const { runner, calls } = recorder(["certutil"]);
+        const database = { dir: profile, label: "Firefox profile p1.default", createIfMissing: false };
+        const store = nssStore(storeContext({ runner, os: os(platform), home, env }), database);
+        await store.install(ca("1"));
+        expect(calls).toEqual([
+          [...prefix, "certutil", "-A", "-d", `sql:${profile}`, "-t", "C,,", "-n", ca("1").commonName, "-a"],
+        ]);
+      }
+    },
+  );
+
   test("parses certutil -L: nicknames with spaces and parentheses, and their trust flags", () => {
     const text = [
       "",

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { installCommand } from "../../platform/detect.ts";
+import { asInvokingUser, invokingOwner, type SudoUser } from "../../platform/owner.ts";
 import { withOwnedDir } from "../../platform/safe-fs.ts";
 import {
   type Availability,
@@ -29,11 +30,9 @@ const NSS_TOOLS = {
   alpine: "nss-tools",
   darwin: "nss",
 };
-/** Programs whose presence means a Chromium-family browser reads `~/.pki/nssdb` on this Linux machine. */
-/** What `certutil` writes in an SQL database directory (certutil(1) "-d sql:"): under sudo, root creates them. */
-const NSS_DB_FILES = ["cert9.db", "key4.db", "pkcs11.txt"];
 /** ~/.pki and ~/.pki/nssdb hold the user's browser keys: theirs alone, as Chromium creates them. */
 const NSS_DIR_MODE = 0o700;
+/** Programs whose presence means a Chromium-family browser reads `~/.pki/nssdb` on this Linux machine. */
 const CHROMIUM_BROWSERS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "brave-browser"];
 
 export interface NssDatabase {
@@ -142,9 +141,11 @@ class NssStore implements TrustStore {
       withOwnedDir(dir, NSS_DIR_MODE, () => undefined, this.context.env);
       await runOrThrow(this.context, this.#certutil("-N", "--empty-password"), `create ${dir}`);
     }
-    const argv = this.#certutil("-A", "-t", TRUST_FLAGS, "-n", ca.commonName, "-i", ca.certPath);
-    await runOrThrow(this.context, argv, `add the CA to ${label}`);
-    this.#handBack();
+    // Under sudo certutil runs as the user, who may not be able to open ca.certPath: the PEM goes through stdin.
+    const input = this.#owner() ? { input: ca.certPem } : undefined;
+    const source = input ? ["-a"] : ["-i", ca.certPath];
+    const argv = this.#certutil("-A", "-t", TRUST_FLAGS, "-n", ca.commonName, ...source);
+    await runOrThrow(this.context, argv, `add the CA to ${label}`, input);
     return CHANGED;
   }
 
@@ -154,21 +155,19 @@ class NssStore implements TrustStore {
     return CHANGED;
   }
 
-  /** Under sudo, the database files certutil (run as root) created go to the user, or their browser cannot open them. */
-  #handBack(): void {
-    withOwnedDir(
-      this.database.dir,
-      NSS_DIR_MODE,
-      (dir) => {
-        for (const name of NSS_DB_FILES) dir.handBack(name);
-      },
-      this.context.env,
-    );
+  /**
+   * `certutil <command> -d sql:<dir> <args…>`, the argument order certutil(1) documents. Under sudo it runs as the
+   * invoking user: the database is in their home, where a link they planted (cert9.db -> /etc/shadow) would
+   * otherwise be opened, and rewritten, by root.
+   */
+  #certutil(command: string, ...args: string[]): string[] {
+    const argv = ["certutil", command, "-d", `sql:${this.database.dir}`, ...args];
+    const owner = this.#owner();
+    return owner ? asInvokingUser(argv, owner, this.context.os.platform) : argv;
   }
 
-  /** `certutil <command> -d sql:<dir> <args…>`, the argument order certutil(1) documents. */
-  #certutil(command: string, ...args: string[]): string[] {
-    return ["certutil", command, "-d", `sql:${this.database.dir}`, ...args];
+  #owner(): SudoUser | undefined {
+    return invokingOwner(this.context.env);
   }
 
   #exists(): boolean {
