@@ -56,5 +56,7 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
   run(process.execPath, ["-e", `require("fs").writeFileSync(${JSON.stringify(marker)}, "")`]);
 }
 
-const env = { ...process.env, PATH: `${dirname(bun)}${process.platform === "win32" ? ";" : ":"}${process.env.PATH}` };
+// The npm package's binary is named bun.exe: the shim dir first, so child processes find `bun` by its name.
+const separator = process.platform === "win32" ? ";" : ":";
+const env = { ...process.env, PATH: [dirname(bunShim), dirname(bun), process.env.PATH].join(separator) };
 process.exit(run(bun, process.argv.slice(2), { env }));

@@ -5,9 +5,9 @@
  * resolve as before, and nothing is left behind, also when the command is killed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { Server } from "bun";
 import { BINARY, binaryEnv, freePort, hostsFileOf, requireBinary } from "../helpers/e2e.ts";
 import { requireAll, requirement, requireTools } from "../helpers/tools.ts";
@@ -15,6 +15,13 @@ import { requireAll, requirement, requireTools } from "../helpers/tools.ts";
 const HOSTS = "127.0.0.1 localhost\n";
 const home = mkdtempSync(join(tmpdir(), "gotunnel-run-names-e2e-"));
 const project = join(home, "project");
+/**
+ * `bun` by that name, as the commands call it: the Bun running this test may be a file named `bun.exe` (the npm
+ * package's, which scripts/bun.mjs uses), so a link named `bun` to it goes first on the command's PATH.
+ */
+const bunBin = join(home, "bin");
+mkdirSync(bunBin);
+symlinkSync(process.execPath, join(bunBin, "bun"));
 let upstream: Server<undefined>;
 
 /** The first python3 on PATH, as an absolute path (a pyenv shim needs the HOME the binary does not pass on). */
@@ -161,7 +168,7 @@ async function gotunnelRun(command: string[], extraEnv: Record<string, string> =
     cwd: project,
     env: binaryEnv(home, {
       // The Bun that runs this test, for `bun test` and `bun run` under gotunnel.
-      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      PATH: `${bunBin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
       UPSTREAM_PORT: String(upstream.port),
       ...extraEnv,
     }),
