@@ -14,7 +14,7 @@ import { nextSignal } from "./signals.ts";
  * can tell a default from an explicit `lan: true` (only the latter opens the LAN for a name mDNS cannot announce).
  */
 export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean): AddRoutesRequest["routes"] {
-  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan }) => ({
+  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan, rewriteOrigin }) => ({
     name,
     wildcard,
     target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
@@ -22,6 +22,7 @@ export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean
     headers,
     preserveHost,
     ...(lan === undefined ? {} : { lan }),
+    ...(rewriteOrigin === undefined || rewriteOrigin.length === 0 ? {} : { rewriteOrigin }),
   }));
 }
 

@@ -35,6 +35,8 @@ export const routeRecordSchema = v.object({
    * daemon's global `lan` applies.
    */
   lan: v.optional(v.boolean()),
+  /** Path prefixes where a same-origin request's Origin becomes the target's origin (proxy/headers.ts). */
+  rewriteOrigin: v.optional(v.array(v.string())),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
