@@ -124,6 +124,14 @@ export const requestEventSchema = v.object({
 export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
 
 /**
+ * The last line of a session stream that the daemon ends itself: another command removed the session's routes
+ * (`gotunnel down` in the project while `up` runs). The client stops its dev servers and exits; any other end of the
+ * stream means the daemon went away.
+ */
+export const sessionEndedSchema = v.object({ event: v.literal("ended"), reason: v.string() });
+export type SessionEndedLine = v.InferOutput<typeof sessionEndedSchema>;
+
+/**
  * `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered and,
  * when it was traced, its span's W3C ids (hex). Session lines (above) leave the ids out: `up` prints every request,
  * its text lines never show them, and the daemon would write, and `up` parse, 71 more bytes for every traced
