@@ -72,8 +72,8 @@ function sessionProcesses(gotunnel: Gotunnel, marker: string, home: string) {
   return [...liveWithMarker(marker), ...liveDescendants(gotunnel.pid).filter((info) => info.pid !== daemon)];
 }
 
-/** Nothing with the marker, none of the processes seen while it ran, and no child of `up` is alive (zombies aside). */
-async function expectNothingLeft(gotunnel: Gotunnel, marker: string, before: number[]) {
+/** Nothing with the marker, and none of the processes seen while `up` ran (its guard too), is alive (zombies aside). */
+async function expectNothingLeft(marker: string, before: number[]) {
   const left = await untilEmpty(() => [
     ...liveWithMarker(marker).map((info) => `${info.pid} ${info.cmdline}`),
     ...before.filter(isLive).map((pid) => `${pid} (seen while up ran)`),
@@ -106,7 +106,6 @@ describe("up starts each route's dev server", () => {
     expect(running.length).toBeGreaterThanOrEqual(6);
     expect(await gotunnel.stop("SIGINT")).toBe(0);
     await expectNothingLeft(
-      gotunnel,
       marker,
       running.map((info) => info.pid),
     );
@@ -124,7 +123,6 @@ describe("up starts each route's dev server", () => {
     process.kill(gotunnel.pid, "SIGKILL");
     await gotunnel.proc.exited;
     await expectNothingLeft(
-      gotunnel,
       marker,
       running.map((info) => info.pid),
     );
@@ -140,7 +138,6 @@ describe("up starts each route's dev server", () => {
     expect(down.exitCode).toBe(0);
     expect(await gotunnel.exited()).toBe(0);
     await expectNothingLeft(
-      gotunnel,
       marker,
       running.map((info) => info.pid),
     );
@@ -160,7 +157,7 @@ describe("up starts each route's dev server", () => {
     expect(web.status).toBe(200);
     expect(JSON.parse(web.body).name).toBe(`web-${marker}`);
     expect(await gotunnel.stop("SIGTERM")).toBe(0);
-    await expectNothingLeft(gotunnel, marker, []);
+    await expectNothingLeft(marker, []);
   }, 60_000);
 });
 
@@ -192,7 +189,6 @@ describe("up NAME -- CMD: no config file", () => {
     expect(running.length).toBeGreaterThanOrEqual(2);
     expect(await gotunnel.stop("SIGTERM")).toBe(0);
     await expectNothingLeft(
-      gotunnel,
       marker,
       running.map((info) => info.pid),
     );
