@@ -228,3 +228,20 @@ export function printDevExit(
     exit.lastLines.length === 0 ? "" : `; its last lines:\n${exit.lastLines.map((l) => `    ${l}`).join("\n")}`;
   warn(`${exit.name}: ${exit.description}${last}`);
 }
+
+/** One route of `gotunnel doctor routes`: fine, no answer, or which framework refused the name and the fixes. */
+export function printRouteCheck(check: {
+  name: string;
+  target: string;
+  status?: number;
+  problem?: string;
+  refusal?: { framework: string; refused: string; fixes: string[] };
+  logged: string[];
+}): void {
+  if (check.problem) warn(`${check.name}: ${check.problem}`);
+  else if (check.refusal) {
+    warn(`${check.name}: ${check.refusal.framework} refused ${check.refusal.refused}. Fix it with one of:`);
+    for (const fix of check.refusal.fixes) printLine(`    ${fix}`);
+  } else success(`${check.name}: ${check.target} answers GET / with ${check.status}`);
+  for (const line of check.logged) warn(`${check.name}: the proxy logged: ${line}`);
+}

@@ -6,6 +6,7 @@ import { isLoopbackAddress } from "../core/local-host.ts";
 import { requestFraming } from "./framing.ts";
 import { indexOfHeader, replaceHeader, routeRequestHeaders } from "./headers.ts";
 import { badGatewayPage, badRequestPage, clientClosedResponse } from "./pages.ts";
+import { explainRefusal, mayBeRefusal } from "./refusal.ts";
 import type { ProxyRoute } from "./router.ts";
 
 /** What the upstream seam receives: everything already rewritten for the upstream. */
@@ -140,6 +141,9 @@ export async function forward(
       response = badGatewayPage(req, route, describeFailure(failure), isLoopbackAddress(ctx.clientIp));
     }
   }
+  // A dev server refusing the route's name gets explained, to the client and in the log (refusal.ts).
+  if (error === undefined && mayBeRefusal(response))
+    ({ response, error } = await explainRefusal(req, route, path, response));
   if (ctx.clientClose) response = closing(response);
   if (ctx.traceparent !== undefined) tracing?.finish(ctx, outgoing.method, route.name, response.status, error);
   return { response, error };

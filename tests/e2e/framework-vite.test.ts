@@ -8,7 +8,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl, E2EScope } from "../helpers/e2e.ts";
+import { curl, E2EScope, freePort, REPO_ROOT, runGotunnel } from "../helpers/e2e.ts";
 import { appProject, tabSocket } from "../helpers/frameworks.ts";
 import { liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
 
@@ -63,4 +63,43 @@ test("Vite via `command`: page, modules and HMR on a .local name with no Vite co
 
   expect(await gotunnel.stop("SIGINT")).toBe(0);
   expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
+}, 90_000);
+
+test("Vite started by hand refuses the .local name: the client, the request log and `doctor routes` say so, with the fix", async () => {
+  const dir = appProject(scope, { ...APP, "gotunnel.config.json": "{}" });
+  const port = await freePort();
+  // No gotunnel here: Vite's default allowedHosts refuses every name but localhost.
+  const vite = Bun.spawn([join(REPO_ROOT, "node_modules", ".bin", "vite"), "--port", String(port), "--strictPort"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GOTUNNEL_TEST_MARKER: marker },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    detached: true,
+  });
+  scope.defer(() => process.kill(-vite.pid, "SIGKILL"));
+  const home = scope.dir("home");
+  writeFileSync(join(dir, "gotunnel.config.json"), JSON.stringify({ routes: { "hand.local": port } }));
+  const gotunnel = await scope.up(dir, home);
+  let page = await curl(`${gotunnel.ready.routes[0]?.url}/`, { ca: gotunnel.caPath });
+  for (let attempt = 0; attempt < 100 && page.status === 502; attempt++) {
+    await Bun.sleep(100);
+    page = await curl(`${gotunnel.ready.routes[0]?.url}/`, { ca: gotunnel.caPath });
+  }
+  expect(page.status).toBe(403);
+  expect(page.headers).toContainEqual(["x-gotunnel-refused-by", "Vite"]);
+  expect(page.stdout).toContain('gotunnel: hand.local: Vite refused the host name "hand.local"');
+  expect(page.stdout).toContain('server: { allowedHosts: ["hand.local"] }');
+  // The `up` session's request line carries the refusal as its error.
+  const line = await gotunnel.stdout.waitFor((text) => text.includes('"status":403'), 10_000);
+  expect(JSON.parse(line).error).toStartWith('Vite refused the host name "hand.local"; fix: ');
+  const doctor = await runGotunnel(["doctor", "routes", "--json"], { cwd: dir, home });
+  expect(doctor.exitCode).toBe(0);
+  const [check] = JSON.parse(doctor.stdout).routes;
+  expect(check.refusal.framework).toBe("Vite");
+  expect(check.refusal.fixes).toContain('or in vite.config: server: { allowedHosts: ["hand.local"] }');
+  expect(check.logged[0]).toStartWith('Vite refused the host name "hand.local"');
+  const text = await runGotunnel(["doctor", "routes"], { cwd: dir, home });
+  expect(text.stderr + text.stdout).toContain("hand.local: Vite refused the host name");
+  await gotunnel.stop("SIGINT");
 }, 90_000);
