@@ -233,3 +233,26 @@ describe("up NAME -- CMD: no config file", () => {
     expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
   }, 60_000);
 });
+
+describe("run (CI mode) and --detach with command routes", () => {
+  test("run refuses a command route with no port (it starts no dev servers): exit 3 naming the route", async () => {
+    const dir = scope.project({
+      "gotunnel.config.json": JSON.stringify({ routes: { "web.local": { command: "vite" } } }),
+    });
+    const result = await runGotunnel(["run", "--", "true"], { cwd: dir, home: scope.dir("home") });
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain("gotunnel run does not start dev servers, and web.local has no port");
+  });
+
+  test("up --detach refuses command routes: exit 2, nothing started", async () => {
+    const marker = `m${crypto.randomUUID().slice(0, 8)}`;
+    const dir = devProject(marker, twoRoutes(marker));
+    const result = await runGotunnel(["up", "--detach", "--proxy-https-port", "0", "--proxy-http-port", "0"], {
+      cwd: dir,
+      home: scope.dir("home"),
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("--detach cannot leave web.local, api.local running");
+    expect(liveWithMarker(marker)).toEqual([]);
+  });
+});
