@@ -1,13 +1,14 @@
 /** Shared by `up` and `start`: get the daemon (starting it if needed), add routes, render what happened. */
+import os from "node:os";
 import type { LoadedConfig, ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { ControlClient } from "../daemon/control/client.ts";
 import { type AddRoutesRequest, type ReadyEvent, readySchema } from "../daemon/control/protocol.ts";
 import { runSession, wireRoutes } from "../daemon/session.ts";
-import { forceExitOnSecondSignal } from "../daemon/signals.ts";
+import { forceExitOnSecondSignal, nextSignal } from "../daemon/signals.ts";
 import { ensureDaemon } from "../daemon/spawn.ts";
 import { type DevLaunch, prepareDevServers } from "../devserver/launch.ts";
-import { type DevServerSpec, DevServers, exitDescription } from "../devserver/servers.ts";
+import { type DevExit, type DevServerSpec, DevServers, exitDescription } from "../devserver/servers.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import {
   createDevOutput,
@@ -76,7 +77,13 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
   let servers: DevServers | undefined;
   try {
     if (launch.specs.length > 0) {
-      servers = await startServers(launch, output, json);
+      servers = DevServers.start(launch.specs, devEvents(output, json));
+      const interrupted = await untilReady(launch, servers, output, json);
+      if (interrupted) {
+        // 128 + the signal's number, as shells report it (ExitCode.interrupted for Ctrl-C).
+        process.exitCode = 128 + (os.constants.signals[interrupted] ?? 2);
+        return;
+      }
     }
     const log = createRequestLog(format);
     const onlyDev = devRoutes.length === loaded.config.routes.length;
@@ -106,27 +113,37 @@ function requestFor(routes: readonly ResolvedRoute[], loaded: LoadedConfig, opti
   };
 }
 
-/** Starts the commands, shows what gotunnel passed to each, and waits until every one answers on its port. */
-async function startServers(launch: DevLaunch, output: DevOutput, json: boolean): Promise<DevServers> {
-  for (const spec of launch.specs)
-    if (!json) info(`${spec.name}: starting ${describeSpawn(spec)} · ${spec.plan.summary}`);
-  const servers = DevServers.start(launch.specs, {
-    onLine: (name, stream, text) => output.line(name, stream, text),
-    onExit: (exit) =>
+function devEvents(output: DevOutput, json: boolean) {
+  return {
+    onLine: (name: string, stream: "stdout" | "stderr", text: string) => output.line(name, stream, text),
+    onExit: (exit: DevExit) =>
       printDevExit(
         { ...exit, description: `the dev server ${exitDescription(exit)}; the other routes keep running` },
         json,
       ),
-  });
+  };
+}
+
+/**
+ * Shows what gotunnel passed to each command and waits until every one answers on its port. A stop signal during the
+ * wait stops them and resolves with the signal; a command that fails stops them all and rejects (E_UPSTREAM).
+ */
+async function untilReady(
+  launch: DevLaunch,
+  servers: DevServers,
+  output: DevOutput,
+  json: boolean,
+): Promise<NodeJS.Signals | undefined> {
+  if (!json)
+    for (const spec of launch.specs) info(`${spec.name}: starting ${describeSpawn(spec)} · ${spec.plan.summary}`);
+  const ready = servers.waitUntilReady((names, elapsedMs) => output.waiting(names, elapsedMs));
   try {
-    await servers.waitUntilReady((names, elapsedMs) => output.waiting(names, elapsedMs));
-  } catch (error) {
+    const signal = await Promise.race([ready.then(() => undefined), nextSignal()]);
+    if (signal && !json) info(`${signal}: stopping the dev servers`);
+    return signal;
+  } finally {
     output.doneWaiting();
-    await servers.stop();
-    throw error;
   }
-  output.doneWaiting();
-  return servers;
 }
 
 function describeSpawn(spec: DevServerSpec): string {

@@ -129,8 +129,10 @@ export class DevServers {
   async waitUntilReady(onWaiting: (names: string[], elapsedMs: number) => void): Promise<void> {
     const started = Date.now();
     let waiting = [...this.running];
-    while (waiting.length > 0) {
+    while (waiting.length > 0 && !this.stopping) {
       const answers = await Promise.all(waiting.map((running) => this.answers(running)));
+      // Stopped meanwhile (a signal during the wait): the exits that follow are ours, not failures.
+      if (this.stopping) return;
       waiting = waiting.filter((_, index) => !answers[index]);
       const elapsedMs = Date.now() - started;
       for (const running of waiting) {

@@ -6,7 +6,16 @@
  * last lines while the other routes keep serving.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { curl, daemonPid, E2EScope, type Gotunnel, runGotunnel } from "../helpers/e2e.ts";
+import {
+  BINARY,
+  binaryEnv,
+  curl,
+  daemonPid,
+  E2EScope,
+  type Gotunnel,
+  LineCollector,
+  runGotunnel,
+} from "../helpers/e2e.ts";
 import { isLive, liveDescendants, liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
 
 const scope = new E2EScope();
@@ -230,6 +239,24 @@ describe("up NAME -- CMD: no config file", () => {
     expect(result.exitCode).toBe(6);
     expect(result.stderr).toMatch(/idle\.local: `node idle\.mjs m\w+` did not answer on port \d+ within 2 s/);
     expect(result.stderr).toContain(`compiling ${marker}…`);
+    expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
+  }, 60_000);
+});
+
+describe("Ctrl-C while waiting for the dev servers", () => {
+  test("stops them and exits 130, nothing left", async () => {
+    const marker = `m${crypto.randomUUID().slice(0, 8)}`;
+    const dir = scope.project({ "idle.mjs": `console.log("compiling ${marker}"); setInterval(() => {}, 1000);` });
+    const home = scope.dir("home");
+    const proc = Bun.spawn(
+      [BINARY, "up", "idle", "--proxy-https-port", "0", "--proxy-http-port", "0", "--", "node", "idle.mjs", marker],
+      { cwd: dir, env: binaryEnv(home), stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    scope.defer(() => proc.exitCode === null && proc.kill("SIGKILL"));
+    const out = new LineCollector(proc.stdout);
+    await out.waitFor((line) => line.includes(`compiling ${marker}`), 20_000);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(130);
     expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
   }, 60_000);
 });
