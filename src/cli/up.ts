@@ -42,7 +42,10 @@ export default defineCommand({
     const overrides = overridesFrom(args);
     if (single) overrides.routes = { [single.name]: single.route };
     const loaded = await loadConfig({ cwd: process.cwd(), overrides });
-    requireRoutes(loaded, "run `gotunnel up myapp -- npm run dev`");
+    requireRoutes(
+      loaded,
+      "run `gotunnel up myapp -- npm run dev` (gotunnel starts the dev server), or `gotunnel start --domain myapp --port 3000` (one already running)",
+    );
     const waitTimeout = args["wait-timeout"];
     await serve(single ? only(loaded, single.name) : loaded, {
       json: args.json === true,
