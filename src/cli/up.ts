@@ -18,6 +18,12 @@ export default defineCommand({
       "Add this project's routes to the daemon, start their dev servers, and stream their requests (Ctrl-C stops it all); `up NAME -- CMD…`: one route whose dev server is CMD",
   },
   args: {
+    name: {
+      type: "positional",
+      required: false,
+      valueHint: "NAME -- CMD…",
+      description: "One route (a bare name gets .local) whose dev server is CMD; no config file needed",
+    },
     ...globalArgs,
     ...jsonArg,
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
