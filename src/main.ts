@@ -67,6 +67,8 @@ async function run(rawArgs: string[]): Promise<number> {
     await showUsage(command, parent);
     return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
   }
+  // `up`'s guard process (devserver/guard.ts): hidden from help, started only by `up` itself.
+  if (rawArgs[0] === "__devserver-guard") return (await import("./devserver/guard.ts")).runGuard();
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(`${buildInfo().version}\n`);
     return ExitCode.ok;

@@ -1,9 +1,10 @@
 /** `gotunnel doctor trust`: which TLS clients on this machine accept a certificate from gotunnel's CA. */
 import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
+import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
-import { info, printJson, printPairs, success, warn } from "./output.ts";
+import { info, printJson, printPairs, printRouteCheck, success, warn } from "./output.ts";
 
 const trust = defineCommand({
   meta: { name: "trust", description: "Serve a throwaway HTTPS page on loopback and see which clients accept it" },
@@ -44,9 +45,28 @@ const trust = defineCommand({
   },
 });
 
+const routes = defineCommand({
+  meta: {
+    name: "routes",
+    description: "Does each route's dev server accept its name? Which framework refused, and the fix",
+  },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const { checkRoutes } = await import("../daemon/route-check.ts");
+    const checks = await checkRoutes(runningDaemon(resolvePaths()));
+    if (args.json) return printJson({ routes: checks });
+    if (checks.length === 0) return info("no routes: `gotunnel up` or `gotunnel start` adds some");
+    for (const check of checks) printRouteCheck(check);
+  },
+});
+
 export default defineCommand({
-  meta: { name: "doctor", description: "Check this machine's setup (`doctor trust`: which clients trust the CA)" },
-  subCommands: { trust },
+  meta: {
+    name: "doctor",
+    description:
+      "Check this machine's setup (`doctor trust`: which clients trust the CA; `doctor routes`: dev servers)",
+  },
+  subCommands: { trust, routes },
   // Trust is the only check so far; plain `gotunnel doctor` runs it.
   default: "trust",
 });

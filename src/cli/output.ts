@@ -160,3 +160,88 @@ export function printTable(rows: string[][]): void {
     printLine(index === 0 ? bold(line) : line);
   });
 }
+
+/** Route name colours for dev server output (cyan, magenta, blue, yellow, green, bright cyan), in route order. */
+const ROUTE_COLORS = [36, 35, 34, 33, 32, 96] as const;
+
+export interface DevOutput {
+  /** One whole line of a dev server's output, prefixed by its route's name. */
+  line(name: string, stream: "stdout" | "stderr", text: string): void;
+  /** While waiting for the servers: a spinner on a terminal, a line every few seconds otherwise. */
+  waiting(names: string[], elapsedMs: number): void;
+  /** The wait is over: clears the spinner. */
+  doneWaiting(): void;
+}
+
+/** How often a non-terminal gets a "still waiting" line. */
+const WAITING_LINE_EVERY_MS = 5_000;
+const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
+
+/**
+ * Dev server output, each line written whole with one write so lines never mix. `json`: stdout keeps only JSON
+ * lines (the ready line, requests, exits), so the servers' output goes to stderr, still prefixed.
+ */
+export function createDevOutput(names: string[], json: boolean): DevOutput {
+  const width = Math.max(0, ...names.map((name) => name.length));
+  const colors = new Map(names.map((name, index) => [name, ROUTE_COLORS[index % ROUTE_COLORS.length] as number]));
+  const spinning = process.stderr.isTTY === true && !json;
+  let spinnerShown = false;
+  let lastWaitingLine = 0;
+  const clearSpinner = () => {
+    if (spinnerShown) process.stderr.write("\r\x1b[2K");
+    spinnerShown = false;
+  };
+  return {
+    line(name, stream, text) {
+      clearSpinner();
+      const prefix = paint(colors.get(name) ?? 0, name.padEnd(width));
+      const out = json || stream === "stderr" ? process.stderr : process.stdout;
+      out.write(`${prefix} ${dim("│")} ${text}\n`);
+    },
+    waiting(waitingFor, elapsedMs) {
+      const seconds = Math.floor(elapsedMs / 1000);
+      const what = `waiting for ${waitingFor.join(", ")} to answer (${seconds}s)`;
+      if (spinning) {
+        const frame = SPINNER[Math.floor(elapsedMs / 100) % SPINNER.length];
+        process.stderr.write(`\r\x1b[2K${frame} ${what}`);
+        spinnerShown = true;
+      } else if (elapsedMs - lastWaitingLine >= WAITING_LINE_EVERY_MS) {
+        lastWaitingLine = elapsedMs;
+        note(what);
+      }
+    },
+    doneWaiting: clearSpinner,
+  };
+}
+
+/** A dev server's command exited while `up` runs: its code and last lines, as text or as one JSON line. */
+export function printDevExit(
+  exit: { name: string; description: string; code: number | null; signal: string | null; lastLines: string[] },
+  json: boolean,
+): void {
+  if (json) {
+    const { description: _description, ...rest } = exit;
+    printLine(JSON.stringify({ event: "exit", ...rest }));
+    return;
+  }
+  const last =
+    exit.lastLines.length === 0 ? "" : `; its last lines:\n${exit.lastLines.map((l) => `    ${l}`).join("\n")}`;
+  warn(`${exit.name}: ${exit.description}${last}`);
+}
+
+/** One route of `gotunnel doctor routes`: fine, no answer, or which framework refused the name and the fixes. */
+export function printRouteCheck(check: {
+  name: string;
+  target: string;
+  status?: number;
+  problem?: string;
+  refusal?: { framework: string; refused: string; fixes: string[] };
+  logged: string[];
+}): void {
+  if (check.problem) warn(`${check.name}: ${check.problem}`);
+  else if (check.refusal) {
+    warn(`${check.name}: ${check.refusal.framework} refused ${check.refusal.refused}. Fix it with one of:`);
+    for (const fix of check.refusal.fixes) printLine(`    ${fix}`);
+  } else success(`${check.name}: ${check.target} answers GET / with ${check.status}`);
+  for (const line of check.logged) warn(`${check.name}: the proxy logged: ${line}`);
+}

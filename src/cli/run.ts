@@ -1,6 +1,6 @@
 /** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
 import { defineCommand } from "citty";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type ResolvedRoute } from "../config/load.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
@@ -39,6 +39,7 @@ export default defineCommand({
     const overrides = overridesFrom(args);
     const loaded = await loadConfig({ cwd: process.cwd(), overrides });
     requireRoutes(loaded, "pass --config");
+    requireTargets(loaded.config.routes);
     const env = process.env;
     const explicitPorts = {
       https:
@@ -55,3 +56,17 @@ export default defineCommand({
     process.exitCode = code;
   },
 });
+
+/**
+ * `run` does not start dev servers (only `up` does): a route whose port gotunnel would pick has no upstream to wait
+ * for here. A route with a `command` and a `port` is waited for on that port, like any other.
+ */
+function requireTargets(routes: readonly ResolvedRoute[]): void {
+  const portless = routes.filter((route) => route.dev !== undefined && route.dev.port === undefined);
+  if (portless.length === 0) return;
+  const names = portless.map((route) => route.name).join(", ");
+  throw new GotunnelError("E_CONFIG_INVALID", `gotunnel run does not start dev servers, and ${names} has no port`, {
+    hint: "give each such route a `port` and start its server before `gotunnel run` (or in the command), or use `gotunnel up`",
+    details: { routes: portless.map((route) => route.name) },
+  });
+}

@@ -96,7 +96,7 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
     ...fileLayers,
   ];
   const files = fileLayers.flatMap((layer) => (layer.file ? [layer.file] : []));
-  return { config: resolveLayers(layers), files, projectDir };
+  return { config: resolveLayers(layers, cwd), files, projectDir };
 }
 
 /** Validates one plain object (a config file's content) and applies the defaults. */
@@ -104,12 +104,15 @@ export function resolveConfig(input: unknown, source: string): ResolvedConfig {
   return resolveLayers([{ source, raw: input }]);
 }
 
-/** Layers come highest precedence first. Throws one E_CONFIG_INVALID listing every issue of every layer. */
-function resolveLayers(layers: Layer[]): ResolvedConfig {
+/**
+ * Layers come highest precedence first. Throws one E_CONFIG_INVALID listing every issue of every layer. A route's
+ * relative `cwd` is relative to its file's directory; from flags or the environment, to `cwd`.
+ */
+function resolveLayers(layers: Layer[], cwd = process.cwd()): ResolvedConfig {
   const lines: string[] = [];
   const values: LayerValue[] = [];
   for (const layer of layers) {
-    const { value, issues } = validateLayer(layer.raw);
+    const { value, issues } = validateLayer(layer.raw, layer.file ? dirname(layer.file) : cwd);
     // Sorted by field path within a source, so problems with one field sit together.
     lines.push(...issues.map((issue) => formatIssue(layer, issue)).sort());
     if (value) values.push(value);

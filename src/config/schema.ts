@@ -10,6 +10,18 @@ import { closest } from "../core/suggest.ts";
 export { closest };
 
 import {
+  commandSchema,
+  cwdSchema,
+  DEV_ONLY_FIELDS,
+  type DevFields,
+  type DevServerConfig,
+  devPortSchema,
+  devServerOf,
+  envSchema,
+  rewriteOriginSchema,
+  waitTimeoutSchema,
+} from "./dev-server.ts";
+import {
   checkDomain,
   type DomainName,
   PORT_MAX,
@@ -115,9 +127,19 @@ const headersSchema = plainObject(
 /** Route defaults, shared by the object form and the shorthand (port or URL) form. */
 export const ROUTE_DEFAULTS = { https: true, preserveHost: true } as const;
 
-const routeObjectSchema = v.object(
-  {
-    target: targetSchema,
+/**
+ * The target of a route whose dev server gotunnel starts on a port it picks (`command` without `port`): `up` gives
+ * it a real port before the route reaches the daemon (src/devserver/ports.ts). The control protocol refuses port 0,
+ * so a route that skipped that step cannot be served by mistake.
+ */
+export const UNASSIGNED_PORT = 0;
+
+const TARGET_REQUIRED =
+  'is required: a port or a URL, e.g. { target: 3000 }, or a `command` that starts the dev server, e.g. { command: "npm run dev" }';
+
+const routeObjectSchema = v.pipe(
+  v.object({
+    target: v.optional(targetSchema),
     https: v.optional(
       bool("Serve over HTTPS (true), or over plain HTTP only with no redirect (false)."),
       ROUTE_DEFAULTS.https,
@@ -136,17 +158,48 @@ const routeObjectSchema = v.object(
         "Share this route on the LAN: its .local name over mDNS, and clients other than this machine. Unset: the global `lan`.",
       ),
     ),
-  },
-  // Dispatch (routeSchema) only sends plain objects here, so the one issue this message covers is a missing key.
-  "is required: a port or a URL, e.g. { target: 3000 }",
+    rewriteOrigin: v.optional(rewriteOriginSchema),
+    command: v.optional(commandSchema),
+    cwd: v.optional(cwdSchema),
+    env: v.optional(envSchema),
+    port: v.optional(devPortSchema),
+    waitTimeout: v.optional(waitTimeoutSchema),
+  }),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const { target, port, ...rest } = dataset.value;
+    const fail = (key: string, message: string) => {
+      const value = (dataset.value as Record<string, unknown>)[key];
+      const item: v.ObjectPathItem = { type: "object", origin: "value", input: dataset.value, key, value };
+      addIssue({ message, input: value, path: [item] });
+    };
+    if (rest.command === undefined) {
+      const stray = DEV_ONLY_FIELDS.filter((key) => dataset.value[key] !== undefined);
+      for (const key of stray) fail(key, "only applies to a route with a `command` (the dev server gotunnel starts)");
+      if (target === undefined) fail("target", TARGET_REQUIRED);
+    } else if (target !== undefined && port !== undefined) {
+      fail("port", "give `port` (the dev server's port on localhost) or `target` (its full URL), not both");
+    }
+    if (target === undefined && rest.command === undefined) return NEVER;
+    if (target !== undefined && port !== undefined) return NEVER;
+    const devPort = port ?? (rest.command !== undefined && target !== undefined ? target.port : undefined);
+    return {
+      ...rest,
+      target: target ?? portTarget(port ?? UNASSIGNED_PORT),
+      ...(devPort === undefined ? {} : { port: devPort }),
+    };
+  }),
 );
 
-const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost, lan }`;
+const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost, lan, command, … }`;
 
 const shorthandRoute = (schema: typeof upstreamPortSchema | typeof targetStringSchema) =>
   v.pipe(
     schema,
-    v.transform((target: UpstreamTarget) => ({ target, ...ROUTE_DEFAULTS, headers: {} as Record<string, string> })),
+    v.transform((target: UpstreamTarget) => ({
+      target,
+      ...ROUTE_DEFAULTS,
+      headers: {} as Record<string, string>,
+    })),
   );
 
 const routeSchema = v.lazy((input) => {
@@ -373,6 +426,13 @@ export interface ResolvedRoute {
   preserveHost: boolean;
   /** Unset: follows ResolvedConfig.lan. */
   lan?: boolean;
+  /** Path prefixes where a same-origin request's Origin becomes the upstream's origin (proxy/headers.ts). */
+  rewriteOrigin?: string[];
+  /**
+   * The dev server gotunnel starts for this route (`command`). Without `dev.port`, `target.port` is UNASSIGNED_PORT
+   * until `up` picks one.
+   */
+  dev?: DevServerConfig;
 }
 
 export type ObservabilityConfig = ParsedConfig["observability"];
@@ -428,15 +488,18 @@ export function validateConfig(input: unknown): { output: ParsedConfig | undefin
   return { output: result.success && issues.length === 0 ? result.output : undefined, issues };
 }
 
-/** Validates one layer and normalizes its route names: the layer's values, or every issue it has. */
-export function validateLayer(raw: unknown): { value?: LayerValue; issues: ConfigIssue[] } {
+/**
+ * Validates one layer and normalizes its route names: the layer's values, or every issue it has. `baseDir` is what
+ * a route's relative `cwd` is relative to: the layer's file's directory (or, for flags, the shell's).
+ */
+export function validateLayer(raw: unknown, baseDir = process.cwd()): { value?: LayerValue; issues: ConfigIssue[] } {
   const { output, issues } = validateConfig(raw);
   const names = routeNames(raw, issues);
   if (!output || issues.length > 0) return { issues };
   const routes: ResolvedRoute[] = [];
   for (const [key, route] of Object.entries(output.routes)) {
     const name = names.get(key);
-    if (name) routes.push({ ...name, ...route });
+    if (name) routes.push(resolvedRoute(name, route, baseDir));
   }
   const lan = isPlainObject(raw) && raw.lan !== undefined ? { lan: output.lan } : {};
   return {
@@ -448,6 +511,25 @@ export function validateLayer(raw: unknown): { value?: LayerValue; issues: Confi
       observability: given(raw, "observability", output.observability),
       ...lan,
     },
+  };
+}
+
+type ParsedRoute = ParsedConfig["routes"][string];
+
+function resolvedRoute(name: DomainName, route: ParsedRoute, baseDir: string): ResolvedRoute {
+  const { target, https, headers, preserveHost } = route;
+  // The shorthand forms (a port, a URL) have none of the optional fields.
+  const optional = route as Partial<{ lan: boolean; rewriteOrigin: string[] }> & DevFields;
+  const dev = devServerOf(optional, baseDir);
+  return {
+    ...name,
+    target,
+    https,
+    headers,
+    preserveHost,
+    ...(optional.lan === undefined ? {} : { lan: optional.lan }),
+    ...(optional.rewriteOrigin === undefined ? {} : { rewriteOrigin: optional.rewriteOrigin }),
+    ...(dev === undefined ? {} : { dev }),
   };
 }
 

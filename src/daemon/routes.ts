@@ -74,6 +74,11 @@ export class RouteTable {
     return this.sessions.get(name);
   }
 
+  /** The ids of the sessions that hold at least one route. */
+  sessionIds(): Set<string> {
+    return new Set(this.sessions.values());
+  }
+
   /** Throws E_USAGE naming the owner when a name belongs to someone else and `force` is not set. */
   add(request: AddRoutesRequest, sessionId?: string, now = new Date()): RouteRecord[] {
     if (!request.force) {

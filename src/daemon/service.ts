@@ -45,9 +45,15 @@ export interface ServiceOptions {
 
 type Listener = (line: RequestEventLine) => void;
 
+/** Why a session's stream ends while its client is still there: its routes went away by another command. */
+export const ROUTES_GONE_REASON =
+  "this session's routes were removed by another command (`gotunnel down`, `stop`, `stop-all`, or `--force` elsewhere)";
+
 export class DaemonService {
   private readonly startedAt = new Date();
   private readonly listeners = new Map<string, Listener>();
+  /** Per live session: ends its stream (with the reason) when a change by someone else leaves it no route. */
+  private readonly enders = new Map<string, (reason: string) => void>();
   private hostsNames: string[] = [];
   private hostsWarning: string | undefined;
   private skipped: { name: string; text: string }[] = [];
@@ -144,13 +150,19 @@ export class DaemonService {
     });
   }
 
-  listen(sessionId: string, listener: Listener): void {
+  /**
+   * `end` is called when another command's change leaves the session no route (`gotunnel down` while `up` runs):
+   * the session's client should stop what it started for them (its dev servers) and exit.
+   */
+  listen(sessionId: string, listener: Listener, end?: (reason: string) => void): void {
     this.listeners.set(sessionId, listener);
+    if (end) this.enders.set(sessionId, end);
   }
 
   /** The session's client went away (Ctrl-C, SIGTERM, SIGKILL, terminal closed): its routes go with it. */
   async endSession(sessionId: string): Promise<string[]> {
     this.listeners.delete(sessionId);
+    this.enders.delete(sessionId);
     // Shutdown cuts every session: the daemon is going, and the listeners with it.
     if (this.closed) return [];
     // Nobody awaits a session's end (its client is gone), so a failure is logged here rather than lost.
@@ -250,8 +262,20 @@ export class DaemonService {
       });
     }
     this.table = candidate;
+    this.endEmptiedSessions(before);
     if (servedChanged) await this.publish();
     return result;
+  }
+
+  /** Tells each live session that the committed change left without a route that it is over. */
+  private endEmptiedSessions(before: RouteTable): void {
+    const remaining = this.table.sessionIds();
+    for (const sessionId of before.sessionIds()) {
+      if (remaining.has(sessionId)) continue;
+      const end = this.enders.get(sessionId);
+      this.enders.delete(sessionId);
+      end?.(ROUTES_GONE_REASON);
+    }
   }
 
   /** Puts back the state file of a change that could not be served; if even that fails, the log says so. */

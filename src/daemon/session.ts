@@ -14,7 +14,7 @@ import { nextSignal } from "./signals.ts";
  * can tell a default from an explicit `lan: true` (only the latter opens the LAN for a name mDNS cannot announce).
  */
 export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean): AddRoutesRequest["routes"] {
-  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan }) => ({
+  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan, rewriteOrigin }) => ({
     name,
     wildcard,
     target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
@@ -22,10 +22,9 @@ export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean
     headers,
     preserveHost,
     ...(lan === undefined ? {} : { lan }),
+    ...(rewriteOrigin === undefined || rewriteOrigin.length === 0 ? {} : { rewriteOrigin }),
   }));
 }
-
-const noSignal = (): undefined => undefined;
 
 export interface SessionHandlers {
   onReady(ready: ReadyEvent): void;
@@ -33,36 +32,52 @@ export interface SessionHandlers {
   /** The daemon skipped `count` request lines because this process did not read them fast enough. */
   onDropped?(count: number): void;
   onStop?(signal: NodeJS.Signals): void;
+  /**
+   * Ends the session when it settles (`up`'s dev servers all exited): a rejection is thrown from runSession, after
+   * the session is closed.
+   */
+  until?: Promise<never>;
 }
 
-/** Resolves with the signal that ended the session; throws E_DAEMON if the daemon went away first. */
+/** How a session ended: a stop signal, or the daemon ending it because another command removed its routes. */
+export type SessionEnd = { signal: NodeJS.Signals } | { ended: string };
+
+/**
+ * Resolves with what ended the session; throws E_DAEMON if the daemon went away first, and what `until` rejects
+ * with if it settles first.
+ */
 export async function runSession(
   client: ControlClient,
   request: AddRoutesRequest,
   handlers: SessionHandlers,
-): Promise<NodeJS.Signals> {
+): Promise<SessionEnd> {
   const abort = new AbortController();
-  const signalled = nextSignal();
+  const signalled = nextSignal().then((signal): SessionEnd => ({ signal }));
   const { ready, events } = await client.openSession(request, abort.signal);
   handlers.onReady(ready);
-  const streamEnded = (async () => {
+  const streamEnded = (async (): Promise<SessionEnd | undefined> => {
     for await (const event of events) {
+      if (event.event === "ended") return { ended: event.reason };
       if (event.event === "dropped") handlers.onDropped?.(event.count);
       else handlers.onRequest(event);
     }
+    return undefined;
   })();
   // A stream that ends or breaks (the daemon stopped or crashed) ends the session the same way.
-  const outcome = await Promise.race([signalled, streamEnded.then(noSignal, noSignal)]);
-  if (outcome === undefined) {
-    throw new GotunnelError("E_DAEMON", "the gotunnel daemon stopped, so this session's routes are gone", {
-      hint: "run `gotunnel up` again to start a new daemon",
-    });
-  }
-  handlers.onStop?.(outcome);
+  const broken = streamEnded.catch((): undefined => undefined);
+  const settled = handlers.until?.catch((error: unknown) => ({ error })) ?? new Promise<never>(() => undefined);
+  const outcome = await Promise.race([signalled, broken, settled]);
   abort.abort();
   // The abort rejects the pending read: that is how this session ends, not an error.
   await streamEnded.catch((error: unknown) => {
     if (!abort.signal.aborted) throw error;
   });
+  if (outcome === undefined) {
+    throw new GotunnelError("E_DAEMON", "the gotunnel daemon stopped, so this session's routes are gone", {
+      hint: "run `gotunnel up` again to start a new daemon",
+    });
+  }
+  if ("error" in outcome) throw outcome.error;
+  if ("signal" in outcome) handlers.onStop?.(outcome.signal);
   return outcome;
 }

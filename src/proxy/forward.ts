@@ -4,8 +4,9 @@
  */
 import { isLoopbackAddress } from "../core/local-host.ts";
 import { requestFraming } from "./framing.ts";
-import { indexOfHeader, replaceHeader, upstreamRequestHeaders } from "./headers.ts";
+import { indexOfHeader, replaceHeader, routeRequestHeaders } from "./headers.ts";
 import { badGatewayPage, badRequestPage, clientClosedResponse } from "./pages.ts";
+import { explainRefusal, mayBeRefusal } from "./refusal.ts";
 import type { ProxyRoute } from "./router.ts";
 
 /** What the upstream seam receives: everything already rewritten for the upstream. */
@@ -109,12 +110,11 @@ export async function forward(
   const framing = requestFraming(req.headers.get("content-length"), req.headers.get("transfer-encoding"));
   // RFC 9112 §6.3 ¶5: a request whose length is in doubt gets a 400 and the connection is closed after it.
   if (framing.kind === "invalid") return { response: closing(badRequestPage(req, framing.reason)), error: undefined };
-  const target = route.target;
-  const upstreamHost = route.preserveHost ? ctx.host : `${target.hostname}:${target.port}`;
+  const path = ctx.path ?? pathOf(req.url);
   const outgoing: OutgoingRequest = {
     method: req.method,
-    path: ctx.path ?? pathOf(req.url),
-    headers: upstreamRequestHeaders(req.headers, ctx, upstreamHost, route.headers),
+    path,
+    headers: routeRequestHeaders(req.headers, ctx, route, path),
     body: req.body,
     contentLength: framing.kind === "length" ? framing.length : undefined,
     signal: req.signal,
@@ -141,6 +141,9 @@ export async function forward(
       response = badGatewayPage(req, route, describeFailure(failure), isLoopbackAddress(ctx.clientIp));
     }
   }
+  // A dev server refusing the route's name gets explained, to the client and in the log (refusal.ts).
+  if (error === undefined && mayBeRefusal(response))
+    ({ response, error } = await explainRefusal(req, route, path, response));
   if (ctx.clientClose) response = closing(response);
   if (ctx.traceparent !== undefined) tracing?.finish(ctx, outgoing.method, route.name, response.status, error);
   return { response, error };

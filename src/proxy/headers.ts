@@ -82,6 +82,49 @@ export function upstreamRequestHeaders(
   return withRouteHeaders(out, extra);
 }
 
+/** What routeRequestHeaders needs of a route; router.ts's ProxyRoute satisfies it. */
+export interface HeaderRoute {
+  target: { hostname: string; port: number; origin: string };
+  headers: Record<string, string>;
+  preserveHost: boolean;
+  rewriteOrigin?: readonly string[];
+}
+
+/**
+ * Request headers for one route's upstream, for a request to `path` (origin-form): upstreamRequestHeaders with the
+ * route's Host choice and extra headers, then its Origin rewrite. forward.ts and websocket.ts both build their
+ * upstream request with this, so a dev server sees the same headers on a page load and on its HMR socket.
+ */
+export function routeRequestHeaders(
+  incoming: Headers,
+  facts: ForwardedFacts,
+  route: HeaderRoute,
+  path: string,
+): [string, string][] {
+  const target = route.target;
+  const upstreamHost = route.preserveHost ? facts.host : `${target.hostname}:${target.port}`;
+  const pairs = upstreamRequestHeaders(incoming, facts, upstreamHost, route.headers);
+  const prefixes = route.rewriteOrigin;
+  if (prefixes !== undefined && prefixes.length > 0 && prefixes.some((prefix) => path.startsWith(prefix))) {
+    rewriteSameOrigin(pairs, facts, target.origin);
+  }
+  return pairs;
+}
+
+/**
+ * A request whose Origin (RFC 6454 §7) is the route's own public origin (`https://myapp.local`, with the port when
+ * it is not the scheme's default, as the browser wrote the Host) gets the upstream's origin instead, so a dev server
+ * that accepts only its own origin on its dev endpoints (Next.js's allowedDevOrigins check on /_next/ and
+ * /__nextjs, next/dist/server/lib/router-utils/block-cross-site-dev.js) sees a same-origin request. Any other
+ * Origin, `null` included, passes unchanged: a page on another site is still refused by the dev server itself.
+ */
+export function rewriteSameOrigin(pairs: [string, string][], facts: ForwardedFacts, upstreamOrigin: string): void {
+  const at = indexOfHeader(pairs, "origin");
+  if (at === -1) return;
+  const origin = (pairs[at] as [string, string])[1].toLowerCase();
+  if (origin === `${facts.proto}://${facts.host.toLowerCase()}`) pairs[at] = ["origin", upstreamOrigin];
+}
+
 /**
  * Route headers replace same-named ones rather than adding a second copy: two Host lines get a 400 from the
  * upstream (RFC 9112 §3.2), and two X-Forwarded-Proto values leave the app guessing.

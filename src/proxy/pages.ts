@@ -5,6 +5,7 @@
  * for curl and scripts.
  */
 import { isUnreboundHost } from "../core/local-host.ts";
+import type { Refusal } from "../frameworks/refusals.ts";
 import type { ProxyRoute } from "./router.ts";
 
 export interface PageContext {
@@ -138,4 +139,26 @@ export function redirectToHttps(req: Request, host: string, httpsPort: number): 
   const hostOnly = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
   const authority = httpsPort === 443 ? hostOnly : `${hostOnly}:${httpsPort}`;
   return new Response(null, { status: 308, headers: { location: `https://${authority}${path}` } });
+}
+
+/**
+ * A dev server refused the route's name (frameworks/refusals.ts): its status, and which framework refused what and
+ * the lines that fix it, above its own first line. Plain text keeps the upstream's body and adds ours after it.
+ */
+export function frameworkRefusalPage(req: Request, route: ProxyRoute, refusal: Refusal, status: number, body: string) {
+  const fixes = refusal.fixes.map((fix) => `  ${fix}`);
+  const title = `${route.name}: ${refusal.framework} refused ${refusal.refused}`;
+  const extra = { "x-gotunnel-refused-by": refusal.framework };
+  if (!wantsHtml(req)) {
+    const text = `${body.replace(/\n*$/, "")}\n\ngotunnel: ${title}\nFix it with one of:\n${fixes.join("\n")}\n`;
+    return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8", ...extra } });
+  }
+  const said = body.split("\n").find((line) => line.trim() !== "") ?? "";
+  return page(
+    req,
+    status,
+    title,
+    ["Fix it with one of:", ...fixes, `${refusal.framework} said: ${said.slice(0, 300)}`],
+    extra,
+  );
 }

@@ -17,6 +17,11 @@ export interface ProxyRoute {
   preserveHost: boolean;
   /** false: only clients on this machine may use the route. Unset: the server's policy decides (see isAllowed). */
   lan?: boolean;
+  /**
+   * Path prefixes on which a request whose Origin is this route's own origin reaches the upstream with the target's
+   * origin instead (headers.ts rewriteSameOrigin). Unset or empty: Origin passes unchanged.
+   */
+  rewriteOrigin?: readonly string[];
 }
 
 export class Router {

@@ -424,7 +424,10 @@ export class E2EScope {
   /** Starts the binary with `--json` and waits for its ready line; throws with its stderr if it exits first. */
   async start(args: string[], options: SpawnOptions): Promise<Gotunnel> {
     requireBinary();
-    const proc = Bun.spawn([BINARY, ...args, "--json"], {
+    // `--json` is gotunnel's own flag: before a `--` that hands the rest to a command (`up NAME -- CMD…`).
+    const dashes = args.indexOf("--");
+    const argv = dashes === -1 ? [...args, "--json"] : [...args.slice(0, dashes), "--json", ...args.slice(dashes)];
+    const proc = Bun.spawn([BINARY, ...argv], {
       cwd: options.cwd,
       env: binaryEnv(options.home, options.env),
       stdin: "ignore",

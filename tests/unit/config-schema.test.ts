@@ -164,14 +164,14 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
 
   test("unknown keys are rejected with a did-you-mean suggestion when one is close", () => {
     const lines = problems(
-      invalid({ route: {}, proxy: { hots: "x", http_port: 1 }, routes: { a: { target: 1, htps: true, port: 2 } } }),
+      invalid({ route: {}, proxy: { hots: "x", http_port: 1 }, routes: { a: { target: 1, htps: true, prot: 2 } } }),
     );
     expect(lines).toEqual([
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
       `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, observability, lan`,
-      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan`,
-      `${SOURCE}: routes.a.port: unknown key. Valid keys: target, https, headers, preserveHost, lan`,
+      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
+      `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
     ]);
   });
 

@@ -17,7 +17,9 @@ import {
   readinessSchema,
   readySchema,
   requestEventSchema,
+  type SessionEndedLine,
   type StatusResponse,
+  sessionEndedSchema,
   statusResponseSchema,
 } from "./protocol.ts";
 
@@ -51,7 +53,7 @@ export interface LogsDropped {
 
 const logItemSchema = v.union([logLineSchema, logsDroppedSchema]);
 /** An `up` session's lines after the ready one: requests, and what the daemon skipped (control/batch.ts). */
-const sessionItemSchema = v.union([requestEventSchema, logsDroppedSchema]);
+const sessionItemSchema = v.union([requestEventSchema, logsDroppedSchema, sessionEndedSchema]);
 
 export function notRunning(socket: string, cause?: unknown): GotunnelError {
   return new GotunnelError("E_DAEMON", `the gotunnel daemon is not running (no answer on ${socket})`, {
@@ -146,14 +148,14 @@ export class ControlClient {
   async openSession(
     payload: unknown,
     signal: AbortSignal,
-  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine | LogsDropped> }> {
+  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine | LogsDropped | SessionEndedLine> }> {
     const response = await this.send("POST", "/v1/sessions", payload, signal);
     if (!response.ok || !response.body) throw this.remoteError(await response.json());
     const lines = ndjson(response.body);
     const first = await lines.next();
     if (first.done) throw mismatch("the session stream ended before its ready line");
     const ready = this.parse(response, readySchema, first.value);
-    async function* events(): AsyncGenerator<RequestEventLine | LogsDropped> {
+    async function* events(): AsyncGenerator<RequestEventLine | LogsDropped | SessionEndedLine> {
       for await (const line of lines) {
         const parsed = v.safeParse(sessionItemSchema, line);
         if (parsed.success) yield parsed.output;

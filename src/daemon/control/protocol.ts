@@ -35,6 +35,8 @@ export const routeRecordSchema = v.object({
    * daemon's global `lan` applies.
    */
   lan: v.optional(v.boolean()),
+  /** Path prefixes where a same-origin request's Origin becomes the target's origin (proxy/headers.ts). */
+  rewriteOrigin: v.optional(v.array(v.string())),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
@@ -120,6 +122,14 @@ export const requestEventSchema = v.object({
   error: v.optional(v.string()),
 });
 export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
+
+/**
+ * The last line of a session stream that the daemon ends itself: another command removed the session's routes
+ * (`gotunnel down` in the project while `up` runs). The client stops its dev servers and exits; any other end of the
+ * stream means the daemon went away.
+ */
+export const sessionEndedSchema = v.object({ event: v.literal("ended"), reason: v.string() });
+export type SessionEndedLine = v.InferOutput<typeof sessionEndedSchema>;
 
 /**
  * `GET /v1/logs`: one line of the daemon's request log, a request to any route, with when it was answered and,

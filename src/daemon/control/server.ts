@@ -18,6 +18,7 @@ import {
   PROTOCOL_VERSION,
   type RequestEventLine,
   removeRoutesRequestSchema,
+  type SessionEndedLine,
 } from "./protocol.ts";
 
 export const SOCKET_FILE = "control.sock";
@@ -181,7 +182,13 @@ async function openSession(request: Request, service: DaemonService): Promise<Re
       controller.enqueue(encoder.encode(`${JSON.stringify(ready)}\n`));
       const lines = new LineBatcher(controller);
       batcher = lines;
-      service.listen(sessionId, (event: RequestEventLine) => lines.push(event));
+      const routesGone = (reason: string) => {
+        lines.push({ event: "ended", reason } satisfies SessionEndedLine);
+        lines.flush();
+        end();
+        controller.close();
+      };
+      service.listen(sessionId, (event: RequestEventLine) => lines.push(event), routesGone);
       heartbeat = setInterval(() => controller.enqueue(encoder.encode("\n")), SESSION_HEARTBEAT_MS);
     },
     cancel: end,

@@ -1,0 +1,87 @@
+/**
+ * A real Next.js 16 dev server (Turbopack, the pinned devDependency) started by `gotunnel up` from a route's
+ * `command`, with no next.config: gotunnel gives it a free port (`npm run dev -- -p N`), and its rewriteOrigin lets
+ * a page on `next-app.local` use Next's dev endpoints, which refuse any Origin but localhost without
+ * `allowedDevOrigins` (403 "Unauthorized"). An edited page is served changed.
+ * Slow (a real Next start and first compile, ~10–20 s): kept in its own file so CI can run it in parallel.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { curl, E2EScope, type Gotunnel } from "../helpers/e2e.ts";
+import { appProject, tabSocket } from "../helpers/frameworks.ts";
+import { liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
+
+const scope = new E2EScope();
+const NAME = "next-app.local";
+const marker = `m${crypto.randomUUID().slice(0, 8)}`;
+let gotunnel: Gotunnel;
+let dir = "";
+
+const page = (n: number) => `export default function Page() { return <h1>hello from next ${n}</h1>; }\n`;
+
+beforeAll(async () => {
+  dir = appProject(scope, {
+    "package.json": JSON.stringify({ name: "next-app", private: true, scripts: { dev: "next dev" } }),
+    "app/layout.js": `export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n`,
+    "app/page.js": page(1),
+    "gotunnel.config.json": JSON.stringify({
+      routes: {
+        [NAME]: { command: "npm run dev", env: { GOTUNNEL_TEST_MARKER: marker, NEXT_TELEMETRY_DISABLED: "1" } },
+      },
+    }),
+  });
+  gotunnel = await scope.up(dir, scope.dir("home"));
+}, 90_000);
+
+afterAll(async () => {
+  await gotunnel?.stop("SIGINT");
+  await scope.dispose();
+  expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
+}, 60_000);
+
+function get(path: string, headers: Record<string, string> = {}) {
+  const url = gotunnel.ready.routes[0]?.url ?? "";
+  const args = Object.entries(headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]);
+  return curl(`${url}${path}`, { ca: gotunnel.caPath, args });
+}
+
+test("the page loads over HTTPS by name, and the port reached Next as -p", async () => {
+  const home = await get("/");
+  expect(home.status).toBe(200);
+  expect(home.stdout).toContain("hello from next 1");
+  const port = new URL(gotunnel.ready.routes[0]?.target ?? "").port;
+  expect(gotunnel.stderr.text()).toContain(`next dev -p ${port}`);
+}, 90_000);
+
+test("a same-origin request to /_next/ with the page's Origin is accepted (Next refuses it without rewriteOrigin)", async () => {
+  const home = await get("/");
+  const chunk = /src="(\/_next\/static\/[^"]+\.js)"/.exec(home.stdout)?.[1];
+  expect(chunk).toBeDefined();
+  const origin = `https://${NAME}:${gotunnel.httpsPort}`;
+  const result = await get(chunk as string, { origin, "sec-fetch-mode": "cors", "sec-fetch-site": "same-origin" });
+  expect(result.status).toBe(200);
+  // Another site's page is still refused by Next itself: the rewrite is for the route's own origin only.
+  const foreign = await get(chunk as string, { origin: "https://evil.example", "sec-fetch-mode": "cors" });
+  expect(foreign.status).toBe(403);
+}, 90_000);
+
+test("an edited page is served changed", async () => {
+  writeFileSync(join(dir, "app", "page.js"), page(2));
+  let body = "";
+  for (let attempt = 0; attempt < 60 && !body.includes("hello from next 2"); attempt++) {
+    body = (await get("/")).stdout;
+    if (!body.includes("hello from next 2")) await Bun.sleep(500);
+  }
+  expect(body).toContain("hello from next 2");
+}, 90_000);
+
+// Needs src/proxy/websocket.ts to build its upstream headers with headers.ts routeRequestHeaders (as forward.ts
+// does), so the HMR socket gets the route's rewriteOrigin too; websocket.ts is being changed by the HTTP/2 work.
+// Run with `bun test --todo` once it does.
+test.todo("the HMR WebSocket /_next/hmr opens from a page on the .local name", async () => {
+  const socket = await tabSocket(gotunnel, NAME, "/_next/hmr?id=gotunnel-e2e");
+  writeFileSync(join(dir, "app", "page.js"), page(3));
+  await socket.waitFor((text) => text.length > 0, "an HMR message");
+  socket.close();
+}, 90_000);
