@@ -12,7 +12,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
 import { type ForwardContext, pathOf } from "./forward.ts";
-import { upstreamRequestHeaders } from "./headers.ts";
+import { routeRequestHeaders } from "./headers.ts";
 import { badGatewayPage } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
 
@@ -52,8 +52,8 @@ function openUpstream(req: Request, route: ProxyRoute, ctx: ForwardContext): Pro
   const scheme = target.protocol === "https:" ? "wss:" : "ws:";
   const url = `${scheme}//${target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname}:${target.port}${pathOf(req.url)}`;
   const headers: Record<string, string> = {};
-  const upstreamHost = route.preserveHost ? ctx.host : `${target.hostname}:${target.port}`;
-  for (const [name, value] of upstreamRequestHeaders(req.headers, ctx, upstreamHost, route.headers)) {
+  // The same headers as a request to this route gets (forward.ts), Origin rewrite included: Next's HMR socket needs it.
+  for (const [name, value] of routeRequestHeaders(req.headers, ctx, route, pathOf(req.url))) {
     if (!HANDSHAKE_HEADERS.includes(name)) headers[name] = headers[name] ? `${headers[name]}, ${value}` : value;
   }
   const protocols = (req.headers.get("sec-websocket-protocol") ?? "")

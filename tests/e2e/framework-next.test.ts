@@ -76,10 +76,9 @@ test("an edited page is served changed", async () => {
   expect(body).toContain("hello from next 2");
 }, 90_000);
 
-// Needs src/proxy/websocket.ts to build its upstream headers with headers.ts routeRequestHeaders (as forward.ts
-// does), so the HMR socket gets the route's rewriteOrigin too; websocket.ts is being changed by the HTTP/2 work.
-// Run with `bun test --todo` once it does.
-test.todo("the HMR WebSocket /_next/hmr opens from a page on the .local name", async () => {
+// The bridge builds the upstream handshake with headers.ts routeRequestHeaders, as forward.ts does, so the HMR
+// socket gets the route's rewriteOrigin too (Next refuses it, as it refuses /_next/ requests, without).
+test("the HMR WebSocket /_next/hmr opens from a page on the .local name", async () => {
   const socket = await tabSocket(gotunnel, NAME, "/_next/hmr?id=gotunnel-e2e");
   writeFileSync(join(dir, "app", "page.js"), page(3));
   await socket.waitFor((text) => text.length > 0, "an HMR message");
