@@ -53,8 +53,10 @@ function asDiskFull(error: unknown): unknown {
   return path === undefined ? diskFullError(error) : diskFullError(error, path, dirname(path));
 }
 
+/** A flag of gotunnel's own: words after `--` belong to the command `run` or `up NAME --` starts. */
 function wants(rawArgs: string[], flag: string): boolean {
-  return rawArgs.includes(flag);
+  const dashes = rawArgs.indexOf("--");
+  return (dashes === -1 ? rawArgs : rawArgs.slice(0, dashes)).includes(flag);
 }
 
 async function run(rawArgs: string[]): Promise<number> {

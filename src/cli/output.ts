@@ -1,9 +1,10 @@
 /**
  * The only module that prints. Human output goes through consola (stderr for messages) and plain stdout writes for
- * tables and request logs; `--json` output is one JSON document (or one JSON line per event) on stdout.
+ * tables and request logs. `--json` output is JSON Lines (https://jsonlines.org): one JSON object per line on stdout,
+ * errors included, so `up --json | jq -c` and any line reader work whatever the command printed before it failed.
  */
 import { consola } from "consola";
-import { type GotunnelError, isGotunnelError } from "../core/errors.ts";
+import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import type { RequestEventLine } from "../daemon/control/protocol.ts";
 
@@ -26,8 +27,9 @@ const green = (text: string) => paint(32, text);
 const yellow = (text: string) => paint(33, text);
 const red = (text: string) => paint(31, text);
 
+/** One JSON object on one line: pretty-printing is for humans, and `--json` output is for programs. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 export function printLine(text = ""): void {
@@ -126,7 +128,7 @@ export function createDaemonLog(
 export function printError(error: unknown, options: { json: boolean; debug: boolean }): number {
   const out = (stream: NodeJS.WriteStream, text: string) => stream.write(`${redactSecrets(text)}\n`);
   if (isGotunnelError(error)) {
-    if (options.json) out(process.stdout, JSON.stringify({ error: errorRecord(error) }, null, 2));
+    if (options.json) out(process.stdout, JSON.stringify({ error: errorRecord(error) }));
     else {
       out(process.stderr, `${red("error")} ${error.message}`);
       if (error.hint) out(process.stderr, `${dim("hint")}  ${error.hint}`);
@@ -136,7 +138,14 @@ export function printError(error: unknown, options: { json: boolean; debug: bool
   }
   process.stderr.write(`${red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
   out(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
-  return 1;
+  // A program reading `--json` output still gets its one error line (the trace stays on stderr for the report).
+  if (options.json) out(process.stdout, JSON.stringify({ error: crashRecord(error) }));
+  return ExitCode.internal;
+}
+
+function crashRecord(error: unknown) {
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: "E_INTERNAL", message: `gotunnel crashed: ${message}`, exitCode: ExitCode.internal };
 }
 
 function errorRecord(error: GotunnelError) {
