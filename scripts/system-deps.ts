@@ -45,6 +45,12 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   node: "nodejs",
   file: "file",
   "qemu-aarch64": "qemu-user",
+  // A pseudo-terminal for tests of what gotunnel shows on a terminal (colour, progress): `script -qec CMD /dev/null`.
+  script: "bsdutils",
+  // The shells whose completion scripts tests/e2e/completion.test.ts runs (bash is Debian's own).
+  bash: "bash",
+  zsh: "zsh",
+  fish: "fish",
 };
 
 /** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */

@@ -4,44 +4,10 @@
  * every error is mapped to a message, a hint and a documented exit code here and nowhere else.
  */
 import { dirname } from "node:path";
-import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { runCommand } from "citty";
+import { main } from "./cli/commands.ts";
 import { buildInfo } from "./core/build-info.ts";
 import { diskFullError, ExitCode, isDiskFull } from "./core/errors.ts";
-
-type Loader = () => Promise<CommandDef>;
-const lazy =
-  (load: () => Promise<{ default: unknown }>): Loader =>
-  () =>
-    load().then((m) => m.default as CommandDef);
-
-const main = defineCommand({
-  meta: {
-    name: "gotunnel",
-    version: buildInfo().version,
-    description: "Trusted HTTPS names for local dev servers: https://myapp.local → localhost:3000",
-  },
-  subCommands: {
-    up: lazy(() => import("./cli/up.ts")),
-    start: lazy(() => import("./cli/start.ts")),
-    down: lazy(() => import("./cli/down.ts")),
-    stop: lazy(() => import("./cli/stop.ts")),
-    "stop-all": lazy(() => import("./cli/stop-all.ts")),
-    list: lazy(() => import("./cli/list.ts")),
-    status: lazy(() => import("./cli/status.ts")),
-    logs: lazy(() => import("./cli/logs.ts")),
-    health: lazy(() => import("./cli/health.ts")),
-    daemon: lazy(() => import("./cli/daemon.ts")),
-    ca: lazy(() => import("./cli/ca.ts")),
-    version: lazy(() => import("./cli/version.ts")),
-    trust: lazy(() => import("./cli/trust.ts")),
-    untrust: lazy(() => import("./cli/untrust.ts")),
-    env: lazy(() => import("./cli/env.ts")),
-    doctor: lazy(() => import("./cli/doctor.ts")),
-    share: lazy(() => import("./cli/share.ts")),
-    discover: lazy(() => import("./cli/discover.ts")),
-    run: lazy(() => import("./cli/run.ts")),
-  },
-});
 
 /**
  * A full disk is never a bug, whichever write met it: the writes gotunnel knows (state, CA, log, hosts) say which
@@ -53,30 +19,23 @@ function asDiskFull(error: unknown): unknown {
   return path === undefined ? diskFullError(error) : diskFullError(error, path, dirname(path));
 }
 
-/** A flag of gotunnel's own: words after `--` belong to the command `run` or `up NAME --` starts. */
-function wants(rawArgs: string[], flag: string): boolean {
-  const dashes = rawArgs.indexOf("--");
-  return (dashes === -1 ? rawArgs : rawArgs.slice(0, dashes)).includes(flag);
-}
-
 async function run(rawArgs: string[]): Promise<number> {
-  if (rawArgs.length === 0 || wants(rawArgs, "--help") || wants(rawArgs, "-h")) {
-    const { innermostCommand } = await import("./cli/flags.ts");
-    const [command, , parent] = await innermostCommand(
-      main,
-      rawArgs.filter((arg) => !arg.startsWith("-")),
-    );
-    await showUsage(command, parent);
-    return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
-  }
   // `up`'s guard process (devserver/guard.ts): hidden from help, started only by `up` itself.
   if (rawArgs[0] === "__devserver-guard") return (await import("./devserver/guard.ts")).runGuard();
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(`${buildInfo().version}\n`);
     return ExitCode.ok;
   }
+  const { ownWords, parseCommandLine } = await import("./cli/flags.ts");
+  const own = ownWords(rawArgs);
+  let path: readonly string[] = [];
   try {
-    await (await import("./cli/flags.ts")).rejectUnknownFlags(main, rawArgs);
+    const line = await parseCommandLine(main, rawArgs);
+    path = line.path;
+    if (line.help) {
+      await (await import("./cli/help.ts")).showHelp(line.command, line.path);
+      return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
+    }
     // Under sudo, every file and directory a command creates is the invoking user's from the start (safe-fs.ts).
     await runCommand(main, { rawArgs });
     // `run` hands back its child command's exit code.
@@ -84,15 +43,9 @@ async function run(rawArgs: string[]): Promise<number> {
   } catch (error) {
     const { printError } = await import("./cli/output.ts");
     const { isUsageError, usageError } = await import("./cli/usage.ts");
-    const mapped = isUsageError(error)
-      ? usageError(
-          error,
-          rawArgs.find((arg) => !arg.startsWith("-")),
-        )
-      : asDiskFull(error);
-    return printError(mapped, {
-      json: wants(rawArgs, "--json"),
-      debug: wants(rawArgs, "--debug") || !!process.env.DEBUG,
+    return printError(isUsageError(error) ? usageError(error, path) : asDiskFull(error), {
+      json: own.includes("--json"),
+      debug: own.includes("--debug") || !!process.env.DEBUG,
     });
   }
 }

@@ -2,20 +2,24 @@
  * `gotunnel ca`: print the CA certificate's path (like `mkcert -CAROOT`), creating the CA on first use.
  * `gotunnel ca rotate [--allow-suffix .dev]`: replace the CA and move trust over to the new one.
  */
-import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
 import { withCommandTracing } from "../telemetry/command.ts";
 import type { RotatedCA } from "../tls/lifecycle.ts";
 import { retrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printLine, warn } from "./output.ts";
 import { printReports, throwIfFailed, trustHooks } from "./trust.ts";
 
-const rotate = defineCommand({
+const rotate = command({
   meta: {
     name: "rotate",
     description:
       "New CA (old one moved aside), trusted where the old one was; --allow-suffix .dev also lets it sign *.dev",
+    examples: [
+      ["gotunnel ca rotate", "a new CA, trusted wherever the old one was"],
+      ["gotunnel ca rotate --allow-suffix .dev", "…that may also sign names under .dev"],
+    ],
   },
   args: {
     ...jsonArg,
@@ -73,8 +77,16 @@ function repeated(rawArgs: string[], flag: string): string[] {
   return values;
 }
 
-export default defineCommand({
-  meta: { name: "ca", description: "Print the path of gotunnel's CA certificate (creates the CA if needed)" },
+export default command({
+  meta: {
+    name: "ca",
+    description: "Print the path of gotunnel's CA certificate (creates the CA if needed); `ca rotate` replaces it",
+    examples: [
+      ["gotunnel ca", "the CA certificate's path, like mkcert -CAROOT"],
+      ["gotunnel ca --pem > gotunnel-ca.pem", "the certificate itself"],
+      ["gotunnel ca rotate"],
+    ],
+  },
   args: {
     ...jsonArg,
     pem: { type: "boolean", description: "Print the certificate itself (PEM) instead of its path" },

@@ -1,5 +1,4 @@
 /** `gotunnel daemon`: run the daemon in the foreground; `gotunnel daemon stop` stops the running one. */
-import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
@@ -10,10 +9,20 @@ import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
 import { telemetrySettings } from "../telemetry/settings.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
+import { command } from "./command.ts";
 import { createDaemonLog, info } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "daemon", description: "Run the daemon in the foreground (`gotunnel daemon stop` stops it)" },
+export default command({
+  meta: {
+    name: "daemon",
+    description: "Run the daemon in the foreground (`gotunnel daemon stop` stops it)",
+    usage: ["[options]", "stop"],
+    examples: [
+      ["gotunnel daemon --log-format json", "in the foreground, e.g. under systemd or in a container"],
+      ["gotunnel daemon stop", "stop the running daemon; its routes come back with the next one"],
+    ],
+    complete: { action: ["stop"] },
+  },
   args: {
     ...globalArgs,
     action: { type: "positional", required: false, valueHint: "stop", description: "`stop`: stop the running daemon" },

@@ -1,8 +1,8 @@
 /** `gotunnel discover`: list the HTTPS services (gotunnel's and others) that answer mDNS on the local network. */
-import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import type { DiscoveredService } from "../mdns/browse.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { dim, info, printJson, printPairs, warn } from "./output.ts";
 
 const MAX_TIMEOUT_MS = 60_000;
@@ -42,8 +42,15 @@ function render(services: DiscoveredService[], type: string, timeout: string): v
   );
 }
 
-export default defineCommand({
-  meta: { name: "discover", description: "List HTTPS services on the local network (mDNS / DNS-SD)" },
+export default command({
+  meta: {
+    name: "discover",
+    description: "List HTTPS services on the local network (mDNS / DNS-SD)",
+    examples: [
+      ["gotunnel discover", "listen 3 s for _https._tcp services"],
+      ["gotunnel discover --type _http._tcp --timeout 5s"],
+    ],
+  },
   args: {
     ...jsonArg,
     timeout: { type: "string", default: "3s", valueHint: "3s", description: "How long to listen for answers" },

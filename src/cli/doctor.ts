@@ -1,13 +1,17 @@
 /** `gotunnel doctor trust`: which TLS clients on this machine accept a certificate from gotunnel's CA. */
-import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printPairs, printRouteCheck, success, warn } from "./output.ts";
 
-const trust = defineCommand({
-  meta: { name: "trust", description: "Serve a throwaway HTTPS page on loopback and see which clients accept it" },
+const trust = command({
+  meta: {
+    name: "trust",
+    description: "Serve a throwaway HTTPS page on loopback and see which clients accept it",
+    examples: [["gotunnel doctor trust"], ["gotunnel doctor trust --json"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const { loadCA } = await (await import("../tls/load.ts")).loadTls();
@@ -45,10 +49,11 @@ const trust = defineCommand({
   },
 });
 
-const routes = defineCommand({
+const routes = command({
   meta: {
     name: "routes",
     description: "Does each route's dev server accept its name? Which framework refused, and the fix",
+    examples: [["gotunnel doctor routes"], ["gotunnel doctor routes --json"]],
   },
   args: { ...jsonArg },
   async run({ args }) {
@@ -60,11 +65,15 @@ const routes = defineCommand({
   },
 });
 
-export default defineCommand({
+export default command({
   meta: {
     name: "doctor",
     description:
       "Check this machine's setup (`doctor trust`: which clients trust the CA; `doctor routes`: dev servers)",
+    examples: [
+      ["gotunnel doctor", "same as `gotunnel doctor trust`"],
+      ["gotunnel doctor routes", "which dev server refuses its route's name, and the fix"],
+    ],
   },
   subCommands: { trust, routes },
   // Trust is the only check so far; plain `gotunnel doctor` runs it.

@@ -1,14 +1,21 @@
 /** `gotunnel down`: remove this project's routes (those `gotunnel up` added from this project directory). */
-import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, success } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "down", description: "Remove this project's routes from the daemon" },
+export default command({
+  meta: {
+    name: "down",
+    description: "Remove this project's routes from the daemon",
+    examples: [
+      ["gotunnel down", "the routes `gotunnel up --detach` added from this directory"],
+      ["gotunnel down --config ../shop/gotunnel.config.ts"],
+    ],
+  },
   args: {
     ...jsonArg,
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },

@@ -3,14 +3,22 @@
  * Deno trust gotunnel's CA without touching any trust store. Use: `eval "$(gotunnel env)"`,
  * `gotunnel env --shell fish | source`, or `gotunnel env --shell powershell | Invoke-Expression`.
  */
-import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
 import { defaultShell, renderEnv, runtimeTrustEnv, SHELLS, type Shell, writeCaBundle } from "../tls/bundle.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, printLine } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "env", description: "Print variables that make Node, Python, curl and Deno trust gotunnel's CA" },
+export default command({
+  meta: {
+    name: "env",
+    description: "Print variables that make Node, Python, curl and Deno trust gotunnel's CA",
+    examples: [
+      ['eval "$(gotunnel env)"', "bash and zsh"],
+      ["gotunnel env --shell fish | source"],
+      ["gotunnel env --shell powershell | Invoke-Expression"],
+    ],
+  },
   args: {
     ...jsonArg,
     shell: { type: "enum", options: [...SHELLS], description: "Quote for this shell (default: from $SHELL)" },

@@ -1,38 +1,46 @@
 /**
- * citty ignores flags it does not know, so a typo such as `--proxy-https-prot 8443` would silently serve on 443.
- * We check every flag against the resolved command's arguments first and fail with a suggestion.
+ * The command line, checked before citty runs it: which command it names (an unknown one fails with a suggestion),
+ * whether help was asked for, and every flag against the arguments of the command it was given to. citty ignores
+ * flags it does not know, so a typo such as `--proxy-https-prot 8443` would silently serve on 443.
  */
 import type { ArgsDef, CommandDef } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { closest } from "../core/suggest.ts";
+import { argsOf, commandLine, flagDefinition, type Segment, takesValue } from "./command.ts";
 
-const BUILTIN_FLAGS = ["help", "h"];
+const HELP_FLAGS = ["--help", "-h"];
 
-async function resolve<T>(value: T | (() => T | Promise<T>) | Promise<T>): Promise<T> {
-  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+export interface ParsedCommandLine {
+  /** The command that runs (or whose help is shown) and its words from `gotunnel` on. */
+  command: CommandDef;
+  path: readonly string[];
+  /** `gotunnel`, `gotunnel help [command…]`, or `--help`/`-h` anywhere before `--`. */
+  help: boolean;
 }
 
-/** Descends `ca rotate …` to the innermost command; returns it and the arguments that follow its name. */
-export async function innermostCommand(
-  main: CommandDef,
-  rawArgs: string[],
-): Promise<[CommandDef, string[], CommandDef | undefined]> {
-  let command = main;
-  let parent: CommandDef | undefined;
-  let index = 0;
-  while (index < rawArgs.length) {
-    const subCommands = command.subCommands ? await resolve(command.subCommands) : undefined;
-    const entry = subCommands?.[rawArgs[index]!];
-    if (!entry) break;
-    parent = command;
-    command = (await resolve(entry)) as CommandDef;
-    index++;
+/** gotunnel's own words: after `--` they belong to the command `run` or `up NAME --` starts. */
+export function ownWords(rawArgs: readonly string[]): readonly string[] {
+  const dashes = rawArgs.indexOf("--");
+  return dashes === -1 ? rawArgs : rawArgs.slice(0, dashes);
+}
+
+export async function parseCommandLine(main: CommandDef, rawArgs: readonly string[]): Promise<ParsedCommandLine> {
+  if (rawArgs[0] === "help") {
+    const words = rawArgs.slice(1).filter((word) => !word.startsWith("-"));
+    const last = (await commandLine(main, words)).at(-1) as Segment;
+    return { command: last.command, path: last.path, help: true };
   }
-  return [command, rawArgs.slice(index), parent];
+  const segments = await commandLine(main, rawArgs);
+  const last = segments.at(-1) as Segment;
+  const help = rawArgs.length === 0 || ownWords(rawArgs).some((word) => HELP_FLAGS.includes(word));
+  if (!help) {
+    for (const [index, segment] of segments.entries()) await rejectUnknownFlags(segment, segments[index + 1]);
+  }
+  return { command: last.command, path: last.path, help };
 }
 
 function knownNames(args: ArgsDef): string[] {
-  const names = [...BUILTIN_FLAGS];
+  const names = HELP_FLAGS.map((flag) => flag.replace(/^--?/, ""));
   for (const [name, def] of Object.entries(args)) {
     names.push(name);
     const alias = (def as { alias?: string | string[] }).alias;
@@ -41,24 +49,35 @@ function knownNames(args: ArgsDef): string[] {
   return names;
 }
 
-/** Throws E_USAGE for the first flag the command does not define. Arguments after `--` belong to a child command. */
-export async function rejectUnknownFlags(main: CommandDef, rawArgs: string[]): Promise<void> {
-  const [command, rest] = await innermostCommand(main, rawArgs);
-  if (command === main) return;
-  const known = knownNames(command.args ? await resolve(command.args) : {});
-  for (const arg of rest) {
-    if (arg === "--") return;
-    if (!arg.startsWith("-") || arg === "-" || /^-\d/.test(arg)) continue;
-    const name = arg.replace(/^--?/, "").split("=")[0]!;
+/** Throws E_USAGE for the first flag the segment's command does not define. */
+async function rejectUnknownFlags(segment: Segment, next: Segment | undefined): Promise<void> {
+  const args = await argsOf(segment.command);
+  const known = knownNames(args);
+  const commandName = ["gotunnel", ...segment.path].join(" ");
+  for (let index = 0; index < segment.words.length; index++) {
+    const word = segment.words[index] as string;
+    if (word === "--") return;
+    if (!word.startsWith("-") || word === "-" || /^-\d/.test(word)) continue;
+    const flag = word.split("=")[0] as string;
+    const name = flag.replace(/^--?/, "");
     const bare = name.startsWith("no-") ? name.slice(3) : name;
-    if (known.includes(name) || known.includes(bare)) continue;
-    const suggestion = closest(
-      bare,
-      known.filter((flag) => flag.length > 1),
-    );
-    const commandName = (await resolve(command.meta))?.name ?? "command";
-    throw new GotunnelError("E_USAGE", `unknown flag ${arg.split("=")[0]} for \`gotunnel ${commandName}\``, {
-      hint: suggestion ? `did you mean --${suggestion}?` : `run \`gotunnel ${commandName} --help\` for its flags`,
+    if (known.includes(name) || known.includes(bare)) {
+      if (!word.includes("=") && takesValue(flagDefinition(args, word))) index++;
+      continue;
+    }
+    throw new GotunnelError("E_USAGE", `unknown flag ${flag} for \`${commandName}\``, {
+      hint: flagHint(bare, known, commandName, next, flag),
     });
   }
+}
+
+function flagHint(bare: string, known: string[], commandName: string, next: Segment | undefined, flag: string) {
+  const suggestion = closest(
+    bare,
+    known.filter((name) => name.length > 1),
+  );
+  if (suggestion) return `did you mean --${suggestion}?`;
+  // `gotunnel --json list`: flags belong to the command they come after.
+  if (next) return `flags go after the command they are for: \`${["gotunnel", ...next.path].join(" ")} ${flag}\``;
+  return `run \`${commandName} --help\` for its flags`;
 }

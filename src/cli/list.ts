@@ -1,14 +1,18 @@
 /** `gotunnel list`: every route the daemon serves, with its owner, status and request count. */
-import { defineCommand } from "citty";
 import { routesResponseSchema } from "../daemon/control/protocol.ts";
 import { ownerLabel } from "../daemon/routes.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printTable, warn } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "list", description: "List every route: name, URL, target, owner, status, requests" },
+export default command({
+  meta: {
+    name: "list",
+    description: "List every route: name, URL, target, owner, status, requests",
+    examples: [["gotunnel list"], ["gotunnel list --json | jq -r '.routes[].url'", "just the URLs"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const { routes } = await runningDaemon(resolvePaths()).request("GET", "/v1/routes", routesResponseSchema);

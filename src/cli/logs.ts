@@ -1,10 +1,10 @@
 /** `gotunnel logs [name] [-f] [-n N] [--json]`: the daemon's request log, for one route or all of them. */
-import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { tailLogs } from "../daemon/tail.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printRequest, warn } from "./output.ts";
 
 /** `-n 20` yes; `-n 0`, `-n ten` no. */
@@ -16,8 +16,17 @@ function linesFlag(value: string | undefined): number | undefined {
   });
 }
 
-export default defineCommand({
-  meta: { name: "logs", description: "The daemon's request log for a route, or every route (`-f` follows it)" },
+export default command({
+  meta: {
+    name: "logs",
+    description: "The daemon's request log for a route, or every route (`-f` follows it)",
+    examples: [
+      ["gotunnel logs", "the last requests of every route"],
+      ["gotunnel logs myapp -f", "myapp.local's, then each new one until Ctrl-C"],
+      ["gotunnel logs -n 20 --json", "the last 20, one JSON object per line"],
+    ],
+    complete: { name: "routes" },
+  },
   args: {
     ...jsonArg,
     name: { type: "positional", required: false, description: "Route name (`api` means api.local); default: all" },

@@ -3,7 +3,7 @@
  * tables and request logs. `--json` output is JSON Lines (https://jsonlines.org): one JSON object per line on stdout,
  * errors included, so `up --json | jq -c` and any line reader work whatever the command printed before it failed.
  */
-import { consola } from "consola";
+import { type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import type { RequestEventLine } from "../daemon/control/protocol.ts";
@@ -19,15 +19,77 @@ export interface SpanIds {
   spanId: string;
 }
 
-const useColor = process.stdout.isTTY === true && !process.env.NO_COLOR;
-const paint = (code: number, text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
-export const dim = (text: string) => paint(2, text);
-export const bold = (text: string) => paint(1, text);
-const green = (text: string) => paint(32, text);
-const yellow = (text: string) => paint(33, text);
-const red = (text: string) => paint(31, text);
+/**
+ * Colour only on a terminal, and never with NO_COLOR set to anything but "" (https://no-color.org) or TERM=dumb.
+ * Decided per stream: `gotunnel up 2>log` keeps colour on the terminal and none in the file.
+ */
+export function colorOn(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+}
 
-/** One JSON object on one line: pretty-printing is for humans, and `--json` output is for programs. */
+/** SGR codes painted for one stream, or nothing when it gets no colour. */
+function styleFor(stream: NodeJS.WriteStream) {
+  const on = colorOn(stream);
+  const paint = (code: number, text: string) => (on && text !== "" ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return {
+    paint,
+    dim: (text: string) => paint(2, text),
+    bold: (text: string) => paint(1, text),
+    cyan: (text: string) => paint(36, text),
+    green: (text: string) => paint(32, text),
+    yellow: (text: string) => paint(33, text),
+    red: (text: string) => paint(31, text),
+  };
+}
+
+const out = styleFor(process.stdout);
+const err = styleFor(process.stderr);
+/** For text written to stdout. */
+export const { dim, bold } = out;
+
+/**
+ * consola's levels (CONSOLA_LEVEL, DEBUG) with our own reporter: its fancy reporter decides colour once, from stdout,
+ * and colours stderr lines with it. Same layout: an icon, or a badge with blank lines around for warnings and errors
+ * (which go to stderr); `code` spans lose their backticks and are highlighted, like consola's.
+ */
+const ICONS: Record<string, [icon: string, color: number]> = {
+  info: ["ℹ", 36],
+  success: ["✔", 32],
+  start: ["◐", 35],
+  debug: ["⚙", 90],
+};
+const BADGE_COLOR: Record<string, number> = { warn: 43, error: 41, fatal: 41 };
+const BLACK = 30;
+
+const reporter: ConsolaReporter = {
+  log(logObj: LogObject) {
+    const badge = logObj.level < 2;
+    const stream = badge ? process.stderr : process.stdout;
+    const style = badge ? err : out;
+    const [message = "", ...more] = logObj.args.map(String).join(" ").split("\n");
+    const text = message.replace(/`([^`]+)`/g, (_, code: string) => style.cyan(code));
+    const line = badge
+      ? `\n${style.paint(BADGE_COLOR[logObj.type] ?? 41, style.paint(BLACK, ` ${logObj.type.toUpperCase()} `))} ${text}`
+      : `${style.paint(ICONS[logObj.type]?.[1] ?? 0, ICONS[logObj.type]?.[0] ?? "")} ${text}`;
+    stream.write(`${[line, ...more].join("\n")}\n${badge ? "\n" : ""}`);
+  },
+};
+const consola = createConsola({ reporters: [reporter] });
+
+/** `gotunnel help` and `--help`: bold headings, commands and flags in cyan, on a terminal only. */
+export const helpStyle = { heading: out.bold, accent: out.cyan, dim: out.dim };
+
+/** Text that is whole lines already: help (on stdout, so `gotunnel help up | less` works), a completion script. */
+export function printText(text: string): void {
+  process.stdout.write(text);
+}
+
+/** The terminal's width; none for a pipe, or a terminal that does not say (a pty without a size reports 0). */
+export function helpWidth(): number | undefined {
+  const columns = process.stdout.isTTY ? process.stdout.columns : 0;
+  return columns > 0 ? columns : undefined;
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
@@ -60,9 +122,9 @@ export function printPairs(rows: [string, string][]): void {
 }
 
 function statusColor(status: number): (text: string) => string {
-  if (status >= 500) return red;
-  if (status >= 400) return yellow;
-  return green;
+  if (status >= 500) return out.red;
+  if (status >= 400) return out.yellow;
+  return out.green;
 }
 
 /**
@@ -126,20 +188,20 @@ export function createDaemonLog(
  * value, a URL), so credentials in URLs are redacted here, in every form the error takes (core/redact.ts).
  */
 export function printError(error: unknown, options: { json: boolean; debug: boolean }): number {
-  const out = (stream: NodeJS.WriteStream, text: string) => stream.write(`${redactSecrets(text)}\n`);
+  const write = (stream: NodeJS.WriteStream, text: string) => stream.write(`${redactSecrets(text)}\n`);
   if (isGotunnelError(error)) {
-    if (options.json) out(process.stdout, JSON.stringify({ error: errorRecord(error) }));
+    if (options.json) write(process.stdout, JSON.stringify({ error: errorRecord(error) }));
     else {
-      out(process.stderr, `${red("error")} ${error.message}`);
-      if (error.hint) out(process.stderr, `${dim("hint")}  ${error.hint}`);
-      if (options.debug && error.cause) out(process.stderr, String((error.cause as Error).stack ?? error.cause));
+      write(process.stderr, `${err.red("error")} ${error.message}`);
+      if (error.hint) write(process.stderr, `${err.dim("hint")}  ${error.hint}`);
+      if (options.debug && error.cause) write(process.stderr, String((error.cause as Error).stack ?? error.cause));
     }
     return error.exitCode;
   }
-  process.stderr.write(`${red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
-  out(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.stderr.write(`${err.red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
+  write(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
   // A program reading `--json` output still gets its one error line (the trace stays on stderr for the report).
-  if (options.json) out(process.stdout, JSON.stringify({ error: crashRecord(error) }));
+  if (options.json) write(process.stdout, JSON.stringify({ error: crashRecord(error) }));
   return ExitCode.internal;
 }
 
@@ -203,9 +265,9 @@ export function createDevOutput(names: string[], json: boolean): DevOutput {
   return {
     line(name, stream, text) {
       clearSpinner();
-      const prefix = paint(colors.get(name) ?? 0, name.padEnd(width));
-      const out = json || stream === "stderr" ? process.stderr : process.stdout;
-      out.write(`${prefix} ${dim("│")} ${text}\n`);
+      const target = json || stream === "stderr" ? process.stderr : process.stdout;
+      const style = target === process.stderr ? err : out;
+      target.write(`${style.paint(colors.get(name) ?? 0, name.padEnd(width))} ${style.dim("│")} ${text}\n`);
     },
     waiting(waitingFor, elapsedMs) {
       const seconds = Math.floor(elapsedMs / 1000);

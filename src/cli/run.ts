@@ -1,9 +1,9 @@
 /** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
-import { defineCommand } from "citty";
 import { loadConfig, type ResolvedRoute } from "../config/load.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
+import { command } from "./command.ts";
 import { note } from "./output.ts";
 
 export function parseDuration(flag: string, value: string): number {
@@ -20,15 +20,27 @@ export function parseDuration(flag: string, value: string): number {
   return ms;
 }
 
-export default defineCommand({
+export default command({
   meta: {
     name: "run",
-    description: "CI mode: serve the routes (ephemeral CA, no system changes), wait for upstreams, run a command",
+    description:
+      "CI mode: serve the routes (ephemeral CA, no system changes), wait for upstreams, run the command after `--`, and return its exit code",
+    usage: ["[options] -- <command…>"],
+    examples: [
+      ["gotunnel run -- npm test", "the routes of ./gotunnel.config.* while npm test runs"],
+      ["gotunnel run --wait-timeout 2m -- npx playwright test"],
+      ["gotunnel run -- sh -c 'curl -fsS $GOTUNNEL_URL_MYAPP_LOCAL'", "a shell for variables and pipes"],
+    ],
   },
   args: {
     ...globalArgs,
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
-    "wait-timeout": { type: "string", default: "60s", description: "How long to wait for every upstream to answer" },
+    "wait-timeout": {
+      type: "string",
+      default: "60s",
+      valueHint: "duration",
+      description: "How long to wait for every upstream to answer",
+    },
   },
   async run({ args }) {
     const command = args._.map(String);

@@ -3,13 +3,13 @@
  * and the CA fingerprint to compare on the device. Computed from config and ports; the daemon serves the page.
  */
 import { networkInterfaces } from "node:os";
-import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
 import { loadConfig, type ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { ShareInfo } from "../onboarding/share.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printLine, printPairs, warn } from "./output.ts";
 
 function selectRoutes(routes: readonly ResolvedRoute[], name: string | undefined): ResolvedRoute[] {
@@ -37,8 +37,15 @@ function render(share: ShareInfo, qr: string | undefined): void {
   for (const message of share.warnings) warn(message);
 }
 
-export default defineCommand({
-  meta: { name: "share", description: "Show the URL and QR code that let a phone trust gotunnel and open a route" },
+export default command({
+  meta: {
+    name: "share",
+    description: "Show the URL and QR code that let a phone trust gotunnel and open a route",
+    examples: [
+      ["gotunnel share", "every route of this project"],
+      ["gotunnel share myapp", "only myapp.local"],
+    ],
+  },
   args: {
     ...globalArgs,
     ...jsonArg,

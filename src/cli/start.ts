@@ -1,19 +1,44 @@
 /** `gotunnel start`: add one route given on the command line (the Go tool's flags) to the daemon, and return. */
-import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, jsonArg, overridesFrom, portFlag } from "./args.ts";
+import { command } from "./command.ts";
 import { serve } from "./serve.ts";
 
-export default defineCommand({
-  meta: { name: "start", description: "Add one domain → local port to the daemon (e.g. `start -d myapp -p 3000`)" },
+export default command({
+  meta: {
+    name: "start",
+    description: "Add one domain → local port to the daemon, and return (the route stays until `gotunnel stop`)",
+    examples: [
+      ["gotunnel start -d myapp -p 3000", "https://myapp.local → localhost:3000"],
+      ["gotunnel start -d api.test -p 8080 --no-https", "http://api.test only"],
+      ["gotunnel start -d myapp -p 3000 --proxy-https-port 8443", "no root needed: https://myapp.local:8443"],
+    ],
+  },
   args: {
     ...globalArgs,
     ...jsonArg,
-    domain: { type: "string", alias: "d", required: true, description: 'Domain; a bare name gets ".local"' },
-    port: { type: "string", alias: "p", required: true, description: "Local port of your dev server" },
-    https: { type: "boolean", alias: "s", default: true, description: "Serve over HTTPS (--no-https: HTTP only)" },
+    domain: {
+      type: "string",
+      alias: "d",
+      required: true,
+      valueHint: "name",
+      description: 'Domain; a bare name gets ".local"',
+    },
+    port: {
+      type: "string",
+      alias: "p",
+      required: true,
+      valueHint: "port",
+      description: "Local port of your dev server",
+    },
+    https: {
+      type: "boolean",
+      alias: "s",
+      default: true,
+      description: "Serve over HTTPS; --no-https serves plain HTTP only",
+    },
     force: { type: "boolean", description: "Take over a name another project or command serves" },
     "https-port": {
       type: "string",

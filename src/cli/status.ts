@@ -1,13 +1,17 @@
 /** `gotunnel status`: the daemon's pid, ports, uptime, CA, hosts-file state and route count. */
-import { defineCommand } from "citty";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { caHealth } from "../tls/expiry.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, printPairs, warn } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "status", description: "Show the daemon: pid, ports, uptime, CA, hosts file, routes" },
+export default command({
+  meta: {
+    name: "status",
+    description: "Show the daemon: pid, ports, admin endpoints, uptime, CA, hosts file, routes",
+    examples: [["gotunnel status"], ["gotunnel status --json"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const status = await runningDaemon(resolvePaths()).status();

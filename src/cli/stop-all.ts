@@ -1,13 +1,17 @@
 /** `gotunnel stop-all`: remove every route (the daemon keeps running). */
-import { defineCommand } from "citty";
 import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, success } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "stop-all", description: "Remove every route" },
+export default command({
+  meta: {
+    name: "stop-all",
+    description: "Remove every route (the daemon keeps running)",
+    examples: [["gotunnel stop-all"], ["gotunnel stop-all --json", "the names removed"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const client = runningDaemon(resolvePaths());

@@ -1,15 +1,20 @@
 /** `gotunnel stop <name>`: remove one route, by its exact name or its short name (`api` → `api.local`). */
-import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { closest } from "../core/suggest.ts";
 import { removeRoutesResponseSchema, routesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, success } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "stop", description: "Remove a route (`stop api` removes api.local)" },
+export default command({
+  meta: {
+    name: "stop",
+    description: "Remove a route (`stop api` removes api.local)",
+    examples: [["gotunnel stop myapp", "removes myapp.local"], ["gotunnel stop api.test"]],
+    complete: { domain: "routes" },
+  },
   args: { ...jsonArg, domain: { type: "positional", required: true, description: "Route name" } },
   async run({ args }) {
     const client = runningDaemon(resolvePaths());

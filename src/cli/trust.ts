@@ -1,5 +1,4 @@
 /** `gotunnel trust`: put gotunnel's CA into every trust store on this machine (idempotent; `untrust` reverses it). */
-import { defineCommand } from "citty";
 import { GotunnelError } from "../core/errors.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { withCommandTracing } from "../telemetry/command.ts";
@@ -13,6 +12,7 @@ import {
   trustStores,
 } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printPairs, success, warn } from "./output.ts";
 
 const STATUS_TEXT: Record<TrustAction, Record<StoreReport["status"], string>> = {
@@ -85,8 +85,15 @@ export function renderReports(action: TrustAction, reports: StoreReport[], json:
   }
 }
 
-export default defineCommand({
-  meta: { name: "trust", description: "Trust gotunnel's CA in the system, browser (NSS), keychain and Java stores" },
+export default command({
+  meta: {
+    name: "trust",
+    description: "Trust gotunnel's CA in the system, browser (NSS), keychain and Java stores",
+    examples: [
+      ["gotunnel trust", "every store found; says first when it needs sudo"],
+      ["gotunnel trust --store nss", "only the browsers' NSS databases"],
+    ],
+  },
   args: { ...jsonArg, ...storeArg },
   async run({ args }) {
     await withCommandTracing("trust", warn, async () => {

@@ -1,14 +1,21 @@
 /** `gotunnel untrust`: remove gotunnel's CA from every store `trust` put it in, and nothing else. */
-import { defineCommand } from "citty";
 import { resolvePaths } from "../platform/paths.ts";
 import { withCommandTracing } from "../telemetry/command.ts";
 import { applyTrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, warn } from "./output.ts";
 import { parseStoreKinds, renderReports, storeArg, trustHooks } from "./trust.ts";
 
-export default defineCommand({
-  meta: { name: "untrust", description: "Remove gotunnel's CA from every trust store (the CA files stay)" },
+export default command({
+  meta: {
+    name: "untrust",
+    description: "Remove gotunnel's CA from every trust store (the CA files stay)",
+    examples: [
+      ["gotunnel untrust", "the exact inverse of `gotunnel trust`"],
+      ["gotunnel untrust --ca-dir ~/.local/share/gotunnel/ca.old", "a CA that `ca rotate` moved aside"],
+    ],
+  },
   args: {
     ...jsonArg,
     ...storeArg,

@@ -3,25 +3,31 @@
  * starting the dev servers of routes with a `command`. `gotunnel up NAME -- CMD…` serves one route whose dev server
  * is CMD, with no config file needed (a bare NAME gets `.local`, as in every other command).
  */
-import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
 import { type LoadedConfig, loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, jsonArg, overridesFrom, portFlag, requireRoutes } from "./args.ts";
+import { command } from "./command.ts";
 import { parseDuration } from "./run.ts";
 import { serve } from "./serve.ts";
 
-export default defineCommand({
+export default command({
   meta: {
     name: "up",
     description:
       "Add this project's routes to the daemon, start their dev servers, and stream their requests (Ctrl-C stops it all); `up NAME -- CMD…`: one route whose dev server is CMD",
+    usage: ["[options]", "NAME [options] -- <command…>"],
+    examples: [
+      ["gotunnel up", "the routes of ./gotunnel.config.*"],
+      ["gotunnel up myapp -- npm run dev", "https://myapp.local; gotunnel starts npm run dev on a free port"],
+      ["gotunnel up --detach", "leave the routes in the daemon; `gotunnel down` removes them"],
+      ["gotunnel up --json | jq -c 'select(.status >= 500)'", "one JSON object per line"],
+    ],
   },
   args: {
     name: {
       type: "positional",
       required: false,
-      valueHint: "NAME -- CMD…",
       description: "One route (a bare name gets .local) whose dev server is CMD; no config file needed",
     },
     ...globalArgs,

@@ -1,11 +1,15 @@
 /** `gotunnel version`: version, commit, build date, Bun version. */
-import { defineCommand } from "citty";
 import { buildInfo } from "../core/build-info.ts";
 import { jsonArg } from "./args.ts";
+import { command } from "./command.ts";
 import { printJson, printLine } from "./output.ts";
 
-export default defineCommand({
-  meta: { name: "version", description: "Show version, commit, build date and Bun version" },
+export default command({
+  meta: {
+    name: "version",
+    description: "Show version, commit, build date and Bun version",
+    examples: [["gotunnel version"], ["gotunnel --version", "just the version"], ["gotunnel version --json"]],
+  },
   args: { ...jsonArg },
   run({ args }) {
     const info = buildInfo();

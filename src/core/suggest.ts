@@ -1,4 +1,4 @@
-/** "Did you mean …?" for config keys and command-line flags. */
+/** "Did you mean …?" for config keys, command-line flags and commands. */
 
 /** Closest candidate by edit distance, ignoring case, `-` and `_`; only when it is plausibly a typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
@@ -27,4 +27,14 @@ function editDistance(a: string, b: string): number {
     }
   }
   return at(a.length, b.length);
+}
+
+/**
+ * For a mistyped command: a word that starts exactly one command is that command (`stat` → `status`, although
+ * `start` is one edit away), else the closest by edit distance.
+ */
+export function suggestCommand(word: string, commands: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  const extended = lower.length >= 2 ? commands.filter((name) => name.startsWith(lower)) : [];
+  return extended.length === 1 ? extended[0] : closest(word, commands);
 }
