@@ -12,7 +12,7 @@ import { GotunnelError } from "../core/errors.ts";
 import type { Paths } from "../platform/paths.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { ControlClient, isNotRunning } from "./control/client.ts";
-import { okResponseSchema, type StatusResponse } from "./control/protocol.ts";
+import { okResponseSchema, routesResponseSchema, type StatusResponse } from "./control/protocol.ts";
 import { socketPath } from "./control/server.ts";
 import { LOG_FILE, SHUTDOWN_GRACE_MS } from "./daemon.ts";
 import { lockHeld, lockHolder } from "./lock.ts";
@@ -74,6 +74,22 @@ export function runningDaemon(paths: Paths): ControlClient {
   return new ControlClient(client.socket, {
     revive: () => reviveDaemon({ stateDir: paths.stateDir, client, logFile: logPath(paths) }),
   });
+}
+
+/**
+ * The route names of the daemon running now, for shell completion: never starts or revives one, and gives up after
+ * `timeoutMs` (a shell waits on it while the user waits on the shell). None when no daemon answers.
+ */
+export async function currentRouteNames(paths: Paths, timeoutMs: number): Promise<string[]> {
+  const client = new ControlClient(socketPath(paths.runtimeDir));
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const { routes } = await client.request("GET", "/v1/routes", routesResponseSchema, undefined, signal);
+    return routes.map((route) => route.name);
+  } catch (error) {
+    if (isNotRunning(error) || signal.aborted) return [];
+    throw error;
+  }
 }
 
 /**

@@ -106,8 +106,14 @@ export class ControlClient {
     });
   }
 
-  async request<T>(method: string, path: string, schema: v.GenericSchema<unknown, T>, payload?: unknown): Promise<T> {
-    const response = await this.send(method, path, payload);
+  async request<T>(
+    method: string,
+    path: string,
+    schema: v.GenericSchema<unknown, T>,
+    payload?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const response = await this.send(method, path, payload, signal);
     return this.parse(response, schema, await response.json());
   }
 
