@@ -7,6 +7,7 @@
 import type { Server } from "bun";
 import { buildInfo } from "../core/build-info.ts";
 import { isLoopbackHost } from "../core/local-host.ts";
+import { findPortHolder } from "../platform/port-holder.ts";
 import { EXPOSITION_CONTENT_TYPE, type Family, writeExposition } from "../telemetry/prometheus.ts";
 import { readiness, readinessHttpStatus } from "./health.ts";
 import type { DaemonService } from "./service.ts";
@@ -107,28 +108,69 @@ function hostRefusal(host: string | null): Response | undefined {
   return Response.json({ error: { code: "E_HOST_NOT_ALLOWED", message } }, { status: 403 });
 }
 
+/** Why the admin port is not served, as `gotunnel status` shows it. */
+export interface AdminUnavailable {
+  port: number;
+  message: string;
+  hint: string;
+}
+
+/** How many ports after the configured one are tried for a suggestion. */
+const ALTERNATIVES_TRIED = 100;
+
 /**
- * Binds the admin port. Observability must not cost the user their proxy: a port already in use is a warning in the
- * daemon log and the daemon serves on without it (the control socket still answers every admin path).
+ * Binds the admin port. Observability must not cost the user their proxy: a port already in use (the fixed default
+ * is the same for every user of the machine, so a second user's daemon meets the first's) is a warning in the
+ * daemon log, and `gotunnel status` says who holds it and which port is free instead; the control socket still
+ * answers every admin path.
  */
 export function startAdminServer(
   port: number,
   ctx: AdminContext,
   warn: (message: string) => void,
-): Server<undefined> | undefined {
+): { server: Server<undefined> } | { unavailable: AdminUnavailable } {
   try {
-    return Bun.serve({
-      hostname: ADMIN_HOST,
-      port,
-      fetch: async (request) =>
-        hostRefusal(request.headers.get("host")) ??
-        (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
-        Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
-    });
+    return {
+      server: Bun.serve({
+        hostname: ADMIN_HOST,
+        port,
+        fetch: async (request) =>
+          hostRefusal(request.headers.get("host")) ??
+          (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
+          Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
+      }),
+    };
   } catch (error) {
-    warn(
-      `admin endpoints not served on ${ADMIN_HOST}:${port} (${String(error)}); set GOTUNNEL_ADMIN_PORT to a free port, or 0 for any`,
-    );
-    return undefined;
+    const unavailable = adminUnavailable(port, error);
+    warn(`${unavailable.message}; ${unavailable.hint}`);
+    return { unavailable };
   }
+}
+
+function adminUnavailable(port: number, error: unknown): AdminUnavailable {
+  const code = (error as { code?: string }).code;
+  const holder = code === "EADDRINUSE" ? findPortHolder(port) : undefined;
+  const why =
+    code === "EADDRINUSE"
+      ? `is in use${holder ? ` by pid ${holder.pid} (${holder.command})` : " (by another program, or another user's gotunnel)"}`
+      : `could not be bound (${String(error)})`;
+  const free = freePortAfter(port);
+  const suggestion = free === undefined ? "" : `${free} (free now), or `;
+  return {
+    port,
+    message: `admin endpoints not served: ${ADMIN_HOST}:${port} ${why}`,
+    hint: `set GOTUNNEL_ADMIN_PORT (or proxy.adminPort) to ${suggestion}0 for any free port, then \`gotunnel daemon stop\` and start again; the control socket still answers \`gotunnel health\``,
+  };
+}
+
+function freePortAfter(port: number): number | undefined {
+  for (let candidate = port + 1; candidate < port + ALTERNATIVES_TRIED && candidate <= 65535; candidate++) {
+    try {
+      Bun.listen({ hostname: ADMIN_HOST, port: candidate, socket: { data() {} } }).stop(true);
+      return candidate;
+    } catch {
+      // Taken as well: try the next one.
+    }
+  }
+  return undefined;
 }

@@ -121,9 +121,12 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         }),
     });
     const adminPort = options.proxy.adminPort ?? DEFAULT_ADMIN_PORT;
-    const adminServer =
+    const adminStart =
       adminPort === false ? undefined : startAdminServer(adminPort, admin, (message) => log("warn", message));
-    service.adminPort = adminServer?.port;
+    const adminServer = adminStart && "server" in adminStart ? adminStart.server : undefined;
+    // A TCP listener always has a port; `port` is optional in Bun's type only for unix sockets.
+    if (adminServer) service.admin = { port: adminServer.port ?? 0 };
+    else if (adminStart && "unavailable" in adminStart) service.admin = adminStart;
     const status = service.status();
     log(
       "info",

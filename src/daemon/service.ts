@@ -12,6 +12,7 @@ import type { RequestEvent } from "../proxy/server.ts";
 import { ErrorCounts, RequestMetrics } from "../telemetry/metrics.ts";
 import { type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
 import { traced } from "../telemetry/tracing.ts";
+import type { AdminUnavailable } from "./admin.ts";
 import { admit } from "./admission.ts";
 import type {
   AddRoutesRequest,
@@ -67,8 +68,8 @@ export class DaemonService {
   readonly requestLog = new RequestLog();
   /** Reports by component and category (telemetry/report.ts countingReporter fills it). */
   readonly errors: ErrorCounts;
-  /** The admin listener's port once it is bound (daemon/admin.ts); absent when disabled or it could not bind. */
-  adminPort: number | undefined;
+  /** The admin listener's port once it is bound, or why it is not (daemon/admin.ts); absent when turned off. */
+  admin: { port: number } | { unavailable: AdminUnavailable } | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
   private readonly reporter: ErrorReporter;
@@ -135,18 +136,19 @@ export class DaemonService {
   }
 
   /**
-   * The route `gotunnel logs NAME` means (`api` → `api.local`): a route, or one with buffered requests. Any other
-   * name is an E_USAGE that lists the routes and guesses the one meant.
+   * The route `gotunnel logs NAME` means (`api` → `api.local`): a route, or a removed one whose requests are still
+   * buffered (asked for by its exact name). Any other name is an E_USAGE that lists the current routes and guesses
+   * among them only: suggesting a route that is gone would send the user after it.
    */
   logRoute(name: string): string {
     const full = fullName(name);
-    const known = [...new Set([...this.table.list().map((route) => route.name), ...this.requestLog.routes()])];
-    if (known.includes(full)) return full;
-    const guess = closest(full, known);
-    const routes = known.length === 0 ? "there are no routes" : `the routes are ${known.sort().join(", ")}`;
+    const current = this.table.list().map((route) => route.name);
+    if (current.includes(full) || this.requestLog.routes().has(full)) return full;
+    const guess = closest(full, current);
+    const routes = current.length === 0 ? "there are no routes" : `the routes are ${current.sort().join(", ")}`;
     throw new GotunnelError("E_USAGE", `no route named ${name}: ${routes}`, {
       hint: guess ? `did you mean \`gotunnel logs ${guess}\`?` : "`gotunnel logs` with no name shows every route",
-      details: { routes: known },
+      details: { routes: current },
     });
   }
 
@@ -217,7 +219,8 @@ export class DaemonService {
       routes: this.table.list().length,
       stateFile: this.options.stateFile,
       ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
-      ...(this.adminPort === undefined ? {} : { admin: { port: this.adminPort } }),
+      ...(this.admin && "port" in this.admin ? { admin: { port: this.admin.port } } : {}),
+      ...(this.admin && "unavailable" in this.admin ? { adminUnavailable: this.admin.unavailable } : {}),
     };
   }
 

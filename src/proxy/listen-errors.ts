@@ -8,19 +8,46 @@ import { findPortHolder } from "../platform/port-holder.ts";
 /** Ports below 1024 need privileges on Linux and macOS before 10.14 (ip_unprivileged_port_start defaults to 1024). */
 const FIRST_UNPRIVILEGED_PORT = 1024;
 
+/** Where a suggested port starts: the usual unprivileged stand-ins for 443 and 80. */
+const ALTERNATIVE_FROM = { https: 8443, http: 8080 } as const;
+/** How many ports after it are tried before suggesting 0 (any free port). */
+const ALTERNATIVES_TRIED = 100;
+
 function flagFor(proto: "http" | "https"): string {
   return proto === "https" ? "--proxy-https-port" : "--proxy-http-port";
+}
+
+/** True when nobody holds `port` on `host` right now: a plain bind (no SO_REUSEPORT) succeeds. */
+function freeNow(host: string, port: number): boolean {
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+    return true;
+  } catch {
+    return false; // In use, or not ours to bind: either way not a port to suggest.
+  }
+}
+
+/**
+ * The port to suggest instead of `busy`: the first one from 8443 (HTTPS) or 8080 (HTTP) that is free at this moment,
+ * so the hint never names the port that just failed (or another one in use). 0 (any free port) if none is.
+ */
+export function freeAlternative(host: string, proto: "http" | "https", busy: number): number {
+  const from = ALTERNATIVE_FROM[proto];
+  for (let port = from; port < from + ALTERNATIVES_TRIED; port++) {
+    if (port !== busy && freeNow(host, port)) return port;
+  }
+  return 0;
 }
 
 export function bindError(error: unknown, host: string, port: number, proto: "http" | "https"): Error {
   const code = (error as { code?: string }).code;
   const flag = flagFor(proto);
-  const alternative = proto === "https" ? 8443 : 8080;
+  const alternative = () => freeAlternative(host, proto, port);
   if (code === "EADDRINUSE") {
     const holder = findPortHolder(port);
     const who = holder ? ` by pid ${holder.pid} (${holder.command})` : "";
     return new GotunnelError("E_PORT_IN_USE", `port ${port} (${proto.toUpperCase()}) on ${host} is in use${who}`, {
-      hint: `stop ${holder ? holder.command : "the program using it"}, or run with \`${flag} ${alternative}\``,
+      hint: `stop ${holder ? holder.command : "the program using it"}, or run with \`${flag} ${alternative()}\` (free now)`,
       details: { port, host, proto, holder },
       cause: error,
     });
@@ -32,8 +59,8 @@ export function bindError(error: unknown, host: string, port: number, proto: "ht
       {
         hint:
           process.platform === "linux"
-            ? `run with sudo, or allow the binary once: \`sudo setcap cap_net_bind_service=+ep "$(command -v gotunnel)"\`, or use \`${flag} ${alternative}\``
-            : `run with sudo, or use \`${flag} ${alternative}\``,
+            ? `run with sudo, or allow the binary once: \`sudo setcap cap_net_bind_service=+ep "$(command -v gotunnel)"\`, or use \`${flag} ${alternative()}\``
+            : `run with sudo, or use \`${flag} ${alternative()}\``,
         details: { port, host, proto },
         cause: error,
       },

@@ -89,6 +89,8 @@ export const statusResponseSchema = v.object({
   logFile: v.optional(v.string()),
   /** The loopback admin listener (health, metrics); absent when its port could not be bound (the daemon serves on without it). */
   admin: v.optional(v.object({ port: v.number() })),
+  /** Why the admin port is not served (in use, e.g. by another user's daemon), and what to set instead. */
+  adminUnavailable: v.optional(v.object({ port: v.number(), message: v.string(), hint: v.string() })),
 });
 export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 
