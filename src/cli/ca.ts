@@ -8,7 +8,7 @@ import type { RotatedCA } from "../tls/lifecycle.ts";
 import { retrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
 import { command } from "./command.ts";
-import { info, printJson, printLine, warn } from "./output.ts";
+import { info, printJson, printLine, warn, withProgress } from "./output.ts";
 import { printReports, throwIfFailed, trustHooks } from "./trust.ts";
 
 const rotate = command({
@@ -36,9 +36,12 @@ const rotate = command({
       const { normalizeSuffix } = await import("../tls/constraints.ts");
       const suffixes = repeated(rawArgs, "--allow-suffix").map(normalizeSuffix);
       const { rotateCA } = await import("../tls/lifecycle.ts");
-      const rotated = await rotateCA(resolvePaths().caDir, { suffixes });
-      const result = rotated.previous
-        ? await retrust(rotated.previous, rotated.ca, trustStores(), trustHooks(json))
+      const rotated = await withProgress((progress) =>
+        rotateCA(resolvePaths().caDir, { suffixes, onStep: progress.step }),
+      );
+      const { previous } = rotated;
+      const result = previous
+        ? await withProgress((progress) => retrust(previous, rotated.ca, trustStores(), trustHooks(json, progress)))
         : undefined;
       renderRotation(rotated, result, json);
     });
@@ -96,7 +99,8 @@ export default command({
     // citty 0.2.2 runs a parent's run() after its sub-command's: `ca rotate` must not also print the path.
     if (rawArgs.find((arg) => !arg.startsWith("-")) === "rotate") return;
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
-    const { ca, created } = await loadOrCreateCA(resolvePaths().caDir);
+    const caDir = resolvePaths().caDir;
+    const { ca, created } = await withProgress((progress) => loadOrCreateCA(caDir, { onStep: progress.step }));
     if (args.json) {
       const { certPath, keyPath, subject, notBefore, notAfter, fingerprintSha256 } = ca;
       const { caHealth } = await import("../tls/lifecycle.ts");

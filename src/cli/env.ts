@@ -7,7 +7,7 @@ import { resolvePaths } from "../platform/paths.ts";
 import { defaultShell, renderEnv, runtimeTrustEnv, SHELLS, type Shell, writeCaBundle } from "../tls/bundle.ts";
 import { jsonArg } from "./args.ts";
 import { command } from "./command.ts";
-import { printJson, printLine } from "./output.ts";
+import { printJson, printLine, withProgress } from "./output.ts";
 
 export default command({
   meta: {
@@ -26,7 +26,7 @@ export default command({
   async run({ args }) {
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
     const paths = resolvePaths();
-    const { ca } = await loadOrCreateCA(paths.caDir);
+    const { ca } = await withProgress((progress) => loadOrCreateCA(paths.caDir, { onStep: progress.step }));
     const bundle = await writeCaBundle({ caPem: ca.certPem, dataDir: paths.dataDir });
     const vars = runtimeTrustEnv(ca.certPath, bundle.path);
     if (args.json) printJson({ ...Object.fromEntries(vars), bundleSource: bundle.source });

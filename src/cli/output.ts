@@ -7,6 +7,9 @@ import { type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import type { RequestEventLine } from "../daemon/control/protocol.ts";
+import { reporterLine, requestJsonLine, requestTextLine, SPINNER, styleFor } from "./style.ts";
+
+export { colorOn } from "./style.ts";
 
 export type LogFormat = "text" | "json";
 
@@ -19,59 +22,16 @@ export interface SpanIds {
   spanId: string;
 }
 
-/**
- * Colour only on a terminal, and never with NO_COLOR set to anything but "" (https://no-color.org) or TERM=dumb.
- * Decided per stream: `gotunnel up 2>log` keeps colour on the terminal and none in the file.
- */
-export function colorOn(stream: NodeJS.WriteStream): boolean {
-  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
-}
-
-/** SGR codes painted for one stream, or nothing when it gets no colour. */
-function styleFor(stream: NodeJS.WriteStream) {
-  const on = colorOn(stream);
-  const paint = (code: number, text: string) => (on && text !== "" ? `\x1b[${code}m${text}\x1b[0m` : text);
-  return {
-    paint,
-    dim: (text: string) => paint(2, text),
-    bold: (text: string) => paint(1, text),
-    cyan: (text: string) => paint(36, text),
-    green: (text: string) => paint(32, text),
-    yellow: (text: string) => paint(33, text),
-    red: (text: string) => paint(31, text),
-  };
-}
-
 const out = styleFor(process.stdout);
 const err = styleFor(process.stderr);
 /** For text written to stdout. */
 export const { dim, bold } = out;
 
-/**
- * consola's levels (CONSOLA_LEVEL, DEBUG) with our own reporter: its fancy reporter decides colour once, from stdout,
- * and colours stderr lines with it. Same layout: an icon, or a badge with blank lines around for warnings and errors
- * (which go to stderr); `code` spans lose their backticks and are highlighted, like consola's.
- */
-const ICONS: Record<string, [icon: string, color: number]> = {
-  info: ["ℹ", 36],
-  success: ["✔", 32],
-  start: ["◐", 35],
-  debug: ["⚙", 90],
-};
-const BADGE_COLOR: Record<string, number> = { warn: 43, error: 41, fatal: 41 };
-const BLACK = 30;
-
+/** consola's levels (CONSOLA_LEVEL, DEBUG), written through our reporter (style.ts reporterLine says why). */
 const reporter: ConsolaReporter = {
   log(logObj: LogObject) {
-    const badge = logObj.level < 2;
-    const stream = badge ? process.stderr : process.stdout;
-    const style = badge ? err : out;
-    const [message = "", ...more] = logObj.args.map(String).join(" ").split("\n");
-    const text = message.replace(/`([^`]+)`/g, (_, code: string) => style.cyan(code));
-    const line = badge
-      ? `\n${style.paint(BADGE_COLOR[logObj.type] ?? 41, style.paint(BLACK, ` ${logObj.type.toUpperCase()} `))} ${text}`
-      : `${style.paint(ICONS[logObj.type]?.[1] ?? 0, ICONS[logObj.type]?.[0] ?? "")} ${text}`;
-    stream.write(`${[line, ...more].join("\n")}\n${badge ? "\n" : ""}`);
+    const toStderr = logObj.level < 2;
+    write(toStderr ? process.stderr : process.stdout, reporterLine(logObj, toStderr ? err : out));
   },
 };
 const consola = createConsola({ reporters: [reporter] });
@@ -81,7 +41,7 @@ export const helpStyle = { heading: out.bold, accent: out.cyan, dim: out.dim };
 
 /** Text that is whole lines already: help (on stdout, so `gotunnel help up | less` works), a completion script. */
 export function printText(text: string): void {
-  process.stdout.write(text);
+  write(process.stdout, text);
 }
 
 /** The terminal's width; none for a pipe, or a terminal that does not say (a pty without a size reports 0). */
@@ -91,16 +51,90 @@ export function helpWidth(): number | undefined {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  write(process.stdout, `${JSON.stringify(value)}\n`);
 }
 
 export function printLine(text = ""): void {
-  process.stdout.write(`${text}\n`);
+  write(process.stdout, `${text}\n`);
 }
 
 /** A status line on stderr, for commands whose stdout belongs to someone else (`run`'s child command). */
 export function note(message: string): void {
-  process.stderr.write(`gotunnel: ${message}\n`);
+  write(process.stderr, `gotunnel: ${message}\n`);
+}
+
+/** How often a progress line redraws its spinner and seconds. */
+const PROGRESS_FRAME_MS = 100;
+/** The progress line on the terminal now, if any: every write clears it first, and its next frame redraws it. */
+let progressShown: { width: number } | undefined;
+
+/** Every write goes through here, so output never lands in the middle of a progress line. */
+function write(stream: NodeJS.WriteStream, text: string): void {
+  clearProgressLine();
+  stream.write(text);
+}
+
+/** Spaces over the line, no escape codes: nothing for NO_COLOR to object to. */
+function clearProgressLine(): void {
+  if (!progressShown) return;
+  process.stderr.write(`\r${" ".repeat(progressShown.width)}\r`);
+  progressShown = undefined;
+}
+
+/**
+ * A step that can take more than a second (creating the CA, a trust store, starting the daemon, waiting for an
+ * upstream), shown on stderr while it runs: a spinner, what is happening and the seconds so far, on one line that
+ * the next output replaces. Only on a terminal (`live`): a pipe, a file or a CI log gets nothing from it.
+ */
+export interface Progress {
+  readonly live: boolean;
+  /** Shows the line, or relabels it (the seconds restart with a new label). */
+  step(label: string): void;
+  /** Clears the line; a later step shows it again. */
+  done(): void;
+}
+
+/** Runs `work` with a progress line that is cleared when it ends, however it ends. */
+export async function withProgress<T>(work: (progress: Progress) => Promise<T>): Promise<T> {
+  const progress = createProgress();
+  try {
+    return await work(progress);
+  } finally {
+    progress.done();
+  }
+}
+
+export function createProgress(): Progress {
+  if (process.stderr.isTTY !== true) return { live: false, step() {}, done() {} };
+  let label = "";
+  let started = 0;
+  let frame = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const draw = () => {
+    const seconds = Math.floor((Date.now() - started) / 1000);
+    const columns = process.stderr.columns > 0 ? process.stderr.columns : 80;
+    const text = `${label}${seconds > 0 ? ` (${seconds}s)` : ""}`.slice(0, columns - 3);
+    // Over the previous frame, padded where it was longer: no clearing first, so no flicker.
+    const pad = " ".repeat(Math.max(0, (progressShown?.width ?? 0) - text.length - 2));
+    process.stderr.write(`\r${err.cyan(SPINNER[frame++ % SPINNER.length] as string)} ${text}${pad}`);
+    progressShown = { width: text.length + 2 + pad.length };
+  };
+  return {
+    live: true,
+    step(next) {
+      if (next !== label) [label, started] = [next, Date.now()];
+      draw();
+      timer ??= setInterval(draw, PROGRESS_FRAME_MS);
+      // A step left running must not keep gotunnel alive.
+      timer.unref();
+    },
+    done() {
+      clearInterval(timer);
+      timer = undefined;
+      label = "";
+      clearProgressLine();
+    },
+  };
 }
 
 export function info(message: string): void {
@@ -121,12 +155,6 @@ export function printPairs(rows: [string, string][]): void {
   for (const [left, right] of rows) printLine(`  ${bold(left.padEnd(width))}  ${dim("→")} ${right}`);
 }
 
-function statusColor(status: number): (text: string) => string {
-  if (status >= 500) return out.red;
-  if (status >= 400) return out.yellow;
-  return out.green;
-}
-
 /**
  * Request log lines, written in batches: one stdout write per event-loop turn instead of one per request keeps the
  * log cheap at tens of thousands of requests per second.
@@ -138,10 +166,10 @@ export function createRequestLog(format: LogFormat): (record: RequestLogRecord) 
     scheduled = false;
     const text = pending.join("");
     pending = [];
-    process.stdout.write(text);
+    write(process.stdout, text);
   };
   return (record) => {
-    pending.push(format === "json" ? jsonLine(record) : textLine(record));
+    pending.push(format === "json" ? requestJsonLine(record) : requestTextLine(record, out));
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
@@ -151,20 +179,7 @@ export function createRequestLog(format: LogFormat): (record: RequestLogRecord) 
 
 /** One request, unbatched: `gotunnel logs` prints a few lines, then one per request as it follows. */
 export function printRequest(format: LogFormat, record: RequestLogRecord): void {
-  process.stdout.write(format === "json" ? jsonLine(record) : textLine(record));
-}
-
-/** `up` shows requests as they happen; `logs` shows history, so its lines start with the (local) time of day. */
-function textLine(record: RequestLogRecord): string {
-  const ms = record.durationMs < 10 ? record.durationMs.toFixed(1) : Math.round(record.durationMs).toString();
-  const status = statusColor(record.status)(String(record.status));
-  const when = record.time === undefined ? "" : `${dim(new Date(record.time).toTimeString().slice(0, 8))} `;
-  return `  ${when}${record.method.padEnd(6)} ${record.host} ${record.path}  ${status}  ${dim(`${ms}ms`)}\n`;
-}
-
-function jsonLine(record: RequestLogRecord): string {
-  const { time = new Date().toISOString(), ...rest } = record;
-  return `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 100) / 100 })}\n`;
+  write(process.stdout, format === "json" ? requestJsonLine(record) : requestTextLine(record, out));
 }
 
 /**
@@ -179,7 +194,7 @@ export function createDaemonLog(
   if (format === "text") return (level, message) => (level === "warn" ? warn : info)(redactSecrets(message));
   return (level, message) => {
     const record = { time: new Date().toISOString(), level, msg: redactSecrets(message), ...spanIds() };
-    process.stderr.write(`${JSON.stringify(record)}\n`);
+    write(process.stderr, `${JSON.stringify(record)}\n`);
   };
 }
 
@@ -188,20 +203,20 @@ export function createDaemonLog(
  * value, a URL), so credentials in URLs are redacted here, in every form the error takes (core/redact.ts).
  */
 export function printError(error: unknown, options: { json: boolean; debug: boolean }): number {
-  const write = (stream: NodeJS.WriteStream, text: string) => stream.write(`${redactSecrets(text)}\n`);
+  const line = (stream: NodeJS.WriteStream, text: string) => write(stream, `${redactSecrets(text)}\n`);
   if (isGotunnelError(error)) {
-    if (options.json) write(process.stdout, JSON.stringify({ error: errorRecord(error) }));
+    if (options.json) line(process.stdout, JSON.stringify({ error: errorRecord(error) }));
     else {
-      write(process.stderr, `${err.red("error")} ${error.message}`);
-      if (error.hint) write(process.stderr, `${err.dim("hint")}  ${error.hint}`);
-      if (options.debug && error.cause) write(process.stderr, String((error.cause as Error).stack ?? error.cause));
+      line(process.stderr, `${err.red("error")} ${error.message}`);
+      if (error.hint) line(process.stderr, `${err.dim("hint")}  ${error.hint}`);
+      if (options.debug && error.cause) line(process.stderr, String((error.cause as Error).stack ?? error.cause));
     }
     return error.exitCode;
   }
-  process.stderr.write(`${err.red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
-  write(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
+  write(process.stderr, `${err.red("gotunnel crashed")} — this is a bug; please report it with the trace below.\n`);
+  line(process.stderr, error instanceof Error ? (error.stack ?? error.message) : String(error));
   // A program reading `--json` output still gets its one error line (the trace stays on stderr for the report).
-  if (options.json) write(process.stdout, JSON.stringify({ error: crashRecord(error) }));
+  if (options.json) line(process.stdout, JSON.stringify({ error: crashRecord(error) }));
   return ExitCode.internal;
 }
 
@@ -246,7 +261,6 @@ export interface DevOutput {
 
 /** How often a non-terminal gets a "still waiting" line. */
 const WAITING_LINE_EVERY_MS = 5_000;
-const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
 
 /**
  * Dev server output, each line written whole with one write so lines never mix. `json`: stdout keeps only JSON
@@ -255,33 +269,23 @@ const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
 export function createDevOutput(names: string[], json: boolean): DevOutput {
   const width = Math.max(0, ...names.map((name) => name.length));
   const colors = new Map(names.map((name, index) => [name, ROUTE_COLORS[index % ROUTE_COLORS.length] as number]));
-  const spinning = process.stderr.isTTY === true && !json;
-  let spinnerShown = false;
+  const progress = json ? undefined : createProgress();
   let lastWaitingLine = 0;
-  const clearSpinner = () => {
-    if (spinnerShown) process.stderr.write("\r\x1b[2K");
-    spinnerShown = false;
-  };
   return {
     line(name, stream, text) {
-      clearSpinner();
       const target = json || stream === "stderr" ? process.stderr : process.stdout;
       const style = target === process.stderr ? err : out;
-      target.write(`${style.paint(colors.get(name) ?? 0, name.padEnd(width))} ${style.dim("│")} ${text}\n`);
+      write(target, `${style.paint(colors.get(name) ?? 0, name.padEnd(width))} ${style.dim("│")} ${text}\n`);
     },
     waiting(waitingFor, elapsedMs) {
-      const seconds = Math.floor(elapsedMs / 1000);
-      const what = `waiting for ${waitingFor.join(", ")} to answer (${seconds}s)`;
-      if (spinning) {
-        const frame = SPINNER[Math.floor(elapsedMs / 100) % SPINNER.length];
-        process.stderr.write(`\r\x1b[2K${frame} ${what}`);
-        spinnerShown = true;
-      } else if (elapsedMs - lastWaitingLine >= WAITING_LINE_EVERY_MS) {
+      const what = `waiting for ${waitingFor.join(", ")} to answer`;
+      if (progress?.live) progress.step(what);
+      else if (elapsedMs - lastWaitingLine >= WAITING_LINE_EVERY_MS) {
         lastWaitingLine = elapsedMs;
-        note(what);
+        note(`${what} (${Math.floor(elapsedMs / 1000)}s)`);
       }
     },
-    doneWaiting: clearSpinner,
+    doneWaiting: () => progress?.done(),
   };
 }
 

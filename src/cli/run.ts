@@ -4,7 +4,7 @@ import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
 import { command } from "./command.ts";
-import { note } from "./output.ts";
+import { note, withProgress } from "./output.ts";
 
 export function parseDuration(flag: string, value: string): number {
   const ms = parseDurationMs(value);
@@ -64,7 +64,16 @@ export default command({
         loaded.config.proxy.httpPort !== 80,
     };
     const { ciRun } = await import("../daemon/ci-run.ts");
-    const code = await ciRun({ config: loaded.config, command, waitTimeoutMs, explicitPorts, onStatus: note });
+    const code = await withProgress((progress) =>
+      ciRun({
+        config: loaded.config,
+        command,
+        waitTimeoutMs,
+        explicitPorts,
+        onStatus: note,
+        onStep: (label) => (label === undefined ? progress.done() : progress.step(label)),
+      }),
+    );
     process.exitCode = code;
   },
 });

@@ -11,6 +11,7 @@ import { type DevLaunch, prepareDevServers } from "../devserver/launch.ts";
 import { type DevExit, type DevServerSpec, DevServers, exitDescription } from "../devserver/servers.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import {
+  colorOn,
   createDevOutput,
   createRequestLog,
   type DevOutput,
@@ -20,6 +21,7 @@ import {
   printLine,
   printPairs,
   warn,
+  withProgress,
 } from "./output.ts";
 
 export interface ServeOptions {
@@ -46,7 +48,9 @@ function renderReady(ready: ReadyEvent, json: boolean, footer: string): void {
 }
 
 async function connect(loaded: LoadedConfig): Promise<ControlClient> {
-  return ensureDaemon(resolvePaths(), loaded.config);
+  return withProgress((progress) =>
+    ensureDaemon(resolvePaths(), loaded.config, () => progress.step("starting the gotunnel daemon")),
+  );
 }
 
 export async function serve(loaded: LoadedConfig, options: ServeOptions): Promise<void> {
@@ -72,7 +76,7 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
   const launch = prepareDevServers(loaded.config.routes, {
     env: process.env,
     ...(options.waitTimeoutMs === undefined ? {} : { waitTimeoutMs: options.waitTimeoutMs }),
-    color: process.stdout.isTTY === true && !json && !process.env.NO_COLOR,
+    color: colorOn(process.stdout) && !json,
   });
   let servers: DevServers | undefined;
   try {

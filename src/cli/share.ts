@@ -10,7 +10,7 @@ import type { ShareInfo } from "../onboarding/share.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
-import { info, printJson, printLine, printPairs, warn } from "./output.ts";
+import { colorOn, info, printJson, printLine, printPairs, warn, withProgress } from "./output.ts";
 
 function selectRoutes(routes: readonly ResolvedRoute[], name: string | undefined): ResolvedRoute[] {
   if (name === undefined) return [...routes];
@@ -55,7 +55,8 @@ export default command({
     const { config } = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
     const routes = selectRoutes(config.routes, args.name);
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
-    const { ca } = await loadOrCreateCA(resolvePaths().caDir);
+    const caDir = resolvePaths().caDir;
+    const { ca } = await withProgress((progress) => loadOrCreateCA(caDir, { onStep: progress.step }));
     const { shareInfo } = await import("../onboarding/share.ts");
     const share = shareInfo({
       routes,
@@ -69,7 +70,7 @@ export default command({
       return;
     }
     const { terminalQr } = await import("../onboarding/qr.ts");
-    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const color = colorOn(process.stdout);
     render(share, share.onboardingUrl ? terminalQr(share.onboardingUrl, color) : undefined);
   },
 });

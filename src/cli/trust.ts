@@ -13,7 +13,7 @@ import {
 } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
 import { command } from "./command.ts";
-import { info, printJson, printPairs, success, warn } from "./output.ts";
+import { info, type Progress, printJson, printPairs, success, warn, withProgress } from "./output.ts";
 
 const STATUS_TEXT: Record<TrustAction, Record<StoreReport["status"], string>> = {
   trust: { already: "already trusted", changed: "now trusted", skipped: "skipped", failed: "FAILED" },
@@ -47,9 +47,19 @@ export function parseStoreKinds(value: string | undefined): StoreKind[] | undefi
   return kinds as StoreKind[];
 }
 
-/** Elevation notices go to stderr before the store changes, so a sudo prompt never comes out of nowhere. */
-export function trustHooks(json: boolean): TrustHooks {
-  return { onElevation: (store, message) => (json ? undefined : info(`${store.name}: ${message}`)) };
+/**
+ * Progress names the store being changed. Elevation notices go to stderr before the store changes, so a sudo prompt
+ * never comes out of nowhere; the progress line stops first, so it cannot draw over the prompt.
+ */
+export function trustHooks(json: boolean, progress: Progress): TrustHooks {
+  return {
+    onStore: (store, action) =>
+      progress.step(`${action === "trust" ? "trusting" : "untrusting"} the CA: ${store.name}`),
+    onElevation: (store, message) => {
+      progress.done();
+      if (!json) info(`${store.name}: ${message}`);
+    },
+  };
 }
 
 /** One line per store: name → what happened, with the reason and the fixing command when there is one. */
@@ -100,12 +110,14 @@ export default command({
       const json = args.json === true;
       const only = parseStoreKinds(args.store);
       const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
-      const { ca, created } = await loadOrCreateCA(resolvePaths().caDir);
+      const caDir = resolvePaths().caDir;
+      const { ca, created } = await withProgress((progress) => loadOrCreateCA(caDir, { onStep: progress.step }));
       const { caHealth } = await import("../tls/lifecycle.ts");
       const health = caHealth(ca);
       if (health.warning && !json) warn(health.warning);
       if (created && !json) info(`created a local CA: ${ca.certPath}`);
-      const reports = await applyTrust("trust", ca, trustStores(undefined, only), trustHooks(json));
+      const stores = trustStores(undefined, only);
+      const reports = await withProgress((progress) => applyTrust("trust", ca, stores, trustHooks(json, progress)));
       renderReports("trust", reports, json, { ca: { path: ca.certPath, created, daysLeft: health.daysLeft } });
     });
   },

@@ -4,7 +4,7 @@ import { withCommandTracing } from "../telemetry/command.ts";
 import { applyTrust, trustStores } from "../tls/truststore/index.ts";
 import { jsonArg } from "./args.ts";
 import { command } from "./command.ts";
-import { info, printJson, warn } from "./output.ts";
+import { info, printJson, warn, withProgress } from "./output.ts";
 import { parseStoreKinds, renderReports, storeArg, trustHooks } from "./trust.ts";
 
 export default command({
@@ -38,7 +38,8 @@ export default command({
         else info(`no CA in ${caDir}: nothing to untrust`);
         return;
       }
-      const reports = await applyTrust("untrust", ca, trustStores(undefined, only), trustHooks(json));
+      const stores = trustStores(undefined, only);
+      const reports = await withProgress((progress) => applyTrust("untrust", ca, stores, trustHooks(json, progress)));
       renderReports("untrust", reports, json, { ca: { path: ca.certPath } });
     });
   },

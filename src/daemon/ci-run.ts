@@ -30,6 +30,8 @@ export interface CiRunOptions {
   /** Proxy ports set explicitly (flag, env or config); others become ephemeral so CI needs no privileges. */
   explicitPorts: { https: boolean; http: boolean };
   onStatus(message: string): void;
+  /** The step under way (starting the routes, waiting for an upstream), for progress; undefined when none is. */
+  onStep?(label: string | undefined): void;
 }
 
 function ephemeralPaths(root: string): Paths {
@@ -91,6 +93,7 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
   let names: NameResolution | undefined;
   try {
     const { proxy } = options.config;
+    options.onStep?.("starting the routes with a temporary CA");
     gateway = await startGateway({
       proxy: {
         ...proxy,
@@ -102,7 +105,8 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
     });
     const served = gateway;
     for (const route of options.config.routes) options.onStatus(`${served.urlOf(route)} → ${route.target.origin}`);
-    await waitForUpstreams(options.config.routes, options.waitTimeoutMs, options.onStatus, interrupts);
+    await waitForUpstreams(options.config.routes, options.waitTimeoutMs, options, interrupts);
+    options.onStep?.("preparing name resolution for the command");
     const bundle = await writeCaBundle({ caPem: served.ca.certPem, dataDir: root });
     names = await prepareNameResolution({
       root,
@@ -118,6 +122,7 @@ export async function ciRun(options: CiRunOptions): Promise<number> {
       ...names.env,
     };
     interrupts.check();
+    options.onStep?.(undefined);
     options.onStatus(`running: ${options.command.join(" ")}`);
     return await runCommand(options.command, env, interrupts);
   } catch (error) {
@@ -178,11 +183,12 @@ async function answers(route: ResolvedRoute): Promise<boolean> {
 async function waitForUpstreams(
   routes: ResolvedRoute[],
   timeoutMs: number,
-  onStatus: (message: string) => void,
+  { onStatus, onStep }: Pick<CiRunOptions, "onStatus" | "onStep">,
   interrupts: Interrupts,
 ) {
   const deadline = Date.now() + timeoutMs;
   for (const route of routes) {
+    onStep?.(`waiting for ${route.target.origin} (${route.name}) to answer`);
     let announced = false;
     while (!(await answers(route))) {
       interrupts.check();

@@ -99,6 +99,8 @@ export async function currentRouteNames(paths: Paths, timeoutMs: number): Promis
 export async function ensureDaemon(
   paths: Paths,
   config: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
+  /** Told when a daemon has to be started (CA on first use, certificates, listeners), for progress. */
+  onStarting?: () => void,
 ): Promise<ControlClient> {
   const { proxy } = config;
   const client = runningDaemon(paths);
@@ -110,6 +112,7 @@ export async function ensureDaemon(
     assertPorts(running, proxy);
     return client;
   }
+  onStarting?.();
   await spawnDaemon(paths, config, new ControlClient(client.socket));
   return client;
 }

@@ -74,6 +74,8 @@ export interface CreateCaOptions {
    * list, or `gotunnel ca rotate --allow-suffix .dev`). An existing CA is never changed: widening needs a rotation.
    */
   suffixes?: readonly string[];
+  /** Told before a step that may take a while (making the CA, waiting for another gotunnel making it), for progress. */
+  onStep?: (label: string) => void;
 }
 
 /** The signing key stays out of LocalCA so logging or serialising a LocalCA can never show it. */
@@ -133,10 +135,12 @@ export async function loadOrCreateCA(
     // Key present, certificate not yet: another gotunnel is creating the CA this instant (it writes the key first).
     // Or it finished between our two reads: then the certificate is there now and a reload succeeds.
     if (!isBeingCreated(caDir) && !existsSync(caCertPath(caDir))) throw error;
+    options.onStep?.("waiting for another gotunnel to finish creating the CA");
     existing = await waitForOtherCreator(caDir, options, error);
   }
   if (existing) return { ca: existing, created: false };
   try {
+    options.onStep?.("creating gotunnel's local CA");
     return { ca: await createCA(caDir, options), created: true };
   } catch (error) {
     // Two terminals ran their first `gotunnel up` together and the other one won: use its CA.

@@ -19,6 +19,8 @@ export interface RotateOptions {
   now?: Date;
   /** Suffixes to add (`--allow-suffix .dev`); the ones the old CA was limited to are kept. */
   suffixes?: readonly string[];
+  /** For progress, as in loadOrCreateCA. */
+  onStep?: (label: string) => void;
 }
 
 /**
@@ -30,14 +32,14 @@ export async function rotateCA(caDir: string, options: RotateOptions = {}): Prom
   const now = options.now ?? new Date();
   const previous = await loadCA(caDir, { now, allowExpired: true });
   if (!previous) {
-    const { ca } = await loadOrCreateCA(caDir, { now, suffixes: options.suffixes ?? [] });
+    const { ca } = await loadOrCreateCA(caDir, { now, suffixes: options.suffixes ?? [], onStep: options.onStep });
     return { ca, previous: undefined, movedTo: undefined };
   }
   const movedTo = freeSibling(`${caDir}.old-${now.toISOString().slice(0, 19).replaceAll(":", "-")}Z`);
   await rename(caDir, movedTo);
   const suffixes = [...(previous.nameConstraints?.dnsSuffixes ?? []), ...(options.suffixes ?? [])];
   try {
-    const { ca } = await loadOrCreateCA(caDir, { now, suffixes });
+    const { ca } = await loadOrCreateCA(caDir, { now, suffixes, onStep: options.onStep });
     const moved = { ...previous, certPath: caCertPath(movedTo), keyPath: caKeyPath(movedTo) };
     return { ca, previous: moved, movedTo };
   } catch (error) {

@@ -90,6 +90,8 @@ export interface StoreReport {
 }
 
 export interface TrustHooks {
+  /** Called as each store is looked at (a keychain, certutil or keytool can take seconds), for progress. */
+  onStore?(store: TrustStore, action: TrustAction): void;
   /** Called before a store that needs sudo or shows a dialog is changed, so the user hears it first. */
   onElevation?(store: TrustStore, message: string): void;
   onReport?(report: StoreReport): void;
@@ -106,6 +108,7 @@ export async function applyTrust(
 ): Promise<StoreReport[]> {
   const reports: StoreReport[] = [];
   for (const store of stores) {
+    hooks.onStore?.(store, action);
     const report = await applyOne(action, ca, store, hooks);
     hooks.onReport?.(report);
     reports.push(report);

@@ -1,0 +1,78 @@
+/**
+ * How gotunnel's output looks, as pure functions: whether a stream gets colour, the SGR codes for it, and the text of
+ * a message line and a request line. output.ts, the module that prints, writes what these return.
+ */
+import type { LogObject } from "consola";
+import type { RequestLogRecord } from "./output.ts";
+
+/**
+ * Colour only on a terminal, and never with NO_COLOR set to anything but "" (https://no-color.org) or TERM=dumb.
+ * Decided per stream: `gotunnel up 2>log` keeps colour on the terminal and none in the file.
+ */
+export function colorOn(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+}
+
+/** SGR codes painted for one stream, or nothing when it gets no colour. */
+export function styleFor(stream: NodeJS.WriteStream) {
+  const on = colorOn(stream);
+  const paint = (code: number, text: string) => (on && text !== "" ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return {
+    paint,
+    dim: (text: string) => paint(2, text),
+    bold: (text: string) => paint(1, text),
+    cyan: (text: string) => paint(36, text),
+    green: (text: string) => paint(32, text),
+    yellow: (text: string) => paint(33, text),
+    red: (text: string) => paint(31, text),
+  };
+}
+
+export type Style = ReturnType<typeof styleFor>;
+
+/** Braille spinner frames, as most terminal spinners draw them. */
+export const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
+
+/**
+ * consola's levels (CONSOLA_LEVEL, DEBUG) with our own reporter: its fancy reporter decides colour once, from stdout,
+ * and colours stderr lines with it. Same layout: an icon, or a badge with blank lines around for warnings and errors
+ * (which go to stderr); `code` spans lose their backticks and are highlighted, like consola's.
+ */
+const ICONS: Record<string, [icon: string, color: number]> = {
+  info: ["ℹ", 36],
+  success: ["✔", 32],
+  start: ["◐", 35],
+  debug: ["⚙", 90],
+};
+const BADGE_COLOR: Record<string, number> = { warn: 43, error: 41, fatal: 41 };
+const BLACK = 30;
+
+/** One consola message as text, ending in a newline. */
+export function reporterLine(logObj: Pick<LogObject, "level" | "type" | "args">, style: Style): string {
+  const badge = logObj.level < 2;
+  const [message = "", ...more] = logObj.args.map(String).join(" ").split("\n");
+  const text = message.replace(/`([^`]+)`/g, (_, code: string) => style.cyan(code));
+  const line = badge
+    ? `\n${style.paint(BADGE_COLOR[logObj.type] ?? 41, style.paint(BLACK, ` ${logObj.type.toUpperCase()} `))} ${text}`
+    : `${style.paint(ICONS[logObj.type]?.[1] ?? 0, ICONS[logObj.type]?.[0] ?? "")} ${text}`;
+  return `${[line, ...more].join("\n")}\n${badge ? "\n" : ""}`;
+}
+
+function statusColor(status: number, style: Style): (text: string) => string {
+  if (status >= 500) return style.red;
+  if (status >= 400) return style.yellow;
+  return style.green;
+}
+
+/** `up` shows requests as they happen; `logs` shows history, so its lines start with the (local) time of day. */
+export function requestTextLine(record: RequestLogRecord, style: Style): string {
+  const ms = record.durationMs < 10 ? record.durationMs.toFixed(1) : Math.round(record.durationMs).toString();
+  const status = statusColor(record.status, style)(String(record.status));
+  const when = record.time === undefined ? "" : `${style.dim(new Date(record.time).toTimeString().slice(0, 8))} `;
+  return `  ${when}${record.method.padEnd(6)} ${record.host} ${record.path}  ${status}  ${style.dim(`${ms}ms`)}\n`;
+}
+
+export function requestJsonLine(record: RequestLogRecord): string {
+  const { time = new Date().toISOString(), ...rest } = record;
+  return `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 100) / 100 })}\n`;
+}
