@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { commandLine } from "../../src/cli/command.ts";
 import { main } from "../../src/cli/commands.ts";
+import { completionScript } from "../../src/cli/completion/index.ts";
 import { completionSpec } from "../../src/cli/completion/spec.ts";
 import { suggestCommand } from "../../src/core/suggest.ts";
 
@@ -56,5 +57,17 @@ describe("completionSpec", () => {
     expect(at("stop")?.positionals).toEqual(["routes"]);
     expect(at("up")?.positionals).toEqual([undefined]);
     expect(at("")?.subCommands.map((sub) => sub.name)).toContain("completion");
+  });
+});
+
+describe("the PowerShell script (no pwsh on Debian to run it)", () => {
+  test("a command with one sub-command keeps it as a hashtable, which PowerShell never unrolls", async () => {
+    const script = await completionScript("powershell", main, "0.0.0");
+    expect(script).toContain("    'ca' = @{\n        Sub = @(@{ N = 'rotate'; D = ");
+    expect(script).toContain("Register-ArgumentCompleter -Native -CommandName gotunnel");
+    expect(script).toContain("'stop' = @{");
+    expect(script).toMatch(/'stop' = @\{\n {8}Sub = @\(\)\n {8}Flags = @\(.*\)\n {8}Positional = @\('routes'\)/);
+    // A quote in a description is doubled, not ended.
+    expect(script).toContain("'Remove this project''s routes from the daemon'");
   });
 });

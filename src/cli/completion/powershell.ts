@@ -13,11 +13,15 @@ function value(kind: FlagValue | undefined): string {
   return quote(typeof kind === "string" ? kind : `words:${kind.join(" ")}`);
 }
 
+/**
+ * Hashtables, not nested arrays: PowerShell unrolls a one-element array inside `@()`, but never a hashtable, so a
+ * command with one sub-command or one flag keeps its shape.
+ */
 function entry(spec: CommandSpec): string {
-  const subs = spec.subCommands.map((sub) => `@(${quote(sub.name)}, ${quote(sub.description)})`);
+  const subs = spec.subCommands.map((sub) => `@{ N = ${quote(sub.name)}; D = ${quote(sub.description)} }`);
   const flags = spec.flags.flatMap((flag) =>
     (flag.short ? [flag.long, flag.short] : [flag.long]).map(
-      (spelling) => `@(${quote(spelling)}, ${quote(flag.description)}, ${value(flag.value)})`,
+      (spelling) => `@{ N = ${quote(spelling)}; D = ${quote(flag.description)}; V = ${value(flag.value)} }`,
     ),
   );
   const positionals = spec.positionals.map((completion) =>
@@ -26,8 +30,8 @@ function entry(spec: CommandSpec): string {
     ),
   );
   return `    ${quote(spec.path)} = @{
-        Sub = @(${subs.map((sub) => `,${sub}`).join(" ")})
-        Flags = @(${flags.map((flag) => `,${flag}`).join(" ")})
+        Sub = @(${subs.join(", ")})
+        Flags = @(${flags.join(", ")})
         Positional = @(${positionals.join(", ")})
     }`;
 }
@@ -54,9 +58,9 @@ Register-ArgumentCompleter -Native -CommandName gotunnel -ScriptBlock {
         if ($word -eq '--') { return }
         $spec = $script:GotunnelCommands[$at]
         if ($word.StartsWith('-')) {
-            $flag = $spec.Flags | Where-Object { $_[0] -eq $word } | Select-Object -First 1
-            if ($flag -and $flag[2] -ne 'none' -and -not $word.Contains('=')) { $skip = $true }
-        } elseif ($positional -eq 0 -and ($spec.Sub | Where-Object { $_[0] -eq $word })) {
+            $flag = $spec.Flags | Where-Object { $_.N -eq $word } | Select-Object -First 1
+            if ($flag -and $flag.V -ne 'none' -and -not $word.Contains('=')) { $skip = $true }
+        } elseif ($positional -eq 0 -and ($spec.Sub | Where-Object { $_.N -eq $word })) {
             $at = ($at + ' ' + $word).Trim()
         } else {
             $positional++
@@ -65,23 +69,23 @@ Register-ArgumentCompleter -Native -CommandName gotunnel -ScriptBlock {
     $spec = $script:GotunnelCommands[$at]
     $candidates = @()
     if ($skip) {
-        $flag = $spec.Flags | Where-Object { $_[0] -eq $before[$before.Count - 1] } | Select-Object -First 1
-        if ($flag -and $flag[2].StartsWith('words:')) { $candidates = @($flag[2].Substring(6).Split(' ') | ForEach-Object { ,@($_, $_) }) }
+        $flag = $spec.Flags | Where-Object { $_.N -eq $before[$before.Count - 1] } | Select-Object -First 1
+        if ($flag -and $flag.V.StartsWith('words:')) { $candidates = @($flag.V.Substring(6).Split(' ') | ForEach-Object { @{ N = $_; D = $_ } }) }
     } elseif ($wordToComplete.StartsWith('-')) {
-        $candidates = @($spec.Flags | ForEach-Object { ,@($_[0], $_[1]) })
+        $candidates = @($spec.Flags)
     } else {
-        if ($positional -eq 0) { $candidates += @($spec.Sub | ForEach-Object { ,@($_[0], $_[1]) }) }
+        if ($positional -eq 0) { $candidates += @($spec.Sub) }
         $kind = if ($positional -lt $spec.Positional.Count) { $spec.Positional[$positional] } else { '' }
         if ($kind -eq 'routes') {
-            $candidates += @(& gotunnel __complete routes 2>$null | ForEach-Object { ,@($_, $_) })
+            $candidates += @(& gotunnel __complete routes 2>$null | ForEach-Object { @{ N = $_; D = $_ } })
         } elseif ($kind -eq 'commands') {
-            $candidates += @($script:GotunnelCommands[''].Sub | ForEach-Object { ,@($_[0], $_[1]) })
+            $candidates += @($script:GotunnelCommands[''].Sub)
         } elseif ($kind.StartsWith('words:')) {
-            $candidates += @($kind.Substring(6).Split(' ') | ForEach-Object { ,@($_, $_) })
+            $candidates += @($kind.Substring(6).Split(' ') | ForEach-Object { @{ N = $_; D = $_ } })
         }
     }
-    $candidates | Where-Object { $_[0].StartsWith($wordToComplete) } | ForEach-Object {
-        [System.Management.Automation.CompletionResult]::new($_[0], $_[0], 'ParameterValue', $_[1])
+    $candidates | Where-Object { $_.N.StartsWith($wordToComplete) } | ForEach-Object {
+        [System.Management.Automation.CompletionResult]::new($_.N, $_.N, 'ParameterValue', $_.D)
     }
 }
 `;
