@@ -1,6 +1,7 @@
 /**
- * The only module that prints. Human output goes through consola (stderr for messages) and plain stdout writes for
- * tables and request logs. `--json` output is JSON Lines (https://jsonlines.org): one JSON object per line on stdout,
+ * The only module that prints. Human output goes through consola (info and success on stdout, warnings and errors
+ * on stderr, as consola splits them) and plain stdout writes for tables and request logs; progress lines go to
+ * stderr on a terminal. `--json` output is JSON Lines (https://jsonlines.org): one JSON object per line on stdout,
  * errors included, so `up --json | jq -c` and any line reader work whatever the command printed before it failed.
  */
 import { type ConsolaReporter, createConsola, type LogObject } from "consola";
