@@ -40,6 +40,7 @@ const main = defineCommand({
     share: lazy(() => import("./cli/share.ts")),
     discover: lazy(() => import("./cli/discover.ts")),
     run: lazy(() => import("./cli/run.ts")),
+    service: lazy(() => import("./cli/service.ts")),
   },
 });
 

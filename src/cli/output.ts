@@ -2,6 +2,7 @@
  * The only module that prints. Human output goes through consola (stderr for messages) and plain stdout writes for
  * tables and request logs; `--json` output is one JSON document (or one JSON line per event) on stdout.
  */
+import { writeSync } from "node:fs";
 import { consola } from "consola";
 import { type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
@@ -25,6 +26,21 @@ export const bold = (text: string) => paint(1, text);
 const green = (text: string) => paint(32, text);
 const yellow = (text: string) => paint(33, text);
 const red = (text: string) => paint(31, text);
+
+/**
+ * `gotunnel daemon --log-file F` (the Windows login task, whose output would go nowhere): from now on everything this
+ * process prints, on either stream, is appended to the open file `fd` instead.
+ */
+export function printToFile(fd: number): void {
+  const write = (chunk: string | Uint8Array): boolean => {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    // writeSync may write less than asked when the disk fills (CONTRIBUTING.md, "A full disk").
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    return true;
+  };
+  process.stdout.write = write as typeof process.stdout.write;
+  process.stderr.write = write as typeof process.stderr.write;
+}
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
