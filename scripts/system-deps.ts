@@ -45,6 +45,12 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   node: "nodejs",
   file: "file",
   "qemu-aarch64": "qemu-user",
+  // The login service: a real systemd user manager runs the unit (tests/e2e/service-systemd.test.ts).
+  systemctl: "systemd",
+  "systemd-analyze": "systemd",
+  // The rootless daemon's one-time step: cap_net_bind_service on the binary.
+  setcap: "libcap2-bin",
+  getcap: "libcap2-bin",
 };
 
 /** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */

@@ -5,6 +5,7 @@
  * service's daemon answers on the control socket.
  */
 import { GotunnelError } from "../core/errors.ts";
+import { userName } from "../platform/owner.ts";
 import type { Paths } from "../platform/paths.ts";
 import { formatCommand } from "../platform/runner.ts";
 import type { LoginService, PortAccess, ServiceContext, ServiceSpec, ServiceState } from "../platform/service/index.ts";
@@ -140,5 +141,12 @@ export async function serviceStatus(
     startedAt: status.startedAt,
     version: status.version,
   };
-  return { kind: service.kind, service: state, user: context.user, ...(daemon ? { daemon } : {}) };
+  const user = daemon ? processUser(context, daemon.pid) : undefined;
+  return { kind: service.kind, service: state, user: user ?? context.user, ...(daemon ? { daemon } : {}) };
+}
+
+/** Who a process runs as, where /proc says (Linux); undefined elsewhere. */
+function processUser(context: ServiceContext, pid: number): string | undefined {
+  const uid = /^Uid:\s+(\d+)/m.exec(context.readText(`/proc/${pid}/status`) ?? "")?.[1];
+  return uid === undefined ? undefined : userName(Number(uid));
 }

@@ -5,6 +5,7 @@
 import { realpathSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { readTextFile } from "../detect.ts";
+import { userName } from "../owner.ts";
 import { systemRunner } from "../runner.ts";
 import { launchdService } from "./launchd.ts";
 import { systemdService } from "./systemd.ts";
@@ -20,12 +21,19 @@ export function serviceContext(stateDir: string, options: Partial<ServiceContext
     home: homedir(),
     env: process.env,
     uid: process.getuid?.(),
-    user: userInfo().username,
+    user: loginName(),
     readText: readTextFile,
     selfExe: realpathSync(process.execPath),
     stateDir,
     ...options,
   };
+}
+
+/** Bun's userInfo() says "unknown" when the environment has no USER (a service, `env -i`): passwd knows better. */
+function loginName(): string {
+  const name = userInfo().username;
+  const uid = process.getuid?.();
+  return name && name !== "unknown" ? name : uid === undefined ? name : userName(uid);
 }
 
 /** Undefined on an OS without a login service gotunnel knows (the daemon still starts on demand there). */
