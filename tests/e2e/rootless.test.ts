@@ -229,4 +229,22 @@ describe.skipIf(can.skip)(can.title("rootless: nobody serves 443 for .localhost 
     });
     expect((await asNobody([binary, "stop", "x.test"])).code).toBe(0);
   }, 30_000);
+
+  const acl = requireTools("setfacl");
+  test.skipIf(acl.skip)(
+    acl.title("doctor's ACL step lets nobody's daemon keep the block current, and its undo takes it back"),
+    async () => {
+      // The step, as the user would run it with sudo.
+      expect((await run(["setfacl", "-m", `u:nobody:rw`, hostsFile])).code).toBe(0);
+      expect((await asNobody([binary, "start", "-d", "x.test", "-p", String(UPSTREAM_PORT)])).code).toBe(0);
+      const text = readFileSync(hostsFile, "utf8");
+      expect(text.startsWith(HOSTS_TEXT)).toBe(true);
+      expect(text).toContain("127.0.0.1 x.test\n");
+      expect((await asNobody([binary, "stop", "x.test"])).code).toBe(0);
+      expect(readFileSync(hostsFile, "utf8")).not.toContain("x.test");
+      expect((await run(["setfacl", "-x", "u:nobody", hostsFile])).code).toBe(0);
+      expect((await run(["getfacl", "-p", hostsFile])).stdout).not.toContain("user:nobody:");
+    },
+    30_000,
+  );
 });
