@@ -25,7 +25,7 @@ function here() {
 /** Says why the one privileged step is needed, and runs it only where a sudo password can be typed. */
 function confirmPrivileged(json: boolean) {
   return (denied: PortsDenied): boolean => {
-    if (json || process.stdin.isTTY !== true) return false;
+    if (json || process.stdin.isTTY !== true || !denied.fix) return false;
     info(`needs sudo once, because ${denied.why}. Running \`${formatCommand(denied.fix)}\`:`);
     return true;
   };

@@ -77,21 +77,25 @@ function refuseRoot(context: ServiceContext): void {
 async function allowPorts(options: InstallOptions, access: PortAccess): Promise<string> {
   if (access.ok) return access.how;
   const portFlags = "--proxy-https-port 8443 --proxy-http-port 8080";
-  if (!options.confirmPrivileged(access)) {
+  const { fix } = access;
+  if (!fix || !options.confirmPrivileged(access)) {
+    const step = fix
+      ? `Run \`${formatCommand(fix)}\` once, then \`gotunnel service install\` again; or install`
+      : "Install";
     throw new GotunnelError("E_PORT_PRIVILEGED", `the daemon cannot listen on ${access.ports.join(" and ")} as you`, {
-      hint: `${access.why}. Run \`${formatCommand(access.fix)}\` once, then \`gotunnel service install\` again; or install with \`${portFlags}\``,
-      details: { ports: access.ports, fix: access.fix },
+      hint: `${access.why}. ${step} with \`${portFlags}\``,
+      details: { ports: access.ports, ...(fix ? { fix } : {}) },
     });
   }
-  const result = await options.context.runner.run(access.fix);
+  const result = await options.context.runner.run(fix);
   if (result.code !== 0) {
     const said = (result.stderr || result.stdout).trim().split("\n").slice(-2).join(" / ");
-    throw new GotunnelError("E_PORT_PRIVILEGED", `\`${formatCommand(access.fix)}\` failed (exit ${result.code})`, {
+    throw new GotunnelError("E_PORT_PRIVILEGED", `\`${formatCommand(fix)}\` failed (exit ${result.code})`, {
       hint: `${said ? `it said: ${said}. ` : ""}Run it yourself, or install with \`${portFlags}\``,
-      details: { fix: access.fix, code: result.code },
+      details: { fix, code: result.code },
     });
   }
-  return `${access.fix.at(-1)} now has cap_net_bind_service (\`sudo setcap -r ${access.fix.at(-1)}\` removes it)`;
+  return `${fix.at(-1)} now has cap_net_bind_service (\`sudo setcap -r ${fix.at(-1)}\` removes it)`;
 }
 
 async function waitForDaemon(paths: Paths, logs: string): Promise<StatusResponse> {

@@ -126,6 +126,13 @@ async function portsCheck({ service, ports, program }: SetupInput): Promise<Setu
   if (!service) return { name, ok: true, detail: "not checked on this OS" };
   const access = await service.portAccess([ports.https, ports.http], program);
   if (access.ok) return { name, ok: true, detail: access.how };
+  if (!access.fix)
+    return {
+      name,
+      ok: false,
+      detail: access.why,
+      fix: "gotunnel service install --proxy-https-port 8443 --proxy-http-port 8080",
+    };
   return { name, ok: false, detail: `needs sudo once: ${access.why}`, fix: formatCommand(access.fix) };
 }
 

@@ -112,3 +112,18 @@ test("ports already allowed: no question, no command, straight to install", asyn
   expect(runner.calls).toEqual([]);
   expect(installs).toHaveLength(1);
 });
+
+test("ports no one-time step can allow (macOS loopback): exit 4 pointing at other ports, without asking", async () => {
+  const { runner, asked, installs, options } = setup({
+    ok: false,
+    ports: [443, 80],
+    why: "only on the wildcard address",
+  });
+  const error = await installService(options(true)).catch((e: unknown) => e);
+  expect(isGotunnelError(error) && error.hint).toBe(
+    "only on the wildcard address. Install with `--proxy-https-port 8443 --proxy-http-port 8080`",
+  );
+  expect(asked).toEqual([]);
+  expect(runner.calls).toEqual([]);
+  expect(installs).toEqual([]);
+});

@@ -266,3 +266,11 @@ test("no login-service module but index.ts reads process.platform (STYLE.md 1)",
   const readers = readdirSync(dir).filter((name) => readFileSync(join(dir, name), "utf8").includes("process.platform"));
   expect(readers).toEqual(["index.ts"]);
 });
+
+test("macOS: 443 on loopback needs root, and no one-time step changes that; other ports need nothing", async () => {
+  const { ctx } = context("/Users/ada", () => undefined);
+  const access = await launchdService(ctx).portAccess([443, 80], "/usr/local/bin/gotunnel");
+  expect(access).toMatchObject({ ok: false, ports: [443, 80] });
+  expect(access.ok === false && access.fix).toBeUndefined();
+  expect((await launchdService(ctx).portAccess([8443, 8080], "/x")).ok).toBe(true);
+});

@@ -20,6 +20,8 @@ import {
   type UninstallResult,
 } from "./types.ts";
 
+/** Darwin's IPPORT_RESERVED: below it, binding one address needs root. */
+const MACOS_FIRST_UNPRIVILEGED_PORT = 1024;
 /** `launchctl print` exits with 113 ("Could not find service") for a label that is not loaded. */
 const NOT_LOADED_EXIT = 113;
 
@@ -131,11 +133,17 @@ export function launchdService(context: ServiceContext): LoginService {
       rmSync(logFile, { force: true });
       return { changed: true, removed: [...removeDefinition(file), ...logs] };
     },
-    // Since macOS 10.14 any user may listen on ports below 1024 on the wildcard address; binding one address
-    // (127.0.0.1) still needs root, so the daemon must listen on 0.0.0.0 there (the LAN guard keeps routes private).
-    portAccess: async (): Promise<PortAccess> => ({
-      ok: true,
-      how: "macOS 10.14+ lets any user listen on ports below 1024 (on the wildcard address)",
-    }),
+    // Since macOS 10.14 any user may listen on ports below 1024, but only on the wildcard address; one address
+    // (127.0.0.1, ::1) still needs root. The daemon listens on loopback unless a route is shared on the LAN, so
+    // below 1024 it cannot start as the user there yet, and no one-time step changes that: other ports do.
+    portAccess: async (ports: readonly number[]): Promise<PortAccess> => {
+      const low = ports.filter((port) => port > 0 && port < MACOS_FIRST_UNPRIVILEGED_PORT);
+      if (low.length === 0) return { ok: true, how: "ports from 1024 up need no privilege" };
+      return {
+        ok: false,
+        ports: low,
+        why: `macOS lets a user listen on ${low.join(" and ")} only on every address at once, and gotunnel's daemon listens on loopback`,
+      };
+    },
   };
 }

@@ -62,8 +62,8 @@ export type PortAccess =
       ports: number[];
       /** "needs sudo because …": what the step changes and why nothing smaller would do. */
       why: string;
-      /** The command that allows it (run once, with sudo). */
-      fix: string[];
+      /** The command that allows it (run once, with sudo); absent when no one-time step can (other ports can). */
+      fix?: string[];
     };
 
 export interface LoginService {
