@@ -70,7 +70,12 @@ describe.skipIf(can.skip)(can.title("gotunnel service under a real systemd user 
     expect((await run(["setcap", "cap_net_bind_service=+ep", binary])).exitCode).toBe(0);
     netns = `gt-svc-${crypto.randomUUID().slice(0, 6)}`;
     expect((await run(["ip", "netns", "add", netns])).exitCode).toBe(0);
-    scope.defer(async () => void (await run(["ip", "netns", "del", netns])));
+    scope.defer(async () => {
+      // Whatever still runs in the namespace (a daemon started on demand when a test failed) goes with it.
+      const pids = (await run(["ip", "netns", "pids", netns])).stdout.split(/\s+/).filter(Boolean);
+      for (const pid of pids) process.kill(Number(pid), "SIGKILL");
+      await run(["ip", "netns", "del", netns]);
+    });
     expect((await run(["ip", "-n", netns, "link", "set", "lo", "up"])).exitCode).toBe(0);
     const serve = `Bun.serve({ hostname: "127.0.0.1", port: ${UPSTREAM_PORT}, fetch: () => new Response("hello from upstream") }); console.log("up");`;
     upstream = Bun.spawn(["nsenter", `--net=/run/netns/${netns}`, "--", process.execPath, "-e", serve], {

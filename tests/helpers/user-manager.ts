@@ -141,8 +141,16 @@ export class UserManager {
     await Promise.race([this.proc.exited, Bun.sleep(10_000)]);
     // Whatever is left in the subtree (the manager on timeout, a unit's process) goes now.
     for (const dir of this.cgroups) killTree(dir);
-    await Bun.sleep(200);
-    for (const dir of this.cgroups) removeTree(dir);
+    // A killed process leaves its cgroup only once the kernel has reaped it: retry for a while (EBUSY until then).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const dir of this.cgroups) removeTree(dir);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EBUSY" || attempt >= 50) throw error;
+        await Bun.sleep(100);
+      }
+    }
   }
 }
 
