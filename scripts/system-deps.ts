@@ -51,6 +51,15 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   bash: "bash",
   zsh: "zsh",
   fish: "fish",
+  // The login service: a real systemd user manager runs the unit (tests/e2e/service-systemd.test.ts).
+  systemctl: "systemd",
+  "systemd-analyze": "systemd",
+  // The rootless daemon's one-time step: cap_net_bind_service on the binary.
+  setcap: "libcap2-bin",
+  getcap: "libcap2-bin",
+  // The optional hosts-file step doctor suggests (an ACL for the user), tested in tests/e2e/rootless.test.ts.
+  setfacl: "acl",
+  getfacl: "acl",
 };
 
 /** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */

@@ -1,16 +1,19 @@
 /** `gotunnel daemon`: run the daemon in the foreground; `gotunnel daemon stop` stops the running one. */
+import { basename, dirname, resolve } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import { runDaemon } from "../daemon/daemon.ts";
-import { stopDaemon } from "../daemon/spawn.ts";
+import { LOG_FILE_MODE, stopDaemon } from "../daemon/spawn.ts";
 import { takeStartReport } from "../daemon/start-report.ts";
+import { STATE_DIR_MODE } from "../daemon/state.ts";
 import { type Paths, resolvePaths } from "../platform/paths.ts";
+import { withOwnedDir } from "../platform/safe-fs.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
 import { telemetrySettings } from "../telemetry/settings.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
-import { createDaemonLog, info } from "./output.ts";
+import { createDaemonLog, info, printToFile } from "./output.ts";
 
 export default command({
   meta: {
@@ -26,11 +29,17 @@ export default command({
   args: {
     ...globalArgs,
     action: { type: "positional", required: false, valueHint: "stop", description: "`stop`: stop the running daemon" },
+    "log-file": {
+      type: "string",
+      valueHint: "path",
+      description: "Append the daemon's output to this file (the Windows login task uses it)",
+    },
   },
   async run({ args }) {
     const paths = resolvePaths();
     // Taken first, so a failure anywhere below (even the config) reaches the command that started this daemon.
     const startReport = takeStartReport();
+    if (args["log-file"]) printToFile(openLogFile(args["log-file"]));
     if (args.action === "stop") {
       const pid = await stopDaemon(paths);
       info(pid === undefined ? "no gotunnel daemon is running" : `stopped the gotunnel daemon (pid ${pid})`);
@@ -49,6 +58,11 @@ export default command({
     }
   },
 });
+
+/** The log file, appended to, the user's alone (it may hold request URLs), in a directory safe-fs checked. */
+function openLogFile(path: string): number {
+  return withOwnedDir(dirname(resolve(path)), STATE_DIR_MODE, (dir) => dir.openAppend(basename(path), LOG_FILE_MODE));
+}
 
 /** Loads the config and serves until shutdown; `onReady` once the daemon answers on its socket. */
 async function serveInForeground(paths: Paths, args: Parameters<typeof overridesFrom>[0], onReady: () => void) {

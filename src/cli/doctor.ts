@@ -2,7 +2,7 @@
 import { GotunnelError } from "../core/errors.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { jsonArg } from "./args.ts";
+import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
 import { info, printJson, printPairs, printRouteCheck, success, warn } from "./output.ts";
 
@@ -65,17 +65,41 @@ const routes = command({
   },
 });
 
+const setup = command({
+  meta: {
+    name: "setup",
+    description: "What is set up for a rootless gotunnel, and the one command that fixes each gap",
+    examples: [["gotunnel doctor setup"], ["gotunnel doctor setup --json"]],
+  },
+  args: { ...globalArgs, ...jsonArg },
+  async run({ args }) {
+    const { setupChecks } = await import("../daemon/setup-report.ts");
+    const checks = await setupChecks(overridesFrom(args));
+    if (args.json) return printJson({ checks });
+    printPairs(
+      checks.map((check) => [
+        check.name,
+        `${check.ok ? "ok" : check.optional ? "optional" : "MISSING"}: ${check.detail}`,
+      ]),
+    );
+    for (const check of checks) if (!check.ok && check.fix) info(`${check.name}: run \`${check.fix}\``);
+    if (checks.every((check) => check.ok)) success("everything is set up");
+  },
+});
+
 export default command({
   meta: {
     name: "doctor",
     description:
-      "Check this machine's setup (`doctor trust`: which clients trust the CA; `doctor routes`: dev servers)",
+      "Check this machine's setup (`doctor setup`, the default; `doctor trust`: which clients trust the CA; `doctor routes`: dev servers)",
     examples: [
-      ["gotunnel doctor", "same as `gotunnel doctor trust`"],
+      ["gotunnel doctor", "same as `gotunnel doctor setup`: what is set up, and the command that fixes each gap"],
+      ["gotunnel doctor trust", "which installed clients accept a gotunnel certificate"],
       ["gotunnel doctor routes", "which dev server refuses its route's name, and the fix"],
     ],
   },
-  subCommands: { trust, routes },
-  // Trust is the only check so far; plain `gotunnel doctor` runs it.
-  default: "trust",
+  // The default subcommand's flags, so `gotunnel doctor --json` passes the unknown-flag check (cli/flags.ts).
+  args: { ...globalArgs, ...jsonArg },
+  subCommands: { setup, trust, routes },
+  default: "setup",
 });

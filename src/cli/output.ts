@@ -4,6 +4,7 @@
  * stderr on a terminal. `--json` output is JSON Lines (https://jsonlines.org): one JSON object per line on stdout,
  * errors included, so `up --json | jq -c` and any line reader work whatever the command printed before it failed.
  */
+import { writeSync } from "node:fs";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
@@ -49,6 +50,21 @@ export function printText(text: string): void {
 export function helpWidth(): number | undefined {
   const columns = process.stdout.isTTY ? process.stdout.columns : 0;
   return columns > 0 ? columns : undefined;
+}
+
+/**
+ * `gotunnel daemon --log-file F` (the Windows login task, whose output would go nowhere): from now on everything this
+ * process prints, on either stream, is appended to the open file `fd` instead.
+ */
+export function printToFile(fd: number): void {
+  const write = (chunk: string | Uint8Array): boolean => {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    // writeSync may write less than asked when the disk fills (CONTRIBUTING.md, "A full disk").
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    return true;
+  };
+  process.stdout.write = write as typeof process.stdout.write;
+  process.stderr.write = write as typeof process.stderr.write;
 }
 
 export function printJson(value: unknown): void {

@@ -24,6 +24,10 @@ export const ExitCode = {
   io: 8,
   /** `gotunnel health`: the daemon runs but is not ready (listeners not bound or no valid CA). */
   notReady: 9,
+  /** The login service could not be installed, queried or removed (no systemd user manager, launchctl refused). */
+  service: 10,
+  /** `gotunnel share --tailscale|--funnel|--cloudflare`: the tool is missing, logged out, or refused. */
+  share: 11,
   /** Interrupted by SIGINT. 128 + 2, as shells report it. */
   interrupted: 130,
 } as const;
@@ -41,7 +45,9 @@ export type ErrorCode =
   | "E_TLS"
   | "E_UPSTREAM"
   | "E_DAEMON"
-  | "E_IO";
+  | "E_IO"
+  | "E_SERVICE"
+  | "E_SHARE";
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
   E_USAGE: ExitCode.usage,
@@ -55,6 +61,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
   E_UPSTREAM: ExitCode.upstream,
   E_DAEMON: ExitCode.daemon,
   E_IO: ExitCode.io,
+  E_SERVICE: ExitCode.service,
+  E_SHARE: ExitCode.share,
 };
 
 export interface GotunnelErrorOptions {

@@ -99,7 +99,10 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     }
     const announcer = startAnnouncer(gateway, options);
     const hostsFile = options.hostsFile ?? hostsFilePath();
-    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, reporter, errors });
+    // The same rule lan.ts announces by: a `.local` name, shared unless the route or the daemon says lan: false.
+    const announces = (route: { name: string; lan?: boolean }) =>
+      route.name.endsWith(".local") && (route.lan ?? options.lan ?? true) && gateway.hosts.some(reachesLan);
+    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, announces, reporter, errors });
     await service.publish();
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;

@@ -39,6 +39,11 @@ export interface ServiceOptions {
   log(level: "info" | "warn", message: string): void;
   /** mDNS for shared `.local` routes (daemon/lan.ts); it stays quiet while the proxy listens on loopback only. */
   announcer?: { update(routes: readonly RouteRecord[]): Promise<void> };
+  /**
+   * Whether mDNS announces a route's name (a shared `.local` route): such a name resolves on this machine too (nss-mdns,
+   * mDNSResponder), so a hosts file this daemon may not write is no reason to warn about it. Default: none.
+   */
+  announces?(route: RouteRecord): boolean;
   /** Failures besides the log (telemetry/report.ts); route changes are its performance spans. Default: none. */
   reporter?: ErrorReporter;
   errors?: ErrorCounts;
@@ -298,7 +303,11 @@ export class DaemonService {
   async publish(): Promise<void> {
     const served = this.table.served();
     // The change is committed by now: a failure to publish a name is reported, never turned into a failed change.
-    await this.writeHosts(served.map((route) => route.name)).catch((error: unknown) => {
+    const announced = served.filter((route) => this.options.announces?.(route) ?? false).map((route) => route.name);
+    await this.writeHosts(
+      served.map((route) => route.name),
+      announced,
+    ).catch((error: unknown) => {
       this.warn(`the hosts file could not be updated: ${String(error)}`);
       this.reporter.report(error, { component: "hosts" });
     });
@@ -329,8 +338,11 @@ export class DaemonService {
     return this.chain.then(() => this.writeHosts([]));
   }
 
-  /** Never throws for a hosts file we may not write: the routes still work with `--resolve`, so it is a warning. */
-  private async writeHosts(names: string[]): Promise<void> {
+  /**
+   * Never throws for a hosts file we may not write: the routes still work with `--resolve`, so it is a warning, except
+   * when mDNS already resolves every name it would have held (`announced`): a rootless daemon's normal case.
+   */
+  private async writeHosts(names: string[], announced: readonly string[] = []): Promise<void> {
     try {
       const result = await traced("hosts update", { "gotunnel.hosts.names": names.length }, () =>
         applyHostsNames(this.options.hostsFile, names),
@@ -344,10 +356,27 @@ export class DaemonService {
       for (const skip of this.skipped) this.options.log("warn", `${skip.name}: ${skip.text}`);
     } catch (error) {
       if (!isGotunnelError(error) || error.code !== "E_IO") throw error;
+      if (coveredByMdns(error, announced)) {
+        this.hostsNames = [];
+        this.hostsWarning = undefined;
+        const { path, missing } = error.details as { path: string; missing: string[] };
+        this.options.log(
+          "info",
+          `${path} is not writable by this daemon: ${missing.join(", ")} resolve by mDNS instead`,
+        );
+        return;
+      }
       // The hosts service's message already names the names that will not resolve; its hint is the fix.
       this.hostsWarning = error.hint ? `${error.message} ${error.hint}` : error.message;
       this.options.log("warn", this.hostsWarning);
       this.reporter.report(error, { component: "hosts" });
     }
   }
+}
+
+/** Permission denied (not a broken file), and every name it left out is announced by mDNS, with no stale entry left. */
+function coveredByMdns(error: GotunnelError, announced: readonly string[]): boolean {
+  const details = (error.details ?? {}) as { code?: string; missing?: string[]; stale?: string[] };
+  if (!["EACCES", "EPERM", "EROFS"].includes(details.code ?? "")) return false;
+  return (details.stale ?? []).length === 0 && (details.missing ?? []).every((name) => announced.includes(name));
 }

@@ -24,7 +24,7 @@ import { STATE_DIR_MODE } from "./state.ts";
 const DAEMON_START_TIMEOUT_MS = 15_000;
 const POLL_MS = 50;
 /** daemon.log may hold request URLs and route names: the user's alone. */
-const LOG_FILE_MODE = 0o600;
+export const LOG_FILE_MODE = 0o600;
 
 export function logPath(paths: Paths): string {
   return join(paths.stateDir, LOG_FILE);

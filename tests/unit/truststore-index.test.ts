@@ -201,6 +201,56 @@ describe("store selection (index.ts is the only reader of process.platform)", ()
   });
 });
 
+describe("which NSS databases Chromium-family browsers read on Linux", () => {
+  const found = (home: string, programs: string[], env: Record<string, string> = {}) =>
+    findNssDatabases(storeContext({ runner: recorder(programs).runner, os: os("linux"), home, env })).map((db) => [
+      db.dir.slice(home.length + 1),
+      db.createIfMissing,
+    ]);
+  const homeWith = (...dirs: string[]) => {
+    const home = mkdtempSync(join(tmpdir(), "gotunnel-nssdb-"));
+    temps.push(home);
+    for (const dir of dirs) mkdirSync(join(home, dir), { recursive: true });
+    return home;
+  };
+
+  test("chromium installed, no database yet: ~/.pki/nssdb, to be created", () => {
+    expect(found(homeWith(), ["chromium"])).toEqual([[".pki/nssdb", true]]);
+  });
+
+  test("only the newer ~/.local/share/pki/nssdb exists: that one, and ~/.pki/nssdb is not created (it would shadow it)", () => {
+    expect(found(homeWith(".local/share/pki/nssdb"), ["chromium"])).toEqual([[".local/share/pki/nssdb", false]]);
+  });
+
+  test("$XDG_DATA_HOME moves it, as NSS's own lookup does", () => {
+    const home = homeWith("data/pki/nssdb");
+    expect(found(home, ["google-chrome"], { XDG_DATA_HOME: join(home, "data") })).toEqual([["data/pki/nssdb", false]]);
+  });
+
+  test("both exist: both get the CA (NSS reads ~/.pki/nssdb, Chromium builds with the XDG patch the other)", () => {
+    expect(found(homeWith(".pki/nssdb", ".local/share/pki/nssdb"), [])).toEqual([
+      [".pki/nssdb", true],
+      [".local/share/pki/nssdb", false],
+    ]);
+  });
+
+  test("snap and flatpak browsers: their own databases, when they exist", () => {
+    const home = homeWith(
+      "snap/chromium/current/.pki/nssdb",
+      "snap/chromium/current/.local/share/pki/nssdb",
+      ".var/app/org.chromium.Chromium/.pki/nssdb",
+      ".var/app/com.google.Chrome/data/pki/nssdb",
+      ".var/app/com.brave.Browser/cache",
+    );
+    expect(found(home, [])).toEqual([
+      ["snap/chromium/current/.pki/nssdb", false],
+      ["snap/chromium/current/.local/share/pki/nssdb", false],
+      [".var/app/org.chromium.Chromium/.pki/nssdb", false],
+      [".var/app/com.google.Chrome/data/pki/nssdb", false],
+    ]);
+  });
+});
+
 describe("NSS store argv (fake runner)", () => {
   test("certutil -A -d sql:<dir> -t C,, -n <our nickname> -i <ca.pem>, -D to undo; the fix names the package", async () => {
     const home = mkdtempSync(join(tmpdir(), "gotunnel-nss-unit-"));

@@ -1,7 +1,8 @@
 /**
- * NSS certificate databases: Chromium and Chrome on Linux (`~/.pki/nssdb`) and every Firefox profile (including the
- * snap and flatpak ones), changed with NSS's `certutil`. Our entry is the one whose nickname is our CA's unique
- * common name; `certutil -D -n <that nickname>` is the exact inverse of `-A`.
+ * NSS certificate databases: Chromium and Chrome on Linux (`~/.pki/nssdb` or the newer `~/.local/share/pki/nssdb`,
+ * and those of snap and flatpak Chromium-family browsers) and every Firefox profile (snap and flatpak ones too),
+ * changed with NSS's `certutil`. Our entry is the one whose nickname is our CA's unique common name;
+ * `certutil -D -n <that nickname>` is the exact inverse of `-A`.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -44,19 +45,22 @@ export interface NssDatabase {
   createIfMissing: boolean;
 }
 
+/**
+ * Flatpak ids of Chromium-family browsers. A flatpak with home access uses `~/.pki/nssdb` like any other; one run
+ * with `--persist=.pki` keeps it in `~/.var/app/<id>/.pki/nssdb`, and NSS's XDG fallback inside the sandbox is
+ * `~/.var/app/<id>/data/pki/nssdb` (flatpak sets XDG_DATA_HOME there).
+ */
+const CHROMIUM_FLATPAKS = [
+  "org.chromium.Chromium",
+  "com.google.Chrome",
+  "com.brave.Browser",
+  "com.microsoft.Edge",
+  "io.github.ungoogled_software.ungoogled_chromium",
+];
+
 /** Every NSS database a browser of this user reads. Only reads directory listings. */
 export function findNssDatabases(context: StoreContext): NssDatabase[] {
-  const { home, os } = context;
-  const databases: NssDatabase[] = [];
-  if (os.platform === "linux") {
-    const chromiumDb = join(home, ".pki", "nssdb");
-    const hasChromium = CHROMIUM_BROWSERS.some((program) => context.runner.which(program));
-    if (existsSync(chromiumDb) || hasChromium) {
-      databases.push({ dir: chromiumDb, label: "Chromium/Chrome (~/.pki/nssdb)", createIfMissing: true });
-    }
-    const snapChromium = join(home, "snap", "chromium", "current", ".pki", "nssdb");
-    if (existsSync(snapChromium)) databases.push({ dir: snapChromium, label: "Chromium snap", createIfMissing: false });
-  }
+  const databases: NssDatabase[] = context.os.platform === "linux" ? linuxChromiumDatabases(context) : [];
   for (const root of firefoxProfileRoots(context)) {
     for (const profile of listDirs(root)) {
       const dir = join(root, profile);
@@ -65,6 +69,35 @@ export function findNssDatabases(context: StoreContext): NssDatabase[] {
     }
   }
   return databases;
+}
+
+/**
+ * The shared NSS database Chromium-family browsers read on Linux. NSS 3.42+ (nsssysinit.c) uses `~/.pki/nssdb` when
+ * it exists and otherwise `$XDG_DATA_HOME/pki/nssdb` (`~/.local/share/pki/nssdb`), which newer Chromium builds use:
+ * so when only the XDG one exists it is the one to change, and `~/.pki/nssdb` must not be created (it would shadow
+ * it). Snap and flatpak browsers keep theirs inside their own directories.
+ */
+function linuxChromiumDatabases({ home, env, runner }: StoreContext): NssDatabase[] {
+  const legacy = join(home, ".pki", "nssdb");
+  const xdg = join(env.XDG_DATA_HOME || join(home, ".local", "share"), "pki", "nssdb");
+  const found: NssDatabase[] = [];
+  const hasChromium = CHROMIUM_BROWSERS.some((program) => runner.which(program));
+  if (existsSync(legacy) || (hasChromium && !existsSync(xdg))) {
+    found.push({ dir: legacy, label: "Chromium/Chrome (~/.pki/nssdb)", createIfMissing: true });
+  }
+  if (existsSync(xdg))
+    found.push({ dir: xdg, label: "Chromium/Chrome (~/.local/share/pki/nssdb)", createIfMissing: false });
+  const snap = join(home, "snap", "chromium", "current");
+  const sandboxed: [string, string][] = [
+    [join(snap, ".pki", "nssdb"), "Chromium snap"],
+    [join(snap, ".local", "share", "pki", "nssdb"), "Chromium snap (XDG)"],
+    ...CHROMIUM_FLATPAKS.flatMap((id): [string, string][] => [
+      [join(home, ".var", "app", id, ".pki", "nssdb"), `${id} flatpak`],
+      [join(home, ".var", "app", id, "data", "pki", "nssdb"), `${id} flatpak (XDG)`],
+    ]),
+  ];
+  for (const [dir, label] of sandboxed) if (existsSync(dir)) found.push({ dir, label, createIfMissing: false });
+  return found;
 }
 
 function firefoxProfileRoots({ home, os }: StoreContext): string[] {
