@@ -45,6 +45,7 @@ export const main = command({
     share: lazy(() => import("./share.ts")),
     discover: lazy(() => import("./discover.ts")),
     run: lazy(() => import("./run.ts")),
+    service: lazy(() => import("./service.ts")),
     completion: lazy(() => import("./completion.ts")),
     help: lazy(() => import("./help.ts")),
   },

@@ -1,5 +1,4 @@
 /** `gotunnel service install|status|uninstall`: the daemon as this user's login service (daemon/login-service.ts). */
-import { defineCommand } from "citty";
 import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { PortsDenied } from "../daemon/login-service.ts";
@@ -8,6 +7,7 @@ import { resolvePaths } from "../platform/paths.ts";
 import { formatCommand } from "../platform/runner.ts";
 import { loginService, serviceContext, serviceSpec } from "../platform/service/index.ts";
 import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { command } from "./command.ts";
 import { info, printJson, printPairs, success, warn } from "./output.ts";
 
 function here() {
@@ -31,8 +31,15 @@ function confirmPrivileged(json: boolean) {
   };
 }
 
-const install = defineCommand({
-  meta: { name: "install", description: "Start the daemon at login as you, restart it after a crash (idempotent)" },
+const install = command({
+  meta: {
+    name: "install",
+    description: "Start the daemon at login as you, restart it after a crash (idempotent)",
+    examples: [
+      ["gotunnel service install", "asks for sudo once on Linux, to let this binary listen on 443 and 80"],
+      ["gotunnel service install --proxy-https-port 8443 --proxy-http-port 8080", "no privileged ports, no sudo"],
+    ],
+  },
   args: { ...globalArgs, ...jsonArg },
   async run({ args }) {
     const { paths, context, service } = here();
@@ -61,8 +68,12 @@ const install = defineCommand({
   },
 });
 
-const status = defineCommand({
-  meta: { name: "status", description: "Is the service installed and running: since when, as whom, ports, logs" },
+const status = command({
+  meta: {
+    name: "status",
+    description: "Is the service installed and running: since when, as whom, ports, logs",
+    examples: [["gotunnel service status"], ["gotunnel service status --json"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const { paths, context, service } = here();
@@ -88,8 +99,12 @@ const status = defineCommand({
   },
 });
 
-const uninstall = defineCommand({
-  meta: { name: "uninstall", description: "Stop the service and remove every file install added" },
+const uninstall = command({
+  meta: {
+    name: "uninstall",
+    description: "Stop the service and remove every file install added",
+    examples: [["gotunnel service uninstall", "the exact inverse of install"]],
+  },
   args: { ...jsonArg },
   async run({ args }) {
     const { service } = here();
@@ -101,7 +116,16 @@ const uninstall = defineCommand({
   },
 });
 
-export default defineCommand({
-  meta: { name: "service", description: "Run the daemon as your login service (install, status, uninstall)" },
+export default command({
+  meta: {
+    name: "service",
+    description: "Run the daemon as your login service (install, status, uninstall)",
+    usage: ["install [options]", "status [--json]", "uninstall [--json]"],
+    examples: [
+      ["gotunnel service install", "once; the daemon then starts at every login"],
+      ["gotunnel service status", "running? since when, as whom, which ports, where its logs are"],
+      ["gotunnel service uninstall"],
+    ],
+  },
   subCommands: { install, status, uninstall },
 });

@@ -138,7 +138,7 @@ zpty -d shell
 
   test("commands, sub-commands and flags", async () => {
     expect(await complete("gotunnel st")).toEqual(COMMANDS_ST);
-    expect(await complete("gotunnel doctor ")).toEqual(["routes", "trust"]);
+    expect(await complete("gotunnel doctor ")).toEqual(["routes", "setup", "trust"]);
     expect(await complete("gotunnel start --d")).toEqual(["--debug", "--domain"]);
   });
 
