@@ -115,15 +115,23 @@ export function installMissing(log: (line: string) => void): InstallReport {
   // A stale or missing package list makes install fail; a failed update (offline mirror) may still leave one.
   const update = Bun.spawnSync(["apt-get", "update", "-qq"], { env, stdout: "ignore", stderr: "pipe" });
   if (update.exitCode !== 0) log(`apt-get update failed (continuing): ${update.stderr.toString().trim()}`);
-  const install = Bun.spawnSync(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...wanted], {
+  const failure = aptInstall(wanted, env);
+  if (failure === undefined) return { wanted };
+  // One package this distribution lacks (Ubuntu has no firefox-esr) fails the whole batch: then one at a time, so
+  // the others still arrive and the tests that need the missing one skip with the reason.
+  log(`apt-get install of the whole list failed (${failure}); installing one package at a time`);
+  const failed = wanted.filter((name) => aptInstall([name], env) !== undefined);
+  return failed.length === 0 ? { wanted } : { wanted, notInstalled: `apt-get could not install ${failed.join(", ")}` };
+}
+
+/** undefined when apt-get installed `packages`, else the last line it printed on stderr. */
+function aptInstall(packages: string[], env: Record<string, string | undefined>): string | undefined {
+  const install = Bun.spawnSync(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...packages], {
     env,
     stdout: "ignore",
     stderr: "pipe",
   });
-  if (install.exitCode !== 0) {
-    return { wanted, notInstalled: `apt-get install failed: ${install.stderr.toString().trim().split("\n").pop()}` };
-  }
-  return { wanted };
+  return install.exitCode === 0 ? undefined : install.stderr.toString().trim().split("\n").pop() || "no message";
 }
 
 function whyNotInstall(): string | undefined {
