@@ -1,10 +1,9 @@
 /** `gotunnel down`: remove this project's routes (those `gotunnel up` added from this project directory). */
 import { defineCommand } from "citty";
-import { loadConfig } from "../config/load.ts";
 import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { jsonArg } from "./args.ts";
+import { jsonArg, loadCommandConfig } from "./args.ts";
 import { printJson, success } from "./output.ts";
 
 export default defineCommand({
@@ -14,7 +13,7 @@ export default defineCommand({
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
   },
   async run({ args }) {
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides: args.config ? { configFile: args.config } : {} });
+    const loaded = await loadCommandConfig(args.config ? { configFile: args.config } : {});
     const owner = { kind: "project" as const, dir: loaded.projectDir };
     const client = runningDaemon(resolvePaths());
     const { removed } = await client.request("POST", "/v1/routes/remove", removeRoutesResponseSchema, { owner });

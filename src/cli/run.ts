@@ -1,9 +1,9 @@
 /** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
 import { defineCommand } from "citty";
-import { loadConfig, type ResolvedRoute } from "../config/load.ts";
+import type { ResolvedRoute } from "../config/load.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
+import { globalArgs, loadCommandConfig, overridesFrom, requireRoutes } from "./args.ts";
 import { note } from "./output.ts";
 
 export function parseDuration(flag: string, value: string): number {
@@ -37,7 +37,7 @@ export default defineCommand({
     }
     const waitTimeoutMs = parseDuration("wait-timeout", args["wait-timeout"]);
     const overrides = overridesFrom(args);
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const loaded = await loadCommandConfig(overrides);
     requireRoutes(loaded, "pass --config");
     requireTargets(loaded.config.routes);
     const env = process.env;

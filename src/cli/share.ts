@@ -5,11 +5,11 @@
 import { networkInterfaces } from "node:os";
 import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
-import { loadConfig, type ResolvedRoute } from "../config/load.ts";
+import type { ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { ShareInfo } from "../onboarding/share.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { globalArgs, jsonArg, loadCommandConfig, overridesFrom } from "./args.ts";
 import { info, printJson, printLine, printPairs, warn } from "./output.ts";
 
 function selectRoutes(routes: readonly ResolvedRoute[], name: string | undefined): ResolvedRoute[] {
@@ -45,7 +45,7 @@ export default defineCommand({
     name: { type: "positional", required: false, description: "Route to share (default: every route)" },
   },
   async run({ args }) {
-    const { config } = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
+    const { config } = await loadCommandConfig(overridesFrom(args));
     const routes = selectRoutes(config.routes, args.name);
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
     const { ca } = await loadOrCreateCA(resolvePaths().caDir);

@@ -5,9 +5,9 @@
  */
 import { defineCommand } from "citty";
 import { normalizeDomain } from "../config/domain.ts";
-import { type LoadedConfig, loadConfig } from "../config/load.ts";
+import type { LoadedConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, jsonArg, overridesFrom, portFlag, requireRoutes } from "./args.ts";
+import { globalArgs, jsonArg, loadCommandConfig, overridesFrom, portFlag, requireRoutes } from "./args.ts";
 import { parseDuration } from "./run.ts";
 import { serve } from "./serve.ts";
 
@@ -47,7 +47,7 @@ export default defineCommand({
     const single = singleRoute(rawArgs, args.port);
     const overrides = overridesFrom(args);
     if (single) overrides.routes = { [single.name]: single.route };
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const loaded = await loadCommandConfig(overrides);
     requireRoutes(
       loaded,
       "run `gotunnel up myapp -- npm run dev` (gotunnel starts the dev server), or `gotunnel start --domain myapp --port 3000` (one already running)",

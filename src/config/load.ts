@@ -21,7 +21,10 @@ import { resolvePaths } from "../platform/paths.ts";
 import { isStackOverflow, MAX_CONFIG_DEPTH, nestsDeeperThan, tooDeepError } from "./depth.ts";
 import { CONFIG_FILE_ENV, envLayer } from "./env.ts";
 import { formatPath } from "./field-path.ts";
+import { uniqueWebhooks } from "./notify.ts";
+import { prepareLayers } from "./prepare.ts";
 import { preview } from "./preview.ts";
+import { chooseProfile } from "./profiles.ts";
 import { ConfigModuleError, configTimeoutMs, type ErrorPart, errorParts, importConfigModule } from "./sandbox.ts";
 import {
   type ConfigIssue,
@@ -44,6 +47,8 @@ export interface ConfigOverrides {
   proxy?: Partial<ResolvedConfig["proxy"]>;
   log?: Partial<ResolvedConfig["log"]>;
   observability?: Partial<ResolvedConfig["observability"]>;
+  /** `--profile NAME`: merge that profile of each config file over the file (config/profiles.ts). */
+  profile?: string;
 }
 
 export interface LoadedConfig {
@@ -51,6 +56,10 @@ export interface LoadedConfig {
   /** Every file that contributed, highest precedence first. */
   files: string[];
   projectDir: string;
+  /** The profile applied (`--profile` or GOTUNNEL_PROFILE), if any. */
+  profile?: string;
+  /** Files read in an older shape, each with what changed (config/legacy.ts). The command prints them. */
+  warnings: string[];
 }
 
 export interface LoadConfigInput {
@@ -85,9 +94,11 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const explicit = explicitConfigFile(cwd, overrides.configFile, env[CONFIG_FILE_ENV]);
   const projectDir = explicit ? dirname(explicit) : findProjectDir(cwd);
   const timeoutMs = configTimeoutMs(env);
-  const fileLayers = explicit ? [await fileLayer(explicit, timeoutMs)] : await projectLayers(projectDir, timeoutMs);
+  const read = explicit ? [await fileLayer(explicit, timeoutMs)] : await projectLayers(projectDir, timeoutMs);
   const userFile = findConfigFile(options.userConfigDir ?? resolvePaths({ env }).configDir, USER_CONFIG_BASENAME);
-  if (userFile) fileLayers.push(await fileLayer(userFile, timeoutMs));
+  if (userFile) read.push(await fileLayer(userFile, timeoutMs));
+  const choice = chooseProfile(overrides.profile, env);
+  const { layers: fileLayers, warnings } = prepareLayers(read, choice);
   const fromEnv = envLayer(env);
   const { routes, proxy, log, observability } = overrides;
   const layers: Layer[] = [
@@ -96,7 +107,8 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
     ...fileLayers,
   ];
   const files = fileLayers.flatMap((layer) => (layer.file ? [layer.file] : []));
-  return { config: resolveLayers(layers, cwd), files, projectDir };
+  const config = resolveLayers(layers, cwd);
+  return { config, files, projectDir, warnings, ...(choice ? { profile: choice.name } : {}) };
 }
 
 /** Validates one plain object (a config file's content) and applies the defaults. */
@@ -134,6 +146,8 @@ function resolveLayers(layers: Layer[], cwd = process.cwd()): ResolvedConfig {
     log: Object.assign(log, ...values.map((value) => value.log).reverse()),
     observability: merged,
     ...(lan === undefined ? {} : { lan }),
+    // Every layer's webhooks, as c12 appends arrays across layers; a receiver listed twice is called once.
+    notify: uniqueWebhooks(values.flatMap((value) => value.notify)),
   };
 }
 
