@@ -40,6 +40,8 @@ const main = defineCommand({
     share: lazy(() => import("./cli/share.ts")),
     discover: lazy(() => import("./cli/discover.ts")),
     run: lazy(() => import("./cli/run.ts")),
+    init: lazy(() => import("./cli/init.ts")),
+    config: lazy(() => import("./cli/config.ts")),
   },
 });
 

@@ -13,12 +13,21 @@
  * as JSON when it looks like JSON; rc9 silently skips lines that are not `key=value`. So a route name cannot
  * contain a dot there: `routes.myapp=3000` works (myapp → myapp.local), `routes.api.myapp.local=3000` does not.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import type { LoadConfigOptions } from "c12";
 import { GotunnelError } from "../core/errors.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { isStackOverflow, MAX_CONFIG_DEPTH, nestsDeeperThan, tooDeepError } from "./depth.ts";
+import {
+  explicitConfigFile,
+  findConfigFile,
+  findProjectDir,
+  isFile,
+  PROJECT_CONFIG_BASENAME,
+  RC_FILE,
+  USER_CONFIG_BASENAME,
+} from "./discover.ts";
 import { CONFIG_FILE_ENV, envLayer } from "./env.ts";
 import { formatPath } from "./field-path.ts";
 import { uniqueWebhooks } from "./notify.ts";
@@ -38,6 +47,13 @@ import {
   validateLayer,
 } from "./schema.ts";
 
+export {
+  CONFIG_EXTENSIONS,
+  configFilePaths,
+  PROJECT_CONFIG_BASENAME,
+  RC_FILE,
+  USER_CONFIG_BASENAME,
+} from "./discover.ts";
 export type { ResolvedConfig, ResolvedRoute } from "./schema.ts";
 
 export interface ConfigOverrides {
@@ -70,11 +86,6 @@ export interface LoadConfigInput {
   userConfigDir?: string;
 }
 
-/** The formats we document and test. c12 knows a few more; discovery is ours so it cannot pick one up silently. */
-export const CONFIG_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".json", ".yaml", ".yml", ".toml"] as const;
-export const PROJECT_CONFIG_BASENAME = "gotunnel.config";
-export const USER_CONFIG_BASENAME = "config";
-export const RC_FILE = ".gotunnelrc";
 const PACKAGE_JSON_KEY = "gotunnel";
 const FLAGS_SOURCE = "command-line flags";
 
@@ -109,6 +120,14 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const files = fileLayers.flatMap((layer) => (layer.file ? [layer.file] : []));
   const config = resolveLayers(layers, cwd);
   return { config, files, projectDir, warnings, ...(choice ? { profile: choice.name } : {}) };
+}
+
+/** One config file's raw content as the loader reads it (a .ts runs in its worker), before any validation. */
+export async function readConfigFile(file: string, env: Record<string, string | undefined> = process.env) {
+  const timeoutMs = configTimeoutMs(env);
+  if (basename(file) === RC_FILE) return loadWithC12(file, { cwd: dirname(file), rcFile: RC_FILE }, timeoutMs);
+  if (basename(file) === "package.json") return packageJsonLayer(file)?.raw;
+  return (await fileLayer(file, timeoutMs)).raw;
 }
 
 /** Validates one plain object (a config file's content) and applies the defaults. */
@@ -178,56 +197,6 @@ function invalidConfig(lines: string[], layers: Layer[]): GotunnelError {
       details: { issues: lines },
     },
   );
-}
-
-function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
-}
-
-function explicitConfigFile(
-  cwd: string,
-  fromFlag: string | undefined,
-  fromEnv: string | undefined,
-): string | undefined {
-  const given = fromFlag || fromEnv;
-  if (!given) return undefined;
-  const origin = fromFlag ? "--config" : CONFIG_FILE_ENV;
-  const file = resolve(cwd, given);
-  if (!isFile(file)) {
-    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) does not exist or is not a file.`, {
-      hint: `Check the path given to ${origin}, or drop it to use ${PROJECT_CONFIG_BASENAME}.* in the project directory.`,
-      details: { file, origin },
-    });
-  }
-  if (!(CONFIG_EXTENSIONS as readonly string[]).includes(extname(file))) {
-    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) has an unsupported format.`, {
-      hint: `Use one of: ${CONFIG_EXTENSIONS.join(" ")}.`,
-      details: { file, origin },
-    });
-  }
-  return file;
-}
-
-/** The one config file named `<base>.<ext>` in `dir`; two of them is an error, not a silent pick. */
-function findConfigFile(dir: string, base: string): string | undefined {
-  const found = CONFIG_EXTENSIONS.map((ext) => join(dir, `${base}${ext}`)).filter(isFile);
-  if (found.length > 1) {
-    const names = found.map((file) => basename(file)).join(", ");
-    throw new GotunnelError("E_CONFIG_LOAD", `Found ${found.length} config files in ${dir}: ${names}.`, {
-      hint: "gotunnel reads exactly one: merge them into one file and delete the others.",
-      details: { files: found },
-    });
-  }
-  return found[0];
-}
-
-function findProjectDir(cwd: string): string {
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    const hasConfig = CONFIG_EXTENSIONS.some((ext) => isFile(join(dir, `${PROJECT_CONFIG_BASENAME}${ext}`)));
-    const isRoot = isFile(join(dir, "package.json")) || existsSync(join(dir, ".git"));
-    if (hasConfig || isRoot || isFile(join(dir, RC_FILE))) return dir;
-    if (dirname(dir) === dir) return cwd;
-  }
 }
 
 async function projectLayers(dir: string, timeoutMs: number): Promise<Layer[]> {
