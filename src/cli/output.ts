@@ -5,7 +5,7 @@
 import { consola } from "consola";
 import { type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
-import type { RequestEventLine } from "../daemon/control/protocol.ts";
+import type { DeliveryLine, RequestEventLine } from "../daemon/control/protocol.ts";
 
 export type LogFormat = "text" | "json";
 
@@ -101,6 +101,16 @@ function textLine(record: RequestLogRecord): string {
 function jsonLine(record: RequestLogRecord): string {
   const { time = new Date().toISOString(), ...rest } = record;
   return `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 100) / 100 })}\n`;
+}
+
+/** One webhook delivery's outcome, as `gotunnel logs --webhooks` shows it. */
+export function printDelivery(line: DeliveryLine): void {
+  const when = dim(new Date(line.time).toTimeString().slice(0, 8));
+  const answer = line.status === undefined ? (line.error ?? "") : `HTTP ${line.status}`;
+  const color = line.outcome === "delivered" ? green : line.outcome === "retrying" ? yellow : red;
+  const retry = line.retryInMs === undefined ? "" : `, next in ${line.retryInMs / 1000}s`;
+  const what = `${color(line.outcome)} ${answer} (attempt ${line.attempt}${retry})`;
+  printLine(`  ${when} ${line.event.padEnd(20)} ${line.url}  ${what}`);
 }
 
 /**

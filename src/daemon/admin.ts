@@ -81,6 +81,7 @@ export async function daemonFamilies(service: DaemonService): Promise<Family[]> 
         })),
       ],
     },
+    ...(service.webhooks?.families() ?? []),
     gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss),
     gauge("process_heap_bytes", "JavaScript heap in use, in bytes.", memory.heapUsed),
     {

@@ -27,9 +27,16 @@ import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
 import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
 import { loadState, STATE_DIR_MODE, statePath } from "./state.ts";
+import { RouteEvents } from "./webhooks/events.ts";
+import { Notifier } from "./webhooks/notifier.ts";
 
 /** How long in-flight requests get to finish after a stop signal before connections are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * How long the last webhook deliveries (route.down for every route) get at shutdown, counted from when the listeners
+ * have stopped: a receiver that answers gets them, one that is down does not hold the daemon up.
+ */
+const WEBHOOK_FLUSH_MS = 3_000;
 export const LOG_FILE = "daemon.log";
 
 export interface DaemonOptions {
@@ -99,8 +106,27 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     }
     const announcer = startAnnouncer(gateway, options);
     const hostsFile = options.hostsFile ?? hostsFilePath();
-    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, reporter, errors });
+    const webhooks = new Notifier({ log });
+    const events = new RouteEvents({
+      notifier: webhooks,
+      served: () => service?.served() ?? [],
+      urlOf: (route) => gateway.urlOf(route),
+      ca: { path: gateway.ca.certPath, notAfter: gateway.ca.notAfter },
+    });
+    service = new DaemonService({
+      gateway,
+      table,
+      stateFile,
+      hostsFile,
+      log,
+      announcer,
+      reporter,
+      errors,
+      events,
+      webhooks,
+    });
     await service.publish();
+    events.start(service.served());
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -133,10 +159,12 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
     await adminServer?.stop(true);
+    // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
+    events.stop();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
     await reporter.span("daemon shutdown", () => shutdown(running));
     // After the listeners: the last requests' spans are queued and counted by now.
-    await Promise.all([tracing?.shutdown(), metricsExport?.shutdown()]);
+    await Promise.all([tracing?.shutdown(), metricsExport?.shutdown(), webhooks.drained(WEBHOOK_FLUSH_MS)]);
     return signal;
   } finally {
     // The lock first: while it is held, a command may still send REVIVE_SIGNAL, which must find its handler.

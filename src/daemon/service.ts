@@ -27,6 +27,7 @@ import { probeTarget } from "./probe.ts";
 import { RequestLog } from "./request-log.ts";
 import { fullName, type RouteTable } from "./routes.ts";
 import { type RouteRecord, saveState } from "./state.ts";
+import type { Notifier } from "./webhooks/notifier.ts";
 
 export interface ServiceOptions {
   gateway: Gateway;
@@ -41,6 +42,10 @@ export interface ServiceOptions {
   /** Failures besides the log (telemetry/report.ts); route changes are its performance spans. Default: none. */
   reporter?: ErrorReporter;
   errors?: ErrorCounts;
+  /** Told of each committed change's served routes before and after (webhooks/events.ts: route.up, route.down). */
+  events?: { routesChanged(before: readonly RouteRecord[], after: readonly RouteRecord[]): void };
+  /** Webhook deliveries, for `gotunnel logs --webhooks` and /metrics. */
+  webhooks?: Notifier;
 }
 
 type Listener = (line: RequestEventLine) => void;
@@ -177,6 +182,15 @@ export class DaemonService {
     return removed;
   }
 
+  get webhooks(): Notifier | undefined {
+    return this.options.webhooks;
+  }
+
+  /** The routes the proxy serves now. */
+  served(): RouteRecord[] {
+    return this.table.served();
+  }
+
   /** Scrape-time gauges from the listeners, the upstream client and the certificate store. */
   gauges() {
     return this.options.gateway.gauges();
@@ -189,7 +203,7 @@ export class DaemonService {
     const { gateway } = this.options;
     const table = this.table;
     return Promise.all(
-      table.list().map(async (record) => {
+      table.list().map(async ({ notify: _secrets, ...record }) => {
         const common = { ...record, url: gateway.urlOf(record), requests: this.metrics.requestCount(record.name) };
         const problem = table.problemOf(record.name);
         if (problem) return { ...common, status: "refused" as const, problem };
@@ -262,6 +276,7 @@ export class DaemonService {
       });
     }
     this.table = candidate;
+    this.options.events?.routesChanged(before.served(), served);
     this.endEmptiedSessions(before);
     if (servedChanged) await this.publish();
     return result;

@@ -10,6 +10,7 @@ import { withOwnedDir } from "../../platform/safe-fs.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
+import { DELIVERY_LOG_CAPACITY } from "../webhooks/notifier.ts";
 import { LineBatcher } from "./batch.ts";
 import {
   addRoutesRequestSchema,
@@ -19,6 +20,7 @@ import {
   type RequestEventLine,
   removeRoutesRequestSchema,
   type SessionEndedLine,
+  type WebhooksResponse,
 } from "./protocol.ts";
 
 export const SOCKET_FILE = "control.sock";
@@ -149,6 +151,8 @@ async function handle(request: Request, options: ControlServerOptions): Promise<
       return openSession(request, service);
     case "GET /v1/logs":
       return streamLogs(request, service);
+    case "GET /v1/webhooks":
+      return json(webhookLog(service, new URL(request.url).searchParams.get("limit")));
     case "POST /v1/shutdown":
       // After this answer is written: shutdown cuts every control connection.
       setTimeout(options.onShutdown, 0);
@@ -203,6 +207,14 @@ function limitParam(value: string | null): number {
     throw new GotunnelError("E_USAGE", `invalid control request at limit: expected a positive integer, got ${value}`);
   }
   return Math.min(Number(value), REQUEST_LOG_CAPACITY);
+}
+
+/** `gotunnel logs --webhooks`: the last deliveries' outcomes and the queue's counters. */
+function webhookLog(service: DaemonService, limit: string | null): WebhooksResponse {
+  const webhooks = service.webhooks;
+  if (!webhooks) return { deliveries: [], queued: 0, delivered: 0, retried: 0, failed: 0, dropped: 0 };
+  const count = limit === null ? DELIVERY_LOG_CAPACITY : Math.min(limitParam(limit), DELIVERY_LOG_CAPACITY);
+  return { deliveries: webhooks.deliveries(count), ...webhooks.stats() };
 }
 
 /**
