@@ -19,6 +19,7 @@ import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts"
 import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
+import { writeDebugToken } from "./debug.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -147,9 +148,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         }),
     });
     const adminPort = options.proxy.adminPort ?? DEFAULT_ADMIN_PORT;
-    const adminServer =
-      adminPort === false ? undefined : startAdminServer(adminPort, admin, (message) => log("warn", message));
-    service.adminPort = adminServer?.port;
+    service.admin = adminPort === false ? undefined : serveAdmin(adminPort, admin, paths, log);
     const status = service.status();
     log(
       "info",
@@ -158,7 +157,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     options.onReady?.(status);
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
-    await adminServer?.stop(true);
+    await service.admin?.server.stop(true);
     // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
     events.stop();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
@@ -171,6 +170,16 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     lock?.release();
     revive.close();
   }
+}
+
+/**
+ * The admin port, with a new token for its /debug endpoints (debug.ts) in the runtime dir; undefined when the port
+ * cannot be bound (a warning: the control socket still answers every admin path).
+ */
+function serveAdmin(port: number, admin: AdminContext, paths: Paths, log: DaemonOptions["log"]) {
+  const debug = writeDebugToken(paths.runtimeDir);
+  const server = startAdminServer(port, admin, (message) => log("warn", message), debug.token);
+  return server?.port === undefined ? undefined : { port: server.port, debugTokenFile: debug.file, server };
 }
 
 /**

@@ -72,8 +72,11 @@ export class DaemonService {
   readonly requestLog = new RequestLog();
   /** Reports by component and category (telemetry/report.ts countingReporter fills it). */
   readonly errors: ErrorCounts;
-  /** The admin listener's port once it is bound (daemon/admin.ts); absent when disabled or it could not bind. */
-  adminPort: number | undefined;
+  /**
+   * The admin listener's port once it is bound (daemon/admin.ts), and the file holding the token its /debug
+   * endpoints need (daemon/debug.ts); absent when disabled or it could not bind.
+   */
+  admin: { port: number; debugTokenFile: string; server: { stop(force: boolean): Promise<void> } } | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
   private readonly reporter: ErrorReporter;
@@ -231,7 +234,9 @@ export class DaemonService {
       routes: this.table.list().length,
       stateFile: this.options.stateFile,
       ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
-      ...(this.adminPort === undefined ? {} : { admin: { port: this.adminPort } }),
+      ...(this.admin === undefined
+        ? {}
+        : { admin: { port: this.admin.port, debugTokenFile: this.admin.debugTokenFile } }),
     };
   }
 

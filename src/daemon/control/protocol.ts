@@ -99,7 +99,7 @@ export const statusResponseSchema = v.object({
   stateFile: v.string(),
   logFile: v.optional(v.string()),
   /** The loopback admin listener (health, metrics); absent when its port could not be bound (the daemon serves on without it). */
-  admin: v.optional(v.object({ port: v.number() })),
+  admin: v.optional(v.object({ port: v.number(), debugTokenFile: v.optional(v.string()) })),
 });
 export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 

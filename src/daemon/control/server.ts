@@ -8,6 +8,7 @@ import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
 import { withOwnedDir } from "../../platform/safe-fs.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
+import { debugResponse } from "../debug.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
 import { DELIVERY_LOG_CAPACITY } from "../webhooks/notifier.ts";
@@ -117,7 +118,10 @@ export function startControlServer(options: ControlServerOptions): Server<undefi
     const umask = process.umask(SOCKET_UMASK);
     let server: Server<undefined>;
     try {
-      server = Bun.serve({ unix: options.path, fetch: (request) => handle(request, options).catch(errorResponse) });
+      server = Bun.serve({
+        unix: options.path,
+        fetch: (request, bun) => handle(request, options, bun).catch(errorResponse),
+      });
     } finally {
       process.umask(umask);
     }
@@ -126,13 +130,16 @@ export function startControlServer(options: ControlServerOptions): Server<undefi
   });
 }
 
-async function handle(request: Request, options: ControlServerOptions): Promise<Response> {
+async function handle(request: Request, options: ControlServerOptions, server: Server<undefined>): Promise<Response> {
   const { service } = options;
   const { pathname } = new URL(request.url);
   const key = `${request.method} ${pathname}`;
   // Status always answers, so an older or newer client can still say which versions disagree.
   if (key === "GET /v1/status") return json(service.status());
-  // Admin paths are unversioned too: probes and scrapers send no protocol header.
+  // Admin paths are unversioned too: probes and scrapers send no protocol header. Only the owner can open the socket,
+  // so the profiling endpoints need no token here.
+  const debug = await debugResponse(request, { server });
+  if (debug) return debug;
   const admin = await adminResponse(request.method, pathname, options.admin);
   if (admin) return admin;
   const version = request.headers.get(PROTOCOL_HEADER);
