@@ -33,7 +33,7 @@ import {
 } from "./domain.ts";
 import { CONFIG_VERSION } from "./legacy.ts";
 import { notifySchema, uniqueWebhooks, type Webhook } from "./notify.ts";
-import { profilesSchema } from "./profiles.ts";
+import { type PROFILE_FIELDS, profilesSchema } from "./profiles.ts";
 
 /** Proxy listeners may use 0: the OS picks a free port (tests, and running next to another proxy). */
 export const PROXY_PORT_MIN = 0;
@@ -427,8 +427,14 @@ export const configSchema = plainObject(
   "expected an object with routes, proxy, log, observability, lan, notify and profiles",
 );
 
-/** What users write: the input type of the schema, so editors complete and check config files. */
-export type GotunnelConfig = v.InferInput<typeof configSchema>;
+type ConfigInput = v.InferInput<typeof configSchema>;
+/**
+ * What users write: the input type of the schema, so editors complete and check config files. The schema checks a
+ * profile only once it is merged (profiles.ts), so its type here is spelled out: the same fields as the file's own.
+ */
+export type GotunnelConfig = Omit<ConfigInput, "profiles"> & {
+  profiles?: Record<string, Pick<ConfigInput, (typeof PROFILE_FIELDS)[number]>>;
+};
 export type RouteInput = v.InferInput<typeof routeSchema>;
 /** One layer after validation: defaults applied, route names not yet normalized. */
 export type ParsedConfig = v.InferOutput<typeof configSchema>;

@@ -239,14 +239,23 @@ describe("defineConfig", () => {
       },
       proxy: { httpPort: 0, httpsPort: 8443, host: "0.0.0.0" },
       log: { format: "json", level: "debug" },
+      version: 2,
+      notify: [{ url: "https://hooks.example.com/x", secret: "0123456789abcdef", events: ["route.up"] }],
+      profiles: { demo: { routes: { a: { target: 3001 }, d: 4000 }, lan: false } },
     };
+    // @ts-expect-error a profile's routes are checked like the file's
+    const badProfile: GotunnelConfig = { profiles: { demo: { routes: { a: { target: true } } } } };
+    // @ts-expect-error webhook events are the documented names
+    const badEvent: GotunnelConfig = { notify: [{ url: "https://x", secret: "0123456789abcdef", events: ["up"] }] };
     // @ts-expect-error log.format must be "text" or "json"
     const badFormat: GotunnelConfig = { log: { format: "xml" } };
     // @ts-expect-error a route target cannot be a boolean
     const badTarget: GotunnelConfig = { routes: { a: { target: true } } };
     // @ts-expect-error proxy ports are numbers
     const badPort: GotunnelConfig = { proxy: { httpPort: "80" } };
-    expect([ok, badFormat, badTarget, badPort].map((config) => typeof config)).toEqual([
+    expect([ok, badFormat, badTarget, badPort, badProfile, badEvent].map((config) => typeof config)).toEqual([
+      "object",
+      "object",
       "object",
       "object",
       "object",
