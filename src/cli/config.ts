@@ -81,7 +81,8 @@ function printOutcome(outcome: MigrateOutcome): void {
     if (outcome.lostComments) warn(`its comments were not kept: copy the ones you want from ${outcome.backup}`);
     return;
   }
-  warn(`${outcome.file} is code, so gotunnel does not rewrite it. Make these edits:`);
+  const what = outcome.kind === "rc" ? "in rc syntax" : "code";
+  warn(`${outcome.file} is ${what}, so gotunnel does not rewrite it. Make these edits:`);
   for (const line of outcome.edits) printLine(`    ${line}`);
   printLine(`  The whole config in the current shape:\n${outcome.replacement}`);
 }

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { CONFIG_VERSION, type ConfigChange, configVersion, migrateLegacy } from "../config/legacy.ts";
-import { readConfigFile } from "../config/load.ts";
+import { RC_FILE, readConfigFile } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { rewriteKeepingBackup } from "./files.ts";
 import { type DataFormat, dataFormatOf, parseData, stringifyData } from "./formats.ts";
@@ -19,8 +19,19 @@ export type MigrateOutcome =
   | { file: string; status: "current" }
   /** Rewritten in place; the original is at `backup`. */
   | { file: string; status: "rewritten"; from: number; changes: ConfigChange[]; backup: string; lostComments: boolean }
-  /** Code: `edits` says what to change by hand, `replacement` is the whole config in the current shape. */
-  | { file: string; status: "edits"; from: number; changes: ConfigChange[]; edits: string[]; replacement: string };
+  /**
+   * Code or rc syntax: `edits` says what to change by hand, `replacement` is the whole config in the current shape
+   * (a `defineConfig` call, or .gotunnelrc lines).
+   */
+  | {
+      file: string;
+      status: "edits";
+      kind: "code" | "rc";
+      from: number;
+      changes: ConfigChange[];
+      edits: string[];
+      replacement: string;
+    };
 
 export async function migrateFile(given: string, env: Record<string, string | undefined>): Promise<MigrateOutcome> {
   const file = resolve(given);
@@ -31,7 +42,10 @@ export async function migrateFile(given: string, env: Record<string, string | un
   }
   const isPackageJson = basename(file) === "package.json";
   const format = isPackageJson ? "json" : dataFormatOf(extname(file));
-  if (format === undefined) return migrateCode(file, await readConfigFile(file, env));
+  if (format === undefined) {
+    const kind = basename(file) === RC_FILE ? "rc" : "code";
+    return migrateByHand(file, await readConfigFile(file, env), kind);
+  }
   const original = readFileSync(file, "utf8");
   const parsed = parse(file, format, original);
   const raw = isPackageJson ? (parsed as Record<string, unknown>)[PACKAGE_JSON_KEY] : parsed;
@@ -44,21 +58,35 @@ export async function migrateFile(given: string, env: Record<string, string | un
   return { file, status: "rewritten", from, changes, backup, lostComments };
 }
 
-function migrateCode(file: string, raw: unknown): MigrateOutcome {
+function migrateByHand(file: string, raw: unknown, kind: "code" | "rc"): MigrateOutcome {
   const from = configVersion(raw, file);
   if (from === CONFIG_VERSION || !isPlainObject(raw)) return { file, status: "current" };
   const { value, changes } = migrateLegacy(raw);
-  const edits = [...changes.map(edit), `add \`version: ${CONFIG_VERSION}\` at the top level`];
-  const replacement = `export default defineConfig(${JSON.stringify(value, null, 2)});`;
-  return { file, status: "edits", from, changes, edits, replacement };
+  const field = (path: string, item: unknown) =>
+    kind === "rc" ? `\`${path}=${JSON.stringify(item)}\`` : `\`${path}: ${JSON.stringify(item)}\``;
+  const edits = [
+    ...changes.map((change) => edit(change, field)),
+    kind === "rc"
+      ? `add ${field("version", CONFIG_VERSION)}`
+      : `add ${field("version", CONFIG_VERSION)} at the top level`,
+  ];
+  const replacement =
+    kind === "rc" ? rcLines("", value).join("\n") : `export default defineConfig(${JSON.stringify(value, null, 2)});`;
+  return { file, status: "edits", kind, from, changes, edits, replacement };
 }
 
-/** One hand edit, quoting the old field and value and the new ones exactly. */
-function edit(change: ConfigChange): string {
-  const was = `\`${change.from}: ${JSON.stringify(change.value)}\``;
+/** One hand edit, quoting the old field and value and the new ones exactly, in the file's own syntax. */
+function edit(change: ConfigChange, field: (path: string, value: unknown) => string): string {
+  const was = field(change.from, change.value);
   if (change.to === undefined) return `remove ${was}: ${change.note}`;
-  const now = `\`${change.to}: ${JSON.stringify(change.newValue ?? change.value)}\``;
+  const now = field(change.to, change.newValue ?? change.value);
   return `replace ${was} with ${now}${change.note ? ` (${change.note})` : ""}`;
+}
+
+/** rc9's `a.b=value` lines (values as JSON, which rc9 parses back) for every leaf of `value`. */
+function rcLines(prefix: string, value: unknown): string[] {
+  if (!isPlainObject(value)) return [`${prefix}=${JSON.stringify(value)}`];
+  return Object.entries(value).flatMap(([key, item]) => rcLines(prefix ? `${prefix}.${key}` : key, item));
 }
 
 function parse(file: string, format: DataFormat, text: string): unknown {

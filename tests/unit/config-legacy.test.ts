@@ -141,3 +141,38 @@ describe("loading the Go tool's config.yaml as the user file", () => {
     expect(loaded.config.proxy.httpPort).toBe(8080);
   });
 });
+
+describe("migrateFile: package.json and .gotunnelrc", () => {
+  test("package.json: only the gotunnel key changes, indentation and other keys kept, the original backed up", async () => {
+    const { migrateFile } = await import("../../src/project/migrate.ts");
+    const dir = tempDir();
+    const file = join(dir, "package.json");
+    const original = '{\n    "name": "x",\n    "gotunnel": { "proxy": { "http_port": 8080 } },\n    "scripts": {}\n}\n';
+    writeFileSync(file, original);
+    const outcome = await migrateFile(file, {});
+    expect(outcome).toMatchObject({ status: "rewritten", from: 1, backup: `${file}.v1.bak` });
+    expect(readFileSync(`${file}.v1.bak`, "utf8")).toBe(original);
+    expect(readFileSync(file, "utf8")).toBe(
+      '{\n    "name": "x",\n    "gotunnel": {\n        "version": 2,\n        "proxy": {\n            "httpPort": 8080\n        }\n    },\n    "scripts": {}\n}\n',
+    );
+  });
+
+  test(".gotunnelrc: edits and the replacement in its own key=value syntax, the file untouched", async () => {
+    const { migrateFile } = await import("../../src/project/migrate.ts");
+    const dir = tempDir();
+    const file = join(dir, ".gotunnelrc");
+    writeFileSync(file, "proxy.https_port=8443\nservice.name=gotunnel\n");
+    const outcome = await migrateFile(file, {});
+    expect(outcome).toMatchObject({
+      status: "edits",
+      kind: "rc",
+      edits: [
+        "replace `proxy.https_port=8443` with `proxy.httpsPort=8443`",
+        'remove `service.name="gotunnel"`: traces are named by OTEL_SERVICE_NAME (default gotunnel)',
+        "add `version=2`",
+      ],
+      replacement: "version=2\nproxy.httpsPort=8443",
+    });
+    expect(readFileSync(file, "utf8")).toBe("proxy.https_port=8443\nservice.name=gotunnel\n");
+  });
+});
