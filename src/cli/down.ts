@@ -13,7 +13,8 @@ export default defineCommand({
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
   },
   async run({ args }) {
-    const loaded = await loadCommandConfig(args.config ? { configFile: args.config } : {});
+    // Only the project's directory matters here: a GOTUNNEL_PROFILE this project does not define is no reason to fail.
+    const loaded = await loadCommandConfig({ profile: false, ...(args.config ? { configFile: args.config } : {}) });
     const owner = { kind: "project" as const, dir: loaded.projectDir };
     const client = runningDaemon(resolvePaths());
     const { removed } = await client.request("POST", "/v1/routes/remove", removeRoutesResponseSchema, { owner });

@@ -63,8 +63,11 @@ export interface ConfigOverrides {
   proxy?: Partial<ResolvedConfig["proxy"]>;
   log?: Partial<ResolvedConfig["log"]>;
   observability?: Partial<ResolvedConfig["observability"]>;
-  /** `--profile NAME`: merge that profile of each config file over the file (config/profiles.ts). */
-  profile?: string;
+  /**
+   * `--profile NAME`: merge that profile of each config file over the file (config/profiles.ts). Unset: the
+   * GOTUNNEL_PROFILE variable's; false: none, whatever it says (`down` only needs the project's directory).
+   */
+  profile?: string | false;
 }
 
 export interface LoadedConfig {

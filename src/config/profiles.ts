@@ -45,9 +45,10 @@ export interface ProfileChoice {
 
 /** `--profile` wins over GOTUNNEL_PROFILE; an empty value counts as unset (as for every other variable). */
 export function chooseProfile(
-  flag: string | undefined,
+  flag: string | false | undefined,
   env: Record<string, string | undefined>,
 ): ProfileChoice | undefined {
+  if (flag === false) return undefined;
   if (flag !== undefined && flag !== "") return { name: flag, origin: "--profile" };
   const fromEnv = env[PROFILE_ENV];
   return fromEnv ? { name: fromEnv, origin: PROFILE_ENV } : undefined;

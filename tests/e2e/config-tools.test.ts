@@ -118,8 +118,9 @@ describe("profiles", () => {
       { args: ["--profile", "demo"], env: {} },
       { args: [], env: { GOTUNNEL_PROFILE: "demo" } },
     ];
+    let home = "";
     for (const how of choices) {
-      const home = scope.dir("home");
+      home = scope.dir("home");
       const up = await scope.start(["up", "--proxy-https-port", "0", "--proxy-http-port", "0", ...how.args], {
         cwd: dir,
         home,
@@ -151,6 +152,9 @@ describe("profiles", () => {
     const fromEnv = await gotunnel(["up"], dir, scope.dir("home"), { GOTUNNEL_PROFILE: "staging" });
     expect(fromEnv.exitCode).toBe(2);
     expect(fromEnv.stderr).toContain('no profile named "staging" (from GOTUNNEL_PROFILE)');
+    // `down` needs only the project's directory: the variable does not stop it.
+    const down = await gotunnel(["down"], dir, home, { GOTUNNEL_PROFILE: "staging" });
+    expect(down.exitCode).toBe(0);
   }, 60_000);
 });
 

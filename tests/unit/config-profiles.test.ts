@@ -75,6 +75,7 @@ describe("choosing a profile", () => {
     expect(chooseProfile("demo", { GOTUNNEL_PROFILE: "ci" })).toEqual({ name: "demo", origin: "--profile" });
     expect(chooseProfile(undefined, { GOTUNNEL_PROFILE: "ci" })).toEqual({ name: "ci", origin: "GOTUNNEL_PROFILE" });
     expect(chooseProfile(undefined, { GOTUNNEL_PROFILE: "" })).toBeUndefined();
+    expect(chooseProfile(false, { GOTUNNEL_PROFILE: "ci" })).toBeUndefined();
   });
 
   test("without a profile the base is used and the profiles are only validated", async () => {
