@@ -1,8 +1,9 @@
 /** Flags shared by every command, and their translation into config overrides. */
 import type { ArgsDef } from "citty";
-import type { ConfigOverrides, LoadedConfig } from "../config/load.ts";
+import { type ConfigOverrides, type LoadedConfig, loadConfig } from "../config/load.ts";
 import { ENVIRONMENTS, type Environment } from "../config/schema.ts";
 import { GotunnelError } from "../core/errors.ts";
+import { warn } from "./output.ts";
 
 export const globalArgs = {
   "proxy-http-port": {
@@ -26,6 +27,11 @@ export const globalArgs = {
     valueHint: "development|staging|production",
     description: "Profile for log format and sample rates (env ENVIRONMENT; default development)",
   },
+  profile: {
+    type: "string",
+    valueHint: "name",
+    description: "Merge this named profile of the config file over the rest of it (env GOTUNNEL_PROFILE)",
+  },
 } as const satisfies ArgsDef;
 
 export const jsonArg = {
@@ -38,6 +44,7 @@ export interface GlobalFlags {
   debug?: boolean;
   "log-format"?: string;
   environment?: string;
+  profile?: string;
 }
 
 /** Parses a port flag strictly: "8443" yes; "84x3", "-1", "8443.5" no. */
@@ -58,6 +65,7 @@ export function portFlag(flag: string, value: string | undefined): number | unde
 export function overridesFrom(flags: GlobalFlags & { config?: string }): ConfigOverrides {
   const overrides: ConfigOverrides = {};
   if (flags.config) overrides.configFile = flags.config;
+  if (flags.profile !== undefined) overrides.profile = flags.profile;
   const httpPort = portFlag("proxy-http-port", flags["proxy-http-port"]);
   const httpsPort = portFlag("proxy-https-port", flags["proxy-https-port"]);
   if (httpPort !== undefined || httpsPort !== undefined) {
@@ -97,4 +105,11 @@ export function requireRoutes(loaded: LoadedConfig, alternative: string): void {
     hint: `create gotunnel.config.json with {"routes": {"myapp.local": 3000}}, or ${alternative}`,
     details: { files: loaded.files },
   });
+}
+
+/** Loads the config from the shell's directory and shows what an older-shaped file changed into (config/legacy.ts). */
+export async function loadCommandConfig(overrides: ConfigOverrides): Promise<LoadedConfig> {
+  const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+  for (const warning of loaded.warnings) warn(warning);
+  return loaded;
 }

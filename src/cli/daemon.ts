@@ -69,6 +69,7 @@ async function serveInForeground(paths: Paths, args: Parameters<typeof overrides
   const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
   const { activeSpanIds } = await import("../telemetry/span-ids.ts");
   const log = createDaemonLog(loaded.config.log.format, activeSpanIds);
+  for (const warning of loaded.warnings) log("warn", warning);
   const { proxy, lan, observability } = loaded.config;
   const telemetry = telemetrySettings(observability);
   const reporter = await startErrorReporter(telemetry);

@@ -1,9 +1,8 @@
 /** `gotunnel down`: remove this project's routes (those `gotunnel up` added from this project directory). */
-import { loadConfig } from "../config/load.ts";
 import { removeRoutesResponseSchema } from "../daemon/control/protocol.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { jsonArg } from "./args.ts";
+import { jsonArg, loadCommandConfig } from "./args.ts";
 import { command } from "./command.ts";
 import { printJson, success } from "./output.ts";
 
@@ -21,7 +20,8 @@ export default command({
     config: { type: "string", valueHint: "file", description: "Config file to load instead of discovering one" },
   },
   async run({ args }) {
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides: args.config ? { configFile: args.config } : {} });
+    // Only the project's directory matters here: a GOTUNNEL_PROFILE this project does not define is no reason to fail.
+    const loaded = await loadCommandConfig({ profile: false, ...(args.config ? { configFile: args.config } : {}) });
     const owner = { kind: "project" as const, dir: loaded.projectDir };
     const client = runningDaemon(resolvePaths());
     const { removed } = await client.request("POST", "/v1/routes/remove", removeRoutesResponseSchema, { owner });

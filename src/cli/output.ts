@@ -8,8 +8,8 @@ import { writeSync } from "node:fs";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
-import type { RequestEventLine } from "../daemon/control/protocol.ts";
-import { reporterLine, requestJsonLine, requestTextLine, SPINNER, styleFor } from "./style.ts";
+import type { DeliveryLine, RequestEventLine } from "../daemon/control/protocol.ts";
+import { deliveryTextLine, reporterLine, requestJsonLine, requestTextLine, SPINNER, styleFor } from "./style.ts";
 
 export { colorOn } from "./style.ts";
 
@@ -197,6 +197,11 @@ export function createRequestLog(format: LogFormat): (record: RequestLogRecord) 
 /** One request, unbatched: `gotunnel logs` prints a few lines, then one per request as it follows. */
 export function printRequest(format: LogFormat, record: RequestLogRecord): void {
   write(process.stdout, format === "json" ? requestJsonLine(record) : requestTextLine(record, out));
+}
+
+/** One webhook delivery's outcome, as `gotunnel logs --webhooks` shows it. */
+export function printDelivery(line: DeliveryLine): void {
+  write(process.stdout, deliveryTextLine(line, out));
 }
 
 /**

@@ -1,8 +1,8 @@
 /** `gotunnel run [--config F] [--wait-timeout 60s] -- <command…>`: serve, wait for upstreams, run, tear down. */
-import { loadConfig, type ResolvedRoute } from "../config/load.ts";
+import type { ResolvedRoute } from "../config/load.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, overridesFrom, requireRoutes } from "./args.ts";
+import { globalArgs, loadCommandConfig, overridesFrom, requireRoutes } from "./args.ts";
 import { command } from "./command.ts";
 import { note, withProgress } from "./output.ts";
 
@@ -49,7 +49,7 @@ export default command({
     }
     const waitTimeoutMs = parseDuration("wait-timeout", args["wait-timeout"]);
     const overrides = overridesFrom(args);
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const loaded = await loadCommandConfig(overrides);
     requireRoutes(loaded, "pass --config");
     requireTargets(loaded.config.routes);
     const env = process.env;

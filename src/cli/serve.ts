@@ -110,7 +110,7 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
 
 function requestFor(routes: readonly ResolvedRoute[], loaded: LoadedConfig, options: ServeOptions): AddRoutesRequest {
   return {
-    routes: wireRoutes(routes, loaded.config.lan),
+    routes: wireRoutes(routes, loaded.config.lan, loaded.config.notify),
     owner: options.owner,
     persistent: options.persistent,
     force: options.force,

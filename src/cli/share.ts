@@ -6,11 +6,11 @@
  */
 import { networkInterfaces } from "node:os";
 import { normalizeDomain } from "../config/domain.ts";
-import { loadConfig, type ResolvedRoute } from "../config/load.ts";
+import type { ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { ShareInfo } from "../onboarding/share.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { globalArgs, jsonArg, loadCommandConfig, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
 import { colorOn, info, printJson, printLine, printPairs, success, warn, withProgress } from "./output.ts";
 
@@ -109,7 +109,7 @@ export default command({
   async run({ args }) {
     const provider = publicProvider(args);
     if (provider) return sharePublic(args.name, provider, args.json === true);
-    const { config } = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
+    const { config } = await loadCommandConfig(overridesFrom(args));
     const routes = selectRoutes(config.routes, args.name);
     const { loadOrCreateCA } = await (await import("../tls/load.ts")).loadTls();
     const caDir = resolvePaths().caDir;

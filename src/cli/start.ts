@@ -1,8 +1,7 @@
 /** `gotunnel start`: add one route given on the command line (the Go tool's flags) to the daemon, and return. */
 import { normalizeDomain } from "../config/domain.ts";
-import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, jsonArg, overridesFrom, portFlag } from "./args.ts";
+import { globalArgs, jsonArg, loadCommandConfig, overridesFrom, portFlag } from "./args.ts";
 import { command } from "./command.ts";
 import { serve } from "./serve.ts";
 
@@ -56,7 +55,7 @@ export default command({
     }
     const overrides = overridesFrom({ ...args, "proxy-https-port": args["https-port"] ?? args["proxy-https-port"] });
     overrides.routes = { [name]: { target: port, https: args.https } };
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const loaded = await loadCommandConfig(overrides);
     const config = { ...loaded.config, routes: loaded.config.routes.filter((route) => route.name === name) };
     await serve(
       { ...loaded, config },

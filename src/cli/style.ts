@@ -3,6 +3,7 @@
  * a message line and a request line. output.ts, the module that prints, writes what these return.
  */
 import type { LogObject } from "consola";
+import type { DeliveryLine } from "../daemon/control/protocol.ts";
 import type { RequestLogRecord } from "./output.ts";
 
 /**
@@ -75,4 +76,13 @@ export function requestTextLine(record: RequestLogRecord, style: Style): string 
 export function requestJsonLine(record: RequestLogRecord): string {
   const { time = new Date().toISOString(), ...rest } = record;
   return `${JSON.stringify({ time, ...rest, durationMs: Math.round(record.durationMs * 100) / 100 })}\n`;
+}
+
+/** One webhook delivery's outcome (`gotunnel logs --webhooks`): time of day, event, URL, outcome, answer, attempt. */
+export function deliveryTextLine(line: DeliveryLine, style: Style): string {
+  const when = style.dim(new Date(line.time).toTimeString().slice(0, 8));
+  const answer = line.status === undefined ? (line.error ?? "") : `HTTP ${line.status}`;
+  const color = line.outcome === "delivered" ? style.green : line.outcome === "retrying" ? style.yellow : style.red;
+  const retry = line.retryInMs === undefined ? "" : `, next in ${line.retryInMs / 1000}s`;
+  return `  ${when} ${line.event.padEnd(20)} ${line.url}  ${color(line.outcome)} ${answer} (attempt ${line.attempt}${retry})\n`;
 }

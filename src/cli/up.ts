@@ -4,9 +4,9 @@
  * is CMD, with no config file needed (a bare NAME gets `.local`, as in every other command).
  */
 import { normalizeDomain } from "../config/domain.ts";
-import { type LoadedConfig, loadConfig } from "../config/load.ts";
+import type { LoadedConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { globalArgs, jsonArg, overridesFrom, portFlag, requireRoutes } from "./args.ts";
+import { globalArgs, jsonArg, loadCommandConfig, overridesFrom, portFlag, requireRoutes } from "./args.ts";
 import { command } from "./command.ts";
 import { parseDuration } from "./run.ts";
 import { serve } from "./serve.ts";
@@ -53,7 +53,7 @@ export default command({
     const single = singleRoute(rawArgs, args.port);
     const overrides = overridesFrom(args);
     if (single) overrides.routes = { [single.name]: single.route };
-    const loaded = await loadConfig({ cwd: process.cwd(), overrides });
+    const loaded = await loadCommandConfig(overrides);
     requireRoutes(
       loaded,
       "run `gotunnel up myapp -- npm run dev` (gotunnel starts the dev server), or `gotunnel start --domain myapp --port 3000` (one already running)",

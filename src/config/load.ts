@@ -13,15 +13,27 @@
  * as JSON when it looks like JSON; rc9 silently skips lines that are not `key=value`. So a route name cannot
  * contain a dot there: `routes.myapp=3000` works (myapp → myapp.local), `routes.api.myapp.local=3000` does not.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import type { LoadConfigOptions } from "c12";
 import { GotunnelError } from "../core/errors.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { isStackOverflow, MAX_CONFIG_DEPTH, nestsDeeperThan, tooDeepError } from "./depth.ts";
+import {
+  explicitConfigFile,
+  findConfigFile,
+  findProjectDir,
+  isFile,
+  PROJECT_CONFIG_BASENAME,
+  RC_FILE,
+  USER_CONFIG_BASENAME,
+} from "./discover.ts";
 import { CONFIG_FILE_ENV, envLayer } from "./env.ts";
 import { formatPath } from "./field-path.ts";
+import { uniqueWebhooks } from "./notify.ts";
+import { prepareLayers } from "./prepare.ts";
 import { preview } from "./preview.ts";
+import { chooseProfile } from "./profiles.ts";
 import { ConfigModuleError, configTimeoutMs, type ErrorPart, errorParts, importConfigModule } from "./sandbox.ts";
 import {
   type ConfigIssue,
@@ -35,6 +47,13 @@ import {
   validateLayer,
 } from "./schema.ts";
 
+export {
+  CONFIG_EXTENSIONS,
+  configFilePaths,
+  PROJECT_CONFIG_BASENAME,
+  RC_FILE,
+  USER_CONFIG_BASENAME,
+} from "./discover.ts";
 export type { ResolvedConfig, ResolvedRoute } from "./schema.ts";
 
 export interface ConfigOverrides {
@@ -44,6 +63,11 @@ export interface ConfigOverrides {
   proxy?: Partial<ResolvedConfig["proxy"]>;
   log?: Partial<ResolvedConfig["log"]>;
   observability?: Partial<ResolvedConfig["observability"]>;
+  /**
+   * `--profile NAME`: merge that profile of each config file over the file (config/profiles.ts). Unset: the
+   * GOTUNNEL_PROFILE variable's; false: none, whatever it says (`down` only needs the project's directory).
+   */
+  profile?: string | false;
 }
 
 export interface LoadedConfig {
@@ -51,6 +75,10 @@ export interface LoadedConfig {
   /** Every file that contributed, highest precedence first. */
   files: string[];
   projectDir: string;
+  /** The profile applied (`--profile` or GOTUNNEL_PROFILE), if any. */
+  profile?: string;
+  /** Files read in an older shape, each with what changed (config/legacy.ts). The command prints them. */
+  warnings: string[];
 }
 
 export interface LoadConfigInput {
@@ -61,11 +89,6 @@ export interface LoadConfigInput {
   userConfigDir?: string;
 }
 
-/** The formats we document and test. c12 knows a few more; discovery is ours so it cannot pick one up silently. */
-export const CONFIG_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".json", ".yaml", ".yml", ".toml"] as const;
-export const PROJECT_CONFIG_BASENAME = "gotunnel.config";
-export const USER_CONFIG_BASENAME = "config";
-export const RC_FILE = ".gotunnelrc";
 const PACKAGE_JSON_KEY = "gotunnel";
 const FLAGS_SOURCE = "command-line flags";
 
@@ -85,9 +108,11 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const explicit = explicitConfigFile(cwd, overrides.configFile, env[CONFIG_FILE_ENV]);
   const projectDir = explicit ? dirname(explicit) : findProjectDir(cwd);
   const timeoutMs = configTimeoutMs(env);
-  const fileLayers = explicit ? [await fileLayer(explicit, timeoutMs)] : await projectLayers(projectDir, timeoutMs);
+  const read = explicit ? [await fileLayer(explicit, timeoutMs)] : await projectLayers(projectDir, timeoutMs);
   const userFile = findConfigFile(options.userConfigDir ?? resolvePaths({ env }).configDir, USER_CONFIG_BASENAME);
-  if (userFile) fileLayers.push(await fileLayer(userFile, timeoutMs));
+  if (userFile) read.push(await fileLayer(userFile, timeoutMs));
+  const choice = chooseProfile(overrides.profile, env);
+  const { layers: fileLayers, warnings } = prepareLayers(read, choice);
   const fromEnv = envLayer(env);
   const { routes, proxy, log, observability } = overrides;
   const layers: Layer[] = [
@@ -96,7 +121,16 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
     ...fileLayers,
   ];
   const files = fileLayers.flatMap((layer) => (layer.file ? [layer.file] : []));
-  return { config: resolveLayers(layers, cwd), files, projectDir };
+  const config = resolveLayers(layers, cwd);
+  return { config, files, projectDir, warnings, ...(choice ? { profile: choice.name } : {}) };
+}
+
+/** One config file's raw content as the loader reads it (a .ts runs in its worker), before any validation. */
+export async function readConfigFile(file: string, env: Record<string, string | undefined> = process.env) {
+  const timeoutMs = configTimeoutMs(env);
+  if (basename(file) === RC_FILE) return loadWithC12(file, { cwd: dirname(file), rcFile: RC_FILE }, timeoutMs);
+  if (basename(file) === "package.json") return packageJsonLayer(file)?.raw;
+  return (await fileLayer(file, timeoutMs)).raw;
 }
 
 /** Validates one plain object (a config file's content) and applies the defaults. */
@@ -134,6 +168,8 @@ function resolveLayers(layers: Layer[], cwd = process.cwd()): ResolvedConfig {
     log: Object.assign(log, ...values.map((value) => value.log).reverse()),
     observability: merged,
     ...(lan === undefined ? {} : { lan }),
+    // Every layer's webhooks, as c12 appends arrays across layers; a receiver listed twice is called once.
+    notify: uniqueWebhooks(values.flatMap((value) => value.notify)),
   };
 }
 
@@ -164,56 +200,6 @@ function invalidConfig(lines: string[], layers: Layer[]): GotunnelError {
       details: { issues: lines },
     },
   );
-}
-
-function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
-}
-
-function explicitConfigFile(
-  cwd: string,
-  fromFlag: string | undefined,
-  fromEnv: string | undefined,
-): string | undefined {
-  const given = fromFlag || fromEnv;
-  if (!given) return undefined;
-  const origin = fromFlag ? "--config" : CONFIG_FILE_ENV;
-  const file = resolve(cwd, given);
-  if (!isFile(file)) {
-    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) does not exist or is not a file.`, {
-      hint: `Check the path given to ${origin}, or drop it to use ${PROJECT_CONFIG_BASENAME}.* in the project directory.`,
-      details: { file, origin },
-    });
-  }
-  if (!(CONFIG_EXTENSIONS as readonly string[]).includes(extname(file))) {
-    throw new GotunnelError("E_CONFIG_LOAD", `Config file ${file} (from ${origin}) has an unsupported format.`, {
-      hint: `Use one of: ${CONFIG_EXTENSIONS.join(" ")}.`,
-      details: { file, origin },
-    });
-  }
-  return file;
-}
-
-/** The one config file named `<base>.<ext>` in `dir`; two of them is an error, not a silent pick. */
-function findConfigFile(dir: string, base: string): string | undefined {
-  const found = CONFIG_EXTENSIONS.map((ext) => join(dir, `${base}${ext}`)).filter(isFile);
-  if (found.length > 1) {
-    const names = found.map((file) => basename(file)).join(", ");
-    throw new GotunnelError("E_CONFIG_LOAD", `Found ${found.length} config files in ${dir}: ${names}.`, {
-      hint: "gotunnel reads exactly one: merge them into one file and delete the others.",
-      details: { files: found },
-    });
-  }
-  return found[0];
-}
-
-function findProjectDir(cwd: string): string {
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    const hasConfig = CONFIG_EXTENSIONS.some((ext) => isFile(join(dir, `${PROJECT_CONFIG_BASENAME}${ext}`)));
-    const isRoot = isFile(join(dir, "package.json")) || existsSync(join(dir, ".git"));
-    if (hasConfig || isRoot || isFile(join(dir, RC_FILE))) return dir;
-    if (dirname(dir) === dir) return cwd;
-  }
 }
 
 async function projectLayers(dir: string, timeoutMs: number): Promise<Layer[]> {

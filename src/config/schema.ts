@@ -31,6 +31,9 @@ import {
   UPSTREAM_PORT_MIN,
   type UpstreamTarget,
 } from "./domain.ts";
+import { CONFIG_VERSION } from "./legacy.ts";
+import { notifySchema, uniqueWebhooks, type Webhook } from "./notify.ts";
+import { type PROFILE_FIELDS, profilesSchema } from "./profiles.ts";
 
 /** Proxy listeners may use 0: the OS picks a free port (tests, and running next to another proxy). */
 export const PROXY_PORT_MIN = 0;
@@ -388,6 +391,17 @@ export const DEFAULT_ENVIRONMENT: Environment = "development";
 
 export const configSchema = plainObject(
   v.object({
+    version: v.optional(
+      v.pipe(
+        v.literal(
+          CONFIG_VERSION,
+          `expected ${CONFIG_VERSION}, the current config version (1 is the Go gotunnel's shape)`,
+        ),
+        v.description(
+          "The shape this file is written in. Unset: the current one, unless the file has fields only the Go gotunnel's config had.",
+        ),
+      ),
+    ),
     routes: v.optional(
       v.pipe(
         plainObject(
@@ -407,12 +421,20 @@ export const configSchema = plainObject(
       ),
       LAN_DEFAULT,
     ),
+    notify: v.optional(notifySchema),
+    profiles: v.optional(profilesSchema),
   }),
-  "expected an object with routes, proxy, log, observability and lan",
+  "expected an object with routes, proxy, log, observability, lan, notify and profiles",
 );
 
-/** What users write: the input type of the schema, so editors complete and check config files. */
-export type GotunnelConfig = v.InferInput<typeof configSchema>;
+type ConfigInput = v.InferInput<typeof configSchema>;
+/**
+ * What users write: the input type of the schema, so editors complete and check config files. The schema checks a
+ * profile only once it is merged (profiles.ts), so its type here is spelled out: the same fields as the file's own.
+ */
+export type GotunnelConfig = Omit<ConfigInput, "profiles"> & {
+  profiles?: Record<string, Pick<ConfigInput, (typeof PROFILE_FIELDS)[number]>>;
+};
 export type RouteInput = v.InferInput<typeof routeSchema>;
 /** One layer after validation: defaults applied, route names not yet normalized. */
 export type ParsedConfig = v.InferOutput<typeof configSchema>;
@@ -445,6 +467,8 @@ export interface ResolvedConfig {
   observability: ObservabilityConfig & { environment: Environment };
   /** Global LAN sharing. Optional until the loader merges it across layers; unset means LAN_DEFAULT. */
   lan?: boolean;
+  /** Webhooks of every layer, highest first, each receiver once (config/notify.ts). */
+  notify: Webhook[];
 }
 
 /** Identity at runtime; gives `gotunnel.config.ts` type checking and completion. */
@@ -455,7 +479,12 @@ export function defineConfig(config: GotunnelConfig): GotunnelConfig {
 /** Defaults for everything but routes, taken from the schema itself. */
 export function configDefaults(): Omit<ResolvedConfig, "routes"> {
   const { proxy } = v.parse(configSchema, {});
-  return { proxy, log: { ...PROFILES[DEFAULT_ENVIRONMENT].log }, observability: { environment: DEFAULT_ENVIRONMENT } };
+  return {
+    proxy,
+    log: { ...PROFILES[DEFAULT_ENVIRONMENT].log },
+    observability: { environment: DEFAULT_ENVIRONMENT },
+    notify: [],
+  };
 }
 
 /** One problem in one config source. `path` is the field path; `found` is absent when the path says it all. */
@@ -473,6 +502,7 @@ export interface LayerValue {
   observability: Partial<ObservabilityConfig>;
   /** Present only when this layer sets `lan`. */
   lan?: boolean;
+  notify: Webhook[];
 }
 
 /** Validates one raw layer: every type/range problem and every unknown key, all at once. */
@@ -509,6 +539,7 @@ export function validateLayer(raw: unknown, baseDir = process.cwd()): { value?: 
       proxy: given(raw, "proxy", output.proxy),
       log: given(raw, "log", output.log),
       observability: given(raw, "observability", output.observability),
+      notify: uniqueWebhooks(output.notify ?? []),
       ...lan,
     },
   };

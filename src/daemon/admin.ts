@@ -1,5 +1,5 @@
 /**
- * Admin endpoints: health, metrics, version and effective config. The same handler answers on the control socket and
+ * Admin endpoints: health, metrics, version and effective config, and the profiling endpoints (debug.ts). The same handler answers on the control socket and
  * on a loopback TCP port (`proxy.adminPort`, GOTUNNEL_ADMIN_PORT) that Prometheus and Docker HEALTHCHECK can reach.
  * Loopback only: these pages name routes and paths, which are nobody else's business. Documented in docs/control-api.md.
  * The port also answers only a loopback Host (hostRefusal), so a web page cannot read it through DNS rebinding.
@@ -9,6 +9,7 @@ import { buildInfo } from "../core/build-info.ts";
 import { isLoopbackHost } from "../core/local-host.ts";
 import { findPortHolder } from "../platform/port-holder.ts";
 import { EXPOSITION_CONTENT_TYPE, type Family, writeExposition } from "../telemetry/prometheus.ts";
+import { debugResponse } from "./debug.ts";
 import { readiness, readinessHttpStatus } from "./health.ts";
 import type { DaemonService } from "./service.ts";
 
@@ -82,6 +83,7 @@ export async function daemonFamilies(service: DaemonService): Promise<Family[]> 
         })),
       ],
     },
+    ...(service.webhooks?.families() ?? []),
     gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss),
     gauge("process_heap_bytes", "JavaScript heap in use, in bytes.", memory.heapUsed),
     {
@@ -128,14 +130,16 @@ export function startAdminServer(
   port: number,
   ctx: AdminContext,
   warn: (message: string) => void,
+  debugToken: string,
 ): { server: Server<undefined> } | { unavailable: AdminUnavailable } {
   try {
     return {
       server: Bun.serve({
         hostname: ADMIN_HOST,
         port,
-        fetch: async (request) =>
+        fetch: async (request, server) =>
           hostRefusal(request.headers.get("host")) ??
+          (await debugResponse(request, { token: debugToken, server })) ??
           (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
           Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
       }),

@@ -19,6 +19,7 @@ import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts"
 import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
+import { writeDebugToken } from "./debug.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -27,9 +28,16 @@ import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
 import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
 import { loadState, STATE_DIR_MODE, statePath } from "./state.ts";
+import { RouteEvents } from "./webhooks/events.ts";
+import { Notifier } from "./webhooks/notifier.ts";
 
 /** How long in-flight requests get to finish after a stop signal before connections are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * How long the last webhook deliveries (route.down for every route) get at shutdown, counted from when the listeners
+ * have stopped: a receiver that answers gets them, one that is down does not hold the daemon up.
+ */
+const WEBHOOK_FLUSH_MS = 3_000;
 export const LOG_FILE = "daemon.log";
 
 export interface DaemonOptions {
@@ -102,8 +110,28 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // The same rule lan.ts announces by: a `.local` name, shared unless the route or the daemon says lan: false.
     const announces = (route: { name: string; lan?: boolean }) =>
       route.name.endsWith(".local") && (route.lan ?? options.lan ?? true) && gateway.hosts.some(reachesLan);
-    service = new DaemonService({ gateway, table, stateFile, hostsFile, log, announcer, announces, reporter, errors });
+    const webhooks = new Notifier({ log });
+    const events = new RouteEvents({
+      notifier: webhooks,
+      served: () => service?.served() ?? [],
+      urlOf: (route) => gateway.urlOf(route),
+      ca: { path: gateway.ca.certPath, notAfter: gateway.ca.notAfter },
+    });
+    service = new DaemonService({
+      gateway,
+      table,
+      stateFile,
+      hostsFile,
+      log,
+      announcer,
+      announces,
+      reporter,
+      errors,
+      events,
+      webhooks,
+    });
     await service.publish();
+    events.start(service.served());
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -124,12 +152,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         }),
     });
     const adminPort = options.proxy.adminPort ?? DEFAULT_ADMIN_PORT;
-    const adminStart =
-      adminPort === false ? undefined : startAdminServer(adminPort, admin, (message) => log("warn", message));
-    const adminServer = adminStart && "server" in adminStart ? adminStart.server : undefined;
-    // A TCP listener always has a port; `port` is optional in Bun's type only for unix sockets.
-    if (adminServer) service.admin = { port: adminServer.port ?? 0 };
-    else if (adminStart && "unavailable" in adminStart) service.admin = adminStart;
+    service.admin = adminPort === false ? undefined : serveAdmin(adminPort, admin, paths, log);
     const status = service.status();
     log(
       "info",
@@ -138,17 +161,31 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     options.onReady?.(status);
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
-    await adminServer?.stop(true);
+    if (service.admin && "server" in service.admin) await service.admin.server.stop(true);
+    // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
+    events.stop();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
     await reporter.span("daemon shutdown", () => shutdown(running));
     // After the listeners: the last requests' spans are queued and counted by now.
-    await Promise.all([tracing?.shutdown(), metricsExport?.shutdown()]);
+    await Promise.all([tracing?.shutdown(), metricsExport?.shutdown(), webhooks.drained(WEBHOOK_FLUSH_MS)]);
     return signal;
   } finally {
     // The lock first: while it is held, a command may still send REVIVE_SIGNAL, which must find its handler.
     lock?.release();
     revive.close();
   }
+}
+
+/**
+ * The admin port, with a new token for its /debug endpoints (debug.ts) in the runtime dir; or why the port cannot be
+ * bound (a warning, and `gotunnel status` says it: the control socket still answers every admin path).
+ */
+function serveAdmin(port: number, admin: AdminContext, paths: Paths, log: DaemonOptions["log"]) {
+  const debug = writeDebugToken(paths.runtimeDir);
+  const started = startAdminServer(port, admin, (message) => log("warn", message), debug.token);
+  if ("unavailable" in started) return started;
+  // A TCP listener always has a port; `port` is optional in Bun's type only for unix sockets.
+  return { port: started.server.port ?? 0, debugTokenFile: debug.file, server: started.server };
 }
 
 /**

@@ -28,6 +28,7 @@ import { probeTarget } from "./probe.ts";
 import { RequestLog } from "./request-log.ts";
 import { fullName, type RouteTable } from "./routes.ts";
 import { type RouteRecord, saveState } from "./state.ts";
+import type { Notifier } from "./webhooks/notifier.ts";
 
 export interface ServiceOptions {
   gateway: Gateway;
@@ -47,6 +48,10 @@ export interface ServiceOptions {
   /** Failures besides the log (telemetry/report.ts); route changes are its performance spans. Default: none. */
   reporter?: ErrorReporter;
   errors?: ErrorCounts;
+  /** Told of each committed change's served routes before and after (webhooks/events.ts: route.up, route.down). */
+  events?: { routesChanged(before: readonly RouteRecord[], after: readonly RouteRecord[]): void };
+  /** Webhook deliveries, for `gotunnel logs --webhooks` and /metrics. */
+  webhooks?: Notifier;
 }
 
 type Listener = (line: RequestEventLine) => void;
@@ -73,8 +78,14 @@ export class DaemonService {
   readonly requestLog = new RequestLog();
   /** Reports by component and category (telemetry/report.ts countingReporter fills it). */
   readonly errors: ErrorCounts;
-  /** The admin listener's port once it is bound, or why it is not (daemon/admin.ts); absent when turned off. */
-  admin: { port: number } | { unavailable: AdminUnavailable } | undefined;
+  /**
+   * The admin listener's port once it is bound (daemon/admin.ts) and the file holding the token its /debug endpoints
+   * need (daemon/debug.ts), or why it is not bound; absent when turned off.
+   */
+  admin:
+    | { port: number; debugTokenFile: string; server: { stop(force: boolean): Promise<void> } }
+    | { unavailable: AdminUnavailable }
+    | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
   private readonly reporter: ErrorReporter;
@@ -184,6 +195,15 @@ export class DaemonService {
     return removed;
   }
 
+  get webhooks(): Notifier | undefined {
+    return this.options.webhooks;
+  }
+
+  /** The routes the proxy serves now. */
+  served(): RouteRecord[] {
+    return this.table.served();
+  }
+
   /** Scrape-time gauges from the listeners, the upstream client and the certificate store. */
   gauges() {
     return this.options.gateway.gauges();
@@ -196,7 +216,7 @@ export class DaemonService {
     const { gateway } = this.options;
     const table = this.table;
     return Promise.all(
-      table.list().map(async (record) => {
+      table.list().map(async ({ notify: _secrets, ...record }) => {
         const common = { ...record, url: gateway.urlOf(record), requests: this.metrics.requestCount(record.name) };
         const problem = table.problemOf(record.name);
         if (problem) return { ...common, status: "refused" as const, problem };
@@ -224,7 +244,9 @@ export class DaemonService {
       routes: this.table.list().length,
       stateFile: this.options.stateFile,
       ...(this.options.logFile ? { logFile: this.options.logFile } : {}),
-      ...(this.admin && "port" in this.admin ? { admin: { port: this.admin.port } } : {}),
+      ...(this.admin && "port" in this.admin
+        ? { admin: { port: this.admin.port, debugTokenFile: this.admin.debugTokenFile } }
+        : {}),
       ...(this.admin && "unavailable" in this.admin ? { adminUnavailable: this.admin.unavailable } : {}),
     };
   }
@@ -270,6 +292,7 @@ export class DaemonService {
       });
     }
     this.table = candidate;
+    this.options.events?.routesChanged(before.served(), served);
     this.endEmptiedSessions(before);
     if (servedChanged) await this.publish();
     return result;

@@ -4,6 +4,7 @@
  * killed outright, the kernel closes the socket and the daemon does the same.
  */
 import type { ResolvedRoute } from "../config/load.ts";
+import type { Webhook } from "../config/notify.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { ControlClient } from "./control/client.ts";
 import type { AddRoutesRequest, ReadyEvent, RequestEventLine } from "./control/protocol.ts";
@@ -12,8 +13,13 @@ import { nextSignal } from "./signals.ts";
 /**
  * `globalLan` is the config's `lan`: each route is sent with its own `lan`, or that; with neither, none, so the daemon
  * can tell a default from an explicit `lan: true` (only the latter opens the LAN for a name mDNS cannot announce).
+ * `notify` is the config's webhooks: every route it adds carries them, for the daemon to call on its events.
  */
-export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean): AddRoutesRequest["routes"] {
+export function wireRoutes(
+  routes: readonly ResolvedRoute[],
+  globalLan?: boolean,
+  notify: readonly Webhook[] = [],
+): AddRoutesRequest["routes"] {
   return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan, rewriteOrigin }) => ({
     name,
     wildcard,
@@ -23,6 +29,7 @@ export function wireRoutes(routes: readonly ResolvedRoute[], globalLan?: boolean
     preserveHost,
     ...(lan === undefined ? {} : { lan }),
     ...(rewriteOrigin === undefined || rewriteOrigin.length === 0 ? {} : { rewriteOrigin }),
+    ...(notify.length === 0 ? {} : { notify: [...notify] }),
   }));
 }
 

@@ -7,6 +7,7 @@
 import { closeSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
+import { PROFILE_ENV } from "../config/profiles.ts";
 import { configDefaults } from "../config/schema.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { Paths } from "../platform/paths.ts";
@@ -132,9 +133,11 @@ async function spawnDaemon(
     `--environment=${observability.environment}`,
   ];
   const startReport = startReportChannel(paths.stateDir);
+  // The command's profile belongs to its project's file: the daemon reads only the user file, which may not have it.
+  const { [PROFILE_ENV]: _profile, ...env } = process.env;
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: { ...process.env, ...startReport.env },
+    env: { ...env, ...startReport.env },
     stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });

@@ -26,4 +26,5 @@ export const DJANGO: Framework = {
   portArgs: (port) => [`127.0.0.1:${port}`],
   readsPortEnv: false,
   dependencies: [],
+  devCommand: "python3 manage.py runserver",
 };

@@ -19,4 +19,5 @@ export const NEXT: Framework = {
   readsPortEnv: true,
   rewriteOrigin: NEXT_DEV_PATHS,
   dependencies: ["next"],
+  devCommand: "npx next dev",
 };

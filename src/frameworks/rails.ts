@@ -14,4 +14,5 @@ export const RAILS: Framework = {
   portArgs: (port) => ["-p", String(port)],
   readsPortEnv: true,
   dependencies: [],
+  devCommand: "bin/rails server",
 };

@@ -36,6 +36,11 @@ export interface Framework {
   rewriteOrigin?: readonly string[];
   /** Dependency names in package.json that say a project uses it (when the command itself does not show it). */
   dependencies: readonly string[];
+  /**
+   * The command that starts its dev server in a project with no script for it, as `gotunnel init` writes it (a
+   * JavaScript CLI through npx, which finds the project's own copy).
+   */
+  devCommand: string;
 }
 
 /** The value after `flag` (`--port 4000`) or in `--port=4000`; undefined when absent or not a port number. */

@@ -18,6 +18,7 @@ function viteLike(
   matches: Framework["matches"],
   dependencies: string[],
   strictPort: boolean,
+  devCommand: string,
 ): Framework {
   return {
     id,
@@ -27,6 +28,7 @@ function viteLike(
     portArgs: (port) => (strictPort ? ["--port", String(port), "--strictPort"] : ["--port", String(port)]),
     readsPortEnv: false,
     dependencies,
+    devCommand,
   };
 }
 
@@ -35,14 +37,22 @@ const NOT_DEV = new Set(["build", "preview", "optimize"]);
 const isViteDev = (args: readonly string[]) => !NOT_DEV.has(args[0] ?? "");
 
 export const VITE_FRAMEWORKS: readonly Framework[] = [
-  viteLike("vite", "Vite", (program, args) => program === "vite" && isViteDev(args), ["vite"], true),
-  viteLike("astro", "Astro", (program, args) => program === "astro" && args[0] === "dev", ["astro"], false),
+  viteLike("vite", "Vite", (program, args) => program === "vite" && isViteDev(args), ["vite"], true, "npx vite"),
+  viteLike(
+    "astro",
+    "Astro",
+    (program, args) => program === "astro" && args[0] === "dev",
+    ["astro"],
+    false,
+    "npx astro dev",
+  ),
   viteLike(
     "nuxt",
     "Nuxt",
     (program, args) => (program === "nuxt" || program === "nuxi") && args[0] === "dev",
     ["nuxt"],
     false,
+    "npx nuxi dev",
   ),
   viteLike(
     "react-router",
@@ -50,6 +60,7 @@ export const VITE_FRAMEWORKS: readonly Framework[] = [
     (program, args) => program === "react-router" && args[0] === "dev",
     ["@react-router/dev"],
     true,
+    "npx react-router dev",
   ),
   viteLike(
     "remix",
@@ -57,5 +68,6 @@ export const VITE_FRAMEWORKS: readonly Framework[] = [
     (program, args) => program === "remix" && args[0] === "vite:dev",
     ["@remix-run/dev"],
     true,
+    "npx remix vite:dev",
   ),
 ];

@@ -19,6 +19,7 @@ export const ANGULAR: Framework = {
   portArgs: (port, names) => ["--port", String(port), ...allowedHostsArgs(names)],
   readsPortEnv: false,
   dependencies: ["@angular/cli"],
+  devCommand: "npx ng serve",
 };
 
 export const WEBPACK: Framework = {
@@ -30,4 +31,5 @@ export const WEBPACK: Framework = {
   portArgs: (port, names) => ["--port", String(port), ...allowedHostsArgs(names)],
   readsPortEnv: false,
   dependencies: ["webpack-dev-server"],
+  devCommand: "npx webpack serve",
 };

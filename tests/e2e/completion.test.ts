@@ -52,6 +52,9 @@ afterAll(() => scope.dispose());
 
 const ROUTES = ["alpha.local", "beta.test"];
 const COMMANDS_ST = ["start", "status", "stop", "stop-all"];
+const COMMANDS_C = ["ca", "completion", "config"];
+/** `--profile` is a global flag: every command that reads the config takes it, next to the port flags. */
+const PROFILE_AND_PORTS = ["--profile", "--proxy-http-port", "--proxy-https-port"];
 
 async function shellOutput(argv: string[]): Promise<string[]> {
   const result = await run(argv, { cwd: home, env, timeoutMs: 20_000 });
@@ -81,6 +84,12 @@ describe.skipIf(bash.skip)(bash.title("bash"), () => {
     expect(await complete("gotunnel", "ca", "")).toEqual(["rotate"]);
     expect(await complete("gotunnel", "start", "--d")).toEqual(["--debug", "--domain"]);
     expect(await complete("gotunnel", "ca", "rotate", "--")).toEqual(["--allow-suffix", "--help", "--json"]);
+    expect(await complete("gotunnel", "c")).toEqual(COMMANDS_C);
+    expect(await complete("gotunnel", "config", "")).toEqual(["migrate", "show"]);
+    expect(await complete("gotunnel", "init", "--")).toEqual(["--force", "--help", "--json", "--name"]);
+    expect(await complete("gotunnel", "logs", "--w")).toEqual(["--webhooks"]);
+    expect(await complete("gotunnel", "up", "--pro")).toEqual(PROFILE_AND_PORTS);
+    expect(await complete("gotunnel", "config", "show", "--pro")).toEqual(PROFILE_AND_PORTS);
   });
 
   test("flag values, after a space or an =", async () => {
@@ -140,6 +149,10 @@ zpty -d shell
     expect(await complete("gotunnel st")).toEqual(COMMANDS_ST);
     expect(await complete("gotunnel doctor ")).toEqual(["routes", "setup", "trust"]);
     expect(await complete("gotunnel start --d")).toEqual(["--debug", "--domain"]);
+    expect(await complete("gotunnel c")).toEqual(COMMANDS_C);
+    expect(await complete("gotunnel config ")).toEqual(["migrate", "show"]);
+    expect(await complete("gotunnel logs --w")).toEqual(["--webhooks"]);
+    expect(await complete("gotunnel up --pro")).toEqual(PROFILE_AND_PORTS);
   });
 
   test("flag values and route names", async () => {
@@ -166,6 +179,10 @@ describe.skipIf(fish.skip)(fish.title("fish"), () => {
     expect(await complete("gotunnel st")).toEqual(COMMANDS_ST);
     expect(await complete("gotunnel ca ")).toEqual(["rotate"]);
     expect(await complete("gotunnel start --d")).toEqual(["--debug", "--domain"]);
+    expect(await complete("gotunnel c")).toEqual(COMMANDS_C);
+    expect(await complete("gotunnel config ")).toEqual(["migrate", "show"]);
+    expect(await complete("gotunnel logs --w")).toEqual(["--webhooks"]);
+    expect(await complete("gotunnel up --pro")).toEqual(PROFILE_AND_PORTS);
   });
 
   test("flag values and route names", async () => {

@@ -112,7 +112,7 @@ describe("invalid values → E_CONFIG_INVALID naming file, field path, found val
   test("an unknown key typo in JSON gets a suggestion", async () => {
     const { error, dir } = await failure({ "gotunnel.config.json": '{ "route": { "a": 1 } }' });
     expect(error.message).toContain(
-      `${join(dir, "gotunnel.config.json")}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log`,
+      `${join(dir, "gotunnel.config.json")}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log`,
     );
   });
 

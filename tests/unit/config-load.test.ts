@@ -96,9 +96,11 @@ describe("every supported format loads", () => {
         proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
         log: { format: "text", level: "info" },
         observability: { environment: "development" },
+        notify: [],
       },
       files: [],
       projectDir: dir,
+      warnings: [],
     });
   });
 });

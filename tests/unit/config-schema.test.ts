@@ -30,11 +30,13 @@ describe("resolveConfig: valid input", () => {
       proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
       log: { format: "text", level: "info" },
       observability: { environment: "development" },
+      notify: [],
     });
     expect(configDefaults()).toEqual({
       proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
       log: { format: "text", level: "info" },
       observability: { environment: "development" },
+      notify: [],
     });
   });
 
@@ -156,8 +158,11 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       'routes["api.myapp.local"].target: the URL has a path "/api"; a target is scheme://host:port only, e.g. "http://127.0.0.1:8080" (found "http://127.0.0.1:8080/api")',
     ],
     [{ routes: [] }, 'routes: expected an object of route names, e.g. { "myapp.local": 3000 } (found [])'],
-    [[], "(top level): expected an object with routes, proxy, log, observability and lan (found [])"],
-    ["routes", '(top level): expected an object with routes, proxy, log, observability and lan (found "routes")'],
+    [[], "(top level): expected an object with routes, proxy, log, observability, lan, notify and profiles (found [])"],
+    [
+      "routes",
+      '(top level): expected an object with routes, proxy, log, observability, lan, notify and profiles (found "routes")',
+    ],
   ])("%j", (input, line) => {
     expect(problems(invalid(input))).toEqual([expect.stringContaining(`${SOURCE}: ${line}`)]);
   });
@@ -169,7 +174,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     expect(lines).toEqual([
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
-      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: routes, proxy, log, observability, lan`,
+      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log, observability, lan, notify, profiles`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
       `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
     ]);
@@ -234,14 +239,23 @@ describe("defineConfig", () => {
       },
       proxy: { httpPort: 0, httpsPort: 8443, host: "0.0.0.0" },
       log: { format: "json", level: "debug" },
+      version: 2,
+      notify: [{ url: "https://hooks.example.com/x", secret: "0123456789abcdef", events: ["route.up"] }],
+      profiles: { demo: { routes: { a: { target: 3001 }, d: 4000 }, lan: false } },
     };
+    // @ts-expect-error a profile's routes are checked like the file's
+    const badProfile: GotunnelConfig = { profiles: { demo: { routes: { a: { target: true } } } } };
+    // @ts-expect-error webhook events are the documented names
+    const badEvent: GotunnelConfig = { notify: [{ url: "https://x", secret: "0123456789abcdef", events: ["up"] }] };
     // @ts-expect-error log.format must be "text" or "json"
     const badFormat: GotunnelConfig = { log: { format: "xml" } };
     // @ts-expect-error a route target cannot be a boolean
     const badTarget: GotunnelConfig = { routes: { a: { target: true } } };
     // @ts-expect-error proxy ports are numbers
     const badPort: GotunnelConfig = { proxy: { httpPort: "80" } };
-    expect([ok, badFormat, badTarget, badPort].map((config) => typeof config)).toEqual([
+    expect([ok, badFormat, badTarget, badPort, badProfile, badEvent].map((config) => typeof config)).toEqual([
+      "object",
+      "object",
       "object",
       "object",
       "object",

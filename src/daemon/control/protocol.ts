@@ -3,6 +3,7 @@
  * server to validate what arrives and by the client to validate what comes back. Documented in docs/control-api.md.
  */
 import * as v from "valibot";
+import { WEBHOOK_EVENTS } from "../../config/notify.ts";
 
 /** Bumped when a change would break an older CLI talking to a newer daemon (or the reverse). */
 export const PROTOCOL_VERSION = 1;
@@ -22,6 +23,13 @@ export const targetSchema = v.object({
   origin: v.string(),
 });
 
+/** A webhook of the config that added a route (config/notify.ts validated it; docs/webhooks.md). */
+export const webhookSchema = v.object({
+  url: v.string(),
+  secret: v.string(),
+  events: v.array(v.picklist(WEBHOOK_EVENTS)),
+});
+
 /** A route as the daemon keeps and persists it. */
 export const routeRecordSchema = v.object({
   name: v.string(),
@@ -37,6 +45,8 @@ export const routeRecordSchema = v.object({
   lan: v.optional(v.boolean()),
   /** Path prefixes where a same-origin request's Origin becomes the target's origin (proxy/headers.ts). */
   rewriteOrigin: v.optional(v.array(v.string())),
+  /** Webhooks for this route's events; persisted with it (the state file is the user's alone, 0600). */
+  notify: v.optional(v.array(webhookSchema)),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
@@ -59,8 +69,9 @@ export const removeRoutesRequestSchema = v.union([
 ]);
 export type RemoveRoutesRequest = v.InferOutput<typeof removeRoutesRequestSchema>;
 
+/** `gotunnel list`: a route without its webhooks, whose secrets are nobody's business on a terminal. */
 export const routeInfoSchema = v.object({
-  ...routeRecordSchema.entries,
+  ...v.omit(routeRecordSchema, ["notify"]).entries,
   url: v.string(),
   requests: v.number(),
   /** `refused`: restored from the state file but not served (`problem` says why and how to fix or remove it). */
@@ -88,7 +99,7 @@ export const statusResponseSchema = v.object({
   stateFile: v.string(),
   logFile: v.optional(v.string()),
   /** The loopback admin listener (health, metrics); absent when its port could not be bound (the daemon serves on without it). */
-  admin: v.optional(v.object({ port: v.number() })),
+  admin: v.optional(v.object({ port: v.number(), debugTokenFile: v.optional(v.string()) })),
   /** Why the admin port is not served (in use, e.g. by another user's daemon), and what to set instead. */
   adminUnavailable: v.optional(v.object({ port: v.number(), message: v.string(), hint: v.string() })),
 });
@@ -149,6 +160,31 @@ export type LogLine = v.InferOutput<typeof logLineSchema>;
 
 /** `GET /v1/logs?follow=1`: lines a slow reader missed (the daemon never waits for it), sent before the next one. */
 export const logsDroppedSchema = v.object({ event: v.literal("dropped"), count: v.number() });
+
+/** One webhook delivery's outcome (daemon/webhooks/queue.ts DeliveryRecord), for `gotunnel logs --webhooks`. */
+export const deliveryRecordSchema = v.object({
+  time: v.string(),
+  id: v.string(),
+  event: v.picklist(WEBHOOK_EVENTS),
+  url: v.string(),
+  attempt: v.number(),
+  outcome: v.picklist(["delivered", "retrying", "failed", "dropped"]),
+  status: v.optional(v.number()),
+  error: v.optional(v.string()),
+  retryInMs: v.optional(v.number()),
+});
+export type DeliveryLine = v.InferOutput<typeof deliveryRecordSchema>;
+
+/** `GET /v1/webhooks?limit=N`: the last deliveries, oldest first, and the queue's counters. */
+export const webhooksResponseSchema = v.object({
+  deliveries: v.array(deliveryRecordSchema),
+  queued: v.number(),
+  delivered: v.number(),
+  retried: v.number(),
+  failed: v.number(),
+  dropped: v.number(),
+});
+export type WebhooksResponse = v.InferOutput<typeof webhooksResponseSchema>;
 
 export const removeRoutesResponseSchema = v.object({ removed: v.array(v.string()) });
 export const okResponseSchema = v.object({ ok: v.literal(true) });

@@ -8,8 +8,10 @@ import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
 import { withOwnedDir } from "../../platform/safe-fs.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
+import { debugResponse } from "../debug.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
+import { DELIVERY_LOG_CAPACITY } from "../webhooks/notifier.ts";
 import { LineBatcher } from "./batch.ts";
 import {
   addRoutesRequestSchema,
@@ -19,6 +21,7 @@ import {
   type RequestEventLine,
   removeRoutesRequestSchema,
   type SessionEndedLine,
+  type WebhooksResponse,
 } from "./protocol.ts";
 
 export const SOCKET_FILE = "control.sock";
@@ -115,7 +118,10 @@ export function startControlServer(options: ControlServerOptions): Server<undefi
     const umask = process.umask(SOCKET_UMASK);
     let server: Server<undefined>;
     try {
-      server = Bun.serve({ unix: options.path, fetch: (request) => handle(request, options).catch(errorResponse) });
+      server = Bun.serve({
+        unix: options.path,
+        fetch: (request, bun) => handle(request, options, bun).catch(errorResponse),
+      });
     } finally {
       process.umask(umask);
     }
@@ -124,13 +130,16 @@ export function startControlServer(options: ControlServerOptions): Server<undefi
   });
 }
 
-async function handle(request: Request, options: ControlServerOptions): Promise<Response> {
+async function handle(request: Request, options: ControlServerOptions, server: Server<undefined>): Promise<Response> {
   const { service } = options;
   const { pathname } = new URL(request.url);
   const key = `${request.method} ${pathname}`;
   // Status always answers, so an older or newer client can still say which versions disagree.
   if (key === "GET /v1/status") return json(service.status());
-  // Admin paths are unversioned too: probes and scrapers send no protocol header.
+  // Admin paths are unversioned too: probes and scrapers send no protocol header. Only the owner can open the socket,
+  // so the profiling endpoints need no token here.
+  const debug = await debugResponse(request, { server });
+  if (debug) return debug;
   const admin = await adminResponse(request.method, pathname, options.admin);
   if (admin) return admin;
   const version = request.headers.get(PROTOCOL_HEADER);
@@ -149,6 +158,8 @@ async function handle(request: Request, options: ControlServerOptions): Promise<
       return openSession(request, service);
     case "GET /v1/logs":
       return streamLogs(request, service);
+    case "GET /v1/webhooks":
+      return json(webhookLog(service, new URL(request.url).searchParams.get("limit")));
     case "POST /v1/shutdown":
       // After this answer is written: shutdown cuts every control connection.
       setTimeout(options.onShutdown, 0);
@@ -203,6 +214,14 @@ function limitParam(value: string | null): number {
     throw new GotunnelError("E_USAGE", `invalid control request at limit: expected a positive integer, got ${value}`);
   }
   return Math.min(Number(value), REQUEST_LOG_CAPACITY);
+}
+
+/** `gotunnel logs --webhooks`: the last deliveries' outcomes and the queue's counters. */
+function webhookLog(service: DaemonService, limit: string | null): WebhooksResponse {
+  const webhooks = service.webhooks;
+  if (!webhooks) return { deliveries: [], queued: 0, delivered: 0, retried: 0, failed: 0, dropped: 0 };
+  const count = limit === null ? DELIVERY_LOG_CAPACITY : Math.min(limitParam(limit), DELIVERY_LOG_CAPACITY);
+  return { deliveries: webhooks.deliveries(count), ...webhooks.stats() };
 }
 
 /**

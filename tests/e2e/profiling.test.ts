@@ -1,0 +1,151 @@
+/**
+ * The profiling endpoints of the compiled daemon: /debug/heap is a V8 heap snapshot (JSON in the shape Chrome
+ * DevTools' Memory tab reads, holding the daemon's own strings), /debug/profile?seconds=N a non-empty .cpuprofile
+ * taken while real requests go through the proxy. On the admin port both need the token only the user can read; on
+ * the control socket none, and a profile longer than Bun's 10 s idle timeout still arrives whole.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+
+const scope = new E2EScope();
+afterAll(() => scope.dispose());
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; edge_fields: string[] }; node_count: number; edge_count: number };
+  nodes: number[];
+  edges: number[];
+  strings: string[];
+}
+
+async function daemon() {
+  requireBinary();
+  const route = await startEchoRoute(scope, "prof", {});
+  const status = JSON.parse((await runGotunnel(["status", "--json"], { cwd: route.home, home: route.home })).stdout);
+  const admin = `http://127.0.0.1:${status.admin.port}`;
+  const tokenFile = status.admin.debugTokenFile as string;
+  const token = readFileSync(tokenFile, "utf8").trim();
+  const socket = join(route.home, "run", "control.sock");
+  return { ...route, admin, tokenFile, token, socket, auth: { authorization: `Bearer ${token}` } };
+}
+
+/** Requests through the proxy by name (SNI and Host), until `stop` is set: the daemon's JavaScript has work. */
+function traffic(url: string, ca: string) {
+  const { hostname, port } = new URL(url);
+  let stop = false;
+  const pem = readFileSync(ca, "utf8");
+  const loop = async () => {
+    while (!stop) {
+      const response = await fetch(`https://127.0.0.1:${port}/load`, {
+        headers: { host: `${hostname}:${port}` },
+        tls: { ca: pem, serverName: hostname },
+      } as RequestInit);
+      await response.text();
+    }
+  };
+  const loops = Promise.all(Array.from({ length: 4 }, loop));
+  return async () => {
+    stop = true;
+    await loops;
+  };
+}
+
+function checkProfile(profile: CpuProfile): void {
+  const ids = new Set(profile.nodes.map((node) => node.id));
+  expect(profile.nodes.length).toBeGreaterThan(1);
+  expect(profile.nodes[0]?.callFrame.functionName).toBe("(root)");
+  expect(profile.samples.length).toBeGreaterThan(0);
+  expect(profile.timeDeltas).toHaveLength(profile.samples.length);
+  expect(profile.samples.every((id) => ids.has(id))).toBe(true);
+  expect(profile.endTime).toBeGreaterThanOrEqual(profile.startTime);
+}
+
+describe("profiling endpoints", () => {
+  test("/debug/heap: a V8 heap snapshot of the daemon, with the token on the admin port and without on the socket", async () => {
+    const { admin, auth, token, tokenFile, socket } = await daemon();
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+
+    const refused = await fetch(`${admin}/debug/heap`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="gotunnel"');
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("debug-token");
+    const wrong = await fetch(`${admin}/debug/heap`, { headers: { authorization: `Bearer ${"0".repeat(64)}` } });
+    expect(wrong.status).toBe(401);
+
+    const response = await fetch(`${admin}/debug/heap`, { headers: auth });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="gotunnel-\d+-.+\.heapsnapshot"$/,
+    );
+    const heap = (await response.json()) as HeapSnapshot;
+    const { meta, node_count, edge_count } = heap.snapshot;
+    expect(heap.nodes).toHaveLength(node_count * meta.node_fields.length);
+    expect(heap.edges).toHaveLength(edge_count * meta.edge_fields.length);
+    // It is the daemon's heap: the route's name is among its strings.
+    expect(heap.strings).toContain("prof.local");
+
+    const file = join(scope.dir("heap"), "daemon.heapsnapshot");
+    const viaSocket = await run(["curl", "-sS", "--unix-socket", socket, "-o", file, "http://localhost/debug/heap"]);
+    expect(viaSocket.exitCode).toBe(0);
+    expect((JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot).snapshot.node_count).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("/debug/profile: a non-empty .cpuprofile under load; one at a time; seconds bounded", async () => {
+    const { admin, auth, url, ca } = await daemon();
+    const stop = traffic(url, ca);
+    const pending = fetch(`${admin}/debug/profile?seconds=2`, { headers: auth });
+    await Bun.sleep(300);
+    const busy = await fetch(`${admin}/debug/profile?seconds=1`, { headers: auth });
+    expect(busy.status).toBe(409);
+    expect(((await busy.json()) as { error: { code: string } }).error.code).toBe("E_BUSY");
+    const response = await pending;
+    await stop();
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toMatch(/\.cpuprofile"$/);
+    checkProfile((await response.json()) as CpuProfile);
+
+    for (const seconds of ["0", "61", "1.5", "ten"]) {
+      const bad = await fetch(`${admin}/debug/profile?seconds=${seconds}`, { headers: auth });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toBe(
+        "seconds must be a whole number from 1 to 60 (default 10)",
+      );
+    }
+    expect((await fetch(`${admin}/debug/profile?seconds=1`)).status).toBe(401);
+    const rebound = await fetch(`${admin}/debug/profile?seconds=1`, { headers: { ...auth, host: "evil.example" } });
+    expect(rebound.status).toBe(403);
+  }, 60_000);
+
+  test("on the control socket a 12 s profile (past Bun's 10 s idle timeout) arrives whole and parses", async () => {
+    const { socket, url, ca } = await daemon();
+    const file = join(scope.dir("cpu"), "daemon.cpuprofile");
+    const stop = traffic(url, ca);
+    const result = await run(
+      [
+        "curl",
+        "-sS",
+        "--unix-socket",
+        socket,
+        "-o",
+        file,
+        "-w",
+        "%{http_code}",
+        "http://localhost/debug/profile?seconds=12",
+      ],
+      { timeoutMs: 40_000 },
+    );
+    await stop();
+    expect(result.stdout).toBe("200");
+    checkProfile(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
+  }, 60_000);
+});
