@@ -34,6 +34,13 @@ export const globalArgs = {
   },
 } as const satisfies ArgsDef;
 
+const { profile: _projectsOnly, ...daemonGlobalArgs } = globalArgs;
+/**
+ * The global flags of commands that read the config as the daemon does, from the user file only (`service install`,
+ * `doctor`): a profile belongs to a project's file, and the daemon never takes one (daemon/spawn.ts).
+ */
+export const daemonArgs = daemonGlobalArgs;
+
 export const jsonArg = {
   json: { type: "boolean", description: "Machine-readable JSON output" },
 } as const satisfies ArgsDef;
@@ -96,6 +103,11 @@ export function overridesFrom(flags: GlobalFlags & { config?: string }): ConfigO
     overrides.observability = { environment: environment as Environment };
   }
   return overrides;
+}
+
+/** The config as the daemon reads it: a GOTUNNEL_PROFILE exported for a project is no profile of the user file. */
+export function daemonOverrides(flags: Omit<GlobalFlags, "profile">): ConfigOverrides {
+  return { ...overridesFrom(flags), profile: false };
 }
 
 /** `up` and `run` need at least one route; `alternative` is the command-specific way out. */

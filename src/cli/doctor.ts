@@ -2,7 +2,7 @@
 import { GotunnelError } from "../core/errors.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
-import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { daemonArgs, daemonOverrides, jsonArg } from "./args.ts";
 import { command } from "./command.ts";
 import { info, printJson, printPairs, printRouteCheck, success, warn } from "./output.ts";
 
@@ -71,10 +71,10 @@ const setup = command({
     description: "What is set up for a rootless gotunnel, and the one command that fixes each gap",
     examples: [["gotunnel doctor setup"], ["gotunnel doctor setup --json"]],
   },
-  args: { ...globalArgs, ...jsonArg },
+  args: { ...daemonArgs, ...jsonArg },
   async run({ args }) {
     const { setupChecks } = await import("../daemon/setup-report.ts");
-    const checks = await setupChecks(overridesFrom(args));
+    const checks = await setupChecks(daemonOverrides(args));
     if (args.json) return printJson({ checks });
     printPairs(
       checks.map((check) => [
@@ -99,7 +99,7 @@ export default command({
     ],
   },
   // The default subcommand's flags, so `gotunnel doctor --json` passes the unknown-flag check (cli/flags.ts).
-  args: { ...globalArgs, ...jsonArg },
+  args: { ...daemonArgs, ...jsonArg },
   subCommands: { setup, trust, routes },
   default: "setup",
 });

@@ -6,7 +6,7 @@ import { selfCommand } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { formatCommand } from "../platform/runner.ts";
 import { loginService, serviceContext, serviceSpec } from "../platform/service/index.ts";
-import { globalArgs, jsonArg, overridesFrom } from "./args.ts";
+import { daemonArgs, daemonOverrides, jsonArg } from "./args.ts";
 import { command } from "./command.ts";
 import { info, printJson, printPairs, success, warn } from "./output.ts";
 
@@ -40,10 +40,10 @@ const install = command({
       ["gotunnel service install --proxy-https-port 8443 --proxy-http-port 8080", "no privileged ports, no sudo"],
     ],
   },
-  args: { ...globalArgs, ...jsonArg },
+  args: { ...daemonArgs, ...jsonArg },
   async run({ args }) {
     const { paths, context, service } = here();
-    const { config } = await loadConfig({ cwd: paths.stateDir, overrides: overridesFrom(args) });
+    const { config } = await loadConfig({ cwd: paths.stateDir, overrides: daemonOverrides(args) });
     const ports = { https: config.proxy.httpsPort, http: config.proxy.httpPort };
     const flags = [`--proxy-https-port=${ports.https}`, `--proxy-http-port=${ports.http}`];
     const spec = serviceSpec({ command: selfCommand(), flags, env: process.env, stateDir: paths.stateDir });

@@ -1,7 +1,7 @@
 /**
  * The config tools on the compiled binary: `gotunnel init` in a Vite app (then `up` serves it by name, a real Vite),
  * a Next app and a plain directory, and its refusal to overwrite; profiles chosen by `--profile` and by
- * GOTUNNEL_PROFILE with real upstreams, and an unknown one; `config migrate` of the Go gotunnel's config in JSON,
+ * GOTUNNEL_PROFILE with real upstreams, an unknown one, and doctor, which reads only the user file; `config migrate` of the Go gotunnel's config in JSON,
  * YAML and TOML (rewritten atomically with a backup, then read without a warning) and the edits it prints for TS.
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -156,6 +156,18 @@ describe("profiles", () => {
     const down = await gotunnel(["down"], dir, home, { GOTUNNEL_PROFILE: "staging" });
     expect(down.exitCode).toBe(0);
   }, 60_000);
+
+  test("doctor reads the config as the daemon does: a project's GOTUNNEL_PROFILE does not stop it, --profile is no flag of it", async () => {
+    const config = { routes: { "app.local": 3000 }, profiles: { demo: { lan: false } } };
+    const dir = scope.project({ "gotunnel.config.json": JSON.stringify(config) });
+    const doctor = await gotunnel(["doctor", "--json"], dir, scope.dir("home"), { GOTUNNEL_PROFILE: "demo" });
+    expect(doctor.exitCode).toBe(0);
+    const { checks } = JSON.parse(doctor.stdout) as { checks: { name: string }[] };
+    expect(checks.map((check) => check.name)).toContain("daemon");
+    const flag = await gotunnel(["doctor", "--profile=demo"], dir);
+    expect(flag.exitCode).toBe(2);
+    expect(flag.stderr).toContain("unknown flag --profile for `gotunnel doctor`");
+  });
 });
 
 const GO_CONFIG = {

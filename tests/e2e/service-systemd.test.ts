@@ -107,7 +107,13 @@ describe.skipIf(can.skip)(can.title("gotunnel service under a real systemd user 
   });
 
   test("install writes a unit systemd accepts, and its daemon runs as nobody on 443 and 80", async () => {
-    const report = await json("service", "install");
+    // A profile exported for a project is none of the user file's: install reads the config as its daemon will.
+    const installed = await manager.asUser([binary, "service", "install", "--json"], {
+      ...env,
+      GOTUNNEL_PROFILE: "demo",
+    });
+    expect(installed.exitCode).toBe(0);
+    const report = JSON.parse(installed.stdout);
     expect(report).toMatchObject({
       kind: "systemd user unit",
       file: unit(),
@@ -135,6 +141,7 @@ describe.skipIf(can.skip)(can.title("gotunnel service under a real systemd user 
       `path=${binary} ; argv[]=${binary} daemon --proxy-https-port=443 --proxy-http-port=80 ;`,
     );
     expect(shown.stdout).toContain("UnitFileState=enabled");
+    expect(readFileSync(unit(), "utf8")).not.toContain("GOTUNNEL_PROFILE");
   }, 60_000);
 
   test("a route added by any command is served by the service's daemon over https on 443", async () => {
