@@ -60,6 +60,12 @@ export interface ProxyServerOptions {
   tracing?: RequestTracing;
   /** How long clients may idle; absent: forever (the daemon passes the config's, see ClientTimeouts). */
   timeouts?: ClientTimeouts;
+  /**
+   * Offer h2 next to http/1.1 by ALPN on the HTTPS listener (RFC 9113 §3.2); absent or false: HTTP/1.1 only. The
+   * plain-HTTP listener never speaks h2: browsers use h2 over TLS only, and h2c would serve just the curl/h2load
+   * "prior knowledge" case, whose requests to an HTTPS route are redirects anyway.
+   */
+  http2?: boolean;
 }
 
 /**
@@ -290,6 +296,9 @@ export class ProxyServer {
         port,
         reusePort: true,
         tls,
+        // Bun strips the connection-specific fields (Connection, Keep-Alive, Transfer-Encoding, Upgrade) from h2
+        // responses (RFC 9113 §8.2.2), so our `Connection: close` answers are harmless there; stop() sends GOAWAY.
+        http2: proto === "https" && this.options.http2 === true,
         // Bun's idle timer closes a connection idle between requests, but it also runs, without being reset by
         // traffic, while a request is served: handle() turns it off for each forwarded request and back on when the
         // response is over, so a stream (SSE, long polls, slow builds) is never cut (DESIGN.md). 0: never.
