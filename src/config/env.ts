@@ -25,6 +25,8 @@ export const ENV_FIELDS = {
  * `lan`, a top-level field, so it is not in ENV_FIELDS.
  */
 export const LAN_ENV = "GOTUNNEL_LAN";
+/** `proxy.http2`; also how a command hands its resolved choice to the daemon it starts (daemon/spawn.ts). */
+export const HTTP2_ENV = "GOTUNNEL_HTTP2";
 /** Path of a config file to load instead of discovering one (same as `--config`). */
 export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 /** `DEBUG=1` turns on debug logging, as in the Go tool. */

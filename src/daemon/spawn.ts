@@ -6,6 +6,7 @@
  */
 import { closeSync } from "node:fs";
 import { join } from "node:path";
+import { HTTP2_ENV } from "../config/env.ts";
 import type { ResolvedConfig } from "../config/load.ts";
 import { configDefaults } from "../config/schema.ts";
 import { GotunnelError } from "../core/errors.ts";
@@ -115,7 +116,7 @@ async function spawnDaemon(
   const startReport = startReportChannel(paths.stateDir);
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: { ...process.env, ...startReport.env },
+    env: { ...process.env, ...startReport.env, ...http2Env(proxy.http2) },
     stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });
@@ -139,6 +140,14 @@ async function spawnDaemon(
   throw new GotunnelError("E_DAEMON", `the gotunnel daemon did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s`, {
     hint: `see its log: ${logPath(paths)}`,
   });
+}
+
+/**
+ * The daemon loads its own config (user file and environment, from the state dir), so a project file's
+ * `proxy.http2` would not reach it: the command that starts it passes its resolved choice on, as it does the ports.
+ */
+function http2Env(http2: boolean | undefined): Record<string, string> {
+  return http2 === undefined ? {} : { [HTTP2_ENV]: http2 ? "1" : "0" };
 }
 
 /** The daemon's reported error (start-report.ts), else a pointer to its log. */

@@ -460,27 +460,25 @@ describe.skipIf(h2load.skip)(h2load.title("h2load"), () => {
 });
 
 describe("proxy.http2: false", () => {
-  test("GOTUNNEL_HTTP2=0, or http2: false in the daemon's user config: curl --http2 gets HTTP/1.1", async () => {
-    const fromEnv = scope.dir("home-env");
-    const fromFile = scope.dir("home-file");
+  test.each([
+    ["GOTUNNEL_HTTP2=0", { GOTUNNEL_HTTP2: "0" }, {}, {}],
+    ["the daemon's user file", {}, { proxy: { http2: false } }, {}],
+    ["the project file of the command that starts the daemon", {}, {}, { proxy: { http2: false } }],
+  ])("%s: curl --http2 gets HTTP/1.1", async (_, env, userFile, projectFile) => {
+    const home = scope.dir("home-off");
     // The daemon's user file: <GOTUNNEL_HOME>/config/ when GOTUNNEL_HOME is set (src/platform/paths.ts).
-    mkdirSync(join(fromFile, "config"), { recursive: true });
-    writeFileSync(join(fromFile, "config", "config.json"), JSON.stringify({ proxy: { http2: false } }));
-    for (const [who, env] of [[fromEnv, { GOTUNNEL_HTTP2: "0" }] as const, [fromFile, {}] as const]) {
-      const dir = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "myapp.local": echo.port } }) });
-      const off = await scope.start(["up", "--proxy-https-port", "0", "--proxy-http-port", "0"], {
-        cwd: dir,
-        home: who,
-        env,
-      });
-      const response = await curl(`https://myapp.local:${off.httpsPort}/text`, {
-        ca: off.caPath,
-        args: ["--http2", "-w", "%{stderr}[version %{http_version}]"],
-      });
-      expect(response.stdout).toBe("hello from upstream");
-      expect(response.stderr).toEndWith("[version 1.1]");
-    }
-  }, 60_000);
+    mkdirSync(join(home, "config"), { recursive: true });
+    writeFileSync(join(home, "config", "config.json"), JSON.stringify(userFile));
+    const project = { ...projectFile, routes: { "myapp.local": echo.port } };
+    const dir = scope.project({ "gotunnel.config.json": JSON.stringify(project) });
+    const off = await scope.start(["up", "--proxy-https-port", "0", "--proxy-http-port", "0"], { cwd: dir, home, env });
+    const response = await curl(`https://myapp.local:${off.httpsPort}/text`, {
+      ca: off.caPath,
+      args: ["--http2", "-w", "%{stderr}[version %{http_version}]"],
+    });
+    expect(response.stdout).toBe("hello from upstream");
+    expect(response.stderr).toEndWith("[version 1.1]");
+  });
 
   test("GOTUNNEL_HTTP2=maybe is a config error naming the variable and what is valid", async () => {
     const dir = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "myapp.local": echo.port } }) });
