@@ -260,6 +260,9 @@ export class ProxyServer {
    * stops or the bound runs out: clients reconnect, and reusePort spreads new connections over both listeners, so
    * they converge on the new one. stop() is not awaited: it resolves only when every WebSocket and streamed response
    * on the old listener has ended, which an open HMR socket or SSE stream would postpone indefinitely.
+   * `Connection: close` means nothing to an h2 client (Bun drops the field): its connection keeps the old listener
+   * busy until the bound, and then stop() sends it GOAWAY naming the last stream taken; the client sends later
+   * requests on a new connection (RFC 9113 §6.8), and its in-flight streams finish.
    */
   private async retire(old: Server<BridgeData>): Promise<void> {
     this.draining.set(old, 0);
