@@ -1,40 +1,28 @@
 /**
  * HTTP/2 to clients, through the compiled daemon (issue 16): the HTTPS listener offers h2 and http/1.1 by ALPN, and
- * everything behaves as over HTTP/1.1. Routing by `:authority`, many Set-Cookie fields kept apart, no
- * connection-specific field in any h2 answer (RFC 9113 §8.2.2), bodies streamed both ways, SSE and long polls past
- * the keep-alive timeout, idle connections ended by GOAWAY, 408 and 499 per stream with the connection still
- * serving, a listener swap that ends old connections with GOAWAY, WebSockets over HTTP/1.1 on the same port (no
- * RFC 8441), h2load at 50 connections × 10 streams. `proxy.http2: false` and the plain-HTTP listener speak HTTP/1.1.
+ * forwarding behaves as over HTTP/1.1. Routing by `:authority`, many Set-Cookie fields kept apart, no
+ * connection-specific field in any h2 answer (RFC 9113 §8.2.2), HEAD and 304, trailers, bodies streamed both ways,
+ * the request log, WebSockets over HTTP/1.1 on the same port (no RFC 8441), h2load at 50 connections × 10 streams.
+ * `proxy.http2: false` and the plain-HTTP listener speak HTTP/1.1. Timeouts, cancelled streams and the listener
+ * swap over h2 are in http2-streams.test.ts, real browsers in http2-browsers.test.ts.
  *
  * Each h2 assertion also checks that h2 was negotiated: without it, curl falls back to HTTP/1.1 silently.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  curl,
-  E2EScope,
-  type Gotunnel,
-  headerValues,
-  LineCollector,
-  requireBinary,
-  run,
-  runGotunnel,
-  until,
-} from "../helpers/e2e.ts";
+import { curl, E2EScope, type Gotunnel, headerValues, requireBinary, run, runGotunnel, until } from "../helpers/e2e.ts";
 import {
   CONNECTION_SPECIFIC,
   connectH2,
   connectionSpecific,
+  curlOver,
   type H2Connection,
   h2Request,
-  NGHTTP2_CANCEL,
   PROTOCOL_ERROR,
   rawH2Request,
   SETTINGS_ENABLE_CONNECT_PROTOCOL,
 } from "../helpers/h2.ts";
-import { startRecordingUpstream } from "../helpers/raw-http.ts";
-import { startPatientUpstream } from "../helpers/stalled-peers.ts";
 import { requireTools } from "../helpers/tools.ts";
 import {
   downloadSha256,
@@ -42,18 +30,9 @@ import {
   startByteUpstream,
   startEchoUpstream,
   startRawUpstream,
-  startSseUpstream,
   startWebSocketUpstream,
 } from "../helpers/upstreams.ts";
 
-/** Short, so the timeout tests are quick; Bun checks connection timers every 4 s (CONTRIBUTING.md). */
-const KEEPALIVE_TIMEOUT_S = 2;
-const BODY_TIMEOUT_S = 2;
-/** Past the keep-alive timeout plus Bun's 4 s timer granularity. */
-const LONG_POLL_MS = 7_000;
-const SSE_SILENCE_MS = 10_000;
-/** A bound that only catches a hang: the timeouts above, plus two of Bun's 4 s timer ticks. */
-const CLOSE_WITHIN_MS = 15_000;
 const MIB = 1024 ** 2;
 const UPLOAD_BYTES = 512 * MIB;
 const DOWNLOAD_BYTES = 64 * MIB;
@@ -80,75 +59,48 @@ const COOKIE_RESPONSE = `HTTP/1.1 200 OK\r\n${COOKIES.map((c) => `Set-Cookie: ${
 const h2load = requireTools("h2load");
 const nghttp = requireTools("nghttp");
 const scope = new E2EScope();
-/** Default client timeouts: under 5 s, Bun's 4 s timer ticks also end busy h2 connections (CONTRIBUTING.md). */
 let gotunnel: Gotunnel;
-/** The same routes with 2 s client timeouts, for the timeout tests. */
-let short: Gotunnel;
-let home: string;
 let ca: string;
 let echo: ReturnType<typeof startEchoUpstream>;
-let slow: ReturnType<typeof startRecordingUpstream>;
 let bytes: ReturnType<typeof startByteUpstream>;
-let patient: ReturnType<typeof startPatientUpstream>;
 let ws: ReturnType<typeof startWebSocketUpstream>;
 
 beforeAll(async () => {
   requireBinary();
   echo = startEchoUpstream();
-  slow = startRecordingUpstream({ delayMs: 60_000 });
   bytes = startByteUpstream();
-  patient = startPatientUpstream();
   ws = startWebSocketUpstream();
   const hop = startRawUpstream(HOP_BY_HOP_RESPONSE);
   const cookies = startRawUpstream(COOKIE_RESPONSE);
-  const sse = startSseUpstream(SSE_SILENCE_MS);
-  for (const upstream of [echo, slow, bytes, patient, ws, hop, cookies, sse]) scope.defer(upstream.stop);
+  for (const upstream of [echo, bytes, ws, hop, cookies]) scope.defer(upstream.stop);
   const dir = scope.project({
     "gotunnel.config.json": JSON.stringify({
       routes: {
         "myapp.local": echo.port,
         "other.local": echo.port,
         "plain.local": { target: echo.port, https: false },
-        "slow.local": slow.port,
         "bytes.local": bytes.port,
-        "patient.local": patient.port,
         "ws.local": ws.port,
         "hop.local": hop.port,
         "cookies.local": cookies.port,
-        "events.local": sse.port,
       },
     }),
   });
-  home = scope.dir("home");
-  gotunnel = await scope.up(dir, home);
-  short = await scope.start(["up", "--proxy-https-port", "0", "--proxy-http-port", "0"], {
-    cwd: dir,
-    home: scope.dir("home-short"),
-    env: {
-      GOTUNNEL_KEEPALIVE_TIMEOUT: String(KEEPALIVE_TIMEOUT_S),
-      GOTUNNEL_CLIENT_BODY_TIMEOUT: String(BODY_TIMEOUT_S),
-    },
-  });
+  gotunnel = await scope.up(dir, scope.dir("home"));
   ca = await Bun.file(gotunnel.caPath).text();
 });
 
 afterAll(() => scope.dispose());
 
-const url = (name: string, path: string, to = gotunnel) => `https://${name}:${to.httpsPort}${path}`;
+const url = (name: string, path: string) => `https://${name}:${gotunnel.httpsPort}${path}`;
 
-/** curl over h2 (or `--http1.1`); the protocol curl used is `version` ("2", "1.1"), read from its stderr. */
-async function curlAs(version: "2" | "1.1", name: string, path: string, args: string[] = [], to = gotunnel) {
-  const protocol = version === "2" ? "--http2" : "--http1.1";
-  const response = await curl(url(name, path, to), {
-    ca: to.caPath,
-    args: [protocol, "-w", "%{stderr}[version %{http_version}]", ...args],
-  });
-  return { ...response, version: /\[version ([\d.]+)\]$/.exec(response.stderr)?.[1] };
-}
+/** curl over h2 or HTTP/1.1 to a route of this file's daemon; `version` says what curl got. */
+const curlAs = (version: "2" | "1.1", name: string, path: string, args: string[] = []) =>
+  curlOver(version, url(name, path), gotunnel.caPath, args);
 
 /** An h2 connection to the proxy with SNI `name`, closed with the scope. */
-async function h2(name = "myapp.local", to = gotunnel): Promise<H2Connection> {
-  const connection = await connectH2(to.httpsPort, name, await Bun.file(to.caPath).text());
+async function h2(name = "myapp.local"): Promise<H2Connection> {
+  const connection = await connectH2(gotunnel.httpsPort, name, ca);
   scope.defer(() => connection.session.destroy());
   return connection;
 }
@@ -298,83 +250,6 @@ describe("forwarding over h2", () => {
   });
 });
 
-describe("streams and timeouts over h2 (2 s client timeouts)", () => {
-  test(
-    "SSE: an event, 10 s of silence past the keep-alive timeout, another event: both arrive",
-    async () => {
-      const port = short.httpsPort;
-      const argv = [
-        "curl",
-        "-sS",
-        "-N",
-        "--http2",
-        "-w",
-        "%{stderr}[version %{http_version}]",
-        "--cacert",
-        short.caPath,
-      ];
-      argv.push("--resolve", `events.local:${port}:127.0.0.1`);
-      const client = Bun.spawn([...argv, "--max-time", "60", url("events.local", "/events", short)], {
-        stdout: "pipe",
-        stderr: "pipe",
-        stdin: "ignore",
-      });
-      scope.defer(() => client.kill("SIGKILL"));
-      const lines = new LineCollector(client.stdout);
-      await lines.waitFor((line) => line === "data: one", 10_000);
-      await lines.waitFor((line) => line === "data: two", SSE_SILENCE_MS + 20_000);
-      expect(await client.exited).toBe(0);
-      expect(await new Response(client.stderr).text()).toBe("[version 2]");
-    },
-    SSE_SILENCE_MS + 40_000,
-  );
-
-  test("a long poll answered after 7 s is not cut by the keep-alive timeout", async () => {
-    const response = await curlAs("2", "patient.local", `/late?ms=${LONG_POLL_MS}`, ["-X", "POST", "-d", "x"], short);
-    expect(response.version).toBe("2");
-    expect(response.stdout).toBe("got 1 bytes\n");
-  }, 30_000);
-
-  test("an idle connection gets GOAWAY (no error) after the keep-alive timeout, also after a streamed answer", async () => {
-    for (const [name, path] of [
-      ["myapp.local", "/text"],
-      ["patient.local", "/drip"],
-    ] as const) {
-      const connection = await h2(name, short);
-      expect((await h2Request(connection, { ":path": path })).status).toBe(200);
-      const closed = await Promise.race([connection.closed.then(() => true), Bun.sleep(CLOSE_WITHIN_MS)]);
-      expect(closed).toBe(true);
-      expect(connection.goaways.map((goaway) => goaway.code)).toEqual([0]);
-    }
-  }, 45_000);
-
-  test("a body that stops arriving gets a 408 on its stream, and the connection serves the next request", async () => {
-    const connection = await h2("patient.local", short);
-    const stalled = { ":method": "POST", ":path": "/stalls", "content-length": "100" };
-    const response = await h2Request(connection, stalled, (stream) => stream.write("x".repeat(10)));
-    expect(response.status).toBe(408);
-    expect(connectionSpecific(response.headers)).toEqual([]);
-    expect((await h2Request(connection, { ":path": "/next" })).status).toBe(200);
-  }, 30_000);
-});
-
-describe("a client that cancels a stream", () => {
-  test("is logged 499, and its connection keeps serving", async () => {
-    const connection = await h2("slow.local");
-    const before = slow.requests.length;
-    const request = h2Request(connection, { ":path": "/cancelled-over-h2" }, (stream) => {
-      stream.end();
-      until(() => (slow.requests.length > before ? true : undefined)).then(() => stream.close(NGHTTP2_CANCEL));
-    });
-    expect((await request).rstCode).toBe(NGHTTP2_CANCEL);
-    const logged = await until(() => gotunnel.requestLog().find((line) => line.path === "/cancelled-over-h2"));
-    expect(logged).toEqual(expect.objectContaining({ status: 499, route: "slow.local" }));
-    expect(logged?.error).toBeUndefined();
-    const other = `myapp.local:${gotunnel.httpsPort}`;
-    expect((await h2Request(connection, { ":path": "/still-serving", ":authority": other })).status).toBe(200);
-  });
-});
-
 describe("WebSockets next to h2", () => {
   test("the server offers no extended CONNECT, so browsers use HTTP/1.1 for WebSockets, which works on the port", async () => {
     const connection = await h2("ws.local");
@@ -412,37 +287,6 @@ describe("WebSockets next to h2", () => {
     );
     expect(ws.handshakes.length).toBe(before);
   });
-});
-
-describe("a route change while h2 connections are open (the listener swap)", () => {
-  test("in-flight streams finish, answers carry no connection-specific field, GOAWAY ends the old connection", async () => {
-    const connection = await h2("myapp.local");
-    expect((await h2Request(connection, { ":path": "/before-swap" })).status).toBe(200);
-    const patientAuthority = `patient.local:${gotunnel.httpsPort}`;
-    const inFlight = h2Request(
-      connection,
-      { ":method": "POST", ":path": "/late?ms=3000", ":authority": patientAuthority },
-      (s) => s.end("x"),
-    );
-    // A new route means new certificates: a new listener, and the old one drains and stops (src/proxy/server.ts).
-    const added = runGotunnel(["start", "-d", "added", "-p", String(echo.port)], { cwd: home, home });
-    const answers: { status: number; fields: string[] }[] = [];
-    while (connection.goaways.length === 0 && answers.length < 400) {
-      const response = await h2Request(connection, { ":path": "/during-swap" }).catch(() => undefined);
-      if (response?.rstCode !== 0) break;
-      answers.push({ status: response.status, fields: connectionSpecific(response.headers) });
-      await Bun.sleep(25);
-    }
-    expect((await added).exitCode).toBe(0);
-    expect(answers.length).toBeGreaterThan(0);
-    expect(answers.filter((answer) => answer.status !== 200 || answer.fields.length > 0)).toEqual([]);
-    const slowAnswer = await inFlight;
-    expect([slowAnswer.status, slowAnswer.body.toString()]).toEqual([200, "got 1 bytes\n"]);
-    await Promise.race([connection.closed, Bun.sleep(CLOSE_WITHIN_MS)]);
-    expect(connection.goaways.map((goaway) => goaway.code)).toEqual([0]);
-    const fresh = await h2("added.local");
-    expect((await h2Request(fresh, { ":path": "/after-swap" })).status).toBe(200);
-  }, 60_000);
 });
 
 describe.skipIf(h2load.skip)(h2load.title("h2load"), () => {

@@ -4,6 +4,7 @@
  * stream reset (RST_STREAM) and its code, and it can send a body in pieces, cancel a stream, or send trailers.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from "node:http2";
+import { curl } from "./e2e.ts";
 
 export const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -81,6 +82,19 @@ export function h2Request(
     );
     send(stream);
   });
+}
+
+/**
+ * curl to a proxy URL with `--http2` (ALPN offers h2 and http/1.1) or `--http1.1`; `version` is the protocol curl
+ * ended up speaking ("2", "1.1"), which it reports on stderr: with `--http2` it falls back to HTTP/1.1 silently.
+ */
+export async function curlOver(version: "2" | "1.1", url: string, caPath: string, args: string[] = []) {
+  const protocol = version === "2" ? "--http2" : "--http1.1";
+  const response = await curl(url, {
+    ca: caPath,
+    args: [protocol, "-w", "%{stderr}[version %{http_version}]", ...args],
+  });
+  return { ...response, version: /\[version ([\d.]+)\]$/.exec(response.stderr)?.[1] };
 }
 
 /** The connection-specific fields RFC 9113 §8.2.2 forbids in HTTP/2; a response carrying one is malformed. */
