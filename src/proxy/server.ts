@@ -62,8 +62,8 @@ export interface ProxyServerOptions {
   timeouts?: ClientTimeouts;
   /**
    * Offer h2 next to http/1.1 by ALPN on the HTTPS listener (RFC 9113 §3.2); absent or false: HTTP/1.1 only. The
-   * plain-HTTP listener never speaks h2: browsers use h2 over TLS only, and h2c would serve just the curl/h2load
-   * "prior knowledge" case, whose requests to an HTTPS route are redirects anyway.
+   * plain-HTTP listener never speaks h2: no browser does h2 without TLS, so cleartext h2 ("prior knowledge", RFC 9113
+   * §3.3) would serve only tools like curl and h2load, and gRPC, its other user, needs trailers we cannot forward.
    */
   http2?: boolean;
 }
