@@ -1,8 +1,15 @@
 /**
  * The measured cells: protocol × body size × load shape. Each target runs the same list, in the same order.
+ * HTTP and HTTPS cells are HTTP/1.1 (wrk offers no ALPN); the h2 cell is HTTPS with h2 chosen by ALPN (h2load).
  */
 
-export type Proto = "http" | "https";
+export type Proto = "http" | "https" | "h2";
+/** The listener a protocol is served on: h2 shares the HTTPS port (ALPN). */
+export type Scheme = "http" | "https";
+
+export function schemeOf(proto: Proto): Scheme {
+  return proto === "http" ? "http" : "https";
+}
 export type BodySize = "1k" | "1m";
 
 export interface Load {
@@ -11,6 +18,8 @@ export interface Load {
   connections: number;
   /** New TCP (and TLS) connection per request: wrk sends `Connection: close` and reconnects. */
   close: boolean;
+  /** h2 only: concurrent streams on each connection (h2load -m). */
+  streams?: number;
 }
 
 export interface Cell {
@@ -30,6 +39,8 @@ const KEEP_ALIVE_LOADS: Load[] = [
 // 50 clients opening a fresh connection per request: enough to keep every core busy with handshakes,
 // few enough that loopback ephemeral ports (reused via tcp_tw_reuse) do not run out within a cell.
 const NEW_CONNECTION_LOAD: Load = { label: "new conn c=50", connections: 50, close: true };
+// A browser's view of h2: few connections, many requests in flight on each (issue 16: 50 × 10 streams).
+const H2_LOAD: Load = { label: "c=50 ×10 streams", connections: 50, close: false, streams: 10 };
 
 export function buildCells(quick: boolean): Cell[] {
   const sizes: BodySize[] = quick ? ["1k"] : ["1k", "1m"];
@@ -40,6 +51,7 @@ export function buildCells(quick: boolean): Cell[] {
       for (const load of loads) cells.push({ proto, size, load });
     }
   }
+  cells.push({ proto: "h2", size: "1k", load: H2_LOAD });
   return cells;
 }
 

@@ -5,12 +5,13 @@
  * large as the cost being measured, falls out of each pass's ratio; the report gives the median ratio and its
  * interquartile range.
  */
+
+import { runLoad } from "./load.ts";
 import { type Cell, cellKey } from "./matrix.ts";
 import { NOISY_FOREIGN_PERCENT, NoiseMeter } from "./noise.ts";
 import { type TargetName, TRACED_TARGETS } from "./options.ts";
-import { type RunIo, wrkSpec } from "./runner.ts";
+import type { RunIo } from "./runner.ts";
 import type { BenchContext, RunningTarget } from "./target.ts";
-import { runWrk } from "./wrk.ts";
 
 export interface PairedCell {
   proto: Cell["proto"];
@@ -64,7 +65,7 @@ export async function measurePaired(
     };
     const measure = async (target: RunningTarget) => {
       const noise = new NoiseMeter();
-      const wrk = await runWrk({ ...wrkSpec(context, target, cell), durationS: context.options.durationS }, io.script);
+      const wrk = await runLoad({ context, target, cell, script: io.script }, context.options.durationS);
       result.foreignCpuPercent = Math.max(result.foreignCpuPercent, noise.stop());
       if (wrk.errorsTotal > 0) throw new Error(`${target.name}: ${wrk.errorsTotal} errors in ${cellLabel(result)}`);
       return wrk.rps;
@@ -73,7 +74,7 @@ export async function measurePaired(
     if (context.options.warmupS > 0) {
       const warmupNoise = new NoiseMeter();
       for (const target of targets) {
-        await runWrk({ ...wrkSpec(context, target, cell), durationS: context.options.warmupS }, io.script);
+        await runLoad({ context, target, cell, script: io.script }, context.options.warmupS);
       }
       if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
     }

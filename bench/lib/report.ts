@@ -31,11 +31,12 @@ export interface RunMeta {
 const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"];
 const TRACED: readonly TargetName[] = TRACED_TARGETS;
 
-type Metric = "rps" | "p50Us" | "p99Us" | "rss";
+type Metric = "rps" | "p50Us" | "p99Us" | "rss" | "cpu";
 
 function metric(result: CellResult | undefined, which: Metric): number | null {
   if (!result?.wrk) return null;
   if (which === "rss") return result.rssPeakKiB;
+  if (which === "cpu") return result.cpuUsPerRequest ?? null;
   return which === "rps" ? result.wrk.rps : result.wrk[which];
 }
 
@@ -54,6 +55,7 @@ export function formatLatency(us: number): string {
 
 function formatValue(which: Metric, value: number): string {
   if (which === "rps") return Math.round(value).toLocaleString("en-US");
+  if (which === "cpu") return `${value.toFixed(1)} µs`;
   return which === "rss" ? `${(value / 1024).toFixed(1)} MiB` : formatLatency(value);
 }
 
@@ -71,7 +73,7 @@ function formatErrors(result: CellResult): string {
 function figure(which: Metric, row: CellResult, peers: Map<TargetName, CellResult>): string {
   const value = metric(row, which);
   if (value === null) return "–";
-  const direct = which === "rss" ? null : metric(peers.get("direct"), which);
+  const direct = which === "rss" || which === "cpu" ? null : metric(peers.get("direct"), which);
   return `${formatValue(which, value)} (${ratio(value, direct)} / ${ratio(value, metric(peers.get("nginx"), which))})`;
 }
 
@@ -88,8 +90,8 @@ function groupByCell(results: CellResult[]): Map<string, Map<TargetName, CellRes
 
 function tableRows(results: CellResult[]): string[] {
   const rows = [
-    "| proto | body | load | proxy | req/s | p50 | p99 | errors | peak RSS |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|",
+    "| proto | body | load | proxy | req/s | p50 | p99 | errors | peak RSS | CPU/req |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const peers of groupByCell(results).values()) {
     for (const name of ROW_ORDER) {
@@ -97,12 +99,13 @@ function tableRows(results: CellResult[]): string[] {
       if (!row) continue;
       const scenario = `| ${row.proto.toUpperCase()} | ${BODY_LABEL[row.size]} | ${row.load} | ${name} |`;
       if (row.skipped) {
-        rows.push(`${scenario} skipped: ${row.skipped.replaceAll("|", "/").replaceAll("\n", " ")} | | | | |`);
+        rows.push(`${scenario} skipped: ${row.skipped.replaceAll("|", "/").replaceAll("\n", " ")} | | | | | |`);
         continue;
       }
       const figures = (["rps", "p50Us", "p99Us"] as const).map((which) => figure(which, row, peers));
       if ((row.foreignCpuPercent ?? 0) > NOISY_FOREIGN_PERCENT) figures[0] += " ⚠";
-      rows.push(`${scenario} ${figures.join(" | ")} | ${formatErrors(row)} | ${figure("rss", row, peers)} |`);
+      const costs = `${figure("rss", row, peers)} | ${figure("cpu", row, peers)}`;
+      rows.push(`${scenario} ${figures.join(" | ")} | ${formatErrors(row)} | ${costs} |`);
     }
   }
   return rows;
@@ -162,8 +165,12 @@ function headerLines(meta: RunMeta, targets: TargetReport[]): string[] {
     `- TLS: ECDSA P-256 leaf signed by ${meta.certSource}, session tickets on; wrk sends SNI 127.0.0.1 and` +
       " `Host: bench.local` (gotunnel answers with its default certificate).",
     `- Negotiated with an OpenSSL client like wrk's: ${ran.map((target) => `${target.name} ${target.tls}`).join("; ")}.`,
-    "- Each figure is followed by (ratio to direct / ratio to nginx). req/s: higher is better; p50, p99 and peak RSS" +
-      " (summed over the proxy's processes, sampled every 200 ms): lower is better. Errors = wrk socket errors +" +
+    "- H2 cells: `h2load -c50 -m10` (50 connections, 10 streams in flight on each), h2 chosen by ALPN on the HTTPS" +
+      " port, SNI and `:authority` bench.local; p50/p99 from its per-request log. Its errors: failed streams +" +
+      " non-2xx/3xx responses.",
+    "- Each figure is followed by (ratio to direct / ratio to nginx). req/s: higher is better; p50, p99, peak RSS" +
+      " (summed over the proxy's processes, sampled every 200 ms) and CPU/req (user + system time of the proxy's" +
+      " processes over the measured run, per completed request): lower is better. Errors = wrk socket errors +" +
       " non-2xx/3xx responses.",
   ];
   if (meta.rounds > 1) {
@@ -246,7 +253,7 @@ function jsonRatios(result: CellResult, base: CellResult | undefined) {
     const value = numericRatio(metric(result, which), metric(base, which));
     return value === null ? null : Number(value.toFixed(3));
   };
-  return { rps: of("rps"), p50: of("p50Us"), p99: of("p99Us"), rss: of("rss") };
+  return { rps: of("rps"), p50: of("p50Us"), p99: of("p99Us"), rss: of("rss"), cpu: of("cpu") };
 }
 
 export function renderJson(meta: RunMeta, targets: TargetReport[], results: CellResult[]): string {

@@ -2,14 +2,16 @@
  * Runs every cell against one target at a time (only the upstream and that target are up), so targets never
  * share the two cores with each other.
  */
-import { clientPlan } from "./cpu.ts";
-import { BODY_BYTES, BODY_LABEL, type Cell, type Proto } from "./matrix.ts";
+import { CpuMeter } from "./cpu-time.ts";
+import { h2loadMissing, h2SanityProblem } from "./h2load.ts";
+import { runLoad } from "./load.ts";
+import { BODY_BYTES, BODY_LABEL, type Cell, type Proto, schemeOf } from "./matrix.ts";
 import { NOISY_FOREIGN_PERCENT, NoiseMeter, type QuietGate } from "./noise.ts";
 import type { TargetName } from "./options.ts";
 import { RssSampler, treeKiB } from "./rss.ts";
 import { type BenchContext, baseUrl, type RunningTarget, SkipTarget, type TargetStarter } from "./target.ts";
 import { probeTls } from "./tls-probe.ts";
-import { runWrk, type WrkResult } from "./wrk.ts";
+import type { WrkResult } from "./wrk.ts";
 
 export interface CellResult {
   target: TargetName;
@@ -22,6 +24,8 @@ export interface CellResult {
   wrk?: WrkResult;
   /** Peak summed VmRSS of the proxy's process tree during the measured run, KiB; null for direct. */
   rssPeakKiB: number | null;
+  /** CPU time (user + system) of the proxy's process tree per completed request, µs; null for direct. */
+  cpuUsPerRequest?: number | null;
   /** CPU used by processes outside the bench during the measured run, % of the whole machine. */
   foreignCpuPercent?: number;
   skipped?: string;
@@ -46,7 +50,10 @@ const SANITY_TIMEOUT_MS = 10_000;
 
 /** One request per (proto, size) before measuring: wrk counts 3xx as success, so a redirect must not slip through. */
 export async function sanityProblem(target: RunningTarget, proto: Proto, size: Cell["size"]): Promise<string | null> {
-  const endpoint = target.endpoints[proto];
+  const endpoint = target.endpoints[schemeOf(proto)];
+  if (proto === "h2") {
+    return h2loadMissing() ?? (await h2SanityProblem(endpoint.port, endpoint.host, `/${size}`, BODY_BYTES[size]));
+  }
   try {
     const response = await fetch(`${baseUrl(proto, endpoint)}/${size}`, {
       headers: { host: endpoint.host },
@@ -64,35 +71,25 @@ export async function sanityProblem(target: RunningTarget, proto: Proto, size: C
   }
 }
 
-function describe(result: WrkResult, rssKiB: number | null): string {
+function describe(result: WrkResult, rssKiB: number | null, cpuUs: number | null): string {
   const rss = rssKiB === null ? "" : `, peak RSS ${(rssKiB / 1024).toFixed(1)} MiB`;
+  const cpu = cpuUs === null ? "" : `, CPU ${cpuUs.toFixed(1)} µs/req`;
   const p99 = (result.p99Us / 1000).toFixed(2);
-  return `${Math.round(result.rps).toLocaleString("en-US")} req/s, p99 ${p99} ms, errors ${result.errorsTotal}${rss}`;
-}
-
-/** wrk's settings for one cell against one target, all but the duration. */
-export function wrkSpec(context: BenchContext, target: RunningTarget, cell: Cell) {
-  const endpoint = target.endpoints[cell.proto];
-  return {
-    url: `${baseUrl(cell.proto, endpoint)}/${cell.size}`,
-    host: endpoint.host,
-    connections: cell.load.connections,
-    threads: context.options.threads,
-    cpus: clientPlan(context.cpus, cell.load.connections),
-    close: cell.load.close,
-  };
+  return `${Math.round(result.rps).toLocaleString("en-US")} req/s, p99 ${p99} ms, errors ${result.errorsTotal}${rss}${cpu}`;
 }
 
 async function measureCell(context: BenchContext, target: RunningTarget, cell: Cell, io: RunIo) {
-  const spec = wrkSpec(context, target, cell);
+  const spec = { context, target, cell, script: io.script };
   const warmupNoise = new NoiseMeter();
-  if (context.options.warmupS > 0) await runWrk({ ...spec, durationS: context.options.warmupS }, io.script);
+  if (context.options.warmupS > 0) await runLoad(spec, context.options.warmupS);
   if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
   const sampler = target.rssRoot === null ? null : new RssSampler(target.rssRoot);
+  const cpu = target.rssRoot === null ? null : new CpuMeter(target.rssRoot);
   const noise = new NoiseMeter();
   try {
-    const wrk = await runWrk({ ...spec, durationS: context.options.durationS }, io.script);
-    return { wrk, rssPeakKiB: sampler?.stop() ?? null, foreignCpuPercent: noise.stop() };
+    const wrk = await runLoad(spec, context.options.durationS);
+    const cpuUsPerRequest = cpu?.stop(wrk.requests) ?? null;
+    return { wrk, rssPeakKiB: sampler?.stop() ?? null, cpuUsPerRequest, foreignCpuPercent: noise.stop() };
   } finally {
     sampler?.stop();
   }
@@ -126,9 +123,9 @@ async function runCells(context: BenchContext, target: RunningTarget, cells: Cel
       continue;
     }
     try {
-      const { wrk, rssPeakKiB, foreignCpuPercent } = await measureCell(context, target, cell, io);
-      results.push({ ...cellBase(target.name, cell), wrk, rssPeakKiB, foreignCpuPercent });
-      io.progress(`${label}: ${describe(wrk, rssPeakKiB)}, other load ${foreignCpuPercent}%`);
+      const { wrk, rssPeakKiB, cpuUsPerRequest, foreignCpuPercent } = await measureCell(context, target, cell, io);
+      results.push({ ...cellBase(target.name, cell), wrk, rssPeakKiB, cpuUsPerRequest, foreignCpuPercent });
+      io.progress(`${label}: ${describe(wrk, rssPeakKiB, cpuUsPerRequest)}, other load ${foreignCpuPercent}%`);
     } catch (error) {
       results.push({ ...cellBase(target.name, cell), rssPeakKiB: null, skipped: (error as Error).message });
       io.progress(`${label}: failed (${(error as Error).message})`);

@@ -4,7 +4,7 @@
  */
 import type { BenchCerts } from "./certs.ts";
 import type { CpuPlan } from "./cpu.ts";
-import type { Proto } from "./matrix.ts";
+import type { Scheme } from "./matrix.ts";
 import type { BenchOptions, TargetName } from "./options.ts";
 import type { EnvPatch } from "./proc.ts";
 
@@ -16,7 +16,8 @@ export interface Endpoint {
 
 export interface RunningTarget {
   name: TargetName;
-  endpoints: Record<Proto, Endpoint>;
+  /** h2 cells use the HTTPS endpoint (ALPN). */
+  endpoints: Record<Scheme, Endpoint>;
   /** Root of the process tree whose memory is reported; null for direct (no proxy in the path). */
   rssRoot: number | null;
   /** Version string for the report. */
@@ -43,6 +44,6 @@ export type TargetStarter = (context: BenchContext) => Promise<RunningTarget>;
 
 export class SkipTarget extends Error {}
 
-export function baseUrl(proto: Proto, endpoint: Endpoint): string {
-  return `${proto}://127.0.0.1:${endpoint.port}`;
+export function baseUrl(scheme: Scheme, endpoint: Endpoint): string {
+  return `${scheme}://127.0.0.1:${endpoint.port}`;
 }

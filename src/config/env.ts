@@ -11,6 +11,7 @@ export const ENV_FIELDS = {
   GOTUNNEL_ADMIN_PORT: ["proxy", "adminPort"],
   GOTUNNEL_KEEPALIVE_TIMEOUT: ["proxy", "keepAliveTimeout"],
   GOTUNNEL_CLIENT_BODY_TIMEOUT: ["proxy", "clientBodyTimeout"],
+  GOTUNNEL_HTTP2: ["proxy", "http2"],
   GOTUNNEL_LOG_FORMAT: ["log", "format"],
   // Later names win: GOTUNNEL_ENVIRONMENT is ours alone, ENVIRONMENT may be shared with the app.
   ENVIRONMENT: ["observability", "environment"],
@@ -24,6 +25,8 @@ export const ENV_FIELDS = {
  * `lan`, a top-level field, so it is not in ENV_FIELDS.
  */
 export const LAN_ENV = "GOTUNNEL_LAN";
+/** `proxy.http2`; also how a command hands its resolved choice to the daemon it starts (daemon/spawn.ts). */
+export const HTTP2_ENV = "GOTUNNEL_HTTP2";
 /** Path of a config file to load instead of discovering one (same as `--config`). */
 export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 /** `DEBUG=1` turns on debug logging, as in the Go tool. */
@@ -32,6 +35,8 @@ export const DEBUG_ENV = "DEBUG";
 type EnvName = keyof typeof ENV_FIELDS;
 /** Fields whose digit-string values become numbers (anything else stays a string for the schema to reject). */
 const INTEGER_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort", "keepAliveTimeout", "clientBodyTimeout"]);
+/** Fields whose 1/true/yes/on and 0/false/no/off values become booleans (envBoolean). */
+const BOOLEAN_FIELDS = new Set<string>(["http2"]);
 const TRUTHY = new Set(["1", "true", "yes", "on"]);
 const FALSY = new Set(["0", "false", "no", "off"]);
 const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);
@@ -96,6 +101,7 @@ const ENVIRONMENT_ALIASES: Record<string, string> = {
 };
 
 function normalize(field: string, value: string): string | boolean | number {
+  if (BOOLEAN_FIELDS.has(field)) return envBoolean(value);
   if (field === "tracesPerSecond") {
     const trimmed = value.trim();
     return /^[0-9]*\.?[0-9]+$/.test(trimmed) ? Number(trimmed) : trimmed.toLowerCase();

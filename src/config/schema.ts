@@ -50,6 +50,11 @@ export const DEFAULT_HTTPS_PORT = 443;
  */
 export const DEFAULT_KEEPALIVE_TIMEOUT_S = 75;
 export const DEFAULT_CLIENT_BODY_TIMEOUT_S = 60;
+/**
+ * HTTP/2 on the HTTPS listener, applied by the daemon like the timeouts. On by default: a page of hundreds of ES
+ * modules is otherwise limited to six HTTP/1.1 connections per name (the browsers' limit; issue 16).
+ */
+export const DEFAULT_HTTP2 = true;
 /** Bun.serve's idleTimeout, which carries the keep-alive timeout, takes at most 255 seconds. */
 export const MAX_KEEPALIVE_TIMEOUT_S = 255;
 /** A day: long enough for any upload that is still sending; the bound only keeps the timer value sane. */
@@ -261,8 +266,13 @@ const proxySchema = plainObject(
       MAX_CLIENT_BODY_TIMEOUT_S,
       "Seconds a request body may send nothing before the client gets a 408 (env GOTUNNEL_CLIENT_BODY_TIMEOUT). Default 60. 0: forever.",
     ),
+    http2: v.optional(
+      bool(
+        "Offer HTTP/2 (h2) next to HTTP/1.1 on the HTTPS listener, chosen by ALPN (env GOTUNNEL_HTTP2). Default true. false: HTTP/1.1 only.",
+      ),
+    ),
   }),
-  "expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout }",
+  "expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2 }",
 );
 
 // No defaults here: an unset format or level comes from the environment profile (observabilityProfile).

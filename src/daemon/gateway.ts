@@ -4,7 +4,7 @@
  * see daemon/lan.ts), mean a listener swap (ProxyServer.update), which drops no request.
  */
 import type { ResolvedConfig } from "../config/load.ts";
-import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
+import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_HTTP2, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
 import { fileLimitProbe } from "../platform/fd-limit.ts";
 import type { Paths } from "../platform/paths.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
@@ -105,6 +105,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      http2: options.proxy.http2 ?? DEFAULT_HTTP2,
       timeouts: {
         keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
         clientBodyMs: (options.proxy.clientBodyTimeout ?? DEFAULT_CLIENT_BODY_TIMEOUT_S) * 1000,

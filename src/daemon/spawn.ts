@@ -6,6 +6,7 @@
  */
 import { closeSync } from "node:fs";
 import { join } from "node:path";
+import { HTTP2_ENV } from "../config/env.ts";
 import type { ResolvedConfig } from "../config/load.ts";
 import { PROFILE_ENV } from "../config/profiles.ts";
 import { configDefaults } from "../config/schema.ts";
@@ -137,7 +138,7 @@ async function spawnDaemon(
   const { [PROFILE_ENV]: _profile, ...env } = process.env;
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: { ...env, ...startReport.env },
+    env: { ...env, ...startReport.env, ...http2Env(proxy.http2) },
     stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });
@@ -161,6 +162,14 @@ async function spawnDaemon(
   throw new GotunnelError("E_DAEMON", `the gotunnel daemon did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s`, {
     hint: `see its log: ${logPath(paths)}`,
   });
+}
+
+/**
+ * The daemon loads its own config (user file and environment, from the state dir), so a project file's
+ * `proxy.http2` would not reach it: the command that starts it passes its resolved choice on, as it does the ports.
+ */
+function http2Env(http2: boolean | undefined): Record<string, string> {
+  return http2 === undefined ? {} : { [HTTP2_ENV]: http2 ? "1" : "0" };
 }
 
 /** The daemon's reported error (start-report.ts), else a pointer to its log. */

@@ -108,7 +108,8 @@ export async function forward(
   tracing?: RequestTracing,
 ) {
   const framing = requestFraming(req.headers.get("content-length"), req.headers.get("transfer-encoding"));
-  // RFC 9112 §6.3 ¶5: a request whose length is in doubt gets a 400 and the connection is closed after it.
+  // RFC 9112 §6.3 ¶5: a request whose length is in doubt gets a 400 and the connection is closed after it. (Over h2
+  // Bun resets such a stream itself, RFC 9113 §8.1.1, before this handler runs.)
   if (framing.kind === "invalid") return { response: closing(badRequestPage(req, framing.reason)), error: undefined };
   const path = ctx.path ?? pathOf(req.url);
   const outgoing: OutgoingRequest = {

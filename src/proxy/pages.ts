@@ -93,7 +93,10 @@ export function clientClosedResponse(): Response {
   return new Response(null, { status: CLIENT_CLOSED_REQUEST, statusText: "Client Closed Request" });
 }
 
-/** The client stopped sending its request body (client-body.ts); the connection closes with this answer. */
+/**
+ * The client stopped sending its request body (client-body.ts). Over HTTP/1.1 the connection closes with this answer;
+ * over h2 Bun drops the Connection field (RFC 9113 §8.2.2) and only this stream ends, the connection serves on.
+ */
 export function requestTimeoutPage(req: Request, route: ProxyRoute): Response {
   return page(
     req,

@@ -60,6 +60,12 @@ export interface ProxyServerOptions {
   tracing?: RequestTracing;
   /** How long clients may idle; absent: forever (the daemon passes the config's, see ClientTimeouts). */
   timeouts?: ClientTimeouts;
+  /**
+   * Offer h2 next to http/1.1 by ALPN on the HTTPS listener (RFC 9113 §3.2); absent or false: HTTP/1.1 only. The
+   * plain-HTTP listener never speaks h2: no browser does h2 without TLS, so cleartext h2 ("prior knowledge", RFC 9113
+   * §3.3) would serve only tools like curl and h2load, and gRPC, its other user, needs trailers we cannot forward.
+   */
+  http2?: boolean;
 }
 
 /**
@@ -254,6 +260,9 @@ export class ProxyServer {
    * stops or the bound runs out: clients reconnect, and reusePort spreads new connections over both listeners, so
    * they converge on the new one. stop() is not awaited: it resolves only when every WebSocket and streamed response
    * on the old listener has ended, which an open HMR socket or SSE stream would postpone indefinitely.
+   * `Connection: close` means nothing to an h2 client (Bun drops the field): its connection keeps the old listener
+   * busy until the bound, and then stop() sends it GOAWAY naming the last stream taken; the client sends later
+   * requests on a new connection (RFC 9113 §6.8), and its in-flight streams finish.
    */
   private async retire(old: Server<BridgeData>): Promise<void> {
     this.draining.set(old, 0);
@@ -290,6 +299,9 @@ export class ProxyServer {
         port,
         reusePort: true,
         tls,
+        // Bun strips the connection-specific fields (Connection, Keep-Alive, Transfer-Encoding, Upgrade) from h2
+        // responses (RFC 9113 §8.2.2), so our `Connection: close` answers are harmless there; stop() sends GOAWAY.
+        http2: proto === "https" && this.options.http2 === true,
         // Bun's idle timer closes a connection idle between requests, but it also runs, without being reset by
         // traffic, while a request is served: handle() turns it off for each forwarded request and back on when the
         // response is over, so a stream (SSE, long polls, slow builds) is never cut (DESIGN.md). 0: never.

@@ -142,6 +142,20 @@ describe("environment variables", () => {
     expect(envLayer({ GOTUNNEL_CLIENT_BODY_TIMEOUT: "1m" }).raw).toEqual({ proxy: { clientBodyTimeout: "1m" } });
   });
 
+  test("GOTUNNEL_HTTP2 is proxy.http2: 0/false/no/off and 1/true/yes/on, anything else left for the schema", () => {
+    for (const [value, http2] of [
+      ["0", false],
+      ["off", false],
+      ["No", false],
+      ["1", true],
+      ["TRUE", true],
+    ] as const) {
+      expect(envLayer({ GOTUNNEL_HTTP2: value }).raw).toEqual({ proxy: { http2 } });
+    }
+    expect(envLayer({ GOTUNNEL_HTTP2: "maybe" }).raw).toEqual({ proxy: { http2: "maybe" } });
+    expect(envLayer({ GOTUNNEL_HTTP2: "0" }).label(["proxy", "http2"])).toBe("environment variable GOTUNNEL_HTTP2");
+  });
+
   test.each([
     ["1", true],
     ["true", true],

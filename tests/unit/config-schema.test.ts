@@ -120,7 +120,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     [{ proxy: { host: "bad host" } }, "proxy.host: expected an IP address or host name to listen on"],
     [
       { proxy: [] },
-      "proxy: expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout } (found [])",
+      "proxy: expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2 } (found [])",
     ],
     [
       { proxy: { keepAliveTimeout: 256 } },
@@ -130,6 +130,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       { proxy: { clientBodyTimeout: 1.5 } },
       "proxy.clientBodyTimeout: expected a whole number of seconds from 0 to 86400 (0: no timeout) (found 1.5)",
     ],
+    [{ proxy: { http2: "no" } }, 'proxy.http2: expected true or false (found "no")'],
     [{ log: { format: "xml" } }, 'log.format: expected "text" or "json" (found "xml")'],
     [{ log: { level: "trace" } }, 'log.level: expected "info" or "debug" (found "trace")'],
     [{ routes: { a: 70000 } }, "routes.a: expected an integer port from 1 to 65535 (found 70000)"],
@@ -172,8 +173,8 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       invalid({ route: {}, proxy: { hots: "x", http_port: 1 }, routes: { a: { target: 1, htps: true, prot: 2 } } }),
     );
     expect(lines).toEqual([
-      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
-      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout`,
+      `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
+      `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
       `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log, observability, lan, notify, profiles`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
       `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
