@@ -26,6 +26,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   ip: "iproute2",
   certutil: "libnss3-tools",
   chromium: "chromium",
+  "firefox-esr": "firefox-esr",
   "update-ca-certificates": "ca-certificates",
   keytool: "default-jre-headless",
   java: "default-jre-headless",
