@@ -1,0 +1,123 @@
+/**
+ * A real Next.js 16 dev server (Turbopack, the pinned devDependency) started by the compiled `gotunnel up` from a
+ * route's `command`, with no next.config, opened in real headless browsers on `https://next-app.local:<port>/`:
+ * Chromium over CDP and Firefox ESR over WebDriver BiDi, each trusting gotunnel's CA through its own NSS database
+ * (never by ignoring certificate errors). The page must come over HTTP/2, hydrate (its `/_next/` chunks are served),
+ * and open its HMR socket `/_next/hmr` through gotunnel (the request log shows the 101). Then React Fast Refresh: a
+ * counter clicked three times keeps its count while an edit to its component shows the new text, and a value set on
+ * `window` before the edit survives (a full reload would clear both).
+ *
+ * Without the route's rewriteOrigin (set by gotunnel when it starts Next), Next refuses the page's `/_next/` requests
+ * and its HMR socket from a `.local` origin (403, "Blocked cross-origin request"): the page never hydrates.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type BrowserKind,
+  inPage,
+  launchBrowser,
+  openTab,
+  pageProtocol,
+  requireBrowser,
+  type Tab,
+  waitInPage,
+} from "../helpers/browser.ts";
+import { E2EScope, type Gotunnel, until } from "../helpers/e2e.ts";
+import { appProject } from "../helpers/frameworks.ts";
+import { liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
+
+const scope = new E2EScope();
+const NAME = "next-app.local";
+const marker = `m${crypto.randomUUID().slice(0, 8)}`;
+let gotunnel: Gotunnel;
+let dir = "";
+
+/** A client component with state: Fast Refresh keeps `count` across an edit of this file. */
+const counter = (label: string) => `"use client";
+import { useState } from "react";
+export default function Counter() {
+  const [count, setCount] = useState(0);
+  return (
+    <main>
+      <h1 id="label">{${JSON.stringify(label)}}</h1>
+      <button id="count" type="button" onClick={() => setCount(count + 1)}>count {count}</button>
+    </main>
+  );
+}
+`;
+
+beforeAll(async () => {
+  dir = appProject(scope, {
+    "package.json": JSON.stringify({ name: "next-app", private: true, scripts: { dev: "next dev" } }),
+    "app/layout.js": `export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n`,
+    "app/page.js": `import Counter from "./counter.js";\nexport default function Page() { return <Counter />; }\n`,
+    "app/counter.js": counter("first"),
+    "gotunnel.config.json": JSON.stringify({
+      routes: {
+        [NAME]: { command: "npm run dev", env: { GOTUNNEL_TEST_MARKER: marker, NEXT_TELEMETRY_DISABLED: "1" } },
+      },
+    }),
+  });
+  gotunnel = await scope.up(dir, scope.dir("home"));
+}, 90_000);
+
+afterAll(async () => {
+  await gotunnel?.stop("SIGINT");
+  await scope.dispose();
+  expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
+}, 60_000);
+
+const textIs = (selector: string, text: string) =>
+  `document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(text)}`;
+
+/** React attaches its props to an element when it hydrates it: until then a click does nothing. */
+const HYDRATED = `Object.keys(document.querySelector("#count") ?? {}).some((key) => key.startsWith("__reactProps"))`;
+
+async function click(tab: Tab, times: number): Promise<void> {
+  for (let n = 1; n <= times; n++) {
+    await tab.page.click("#count");
+    await waitInPage(tab, textIs("#count", `count ${n}`), `count ${n} after a click`);
+  }
+}
+
+async function fastRefresh(kind: BrowserKind): Promise<void> {
+  const before = `${kind}: before the edit`;
+  const after = `${kind}: fast-refreshed`;
+  writeFileSync(join(dir, "app", "counter.js"), counter(before));
+  const logged = gotunnel.requestLog().length;
+  const browser = await launchBrowser(scope, kind, { caPath: gotunnel.caPath, names: [NAME] });
+  const tab = await openTab(browser, gotunnel.ready.routes[0]?.url ?? "");
+  await waitInPage(tab, textIs("#label", before), "first render");
+  await waitInPage(tab, HYDRATED, "hydration (the page's /_next/ chunks ran)");
+
+  // The HMR socket went through gotunnel and Next accepted it (its refusal would be logged with Next's 403).
+  const hmrRequests = () =>
+    gotunnel
+      .requestLog()
+      .slice(logged)
+      .filter((line) => String(line.path).startsWith("/_next/hmr?"));
+  await until(() => hmrRequests().find((line) => line.status === 101));
+  expect(hmrRequests()).toContainEqual(expect.objectContaining({ method: "GET", status: 101, route: NAME }));
+
+  await click(tab, 3);
+  await inPage(tab, "window.__gotunnelMarker = 1");
+  writeFileSync(join(dir, "app", "counter.js"), counter(after));
+  await waitInPage(tab, textIs("#label", after), "the Fast Refresh update");
+  expect(await inPage(tab, `document.querySelector("#count").textContent`)).toBe("count 3");
+  expect(await inPage(tab, "window.__gotunnelMarker")).toBe(1);
+  expect(await pageProtocol(tab)).toBe("h2");
+  await browser.close();
+}
+
+for (const [kind, label] of [
+  ["chromium", "Chromium"],
+  ["firefox", "Firefox"],
+] as const) {
+  const browser = requireBrowser(kind);
+  describe.skipIf(browser.skip)(browser.title(label), () => {
+    test("a Next.js 16 page on a .local name over h2 with the CA trusted; Fast Refresh keeps a clicked counter's state and reloads nothing, through the HMR socket gotunnel bridged", async () => {
+      await fastRefresh(kind);
+    }, 180_000);
+  });
+}
