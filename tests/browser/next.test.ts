@@ -11,16 +11,16 @@
  * `.local` origin ("Blocked cross-origin request"; the browser saw gotunnel's 502 for it), and with Next 16.5.0 the
  * page then never hydrates: this test fails at the HMR check.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type BrowserKind,
+  eachBrowser,
   inPage,
   launchBrowser,
   openTab,
   pageProtocol,
-  requireBrowser,
   type Tab,
   waitInPage,
 } from "../helpers/browser.ts";
@@ -111,14 +111,8 @@ async function fastRefresh(kind: BrowserKind): Promise<void> {
   await browser.close();
 }
 
-for (const [kind, label] of [
-  ["chromium", "Chromium"],
-  ["firefox", "Firefox"],
-] as const) {
-  const browser = requireBrowser(kind);
-  describe.skipIf(browser.skip)(browser.title(label), () => {
-    test("a Next.js 16 page on a .local name over h2 with the CA trusted; Fast Refresh keeps a clicked counter's state and reloads nothing, through the HMR socket gotunnel bridged", async () => {
-      await fastRefresh(kind);
-    }, 180_000);
-  });
-}
+eachBrowser((kind) => {
+  test("a Next.js 16 page on a .local name over h2 with the CA trusted; Fast Refresh keeps a clicked counter's state and reloads nothing, through the HMR socket gotunnel bridged", async () => {
+    await fastRefresh(kind);
+  }, 180_000);
+});

@@ -9,16 +9,16 @@
  * Without gotunnel's `__VITE_ADDITIONAL_SERVER_ALLOWED_HOSTS`, Vite answers the page with 403 "Blocked request";
  * without h2 on the HTTPS listener, the protocol check fails.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type BrowserKind,
+  eachBrowser,
   inPage,
   launchBrowser,
   openTab,
   pageProtocol,
-  requireBrowser,
   waitForConsole,
   waitInPage,
 } from "../helpers/browser.ts";
@@ -87,14 +87,8 @@ async function hotUpdate(kind: BrowserKind): Promise<void> {
   await browser.close();
 }
 
-for (const [kind, label] of [
-  ["chromium", "Chromium"],
-  ["firefox", "Firefox"],
-] as const) {
-  const browser = requireBrowser(kind);
-  describe.skipIf(browser.skip)(browser.title(label), () => {
-    test("a Vite page on a .local name over h2 with the CA trusted; an edited module is hot-updated, no reload, through the HMR socket gotunnel bridged", async () => {
-      await hotUpdate(kind);
-    }, 180_000);
-  });
-}
+eachBrowser((kind) => {
+  test("a Vite page on a .local name over h2 with the CA trusted; an edited module is hot-updated, no reload, through the HMR socket gotunnel bridged", async () => {
+    await hotUpdate(kind);
+  }, 180_000);
+});

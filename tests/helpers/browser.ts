@@ -8,6 +8,7 @@
  *
  * In-page code is passed as strings: the project's tsconfig has no DOM types.
  */
+import { describe } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
@@ -19,10 +20,19 @@ export type BrowserKind = "chromium" | "firefox";
 
 /** The program of each browser, as scripts/system-deps.ts lists it. */
 const PROGRAMS: Record<BrowserKind, string> = { chromium: "chromium", firefox: "firefox-esr" };
+const LABELS: Record<BrowserKind, string> = { chromium: "Chromium", firefox: "Firefox" };
 
 /** Runs where the browser and certutil (the NSS database) are installed; otherwise says which package to add. */
 export function requireBrowser(kind: BrowserKind): Requirement {
   return requireTools(PROGRAMS[kind], "certutil");
+}
+
+/** One describe block per browser, named after it, each skipped with the reason where that browser is missing. */
+export function eachBrowser(body: (kind: BrowserKind) => void): void {
+  for (const kind of ["chromium", "firefox"] as const) {
+    const requirement = requireBrowser(kind);
+    describe.skipIf(requirement.skip)(requirement.title(LABELS[kind]), () => body(kind));
+  }
 }
 
 /** How long a browser gets to start and answer its protocol (Firefox takes ~4 s here on two busy cores). */
