@@ -20,6 +20,7 @@ import {
   inPage,
   launchBrowser,
   openTab,
+  PAGE_TIMEOUT_MS,
   pageProtocol,
   type Tab,
   waitInPage,
@@ -82,6 +83,32 @@ async function click(tab: Tab, times: number): Promise<void> {
   }
 }
 
+/** How long one save of an edit gets to reach the page before it is saved again (see saveUntilShown). */
+const RESAVE_AFTER_MS = 5_000;
+
+/**
+ * Saves counter.js with `label` until the page shows it. On a freshly started Next 16.5.0, the first edit after the
+ * first page load is sometimes rebuilt and announced to the page ("[Fast Refresh] done" in its console) but not
+ * applied; a second save is. That is Next's own: it happened as often with the page loaded straight from
+ * http://localhost:<port>, without gotunnel (1 in 4 runs there, 2 in 4 through gotunnel). So the edit is saved again,
+ * changed only by a comment, as a user would save again; each save still has to arrive over the HMR socket as a hot
+ * update, with the counter's state and the page's window kept.
+ */
+async function saveUntilShown(tab: Tab, label: string): Promise<void> {
+  const deadline = Date.now() + PAGE_TIMEOUT_MS;
+  for (let save = 1; ; save++) {
+    writeFileSync(join(dir, "app", "counter.js"), `${counter(label)}// save ${save}\n`);
+    const last = Date.now() + RESAVE_AFTER_MS >= deadline;
+    const wait = waitInPage(tab, textIs("#label", label), `the Fast Refresh update of save ${save}`, RESAVE_AFTER_MS);
+    if (last) return wait;
+    const shown = await wait.then(
+      () => true,
+      () => false,
+    );
+    if (shown) return;
+  }
+}
+
 async function fastRefresh(kind: BrowserKind): Promise<void> {
   const before = `${kind}: before the edit`;
   const after = `${kind}: fast-refreshed`;
@@ -103,8 +130,7 @@ async function fastRefresh(kind: BrowserKind): Promise<void> {
 
   await click(tab, 3);
   await inPage(tab, "window.__gotunnelMarker = 1");
-  writeFileSync(join(dir, "app", "counter.js"), counter(after));
-  await waitInPage(tab, textIs("#label", after), "the Fast Refresh update");
+  await saveUntilShown(tab, after);
   expect(await inPage(tab, `document.querySelector("#count").textContent`)).toBe("count 3");
   expect(await inPage(tab, "window.__gotunnelMarker")).toBe(1);
   expect(await pageProtocol(tab)).toBe("h2");

@@ -159,11 +159,13 @@ export function inPage<T>(tab: Tab, expression: string): Promise<T> {
 }
 
 /** Waits until `expression` (in-page JavaScript) is truthy; the error names `what` and what the tab saw. */
-export async function waitInPage(tab: Tab, expression: string, what: string): Promise<void> {
+export async function waitInPage(tab: Tab, expression: string, what: string, timeoutMs = PAGE_TIMEOUT_MS) {
   try {
-    await tab.page.waitForFunction(expression, { timeout: PAGE_TIMEOUT_MS, polling: 100 });
+    await tab.page.waitForFunction(expression, { timeout: timeoutMs, polling: 100 });
   } catch (error) {
-    throw new Error(`no ${what} within ${PAGE_TIMEOUT_MS} ms (${expression}); ${describeTab(tab)}`, { cause: error });
+    const body = await tab.page.evaluate("document.body?.innerText ?? ''").catch((why: unknown) => `(${why})`);
+    const seen = `${describeTab(tab)}; page text: ${JSON.stringify(String(body).slice(0, 500))}`;
+    throw new Error(`no ${what} within ${timeoutMs} ms (${expression}); ${seen}`, { cause: error });
   }
 }
 
