@@ -3,13 +3,15 @@
  * scripts/system-deps.ts; `GOTUNNEL_TEST_INSTALL=0` turns that off), typecheck, lint, build the binary, then every
  * test tier. It ends with the skipped tests and why, then `N skipped`, then a last plain line `N passed, N failed` that
  * counts test cases (plus one failure per failed check step).
- * `bun run test unit` / `integration` / `e2e` runs one tier (e2e builds first).
+ * `bun run test unit` / `integration` / `e2e` / `browser` runs one tier (e2e and browser build first). The browser tier
+ * (tests/browser: real Vite and Next dev servers in headless Chromium and Firefox) is the slowest; its files are
+ * independent of each other and of e2e, so CI could run it beside e2e.
  */
 import { join } from "node:path";
 import { binaryIdentity, printsInfoLines } from "./dist-check.ts";
 import { installMissing, packageOf } from "./system-deps.ts";
 
-const TIERS = ["unit", "integration", "e2e"] as const;
+const TIERS = ["unit", "integration", "e2e", "browser"] as const;
 type Tier = (typeof TIERS)[number];
 
 const requested = process.argv.slice(2).filter((arg): arg is Tier => (TIERS as readonly string[]).includes(arg));
@@ -68,8 +70,19 @@ function skippedTests(output: string): string[] {
   return skipped;
 }
 
-/** Programs nearly every integration and e2e test drives (tests/helpers/e2e.ts, proxy.ts): without them, skip the tier. */
-const TIER_TOOLS: Record<Tier, string[]> = { unit: [], integration: ["curl", "openssl"], e2e: ["curl", "openssl"] };
+/**
+ * Programs nearly every test of a tier drives (tests/helpers/e2e.ts, proxy.ts, browser.ts): without them, skip the
+ * tier. Firefox is not among the browser tier's: where only it is missing, its tests skip themselves, with the reason.
+ */
+const TIER_TOOLS: Record<Tier, string[]> = {
+  unit: [],
+  integration: ["curl", "openssl"],
+  e2e: ["curl", "openssl"],
+  browser: ["chromium", "certutil"],
+};
+/** Tiers that run the compiled binary: the build step comes first, and dist/gotunnel is checked after them. */
+const BINARY_TIERS: readonly Tier[] = ["e2e", "browser"];
+const runsBinary = tiers.some((tier) => BINARY_TIERS.includes(tier));
 
 function missingToolsReason(tier: Tier): string | undefined {
   const missing = TIER_TOOLS[tier].filter((tool) => Bun.which(tool) === null);
@@ -97,7 +110,7 @@ if (full) {
   checks.push(["typecheck", [bun, "x", "tsc", "--noEmit", "-p", "tsconfig.json"]]);
   checks.push(["lint", [bun, "x", "biome", "check", "src", "tests", "scripts", "bench", "examples"]]);
 }
-if (tiers.includes("e2e")) checks.push(["build", [bun, "scripts/build.ts"]]);
+if (runsBinary) checks.push(["build", [bun, "scripts/build.ts"]]);
 for (const [name, cmd] of checks) {
   const result = await step(name, cmd);
   if (!result.ok) {
@@ -127,8 +140,8 @@ for (const tier of tiers) {
     process.stderr.write(`✗ ${tier}: no tests ran\n`);
   }
 }
-// After the e2e tier, dist/gotunnel is still the build of the build step: no test replaced it with a test build.
-if (tiers.includes("e2e") && distBuilt !== "absent") {
+// After the e2e and browser tiers, dist/gotunnel is still the build of the build step: no test replaced it.
+if (runsBinary && distBuilt !== "absent") {
   if (binaryIdentity(DIST_BINARY) !== distBuilt) {
     failed++;
     process.stderr.write(`✗ ${DIST_BINARY} was replaced during the tests: a test must build into a temp dir\n`);
