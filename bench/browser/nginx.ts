@@ -2,7 +2,7 @@
  * nginx as a careful operator configures it in front of a dev server: HTTP/2 over TLS with a certificate for
  * bench.local from a throwaway CA the bench makes with openssl, an HTTP/1.1 keep-alive pool to Vite, WebSocket
  * upgrades passed through (Vite's HMR socket, nginx.org/en/docs/http/websocket.html), no access log, one worker
- * like the other proxies' single thread.
+ * like the other proxies' single thread, and room for a page's 1,500 requests on one connection.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +30,10 @@ http {
   uwsgi_temp_path ${temp}/uwsgi;
   scgi_temp_path ${temp}/scgi;
   tcp_nodelay on;
+  # A connection ends after 1,000 requests by default, h2 ones too (keepalive_requests, nginx.org ngx_http_core_module;
+  # it replaced http2_max_requests in 1.19.7). A 1,500-module page then lost its connection mid-load and Chromium
+  # failed requests with ERR_FAILED or left them hanging.
+  keepalive_requests 100000;
   map $http_upgrade $connection_upgrade {
     default upgrade;
     "" "";
