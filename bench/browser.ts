@@ -159,7 +159,7 @@ async function measureAll(options: BrowserBenchOptions, dir: string, startedAt: 
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machine(),
-    browser: `${rigs[0]?.browser.version ?? "Chromium"} headless, a fresh browser context per load, cache disabled, every target's CA trusted in its NSS database`,
+    browser: `${rigs[0]?.browser.version ?? "Chromium"} headless, a fresh browser context per load (new connections, an empty cache: a load any resource of which came from a cache fails), every target's CA trusted in its NSS database`,
     app: describeApp(options.modules),
     rounds: options.rounds,
     warmup: options.warmup,

@@ -37,6 +37,10 @@ async function loadOnce(
     const error = `only ${page.ran} of ${options.modules - 1} modules ran`;
     return { round, ms: null, error, foreignCpuPercent, protocols: page.protocols };
   }
+  if (page.cached > 0) {
+    const error = `${page.cached} resources came from a cache: not a cold load`;
+    return { round, ms: null, error, foreignCpuPercent, protocols: page.protocols };
+  }
   return { round, ms: page.ms, foreignCpuPercent, protocols: page.protocols };
 }
 
