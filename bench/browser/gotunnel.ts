@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { gotunnelCa, gotunnelCommand } from "../lib/certs.ts";
 import { pinned } from "../lib/cpu.ts";
 import { gotunnelEnvironment, gotunnelVersion } from "../lib/gotunnel.ts";
-import { freePort, run, spawnManaged, stopManaged, waitForLog, waitForPorts } from "../lib/proc.ts";
+import { type EnvPatch, freePort, run, spawnManaged, stopManaged, waitForLog, waitForPorts } from "../lib/proc.ts";
 import { type BrowserTarget, httpsUrl, PAGE_HOST, SkipTarget, type TargetContext } from "./target.ts";
 
 const READY_TIMEOUT_MS = 30_000;
@@ -23,6 +23,13 @@ function writeConfig(context: TargetContext): string {
   const path = join(context.dir, "gotunnel.config.json");
   writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
   return path;
+}
+
+/** `gotunnel version`: the version with its commit, so a figure says which build it came from. */
+async function buildOf(binary: string, env: EnvPatch): Promise<string> {
+  const result = await run(gotunnelCommand(binary, ["version"]), 15_000, env);
+  const line = result.stdout.trim().split("\n")[0];
+  return result.code === 0 && line ? line : `gotunnel ${await gotunnelVersion(binary, env)}`;
 }
 
 export async function startGotunnel(context: TargetContext): Promise<BrowserTarget> {
@@ -55,7 +62,7 @@ export async function startGotunnel(context: TargetContext): Promise<BrowserTarg
     name: "gotunnel",
     url: httpsUrl(httpsPort),
     caPath: ca.cert,
-    version: `gotunnel ${await gotunnelVersion(binary, env)} (${binary})`,
+    version: `${await buildOf(binary, env)} (${binary}), HTTP/1.1 or h2 as that build offers`,
     stop,
   };
 }
