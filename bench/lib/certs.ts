@@ -28,7 +28,7 @@ export function gotunnelCommand(binary: string, args: string[]): string[] {
 }
 
 /** `gotunnel ca` creates the CA on first use and prints its path; null when the CLI cannot do that yet. */
-async function gotunnelCa(binary: string, env: EnvPatch): Promise<{ cert: string; key: string } | null> {
+export async function gotunnelCa(binary: string, env: EnvPatch): Promise<{ cert: string; key: string } | null> {
   if (!existsSync(binary)) return null;
   try {
     const stdout = await runOk(gotunnelCommand(binary, ["ca"]), 30_000, env);
@@ -41,7 +41,7 @@ async function gotunnelCa(binary: string, env: EnvPatch): Promise<{ cert: string
   }
 }
 
-async function makeFallbackCa(dir: string): Promise<{ cert: string; key: string }> {
+export async function makeFallbackCa(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, "fallback-rootCA.pem");
   const key = join(dir, "fallback-rootCA-key.pem");
   await runOk(
@@ -53,7 +53,7 @@ async function makeFallbackCa(dir: string): Promise<{ cert: string; key: string 
   return { cert, key };
 }
 
-async function signLeaf(dir: string, ca: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+export async function signLeaf(dir: string, ca: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
   const key = join(dir, "leaf-key.pem");
   const csr = join(dir, "leaf.csr");
   const cert = join(dir, "leaf.pem");
