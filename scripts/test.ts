@@ -5,7 +5,8 @@
  * counts test cases (plus one failure per failed check step).
  * `bun run test unit` / `integration` / `e2e` / `browser` runs one tier (e2e and browser build first). The browser tier
  * (tests/browser: real Vite and Next dev servers in headless Chromium and Firefox) is the slowest; its files are
- * independent of each other and of e2e, so CI could run it beside e2e.
+ * independent of each other and of e2e, so a run that has e2e starts it beside the other tiers and prints its output, held back,
+ * once it ends (`GOTUNNEL_TEST_SERIAL=1` runs the tiers one after another).
  */
 import { join } from "node:path";
 import { binaryIdentity, printsInfoLines } from "./dist-check.ts";
@@ -23,8 +24,10 @@ interface StepResult {
   output: string;
 }
 
-async function step(name: string, cmd: string[]): Promise<StepResult> {
-  process.stderr.write(`\n── ${name}: ${cmd.join(" ")}\n`);
+/** Runs one step, its output shown as it comes, or (`quiet`, a step running beside another) kept for the caller. */
+async function step(name: string, cmd: string[], quiet = false): Promise<StepResult> {
+  const banner = `\n── ${name}: ${cmd.join(" ")}\n`;
+  if (!quiet) process.stderr.write(banner);
   const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env: process.env });
   const chunks: string[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream) => {
@@ -32,11 +35,13 @@ async function step(name: string, cmd: string[]): Promise<StepResult> {
     for await (const chunk of stream) {
       const text = decoder.decode(chunk, { stream: true });
       chunks.push(text);
-      sink.write(text);
+      if (!quiet) sink.write(text);
     }
   };
   await Promise.all([pump(proc.stdout, process.stdout), pump(proc.stderr, process.stderr), proc.exited]);
-  return { ok: proc.exitCode === 0, output: chunks.join("") };
+  const output = chunks.join("");
+  if (quiet) process.stderr.write(`${banner}${output}`);
+  return { ok: proc.exitCode === 0, output };
 }
 
 function count(output: string, label: "pass" | "fail" | "skip"): number {
@@ -119,14 +124,18 @@ for (const [name, cmd] of checks) {
   }
 }
 const distBuilt = binaryIdentity(DIST_BINARY);
-for (const tier of tiers) {
+function runTier(tier: Tier, quiet = false): Promise<StepResult | undefined> {
   const missing = missingToolsReason(tier);
   if (missing) {
     process.stderr.write(`\n── ${tier} tests: skipped (${missing})\n`);
     skippedList.push(`tests/${tier}: the whole tier (skipped: ${missing})`);
-    continue;
+    return Promise.resolve(undefined);
   }
-  const result = await step(`${tier} tests`, [bun, "test", "--timeout", "60000", `tests/${tier}`]);
+  return step(`${tier} tests`, [bun, "test", "--timeout", "60000", `tests/${tier}`], quiet);
+}
+
+function tally(tier: Tier, result: StepResult | undefined): void {
+  if (!result) return;
   const tierPassed = count(result.output, "pass");
   const tierFailed = count(result.output, "fail");
   passed += tierPassed;
@@ -140,6 +149,18 @@ for (const tier of tiers) {
     process.stderr.write(`✗ ${tier}: no tests ran\n`);
   }
 }
+
+// The browser tier starts with the other tiers and runs beside them (most of its time is spent waiting on dev
+// servers, browsers and timers).
+const besideE2e =
+  tiers.includes("e2e") && tiers.includes("browser") && process.env.GOTUNNEL_TEST_SERIAL !== "1"
+    ? runTier("browser", true)
+    : undefined;
+for (const tier of tiers) {
+  if (tier === "browser" && besideE2e) continue;
+  tally(tier, await runTier(tier));
+}
+if (besideE2e) tally("browser", await besideE2e);
 // After the e2e and browser tiers, dist/gotunnel is still the build of the build step: no test replaced it.
 if (runsBinary && distBuilt !== "absent") {
   if (binaryIdentity(DIST_BINARY) !== distBuilt) {
