@@ -69,12 +69,19 @@ export interface GatewayOptions {
   bindHosts?: (routes: readonly ProxyRoute[]) => string[];
   /** The listeners now listen on `hosts`, or (with `error`) could not change and stay on `hosts`. */
   onRebind?: (hosts: string[], error?: unknown) => void;
+  /** gotunnel's own site (the dashboard) on the HTTPS listener; its name gets a certificate like a route's. */
+  site?: ProxyServerOptions["site"];
+  /** Whether a route's bodies are captured now (the dashboard's switch). */
+  captures?: ProxyServerOptions["captures"];
   /** The daemon's log, for the file-descriptor guard (fd-guard.ts); absent: no guard. */
   log?: (level: "info" | "warn", message: string) => void;
 }
 
-const tlsRoutes = (routes: readonly ProxyRoute[]) =>
-  routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard }));
+/** The certificates to serve: each HTTPS route's, and the site's name (admission.ts keeps routes off it). */
+const tlsNames = (routes: readonly ProxyRoute[], site: string | undefined) => [
+  ...routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard })),
+  ...(site === undefined ? [] : [{ name: site, wildcard: false }]),
+];
 
 export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // TLS pulls in @peculiar/x509 (~60 ms to import): load it only on the commands that serve.
@@ -85,6 +92,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // A restored route the CA may not vouch for (the state file outlived a CA, or was edited) is skipped, not fatal.
   const { served, refused } = partition(given.routes, (route) => store.check(route));
   const options = { ...given, routes: served };
+  const tlsRoutes = (routes: readonly ProxyRoute[]) => tlsNames(routes, options.site?.host);
   const tls = await store.tlsEntries(tlsRoutes(options.routes));
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
@@ -105,6 +113,8 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      site: options.site,
+      captures: options.captures,
       http2: options.proxy.http2 ?? DEFAULT_HTTP2,
       timeouts: {
         keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
@@ -116,7 +126,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     throw error;
   }
   const fdGuard = options.log && guardFileDescriptors(proxy, upstreams, options.log);
-  const swapper = routeSwapper(proxy, store, options);
+  const swapper = routeSwapper(proxy, store, options, tlsRoutes);
   // Restored routes may already want a second address (the LAN): listen() binds only the first.
   if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
     await swapper.setRoutes(options.routes);
@@ -180,10 +190,16 @@ async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req:
     });
 }
 
-type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };
+type TlsNames = ReturnType<typeof tlsNames>;
+type Store = { tlsEntries(routes: TlsNames): Promise<TlsEntry[]> };
 
 /** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
-function routeSwapper(proxy: ProxyServer, store: Store, options: GatewayOptions) {
+function routeSwapper(
+  proxy: ProxyServer,
+  store: Store,
+  options: GatewayOptions,
+  tlsRoutes: (routes: readonly ProxyRoute[]) => TlsNames,
+) {
   let queue: Promise<void> = Promise.resolve();
   let current = options.routes;
   let closed = false;
