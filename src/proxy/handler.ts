@@ -94,6 +94,7 @@ export class RequestHandler {
         traceparent: ctx?.traceparent,
         requestHeaders: req.headers,
         responseHeaders: response?.headers,
+        responseLength: response?.headers.get("content-length"),
         capture,
       });
     }

@@ -39,6 +39,11 @@ export interface RequestEvent {
    */
   requestHeaders?: Headers;
   responseHeaders?: Headers;
+  /**
+   * The response's Content-Length as sent, read before the response goes out: Bun.serve removes the field from a
+   * Response's Headers once it has sent it (CONTRIBUTING.md, Bun facts). Absent for a stream of unknown length.
+   */
+  responseLength?: string | null;
   /** The bodies, when the route's capture is on (capture.ts). */
   capture?: Capture;
 }

@@ -69,7 +69,7 @@ export interface RequestSummary {
 }
 
 export function requestSummary({ id, timeMs, event }: LogEntry): RequestSummary {
-  const size = responseSize(event.responseHeaders, event.capture?.response);
+  const size = responseSize(event.responseLength, event.capture?.response);
   const replayOf = Number(event.requestHeaders?.get(REPLAY_HEADER) ?? Number.NaN);
   return {
     id,
@@ -87,9 +87,8 @@ export function requestSummary({ id, timeMs, event }: LogEntry): RequestSummary 
   };
 }
 
-function responseSize(headers: Headers | undefined, tap: BodyTap | undefined): number | undefined {
+function responseSize(length: string | null | undefined, tap: BodyTap | undefined): number | undefined {
   if (tap?.done) return tap.totalBytes;
-  const length = headers?.get("content-length");
   return length != null && /^\d+$/.test(length) ? Number(length) : undefined;
 }
 
@@ -121,7 +120,7 @@ export function requestDetail(entry: LogEntry, context: { scheme: "https" | "htt
   return {
     ...requestSummary(entry),
     requestHeaders,
-    responseHeaders: [...(event.responseHeaders?.entries() ?? [])],
+    responseHeaders: responseFields(event.responseHeaders, event.responseLength),
     timing: { durationMs: event.durationMs, note: "from the request's arrival to the response's headers" },
     ...(event.capture ? { capture: { ...(request ? { request } : {}), ...(response ? { response } : {}) } } : {}),
     curl: curlCommand({
@@ -144,6 +143,13 @@ export function replayBody(entry: LogEntry): Uint8Array | null | "unknown" {
   const length = headers?.get("content-length");
   const hasBody = (length != null && length !== "0") || headers?.has("transfer-encoding") === true;
   return hasBody ? "unknown" : null;
+}
+
+/** The response's fields as sent: Bun has taken Content-Length out of the Headers by now, so it is put back. */
+function responseFields(headers: Headers | undefined, length: string | null | undefined): [string, string][] {
+  const fields = [...(headers?.entries() ?? [])];
+  if (length != null && !headers?.has("content-length")) fields.push(["content-length", length]);
+  return fields;
 }
 
 function capturedBody(tap: BodyTap): CapturedBody {
