@@ -6,6 +6,7 @@ const token = document.querySelector('meta[name="gotunnel-token"]').content;
 /** The list keeps this many rows; older ones fall off, as in the daemon's own log. */
 const MAX_ROWS = 500;
 const STATE_REFRESH_MS = 5000;
+const STATE_AFTER_REQUEST_MS = 300;
 
 const requests = [];
 /** Live events that arrive before the history has loaded wait here, so none is missed or shown twice. */
@@ -201,7 +202,12 @@ function follow() {
     $("#live").textContent = "reconnecting…";
     $("#live").className = "pill bad";
   });
-  events.addEventListener("request", (message) => addRequest(JSON.parse(message.data)));
+  events.addEventListener("request", (message) => {
+    addRequest(JSON.parse(message.data));
+    // The route list's request counts follow, at most a few times a second.
+    clearTimeout(follow.refresh);
+    follow.refresh = setTimeout(refreshState, STATE_AFTER_REQUEST_MS);
+  });
   events.addEventListener("dropped", (message) => {
     const { count } = JSON.parse(message.data);
     $("#dropped").textContent = `${count} request(s) skipped while this page was behind`;
