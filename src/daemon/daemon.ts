@@ -171,6 +171,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     if (service.admin && "server" in service.admin) await service.admin.server.stop(true);
     // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
     events.stop();
+    dashboard.close();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
     await reporter.span("daemon shutdown", () => shutdown(running));
     // After the listeners: the last requests' spans are queued and counted by now.

@@ -239,6 +239,28 @@ describe("changes need the page's token and the dashboard's Origin", () => {
   });
 });
 
+describe("stopping the daemon", () => {
+  test("ends an open event stream cleanly instead of cutting it after the shutdown grace", async () => {
+    const own = await startEchoRoute(scope, "dash-stop.local", {});
+    const answer = await runGotunnel(["dashboard", "--json"], { cwd: own.home, home: own.home });
+    const url = (JSON.parse(answer.stdout) as { url: string }).url;
+    const events = Bun.spawn(["curl", "-sSN", "--cacert", own.ca, "--max-time", "60", `${url}api/events`], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    scope.defer(() => events.kill());
+    const reader = events.stdout.getReader();
+    let seen = "";
+    while (!seen.includes(": gotunnel")) seen += new TextDecoder().decode((await reader.read()).value);
+    reader.releaseLock();
+    const stopped = await runGotunnel(["daemon", "stop"], { cwd: own.home, home: own.home });
+    expect(stopped.exitCode).toBe(0);
+    // curl exits 0 for a stream the server ended, and 18 or 92 for one cut mid-way (a forced close).
+    const [code, stderr] = await Promise.all([events.exited, new Response(events.stderr).text()]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  }, 60_000);
+});
+
 /** The LAN-client test needs two network namespaces. */
 function netnsSkipReason(): string | undefined {
   if (process.platform !== "linux") return "needs Linux network namespaces";

@@ -52,7 +52,18 @@ export function eventStream(
           unwatch();
           clearInterval(heartbeat);
         };
-        signal.addEventListener("abort", () => stop());
+        // The page went away, or the daemon is stopping (Dashboard.close): end the stream cleanly, so the page's
+        // EventSource reconnects instead of holding the listener open through the shutdown grace.
+        const end = () => {
+          stop();
+          try {
+            controller.close();
+          } catch {
+            // Already closed or errored by the page going away: nothing left to end.
+          }
+        };
+        if (signal.aborted) end();
+        else signal.addEventListener("abort", end);
       },
       cancel: () => stop(),
     },

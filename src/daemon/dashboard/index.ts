@@ -46,6 +46,8 @@ export class Dashboard {
   readonly capturing = new Set<string>();
   readonly token = newToken();
   private readonly trust: ReturnType<typeof trustStatus>;
+  /** Aborted by close(): ends every event stream. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly source: DashboardSource) {
     this.trust = trustStatus(source.ca);
@@ -86,7 +88,8 @@ export class Dashboard {
     if (pathname === "/api/events") {
       // An event stream stays open: the listener's idle timer must not cut it (proxy/server.ts).
       client.keepOpen();
-      return new Response(eventStream(this.source.log, req.signal), {
+      const ended = AbortSignal.any([req.signal, this.closing.signal]);
+      return new Response(eventStream(this.source.log, ended), {
         headers: { ...SECURITY_HEADERS, "content-type": "text/event-stream", "x-accel-buffering": "no" },
       });
     }
@@ -100,6 +103,14 @@ export class Dashboard {
       return new Response(svg, { headers: { ...SECURITY_HEADERS, "content-type": "image/svg+xml" } });
     }
     return problem(404, `nothing at ${pathname}`);
+  }
+
+  /**
+   * Ends the open event streams: the daemon is stopping, and a stream never ends by itself, so an open dashboard
+   * would otherwise hold the listener through the whole shutdown grace.
+   */
+  close(): void {
+    this.closing.abort();
   }
 
   private async state() {
