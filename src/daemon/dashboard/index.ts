@@ -115,6 +115,8 @@ export class Dashboard {
 
   private async state() {
     const [routes, certificates] = await Promise.all([this.source.routes(), this.source.certificates()]);
+    // A route removed elsewhere (`gotunnel stop`) stops being captured: a new route of that name starts without.
+    for (const name of this.capturing) if (!routes.some((route) => route.name === name)) this.capturing.delete(name);
     return {
       version: this.source.version,
       ports: this.source.ports(),
