@@ -12,6 +12,7 @@ import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry 
 import type { LocalCA } from "../tls/ca.ts";
 import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
+import { onDemandCertificates } from "./on-demand.ts";
 import type { RouteProblem } from "./routes.ts";
 import { createUpstreams, type Upstreams } from "./upstreams.ts";
 
@@ -92,6 +93,8 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // Set once the proxy serves: the onboarding page lists the routes a device may open, as they are at each request.
   let sharedUrls: () => string[] = () => [];
   const httpPages = await onboardingPages(ca, () => sharedUrls());
+  // Set once the proxy serves: a name with no route may get a certificate (on-demand.ts), which needs the swapper.
+  let onNoRoute: (host: string) => void = () => undefined;
   try {
     proxy = await ProxyServer.listen({
       host: options.bindHosts?.(options.routes)[0] ?? options.proxy.host,
@@ -101,6 +104,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
+      onNoRoute: (host) => onNoRoute(host),
       httpPages,
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
@@ -120,6 +124,13 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // Restored routes may already want a second address (the LAN): listen() binds only the first.
   if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
     await swapper.setRoutes(options.routes);
+  onNoRoute = onDemandCertificates({
+    constraints: ca.nameConstraints,
+    covered: (name) => store.covers(name),
+    issue: (name) => store.issueSpare(name),
+    apply: () => swapper.setRoutes(swapper.current()),
+    onError: (error) => options.log?.("warn", `an on-demand certificate failed: ${String(error)}`),
+  }).noRoute;
   sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {

@@ -132,6 +132,7 @@ export class RequestHandler {
     proto: Proto,
   ): Response | undefined {
     if (!route) {
+      this.options.onNoRoute?.(host);
       const loopbackClient = isLoopbackAddress(ip);
       return notFoundPage(req, host, {
         routes: this.state.router().routes,
