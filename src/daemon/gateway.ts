@@ -128,13 +128,13 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     constraints: ca.nameConstraints,
     covered: (name) => store.covers(name),
     issue: (name) => store.issueSpare(name),
-    apply: () => swapper.setRoutes(swapper.current()),
+    apply: () => swapper.refresh(),
     onError: (error) => options.log?.("warn", `an on-demand certificate failed: ${String(error)}`),
   }).noRoute;
   sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {
-    onDue: () => swapper.setRoutes(swapper.current()),
+    onDue: () => swapper.refresh(),
     onError: (error) => options.onRenewalError?.(error),
   });
   return {
@@ -193,24 +193,34 @@ async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req:
 
 type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };
 
-/** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
+/**
+ * One swap at a time: two concurrent swaps would race for which listener survives. None after stop. refresh()
+ * re-serves the routes live when its turn comes (new certificates, same routes): reading them when it is queued
+ * instead would undo a route change queued before it.
+ */
 function routeSwapper(proxy: ProxyServer, store: Store, options: GatewayOptions) {
   let queue: Promise<void> = Promise.resolve();
   let current = options.routes;
   let closed = false;
-  const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
+  const enqueue = (routesOf: () => readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
     const next = queue.then(async () => {
       if (closed) return;
+      const routes = routesOf();
       await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
-      // Only a set that is live: renewal re-serves `current`, and must not resurrect a change that failed.
+      // Only a set that is live: refresh re-serves `current`, and must not resurrect a change that failed.
       current = routes;
     });
     // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
     queue = next.catch(() => undefined);
     return next;
   };
-  return { setRoutes, current: () => current, close: () => (closed = true) };
+  return {
+    setRoutes: (routes: readonly ProxyRoute[]) => enqueue(() => routes),
+    refresh: () => enqueue(() => current),
+    current: () => current,
+    close: () => (closed = true),
+  };
 }
 
 /**
