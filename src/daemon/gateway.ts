@@ -94,7 +94,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   let sharedUrls: () => string[] = () => [];
   const httpPages = await onboardingPages(ca, () => sharedUrls());
   // Set once the proxy serves: a name with no route may get a certificate (on-demand.ts), which needs the swapper.
-  let onNoRoute: (host: string) => void = () => undefined;
+  let onNoRoute: (host: string, clientIp: string) => void = () => undefined;
   try {
     proxy = await ProxyServer.listen({
       host: options.bindHosts?.(options.routes)[0] ?? options.proxy.host,
@@ -104,7 +104,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
-      onNoRoute: (host) => onNoRoute(host),
+      onNoRoute: (host, clientIp) => onNoRoute(host, clientIp),
       httpPages,
       isAllowed: options.isAllowed,
       onError: options.onProxyError,

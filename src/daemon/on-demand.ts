@@ -6,11 +6,15 @@
  * a typed name) or over HTTPS from a client that skipped the check. From then on the name gets its own certificate
  * and gotunnel's 404 page over HTTPS.
  *
- * Bounded twice: only names inside the CA's scope (the suffixes gotunnel serves), at most NEW_NAMES_PER_MINUTE new
- * ones in any minute (each costs a signature and a listener swap), and the store keeps at most
- * MAX_SPARE_CERTIFICATES (tls/spare.ts), dropping the oldest.
+ * Bounded: only names inside the CA's scope (the suffixes gotunnel serves), at most NEW_NAMES_PER_MINUTE new ones in
+ * any minute (each costs a signature and a listener swap), and the store keeps at most MAX_SPARE_CERTIFICATES
+ * (tls/spare.ts), dropping the oldest. And only a request from this machine counts: another device finds a name
+ * through our mDNS answers, which cover only routes (a route it had open keeps its certificate as a spare anyway),
+ * so a name it asks for that no route ever had is a probe, and each new certificate means a listener swap
+ * (keep-alive connections told to close, h2 ones sent GOAWAY).
  */
 import { checkDomain } from "../config/domain.ts";
+import { isLoopbackAddress } from "../core/local-host.ts";
 import { DEFAULT_PERMITTED_SUFFIXES, isPermitted, type NameConstraints } from "../tls/constraints.ts";
 
 /** New names a minute that may get a certificate; the rest are ignored until the window moves on. */
@@ -32,8 +36,8 @@ export interface OnDemandOptions {
 }
 
 export interface OnDemand {
-  /** A request for `host` (a Host header value) matched no route. Never throws, never waits. */
-  noRoute(host: string): void;
+  /** A request for `host` (a Host header value) from `clientIp` matched no route. Never throws, never waits. */
+  noRoute(host: string, clientIp: string): void;
 }
 
 export function onDemandCertificates(options: OnDemandOptions): OnDemand {
@@ -42,7 +46,8 @@ export function onDemandCertificates(options: OnDemandOptions): OnDemand {
   const pending = new Set<string>();
   const apply = coalesced(options.apply, options.onError);
   return {
-    noRoute(host) {
+    noRoute(host, clientIp) {
+      if (!isLoopbackAddress(clientIp)) return;
       const name = scopedName(host, options.constraints);
       if (!name || pending.has(name) || options.covered(name) || !limiter.take()) return;
       pending.add(name);

@@ -132,7 +132,7 @@ export class RequestHandler {
     proto: Proto,
   ): Response | undefined {
     if (!route) {
-      this.options.onNoRoute?.(host);
+      this.options.onNoRoute?.(host, ip);
       const loopbackClient = isLoopbackAddress(ip);
       return notFoundPage(req, host, {
         routes: this.state.router().routes,

@@ -9,8 +9,9 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:tls";
 import { NEW_NAMES_PER_MINUTE } from "../../src/daemon/on-demand.ts";
 import { MAX_SPARE_CERTIFICATES } from "../../src/tls/spare.ts";
-import { curl, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
-import { eventually } from "../helpers/netns.ts";
+import { BINARY, binaryEnv, curl, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+import { createNetnsPair, eventually } from "../helpers/netns.ts";
+import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
 const scope = new E2EScope();
 /** curl processes at once: the machine has two cores. */
@@ -167,5 +168,51 @@ describe("bounds", () => {
     expect(await eventually(kept, `${MAX_SPARE_CERTIFICATES} names verifying`)).toBe(MAX_SPARE_CERTIFICATES);
     expect(await verifies(names[0] ?? "", https, up.caPath)).toBe(false);
     expect(await verifies(names.at(-1) ?? "", https, up.caPath)).toBe(true);
+  });
+});
+
+const lanClient = requireAll(requireRoot("creates network namespaces (ip netns add)"), requireTools("ip", "curl"));
+
+describe.skipIf(lanClient.skip)(lanClient.title("a client on another machine"), () => {
+  test("gets the 404 page but no certificate for a name it made up; a loopback client's name gets one", async () => {
+    const pair = createNetnsPair();
+    scope.defer(() => pair.cleanup());
+    const home = scope.dir("lan-home");
+    // Inside namespace a, 0.0.0.0 reaches only its veth to namespace b; GOTUNNEL_LAN empty is the default policy.
+    const env = binaryEnv(home, {
+      GOTUNNEL_LAN: "",
+      GOTUNNEL_PROXY_HOST: "0.0.0.0",
+      GOTUNNEL_PROXY_HTTPS_PORT: "0",
+      GOTUNNEL_PROXY_HTTP_PORT: "0",
+    });
+    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
+    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', home, BINARY];
+    const started = await inA([...cd, "start", "-d", "web.localhost", "-p", "39999", "--json"]);
+    expect(started.exitCode).toBe(0);
+    const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as {
+      ports: { http: number; https: number };
+      ca: { path: string };
+    };
+    const ask = (host: string) => ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Host: ${host}`];
+    const verifyIn = (name: string) =>
+      inA(
+        ["openssl", "s_client", "-connect", `127.0.0.1:${ready.ports.https}`, "-servername", name].concat([
+          "-verify_hostname",
+          name,
+          "-CAfile",
+          ready.ca.path,
+          "-verify_return_error",
+        ]),
+      );
+
+    const lan = await run(
+      pair.exec(pair.b.ns, [...ask("probe.localhost"), `http://${pair.a.v4}:${ready.ports.http}/`]),
+    );
+    expect(lan.stdout).toBe("404");
+    const local = await inA([...ask("mine.localhost"), `http://127.0.0.1:${ready.ports.http}/`]);
+    expect(local.stdout).toBe("404");
+    // The loopback client's name is issued after the LAN client's was asked for, so by then that one would be too.
+    await eventually(async () => (await verifyIn("mine.localhost")).exitCode === 0 || undefined, "mine.localhost");
+    expect((await verifyIn("probe.localhost")).exitCode).not.toBe(0);
   });
 });

@@ -64,20 +64,28 @@ describe("onDemandCertificates", () => {
   test(`issues each new name in scope once, at most ${NEW_NAMES_PER_MINUTE} a minute; covered names cost nothing`, async () => {
     const { onDemand, issued } = harness();
     for (const host of ["route.localhost", "example.com", "a.localhost", "a.localhost:443", "A.localhost"]) {
-      onDemand.noRoute(host);
+      onDemand.noRoute(host, "127.0.0.1");
     }
-    for (let i = 0; i < 3 * NEW_NAMES_PER_MINUTE; i++) onDemand.noRoute(`n${i}.localhost`);
+    for (let i = 0; i < 3 * NEW_NAMES_PER_MINUTE; i++) onDemand.noRoute(`n${i}.localhost`, "::1");
     await Bun.sleep(0);
     expect(issued[0]).toBe("a.localhost");
     expect(issued.length).toBe(NEW_NAMES_PER_MINUTE);
   });
 
+  test("a request from another machine issues nothing", async () => {
+    const { onDemand, issued } = harness();
+    for (const ip of ["192.168.1.20", "::ffff:10.0.0.2", "fe80::1"]) onDemand.noRoute("lan.localhost", ip);
+    onDemand.noRoute("loop.localhost", "::ffff:127.0.0.1");
+    await Bun.sleep(0);
+    expect(issued).toEqual(["loop.localhost"]);
+  });
+
   test("names issued while a swap runs share the next swap", async () => {
     const { onDemand, applies, release } = harness();
-    onDemand.noRoute("one.localhost");
+    onDemand.noRoute("one.localhost", "127.0.0.1");
     await Bun.sleep(0);
     expect(applies()).toBe(1);
-    for (const name of ["two", "three", "four"]) onDemand.noRoute(`${name}.localhost`);
+    for (const name of ["two", "three", "four"]) onDemand.noRoute(`${name}.localhost`, "127.0.0.1");
     await Bun.sleep(0);
     expect(applies()).toBe(1);
     release();
