@@ -12,6 +12,7 @@ import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry 
 import type { LocalCA } from "../tls/ca.ts";
 import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
+import { onDemandCertificates } from "./on-demand.ts";
 import type { RouteProblem } from "./routes.ts";
 import { createUpstreams, type Upstreams } from "./upstreams.ts";
 
@@ -100,6 +101,8 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // Set once the proxy serves: the onboarding page lists the routes a device may open, as they are at each request.
   let sharedUrls: () => string[] = () => [];
   const httpPages = await onboardingPages(ca, () => sharedUrls());
+  // Set once the proxy serves: a name with no route may get a certificate (on-demand.ts), which needs the swapper.
+  let onNoRoute: (host: string, clientIp: string) => void = () => undefined;
   try {
     proxy = await ProxyServer.listen({
       host: options.bindHosts?.(options.routes)[0] ?? options.proxy.host,
@@ -109,6 +112,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
+      onNoRoute: (host, clientIp) => onNoRoute(host, clientIp),
       httpPages,
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
@@ -130,10 +134,17 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // Restored routes may already want a second address (the LAN): listen() binds only the first.
   if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
     await swapper.setRoutes(options.routes);
+  onNoRoute = onDemandCertificates({
+    constraints: ca.nameConstraints,
+    covered: (name) => store.covers(name),
+    issue: (name) => store.issueSpare(name),
+    apply: () => swapper.refresh(),
+    onError: (error) => options.log?.("warn", `an on-demand certificate failed: ${String(error)}`),
+  }).noRoute;
   sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {
-    onDue: () => swapper.setRoutes(swapper.current()),
+    onDue: () => swapper.refresh(),
     onError: (error) => options.onRenewalError?.(error),
   });
   return {
@@ -193,7 +204,11 @@ async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req:
 type TlsNames = ReturnType<typeof tlsNames>;
 type Store = { tlsEntries(routes: TlsNames): Promise<TlsEntry[]> };
 
-/** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
+/**
+ * One swap at a time: two concurrent swaps would race for which listener survives. None after stop. refresh()
+ * re-serves the routes live when its turn comes (new certificates, same routes): reading them when it is queued
+ * instead would undo a route change queued before it.
+ */
 function routeSwapper(
   proxy: ProxyServer,
   store: Store,
@@ -203,19 +218,25 @@ function routeSwapper(
   let queue: Promise<void> = Promise.resolve();
   let current = options.routes;
   let closed = false;
-  const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
+  const enqueue = (routesOf: () => readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
     const next = queue.then(async () => {
       if (closed) return;
+      const routes = routesOf();
       await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
-      // Only a set that is live: renewal re-serves `current`, and must not resurrect a change that failed.
+      // Only a set that is live: refresh re-serves `current`, and must not resurrect a change that failed.
       current = routes;
     });
     // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
     queue = next.catch(() => undefined);
     return next;
   };
-  return { setRoutes, current: () => current, close: () => (closed = true) };
+  return {
+    setRoutes: (routes: readonly ProxyRoute[]) => enqueue(() => routes),
+    refresh: () => enqueue(() => current),
+    current: () => current,
+    close: () => (closed = true),
+  };
 }
 
 /**

@@ -161,6 +161,7 @@ export class RequestHandler {
     proto: Proto,
   ): Response | undefined {
     if (!route) {
+      this.options.onNoRoute?.(host, ip);
       const loopbackClient = isLoopbackAddress(ip);
       return notFoundPage(req, host, {
         routes: this.state.router().routes,

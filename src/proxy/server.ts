@@ -77,6 +77,11 @@ export interface ProxyServerOptions {
    * here: a phone that does not trust our CA yet can only use HTTP). Undefined: not one of its paths.
    */
   httpPages?: (req: Request) => Response | undefined;
+  /**
+   * A request for `host` (its Host value) from `clientIp` matched no route and got the 404 page. Called off the
+   * forwarding path; the daemon may issue the name a certificate (daemon/on-demand.ts).
+   */
+  onNoRoute?: (host: string, clientIp: string) => void;
   /** A request threw inside the proxy and got our 500 (the daemon reports it, e.g. to Sentry). */
   onError?: (error: unknown) => void;
   /**
