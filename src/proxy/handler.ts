@@ -7,6 +7,7 @@ import type { Server } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
 import { type Capture, capturingUpstream } from "./capture.ts";
 import { isClientBodyTimeout } from "./client-body.ts";
+import { drainBody } from "./drain.ts";
 import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps, requestTimeoutPage } from "./pages.ts";
@@ -98,6 +99,9 @@ export class RequestHandler {
         capture,
       });
     }
+    // An answer of ours to a request whose body nobody read (not a 408: that client stopped sending).
+    if (response && response.status >= 300 && response.status !== 408 && !req.bodyUsed && !(await drainBody(req)))
+      response.headers.set("connection", "close");
     return response;
   }
 

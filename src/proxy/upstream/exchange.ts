@@ -11,7 +11,7 @@ import type { BodySink } from "./body-decoder.ts";
 import type { Connection } from "./connection.ts";
 import { protocolError } from "./errors.ts";
 import type { ResponseHead } from "./parser.ts";
-import type { StreamingBody } from "./request-body.ts";
+import { discardBody, type StreamingBody } from "./request-body.ts";
 import { isIdempotent } from "./serialize.ts";
 import type { UpstreamRequest } from "./types.ts";
 
@@ -61,6 +61,8 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
   bodyPulled = false;
   bodySent: boolean;
   pumping = false;
+  /** The unsent rest of the request body being read and dropped after the exchange ended (detach). */
+  private discarding: Promise<boolean> | undefined = undefined;
   private hasBody = false;
   /** The body is exposed as a stream (rather than as bytes that arrived whole). */
   private streaming = false;
@@ -261,7 +263,10 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     this.phase = PHASE_DONE;
     this.detach();
     if (phase !== PHASE_BODY) {
-      this.rejectResponse(reason);
+      // The client gets our answer (a 502) only once its body is read: over h2 it would otherwise be reset.
+      const discarding = this.discarding;
+      if (discarding === undefined) this.rejectResponse(reason);
+      else discarding.then(() => this.rejectResponse(reason));
       return;
     }
     this.endResponse();
@@ -299,9 +304,11 @@ export class Exchange implements DirectUnderlyingSource<Uint8Array>, EventListen
     this.releaseUploadSlot();
     const reader = this.stream?.reader;
     if (reader !== undefined && !this.bodySent) {
-      // The upload is no longer wanted (response done, failed or aborted): release the caller's stream. A pump
-      // waiting on read() sees it end and stops.
-      reader.cancel().catch(cancelOfErroredStream);
+      // The upload is no longer wanted (response done, failed or aborted): read the rest of the caller's stream and
+      // drop it (request-body.ts says why), then release it. A pump waiting on read() gets a chunk or the end, finds
+      // no connection and stops.
+      this.discarding = this.req.signal?.aborted ? undefined : discardBody(reader);
+      if (this.discarding === undefined) reader.cancel().catch(cancelOfErroredStream);
     }
   }
 }

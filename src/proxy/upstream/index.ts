@@ -8,4 +8,5 @@
  */
 export { isUpstreamError, UpstreamError, type UpstreamErrorKind } from "./errors.ts";
 export { UpstreamPool } from "./pool.ts";
+export { discardBody } from "./request-body.ts";
 export type { UpstreamPoolOptions, UpstreamPoolStats, UpstreamRequest, UpstreamTarget } from "./types.ts";
