@@ -9,6 +9,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_ADMIN_PORT } from "../config/schema.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import type { Paths } from "../platform/paths.ts";
+import { flushResolverCache } from "../platform/resolver-cache.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { addressAvailable } from "../proxy/listen-errors.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
@@ -129,6 +130,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       errors,
       events,
       webhooks,
+      flushResolver: () => flushResolverCache(),
     });
     await service.publish();
     events.start(service.served());
