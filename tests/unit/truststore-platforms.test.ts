@@ -74,6 +74,39 @@ describe("macOS login keychain", () => {
   });
 });
 
+describe("macOS login keychain under sudo", () => {
+  // invokingOwner() believes SUDO_UID only when this process really is root (as `sudo gotunnel trust` is).
+  test.skipIf(process.getuid?.() !== 0)(
+    "every security command runs as the invoking user (sudo -n -u #uid), never as root",
+    async () => {
+      let added = false;
+      const calls: string[][] = [];
+      const runner: CommandRunner = {
+        which: (program) => (program === "security" ? "/usr/bin/security" : undefined),
+        async run(argv) {
+          calls.push(argv);
+          if (argv.includes("add-trusted-cert")) added = true;
+          if (argv.includes("find-certificate"))
+            return { code: added ? 0 : 44, stdout: `SHA-1 hash: ${SHA1}\n`, stderr: "" };
+          return { code: 0, stdout: "", stderr: "" };
+        },
+      };
+      const env = { SUDO_USER: "ada", SUDO_UID: "501", SUDO_GID: "20" };
+      const store = keychainStore(storeContext({ runner, os: MAC, home: "/Users/ada", env, isRoot: true }));
+      expect((await applyTrust("trust", CA, [store]))[0]?.status).toBe("changed");
+      await store.uninstall(CA);
+      const asAda = ["sudo", "-n", "-u", "#501", "--", "security"];
+      const find = [...asAda, "find-certificate", "-a", "-Z", "-c", CA.commonName, KEYCHAIN];
+      expect(calls).toEqual([
+        find,
+        [...asAda, "add-trusted-cert", "-r", "trustRoot", "-k", KEYCHAIN, CA.certPath],
+        find,
+        [...asAda, "delete-certificate", "-Z", SHA1, "-t", KEYCHAIN],
+      ]);
+    },
+  );
+});
+
 describe("Windows current-user Root store", () => {
   test("check by thumbprint, -addstore Root <file>, -delstore Root <sha1>", async () => {
     let present = false;

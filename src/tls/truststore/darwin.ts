@@ -3,8 +3,14 @@
  * system frameworks read. The login keychain needs no sudo; macOS asks for the login password when trust settings
  * change (security(1) add-trusted-cert), so the user is told first. Our entry is found by its SHA-1, the only
  * identifier `security delete-certificate` accepts besides the (non-unique) common name.
+ *
+ * Under `sudo gotunnel trust`, every `security` command runs as the invoking user (`sudo -u #uid`), never as root:
+ * root writing the user's login keychain replaces the file with a root-owned one the user can no longer unlock
+ * (macOS then asks for the keychain password again and again), and root's trust settings are root's own user
+ * domain, which the user's browsers never read.
  */
 import { join } from "node:path";
+import { asInvokingUser, invokingOwner } from "../../platform/owner.ts";
 import {
   type Availability,
   CHANGED,
@@ -26,6 +32,11 @@ export function parseSha1Hashes(text: string): string[] {
 
 export function keychainStore(context: StoreContext): TrustStore {
   const keychain = keychainPath(context.home);
+  const owner = invokingOwner(context.env);
+  const security = (...args: string[]) => {
+    const argv = ["security", ...args];
+    return owner ? asInvokingUser(argv, owner, "darwin") : argv;
+  };
   return {
     id: "keychain",
     name: `macOS login keychain (${keychain})`,
@@ -35,19 +46,19 @@ export function keychainStore(context: StoreContext): TrustStore {
     },
     async isTrusted(ca) {
       // Exit 44 (errSecItemNotFound) when nothing matches the name: not an error, just not there.
-      const argv = ["security", "find-certificate", "-a", "-Z", "-c", ca.commonName, keychain];
+      const argv = security("find-certificate", "-a", "-Z", "-c", ca.commonName, keychain);
       const result = await context.runner.run(argv);
       return result.code === 0 && parseSha1Hashes(result.stdout).includes(sha1Hex(ca));
     },
     elevation: () => "macOS asks for your login password to change the keychain's trust settings",
     async install(ca): Promise<Change> {
-      const argv = ["security", "add-trusted-cert", "-r", "trustRoot", "-k", keychain, ca.certPath];
+      const argv = security("add-trusted-cert", "-r", "trustRoot", "-k", keychain, ca.certPath);
       await runOrThrow(context, argv, "add the CA to the login keychain");
       return CHANGED;
     },
     async uninstall(ca): Promise<Change> {
       // -t also deletes the user trust settings add-trusted-cert made, so nothing of ours is left (security(1)).
-      const argv = ["security", "delete-certificate", "-Z", sha1Hex(ca), "-t", keychain];
+      const argv = security("delete-certificate", "-Z", sha1Hex(ca), "-t", keychain);
       await runOrThrow(context, argv, "remove the CA from the login keychain");
       return CHANGED;
     },
