@@ -18,8 +18,9 @@ import { describeSettings, type TelemetrySettings, telemetrySettings } from "../
 import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
 import { partition } from "./admission.ts";
+import { socketPath } from "./control/endpoint.ts";
 import type { StatusResponse } from "./control/protocol.ts";
-import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
+import { assertNoListener, startControlServer } from "./control/server.ts";
 import { writeDebugToken } from "./debug.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
