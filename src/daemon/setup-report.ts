@@ -14,6 +14,7 @@ import { userName } from "../platform/owner.ts";
 import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { formatCommand } from "../platform/runner.ts";
 import { type LoginService, loginService, type ServiceContext, serviceContext } from "../platform/service/index.ts";
+import { WSL_WINDOWS_HOSTS, windowsReach } from "../platform/wsl.ts";
 import type { TrustedCA, TrustStore } from "../tls/truststore/index.ts";
 import { isNotRunning } from "./control/client.ts";
 import { routesResponseSchema } from "./control/protocol.ts";
@@ -59,6 +60,7 @@ export async function setupReport(input: SetupInput): Promise<SetupCheck[]> {
     },
     localCheck(input),
     hostsCheck(input, daemon?.names ?? []),
+    ...(input.os.wsl ? [windowsBrowsersCheck(input, daemon?.names ?? [])] : []),
   ];
 }
 
@@ -199,6 +201,31 @@ function hostsCheck({ hostsFile, os, context }: SetupInput, names: string[]): Se
     ok: false,
     detail: `${needing.join(", ")} need a hosts entry, and ${hostsFile} is not writable by you`,
     ...(fix ? { fix } : {}),
+  };
+}
+
+/**
+ * WSL only: which routes a browser on Windows reaches (platform/wsl.ts). Optional like the hosts file: the routes
+ * work from Linux either way. The fix is a command for an Administrator PowerShell; gotunnel never writes it itself.
+ */
+function windowsBrowsersCheck({ context }: SetupInput, names: string[]): SetupCheck {
+  const base = { name: "Windows browsers", optional: true };
+  const reach = windowsReach(names, context.readText(WSL_WINDOWS_HOSTS));
+  if (!reach.command) {
+    return {
+      ...base,
+      ok: true,
+      detail:
+        "they reach every route: .localhost names through WSL's localhost forwarding, others by the Windows hosts file",
+    };
+  }
+  return {
+    ...base,
+    ok: false,
+    detail:
+      `${reach.missing.join(", ")} resolve only inside WSL; add them to the Windows hosts file ` +
+      "(run the command in an Administrator PowerShell on Windows; .localhost names need nothing)",
+    fix: reach.command,
   };
 }
 

@@ -138,6 +138,25 @@ describe("doctor setup", () => {
   });
 });
 
+describe("doctor setup under WSL", () => {
+  test("a Windows-browsers check is added under WSL only, reading the Windows hosts file", async () => {
+    const read: string[] = [];
+    const wsl = input({ os: { ...DEBIAN, wsl: true } });
+    const readText = wsl.context.readText;
+    wsl.context = {
+      ...wsl.context,
+      readText: (path) => {
+        read.push(path);
+        return readText(path);
+      },
+    };
+    const checks = Object.fromEntries((await setupReport(wsl)).map((check) => [check.name, check]));
+    expect(checks["Windows browsers"]).toMatchObject({ ok: true, optional: true });
+    expect(read).toContain("/mnt/c/Windows/System32/drivers/etc/hosts");
+    expect((await byName())["Windows browsers"]).toBeUndefined();
+  });
+});
+
 describe("do .local names resolve by mDNS here", () => {
   const reads = (text: string) => (path: string) => (path === "/etc/nsswitch.conf" ? text : undefined);
   test("the hosts line of nsswitch.conf", () => {
