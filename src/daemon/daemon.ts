@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_ADMIN_PORT } from "../config/schema.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import type { Paths } from "../platform/paths.ts";
-import { flushResolverCache } from "../platform/resolver-cache.ts";
+import { resolverFlusher } from "../platform/resolver-cache.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { addressAvailable } from "../proxy/listen-errors.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
@@ -131,7 +131,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       errors,
       events,
       webhooks,
-      flushResolver: () => flushResolverCache(),
+      flushResolver: resolverFlusher(),
     });
     await service.publish();
     events.start(service.served());

@@ -13,3 +13,20 @@ export function flushResolverCache(
 ): Promise<string[]> {
   return platform === "darwin" ? flushDarwinResolverCache(runner) : Promise.resolve([]);
 }
+
+/**
+ * flushResolverCache for a long-lived daemon: each distinct warning is returned once. A daemon that may write the
+ * hosts file (an ACL) without being root gets the same refusal from `killall -HUP mDNSResponder` at every route
+ * change, and one line in the log says all there is to say.
+ */
+export function resolverFlusher(
+  platform: NodeJS.Platform = process.platform,
+  runner: CommandRunner = systemRunner,
+): () => Promise<string[]> {
+  const said = new Set<string>();
+  return async () => {
+    const fresh = (await flushResolverCache(platform, runner)).filter((warning) => !said.has(warning));
+    for (const warning of fresh) said.add(warning);
+    return fresh;
+  };
+}

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { DARWIN_RESOLVER_FLUSH, flushDarwinResolverCache } from "../../src/platform/darwin.ts";
-import { flushResolverCache } from "../../src/platform/resolver-cache.ts";
+import { flushResolverCache, resolverFlusher } from "../../src/platform/resolver-cache.ts";
 import type { CommandRunner, RunResult } from "../../src/platform/runner.ts";
 
 function recorder(reply: (argv: string[]) => Partial<RunResult> = () => ({})) {
@@ -50,5 +50,13 @@ describe("macOS resolver cache flush", () => {
     const { runner, calls } = recorder();
     expect(await flushResolverCache(platform, runner)).toEqual([]);
     expect(calls).toEqual([]);
+  });
+
+  test("a daemon's flusher runs every time but logs each distinct warning once", async () => {
+    const { runner, calls } = recorder((argv) => (argv[0] === "killall" ? { code: 1, stderr: "not permitted" } : {}));
+    const flush = resolverFlusher("darwin", runner);
+    expect(await flush()).toHaveLength(1);
+    expect(await flush()).toEqual([]);
+    expect(calls).toHaveLength(4);
   });
 });
