@@ -11,6 +11,7 @@ import { buildInfo } from "../core/build-info.ts";
 import { DASHBOARD_HOST } from "../core/dashboard.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import type { Paths } from "../platform/paths.ts";
+import { resolverFlusher } from "../platform/resolver-cache.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { addressAvailable } from "../proxy/listen-errors.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
@@ -19,8 +20,9 @@ import { describeSettings, type TelemetrySettings, telemetrySettings } from "../
 import { startTracing } from "../telemetry/tracing.ts";
 import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts";
 import { partition } from "./admission.ts";
+import { socketPath } from "./control/endpoint.ts";
 import type { StatusResponse } from "./control/protocol.ts";
-import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
+import { assertNoListener, startControlServer } from "./control/server.ts";
 import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -135,6 +137,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       errors,
       events,
       webhooks,
+      flushResolver: resolverFlusher(),
     });
     await service.publish();
     dashboard = dashboardOf(service, gateway, options);

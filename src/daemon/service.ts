@@ -52,6 +52,11 @@ export interface ServiceOptions {
   events?: { routesChanged(before: readonly RouteRecord[], after: readonly RouteRecord[]): void };
   /** Webhook deliveries, for `gotunnel logs --webhooks` and /metrics. */
   webhooks?: Notifier;
+  /**
+   * Called after a write that changed the hosts file, to drop the OS resolver's cached answers
+   * (platform/resolver-cache.ts: macOS only). Resolves with warnings for the log. Default: nothing to flush.
+   */
+  flushResolver?(): Promise<string[]>;
 }
 
 type Listener = (line: RequestEventLine) => void;
@@ -372,6 +377,7 @@ export class DaemonService {
       );
       this.hostsNames = names.filter((name) => !result.skipped.some((skip) => skip.name === name));
       this.hostsWarning = undefined;
+      if (result.changed) for (const warning of (await this.options.flushResolver?.()) ?? []) this.warn(warning);
       // localhost names need no entry (they resolve anyway); a wildcard is worth telling the user about.
       this.skipped = result.skipped
         .filter((item) => item.reason === "wildcard")

@@ -14,6 +14,7 @@ import { userName } from "../platform/owner.ts";
 import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { formatCommand } from "../platform/runner.ts";
 import { type LoginService, loginService, type ServiceContext, serviceContext } from "../platform/service/index.ts";
+import { WSL_WINDOWS_HOSTS, windowsReach } from "../platform/wsl.ts";
 import type { TrustedCA, TrustStore } from "../tls/truststore/index.ts";
 import { isNotRunning } from "./control/client.ts";
 import { routesResponseSchema } from "./control/protocol.ts";
@@ -59,6 +60,7 @@ export async function setupReport(input: SetupInput): Promise<SetupCheck[]> {
     },
     localCheck(input),
     hostsCheck(input, daemon?.names ?? []),
+    ...(input.os.wsl ? [windowsBrowsersCheck(input, daemon?.names ?? [])] : []),
   ];
 }
 
@@ -186,20 +188,50 @@ function hostsCheck({ hostsFile, os, context }: SetupInput, names: string[]): Se
   if (writable(hostsFile)) {
     return { ...base, ok: true, detail: `${hostsFile} is writable by you: ${needing.join(", ")} get entries` };
   }
-  // A POSIX ACL (Linux) or an access-control entry (macOS) for this user only, on this one file: the daemon, running
-  // as the user, then keeps the block current with no sudo per change. `-x` / `chmod -a` undo it.
-  const fix =
-    os.platform === "darwin"
-      ? `sudo chmod +a "${context.user} allow write" ${hostsFile}`
-      : os.platform === "win32"
-        ? undefined
-        : `sudo setfacl -m u:${context.user}:rw ${hostsFile}`;
+  const fix = hostsWriteFix(os.platform, context.user, hostsFile);
   return {
     ...base,
     ok: false,
     detail: `${needing.join(", ")} need a hosts entry, and ${hostsFile} is not writable by you`,
-    ...(fix ? { fix } : {}),
+    fix,
   };
+}
+
+/**
+ * WSL only: which routes a browser on Windows reaches (platform/wsl.ts). Optional like the hosts file: the routes
+ * work from Linux either way. The fix is a command for an Administrator PowerShell; gotunnel never writes it itself.
+ */
+function windowsBrowsersCheck({ context }: SetupInput, names: string[]): SetupCheck {
+  const base = { name: "Windows browsers", optional: true };
+  const reach = windowsReach(names, context.readText(WSL_WINDOWS_HOSTS));
+  if (!reach.command) {
+    return {
+      ...base,
+      ok: true,
+      detail:
+        "they reach every route: .localhost names through WSL's localhost forwarding, others by the Windows hosts file",
+    };
+  }
+  return {
+    ...base,
+    ok: false,
+    detail:
+      `${reach.missing.join(", ")} resolve only inside WSL; add them to the Windows hosts file ` +
+      "(run the command in an Administrator PowerShell on Windows; .localhost names need nothing)",
+    fix: reach.command,
+  };
+}
+
+/**
+ * The one step that lets this user's daemon keep its block current with no root per change: a POSIX ACL (Linux),
+ * an access-control entry (macOS) or an ACE granting read and write (Windows, from an Administrator terminal; the
+ * daemon then writes the file in place, as it may not create files in its directory). Each is for this user only, on
+ * this one file, and undone by `setfacl -x` / `chmod -a` / `icacls /remove:g` (README).
+ */
+export function hostsWriteFix(platform: NodeJS.Platform, user: string, hostsFile: string): string {
+  if (platform === "darwin") return `sudo chmod +a "${user} allow write" ${hostsFile}`;
+  if (platform === "win32") return `icacls "${hostsFile}" /grant "${user}:(R,W)"`;
+  return `sudo setfacl -m u:${user}:rw ${hostsFile}`;
 }
 
 /** The report for this machine: this user's config, paths, CA, trust stores and login service. */

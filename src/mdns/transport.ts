@@ -1,8 +1,9 @@
 /**
  * The mDNS sockets (the only socket code in src/mdns), on node:dgram: one UDP socket per family bound to port
- * 5353, shared with any other responder on this machine (avahi, mDNSResponder) through SO_REUSEADDR. Everything we send leaves from that socket, so
- * from source port 5353, which RFC 6762 §6 requires of responses (avahi drops answers from any other port; the
- * `mdns-server` package sends from a second, random-port socket, and so cannot be used as shipped).
+ * 5353, shared with any other responder on this machine (avahi, mDNSResponder; see socketOptions). Everything we send
+ * leaves from that socket, so from source port 5353, which RFC 6762 §6 requires of responses (avahi drops answers
+ * from any other port; the `mdns-server` package sends from a second, random-port socket, and so cannot be used as
+ * shipped).
  *
  * Multicast loopback stays on: a responder on the same host (avahi answering `getent hosts myapp.local` through
  * nss-mdns) must see our announcements and answers. Our own packets then come back to us; they are recognised by
@@ -73,7 +74,7 @@ async function bindSocket(
   options: TransportOptions,
 ): Promise<Socket | undefined> {
   const port = options.port ?? MDNS_PORT;
-  const socket = createSocket({ type, reuseAddr: port !== 0, ...(type === "udp6" ? { ipv6Only: true } : {}) });
+  const socket = createSocket(socketOptions(type, port));
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
@@ -95,6 +96,25 @@ async function bindSocket(
   socket.on("message", receive);
   socket.on("error", (error) => options.onWarning(`mDNS ${type} socket error`, error));
   return socket;
+}
+
+/**
+ * How a socket shares its port. Linux: SO_REUSEADDR, which avahi-daemon sets too, lets every UDP socket that set it
+ * bind 5353 and get each multicast datagram. macOS: mDNSResponder holds *:5353 with SO_REUSEPORT, and BSD lets
+ * another socket bind the same address and port only when it sets SO_REUSEPORT as well. Bun's `reuseAddr` already
+ * sets SO_REUSEPORT there (bun-usockets `bsd_set_reuseaddr`, as libuv does), but we ask for it by name so macOS
+ * keeps working if that mapping changes. On BSD a unicast datagram to the shared port reaches only one socket
+ * (the last bound), multicast reaches all: our responder answers by multicast, and `discover` queries from an
+ * ephemeral port (port 0, no sharing), so neither depends on who gets unicast.
+ */
+export function socketOptions(type: "udp4" | "udp6", port: number, platform: NodeJS.Platform = process.platform) {
+  const shared = port !== 0;
+  return {
+    type,
+    reuseAddr: shared,
+    ...(shared && platform === "darwin" ? { reusePort: true } : {}),
+    ...(type === "udp6" ? { ipv6Only: true } : {}),
+  };
 }
 
 class DgramTransport implements Transport {

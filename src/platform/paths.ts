@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join as posixJoin, win32 } from "node:path";
 
 export interface Paths {
   /** Long-lived data: the CA lives in `<dataDir>/ca`. */
@@ -52,6 +52,8 @@ export function invokingUserHome(
 export function resolvePaths(options: PathEnv = {}): Paths {
   const env = options.env ?? process.env;
   const platform = options.platform ?? process.platform;
+  // By the target OS's rules, not the running one's, so the Windows layout is the same when tested elsewhere.
+  const join = platform === "win32" ? win32.join : posixJoin;
   const override = env.GOTUNNEL_HOME;
   if (override) {
     return {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ControlClient } from "../../src/daemon/control/client.ts";
+import { socketPath } from "../../src/daemon/control/endpoint.ts";
 import { okResponseSchema, readySchema, routesResponseSchema } from "../../src/daemon/control/protocol.ts";
-import { socketPath } from "../../src/daemon/control/server.ts";
 import { runDaemon } from "../../src/daemon/daemon.ts";
 import { resolvePaths } from "../../src/platform/paths.ts";
 

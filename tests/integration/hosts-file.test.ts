@@ -96,6 +96,29 @@ describe("atomic replace on a temp file", () => {
     expect(readFileSync(path).equals(original)).toBe(true);
   });
 
+  test("a Windows hosts file (UTF-8 BOM, CRLF, a cp1252 byte) keeps every byte, and the block uses CRLF", async () => {
+    const original = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from("# Copyright (c) 1993-2009 Microsoft Corp.\r\n# caf"),
+      Buffer.from([0xe9]),
+      Buffer.from("\r\n127.0.0.1 localhost\r\n"),
+    ]);
+    const path = hostsIn(tempDir(), original);
+    await applyHostsNames(path, ["myapp.local"], { platform: "win32" });
+    const written = readFileSync(path);
+    expect(written.subarray(0, original.length).equals(original)).toBe(true);
+    const block = written.subarray(original.length).toString("latin1");
+    expect(block).toContain("myapp.local");
+    expect(
+      block
+        .split("\n")
+        .slice(0, -1)
+        .every((line) => line.endsWith("\r")),
+    ).toBe(true);
+    await applyHostsNames(path, [], { platform: "win32" });
+    expect(readFileSync(path).equals(original)).toBe(true);
+  });
+
   test("skipped names are reported and get no entry", async () => {
     const path = hostsIn(tempDir());
     const result = await applyHostsNames(path, ["app.localhost", "*.myapp.local"]);

@@ -9,8 +9,8 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ControlClient, type LogsDropped } from "../../src/daemon/control/client.ts";
+import { socketPath } from "../../src/daemon/control/endpoint.ts";
 import { type LogLine, okResponseSchema, readySchema } from "../../src/daemon/control/protocol.ts";
-import { socketPath } from "../../src/daemon/control/server.ts";
 import { runDaemon } from "../../src/daemon/daemon.ts";
 import { resolvePaths } from "../../src/platform/paths.ts";
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type SetupInput, setupReport } from "../../src/daemon/setup-report.ts";
+import { hostsWriteFix, type SetupInput, setupReport } from "../../src/daemon/setup-report.ts";
 import type { OsInfo } from "../../src/platform/detect.ts";
 import { hostsSources, localNameResolution } from "../../src/platform/local-names.ts";
 import { resolvePaths } from "../../src/platform/paths.ts";
@@ -135,6 +135,35 @@ describe("doctor setup", () => {
     const checks = await byName({ hostsFile: readOnly });
     expect(checks["hosts file"]).toMatchObject({ ok: true, optional: true });
     expect(checks["hosts file"]?.detail).toContain("not needed");
+  });
+});
+
+describe("the hosts-file step per OS", () => {
+  test("Linux setfacl, macOS chmod +a, Windows icacls (read and write for this user on this one file)", () => {
+    expect(hostsWriteFix("linux", "ada", "/etc/hosts")).toBe("sudo setfacl -m u:ada:rw /etc/hosts");
+    expect(hostsWriteFix("darwin", "ada", "/etc/hosts")).toBe('sudo chmod +a "ada allow write" /etc/hosts');
+    expect(hostsWriteFix("win32", "ada", "C:\\Windows\\System32\\drivers\\etc\\hosts")).toBe(
+      'icacls "C:\\Windows\\System32\\drivers\\etc\\hosts" /grant "ada:(R,W)"',
+    );
+  });
+});
+
+describe("doctor setup under WSL", () => {
+  test("a Windows-browsers check is added under WSL only, reading the Windows hosts file", async () => {
+    const read: string[] = [];
+    const wsl = input({ os: { ...DEBIAN, wsl: true } });
+    const readText = wsl.context.readText;
+    wsl.context = {
+      ...wsl.context,
+      readText: (path) => {
+        read.push(path);
+        return readText(path);
+      },
+    };
+    const checks = Object.fromEntries((await setupReport(wsl)).map((check) => [check.name, check]));
+    expect(checks["Windows browsers"]).toMatchObject({ ok: true, optional: true });
+    expect(read).toContain("/mnt/c/Windows/System32/drivers/etc/hosts");
+    expect((await byName())["Windows browsers"]).toBeUndefined();
   });
 });
 

@@ -48,4 +48,26 @@ describe("resolvePaths", () => {
       "/h/.local/state/gotunnel/run",
     );
   });
+
+  test("Windows: data, state and the socket under %LOCALAPPDATA%, config under %APPDATA%, with backslashes", () => {
+    const env = { LOCALAPPDATA: "C:\\Users\\ada\\AppData\\Local", APPDATA: "C:\\Users\\ada\\AppData\\Roaming" };
+    expect(resolvePaths({ env, platform: "win32", home: "C:\\Users\\ada" })).toEqual({
+      dataDir: "C:\\Users\\ada\\AppData\\Local\\gotunnel",
+      caDir: "C:\\Users\\ada\\AppData\\Local\\gotunnel\\ca",
+      configDir: "C:\\Users\\ada\\AppData\\Roaming\\gotunnel",
+      stateDir: "C:\\Users\\ada\\AppData\\Local\\gotunnel\\state",
+      runtimeDir: "C:\\Users\\ada\\AppData\\Local\\gotunnel\\run",
+    });
+    // Without the variables (a service started with a bare environment): the same places under the profile.
+    const bare = resolvePaths({ env: {}, platform: "win32", home: "C:\\Users\\ada" });
+    expect(bare.runtimeDir).toBe("C:\\Users\\ada\\AppData\\Local\\gotunnel\\run");
+    expect(bare.configDir).toBe("C:\\Users\\ada\\AppData\\Roaming\\gotunnel");
+    expect(resolvePaths({ env: { GOTUNNEL_HOME: "D:\\gt" }, platform: "win32" }).caDir).toBe("D:\\gt\\ca");
+  });
+
+  test("macOS: ~/Library/Application Support/gotunnel", () => {
+    expect(resolvePaths({ env: {}, platform: "darwin", home: "/Users/ada" }).runtimeDir).toBe(
+      "/Users/ada/Library/Application Support/gotunnel/run",
+    );
+  });
 });

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import type { OsInfo } from "../../src/platform/detect.ts";
 import type { CommandRunner, RunOptions, RunResult } from "../../src/platform/runner.ts";
-import { keychainStore, parseSha1Hashes } from "../../src/tls/truststore/darwin.ts";
+import { keychainStore, parseSha1Hashes, parseTrustSettings } from "../../src/tls/truststore/darwin.ts";
 import { applyTrust, storeContext } from "../../src/tls/truststore/index.ts";
 import { findCacerts, javaStore, parseKeytoolList } from "../../src/tls/truststore/java.ts";
 import type { TrustedCA } from "../../src/tls/truststore/types.ts";
@@ -41,37 +41,127 @@ const WINDOWS: OsInfo = { platform: "win32", family: "unknown", distro: undefine
 const WSL: OsInfo = { platform: "linux", family: "debian", distro: "Ubuntu 24.04", wsl: true };
 const KEYCHAIN = "/Users/ada/Library/Keychains/login.keychain-db";
 
-describe("macOS login keychain", () => {
-  test("trust: find-certificate by name and SHA-1, then add-trusted-cert; the dialog is announced first", async () => {
-    let added = false;
-    const { context, calls } = fake(MAC, { security: "/usr/bin/security" }, (argv) => {
-      if (argv[1] === "add-trusted-cert") added = true;
-      if (argv[1] === "find-certificate")
-        return added ? { stdout: `SHA-256 hash: X\nSHA-1 hash: ${SHA1}\n` } : { code: 44 };
+/** `security dump-trust-settings` as macOS prints a root trusted for everything: an empty settings array. */
+const dump = (...names: string[]) =>
+  `Number of trusted certs = ${names.length}\n${names.map((name, i) => `Cert ${i}: ${name}\n   Number of trust settings : 0\n`).join("")}`;
+
+/** The login keychain as `security` shows it; `cancel` makes the password dialog be dismissed. */
+function keychain(options: { cancel?: boolean } = {}) {
+  const state = { imported: false, trusted: false };
+  return {
+    state,
+    reply: (argv: string[]): Partial<RunResult> | undefined => {
+      const verb = argv[argv.indexOf("security") + 1];
+      if (verb === "find-certificate") return state.imported ? { stdout: `SHA-1 hash: ${SHA1}\n` } : { code: 44 };
+      if (verb === "dump-trust-settings")
+        return state.trusted
+          ? { stdout: dump("Corp Root", CA.commonName) }
+          : { code: 1, stderr: "No Trust Settings were found." };
+      if (verb === "add-trusted-cert") {
+        state.imported = true; // imported before the dialog, whatever the user answers
+        if (options.cancel)
+          return { code: 1, stderr: "SecTrustSettingsSetTrustSettings: The authorization was denied." };
+        state.trusted = true;
+      }
+      if (verb === "delete-certificate") Object.assign(state, { imported: false, trusted: false });
       return undefined;
-    });
+    },
+  };
+}
+
+describe("macOS login keychain", () => {
+  const find = ["security", "find-certificate", "-a", "-Z", "-c", CA.commonName, KEYCHAIN];
+
+  test("trust: find-certificate by name and SHA-1, add-trusted-cert, then both checks; the dialog is announced", async () => {
+    const { context, calls } = fake(MAC, { security: "/usr/bin/security" }, keychain().reply);
     const notices: string[] = [];
     const reports = await applyTrust("trust", CA, [keychainStore(context)], { onElevation: (_, m) => notices.push(m) });
     expect(reports[0]?.status).toBe("changed");
-    const find = ["security", "find-certificate", "-a", "-Z", "-c", CA.commonName, KEYCHAIN];
     expect(calls).toEqual([
       find,
       ["security", "add-trusted-cert", "-r", "trustRoot", "-k", KEYCHAIN, CA.certPath],
       find,
+      ["security", "dump-trust-settings"],
     ]);
     expect(notices[0]).toContain("login password");
+    expect((await applyTrust("trust", CA, [keychainStore(context)]))[0]?.status).toBe("already");
+  });
+
+  test("a cancelled password dialog leaves the certificate imported but untrusted: never reported as trusted", async () => {
+    const cancelled = keychain({ cancel: true });
+    const { context } = fake(MAC, { security: "/usr/bin/security" }, cancelled.reply);
+    const store = keychainStore(context);
+    expect((await applyTrust("trust", CA, [store]))[0]).toMatchObject({ status: "failed" });
+    expect(cancelled.state).toEqual({ imported: true, trusted: false });
+    // The next `trust` asks again instead of answering "already"; `untrust` removes the leftover.
+    expect(await store.isTrusted(CA)).toBe(false);
+    expect((await applyTrust("untrust", CA, [store]))[0]?.status).toBe("changed");
+    expect(cancelled.state.imported).toBe(false);
   });
 
   test("untrust: delete-certificate -Z <sha1> -t (trust settings too); another cert of the same name is not ours", async () => {
-    const { context, calls } = fake(MAC, { security: "/usr/bin/security" }, (argv) =>
-      argv[1] === "find-certificate" ? { stdout: `SHA-1 hash: ${"AB".repeat(20)}\nSHA-1 hash: ${SHA1}\n` } : undefined,
-    );
+    const { context, calls } = fake(MAC, { security: "/usr/bin/security" }, (argv) => {
+      if (argv[1] === "find-certificate") return { stdout: `SHA-1 hash: ${"AB".repeat(20)}\nSHA-1 hash: ${SHA1}\n` };
+      return argv[1] === "dump-trust-settings" ? { stdout: dump(CA.commonName) } : undefined;
+    });
     const store = keychainStore(context);
     expect(await store.isTrusted(CA)).toBe(true);
     await store.uninstall(CA);
     expect(calls.at(-1)).toEqual(["security", "delete-certificate", "-Z", SHA1, "-t", KEYCHAIN]);
     expect(parseSha1Hashes(`SHA-1 hash: ${"ab".repeat(20)}\n`)).toEqual(["AB".repeat(20)]);
   });
+
+  test("dump-trust-settings: no settings (trusted for all) and TrustRoot count, Deny does not", () => {
+    const text = [
+      "Number of trusted certs = 3",
+      "Cert 0: gotunnel local CA ada@mac (1a2b3c4d)",
+      "   Number of trust settings : 0",
+      "Cert 1: Corp Root",
+      "   Number of trust settings : 1",
+      "   Trust Setting 0:",
+      "      Policy OID            : SSL",
+      "      Result Type           : kSecTrustSettingsResultTrustRoot",
+      "Cert 2: Evil Root",
+      "   Number of trust settings : 1",
+      "   Trust Setting 0:",
+      "      Policy OID            : SSL",
+      "      Result Type           : kSecTrustSettingsResultDeny",
+      "",
+    ].join("\n");
+    expect(parseTrustSettings(text)).toEqual(new Set(["gotunnel local CA ada@mac (1a2b3c4d)", "Corp Root"]));
+    expect(parseTrustSettings("SecTrustSettingsCopyCertificates: No Trust Settings were found.\n").size).toBe(0);
+  });
+});
+
+describe("macOS login keychain under sudo", () => {
+  // invokingOwner() believes SUDO_UID only when this process really is root (as `sudo gotunnel trust` is).
+  test.skipIf(process.getuid?.() !== 0)(
+    "every security command runs as the invoking user (sudo -n -u #uid), never as root",
+    async () => {
+      const calls: string[][] = [];
+      const { reply } = keychain();
+      const runner: CommandRunner = {
+        which: (program) => (program === "security" ? "/usr/bin/security" : undefined),
+        async run(argv) {
+          calls.push(argv);
+          return { code: 0, stdout: "", stderr: "", ...reply(argv) };
+        },
+      };
+      const env = { SUDO_USER: "ada", SUDO_UID: "501", SUDO_GID: "20" };
+      const store = keychainStore(storeContext({ runner, os: MAC, home: "/Users/ada", env, isRoot: true }));
+      expect((await applyTrust("trust", CA, [store]))[0]?.status).toBe("changed");
+      await store.uninstall(CA);
+      const asAda = ["sudo", "-n", "-u", "#501", "--", "security"];
+      const findAsAda = [...asAda, "find-certificate", "-a", "-Z", "-c", CA.commonName, KEYCHAIN];
+      expect(calls).toEqual([
+        findAsAda,
+        [...asAda, "add-trusted-cert", "-r", "trustRoot", "-k", KEYCHAIN, CA.certPath],
+        findAsAda,
+        [...asAda, "dump-trust-settings"],
+        [...asAda, "delete-certificate", "-Z", SHA1, "-t", KEYCHAIN],
+      ]);
+    },
+  );
 });
 
 describe("Windows current-user Root store", () => {
