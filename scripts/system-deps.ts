@@ -63,6 +63,12 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // The optional hosts-file step doctor suggests (an ACL for the user), tested in tests/e2e/rootless.test.ts.
   setfacl: "acl",
   getfacl: "acl",
+  // Docker discovery's real engine: Podman's API service (tests/helpers/podman.ts), slirp4netns for its published
+  // ports (only Recommended by podman, and the test installs without recommends), and a static busybox to build
+  // the test image from (Debian's `busybox` is dynamically linked; both install /bin/busybox).
+  podman: "podman",
+  slirp4netns: "slirp4netns",
+  busybox: "busybox-static",
 };
 
 /** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */

@@ -20,6 +20,7 @@ import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
 import { writeDebugToken } from "./debug.ts";
+import { DockerDiscovery } from "./discovery.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -42,6 +43,10 @@ export const LOG_FILE = "daemon.log";
 
 export interface DaemonOptions {
   proxy: ResolvedConfig["proxy"];
+  /** The config's `discovery`: `docker: true` follows the container engine (discovery.ts). */
+  discovery?: ResolvedConfig["discovery"];
+  /** Where DOCKER_HOST and XDG_RUNTIME_DIR are read; default: process.env. */
+  env?: Record<string, string | undefined>;
   /** The daemon config's global `lan` (undefined: not set by any layer). See lan.ts for what it changes. */
   lan?: boolean;
   paths: Paths;
@@ -132,6 +137,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     });
     await service.publish();
     events.start(service.served());
+    const discovery = startDiscovery(options, service);
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -162,6 +168,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
     if (service.admin && "server" in service.admin) await service.admin.server.stop(true);
+    // Before the service closes: a discovered route applied after that would fail as "shutting down".
+    await discovery?.stop();
     // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
     events.stop();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
@@ -174,6 +182,19 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     lock?.release();
     revive.close();
   }
+}
+
+/** Docker discovery when the config turns it on; its routes go through the service's transactions. */
+function startDiscovery(options: DaemonOptions, service: DaemonService): DockerDiscovery | undefined {
+  if (options.discovery?.docker !== true) return undefined;
+  const discovery = new DockerDiscovery({
+    env: options.env ?? process.env,
+    apply: (name, record) => service.discover(name, record),
+    log: options.log,
+  });
+  service.discovery = discovery;
+  discovery.start();
+  return discovery;
 }
 
 /**
@@ -218,6 +239,7 @@ function effectiveConfig(
   return {
     proxy: options.proxy,
     lan: options.lan ?? null,
+    discovery: options.discovery ?? {},
     hostsFile,
     paths: options.paths,
     // Where telemetry goes (OTLP URLs and protocol, Sentry), with the DSN key and exporter header values redacted.
