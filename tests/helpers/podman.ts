@@ -3,10 +3,13 @@
  * Docker Engine API, with everything it writes kept private and removed afterwards. Never the machine's own
  * docker/podman state:
  *
- * - storage (`--root`, `--runroot`, vfs driver), temp files, network config, containers.conf and storage.conf live
- *   in the test's temp dir; the API socket too;
- * - the service runs in its own mount namespace (`unshare --mount`) with a fresh tmpfs on /run (podman's netns
- *   files, crun's state) and on /var/lib/containers and /etc/containers/networks where they exist;
+ * - storage (`--root`, vfs driver), network config, containers.conf and storage.conf live in the test's temp dir,
+ *   the API socket where the test says; `--runroot` and `--tmpdir` in a short-named dir of their own under /tmp
+ *   (podman and slirp4netns limit those paths' lengths), removed by stop();
+ * - the service runs in its own mount and pid namespaces (`unshare --mount --pid`) with a fresh tmpfs on /run
+ *   (podman's netns files, crun's state), on /var/lib/containers (or /var/lib when it is missing: podman 4.3 writes
+ *   its blob-info cache there whatever `--root` says) and on /etc/containers/networks where it exists; its exit
+ *   ends every process it started;
  * - containers get `--cgroups=disabled` (no cgroup dirs on the host) and slirp4netns networking, whose published
  *   ports are a userspace listener on 127.0.0.1: no bridge, no iptables rules.
  *
@@ -23,6 +26,7 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readFileSync,
   rmSync,
@@ -37,6 +41,8 @@ export const TEST_IMAGE = "localhost/gotunnel-test/busybox:latest";
 const SERVICE_START_TIMEOUT_MS = 30_000;
 const PODMAN_TIMEOUT_MS = 120_000;
 const BUSYBOX = "/bin/busybox";
+/** podman system service drains its connections on SIGTERM; it stops within a second when idle. */
+const STOP_GRACE_MS = 5_000;
 
 /** Root, podman (and slirp4netns for its networking), unshare, and a static busybox to build the image from. */
 export function requirePodman(): Requirement {
@@ -71,6 +77,7 @@ export class PodmanService {
     readonly socket: string,
     private readonly proc: ReturnType<typeof Bun.spawn>,
     private readonly log: string,
+    private readonly shortDir: string,
   ) {}
 
   /** The engine address as DOCKER_HOST spells it. */
@@ -78,21 +85,24 @@ export class PodmanService {
     return `unix://${this.socket}`;
   }
 
-  /** Starts the API service on `dir/podman.sock`; a second start on the same dir reuses its storage. */
-  static async start(dir: string): Promise<PodmanService> {
-    for (const sub of ["root", "runroot", "tmp", "net", "home"]) mkdirSync(join(dir, sub), { recursive: true });
+  /** Starts the API service on `socket` (default `dir/podman.sock`) with its storage in `dir`. */
+  static async start(dir: string, socket = join(dir, "podman.sock")): Promise<PodmanService> {
+    for (const sub of ["root", "net", "home"]) mkdirSync(join(dir, sub), { recursive: true });
+    // Short paths: slirp4netns refuses an API socket path of 108 bytes or more (sun_path), and podman puts it in
+    // --tmpdir; podman refuses a --runroot longer than 50 characters.
+    const shortDir = mkdtempSync("/tmp/gtpd-");
+    mkdirSync(join(shortDir, "run"));
     writeFileSync(
       join(dir, "containers.conf"),
       '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "crun"\n',
     );
     writeFileSync(
       join(dir, "storage.conf"),
-      `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, "root")}"\nrunroot = "${join(dir, "runroot")}"\n`,
+      `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, "root")}"\nrunroot = "${join(shortDir, "run")}"\n`,
     );
-    const socket = join(dir, "podman.sock");
     rmSync(socket, { force: true });
     const script = join(dir, "service.sh");
-    writeFileSync(script, serviceScript(dir, socket));
+    writeFileSync(script, serviceScript(dir, shortDir, socket));
     chmodSync(script, 0o755);
     const log = join(dir, `service-${Date.now()}.log`);
     const output = openSync(log, "a");
@@ -115,7 +125,7 @@ export class PodmanService {
       stderr: output,
     });
     closeSync(output);
-    const service = new PodmanService(dir, socket, proc, log);
+    const service = new PodmanService(dir, socket, proc, log, shortDir);
     const deadline = Date.now() + SERVICE_START_TIMEOUT_MS;
     while (!(await service.answers())) {
       if (proc.exitCode !== null || Date.now() > deadline) {
@@ -200,17 +210,48 @@ export class PodmanService {
   }
 
   /**
-   * Removes every container and stops the service; idempotent. The containers' conmon and slirp4netns processes end
-   * with their containers.
+   * Removes every container and stops the service; idempotent. Whatever is left (conmon, slirp4netns, the containers'
+   * processes) ends with the service's pid namespace.
    */
-  async stop(options: { keepContainers?: boolean } = {}): Promise<void> {
-    if (!options.keepContainers && this.proc.exitCode === null && (await this.answers())) {
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && (await this.answers())) {
       await this.podman(["rm", "--all", "--force", "--time", "0"]).catch((error: unknown) => {
         console.error(`podman rm --all failed: ${String(error)}`);
       });
     }
-    if (this.proc.exitCode === null) this.proc.kill("SIGTERM");
+    // unshare --fork ignores SIGTERM while it waits for its child, the namespace's init (podman), which a signal
+    // from outside reaches only when it handles it: SIGTERM first, then SIGKILL, which always reaches it.
+    const init = childOf(this.proc.pid);
+    if (init !== undefined) {
+      signal(init, "SIGTERM");
+      const exited = await Promise.race([
+        this.proc.exited.then(() => true),
+        Bun.sleep(STOP_GRACE_MS).then(() => false),
+      ]);
+      if (!exited) signal(init, "SIGKILL");
+    }
+    if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
     await this.proc.exited;
+    rmSync(this.socket, { force: true });
+    rmSync(this.shortDir, { recursive: true, force: true });
+  }
+}
+
+/** The one child of `pid` (unshare --fork's), from /proc. */
+function childOf(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return children ? Number(children.split(/\s+/)[0]) : undefined;
+  } catch {
+    return undefined; // Already gone.
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
   }
 }
 
@@ -234,14 +275,14 @@ const CONTAINER_FLAGS = [
   "--ulimit=nproc=1024:1024",
 ];
 
-function serviceScript(dir: string, socket: string): string {
+function serviceScript(dir: string, shortDir: string, socket: string): string {
   const global = [
     `--root=${join(dir, "root")}`,
-    `--runroot=${join(dir, "runroot")}`,
+    `--runroot=${join(shortDir, "run")}`,
     "--storage-driver=vfs",
     "--cgroup-manager=cgroupfs",
     "--events-backend=file",
-    `--tmpdir=${join(dir, "tmp")}`,
+    `--tmpdir=${join(shortDir, "tmp")}`,
     `--network-config-dir=${join(dir, "net")}`,
   ].join(" ");
   return `#!/bin/sh
