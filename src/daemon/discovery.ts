@@ -7,11 +7,10 @@
  * Problems with one container (a bad label, no published port, a name the CA cannot cover) are warnings that name
  * the container and the label; they never stop discovery or touch other routes.
  */
-import { checkDomain, parseTarget } from "../config/domain.ts";
 import { type EngineAddress, engineAddress } from "../docker/address.ts";
-import { type ContainerSummary, EngineClient } from "../docker/engine.ts";
-import { choosePort, ROUTE_LABEL } from "../docker/published.ts";
-import { shortId } from "./routes.ts";
+import { EngineClient } from "../docker/engine.ts";
+import { ROUTE_LABEL } from "../docker/published.ts";
+import { ownerText, wantedRoutes } from "./discovered-routes.ts";
 import type { RouteRecord } from "./state.ts";
 
 /** First retry after the engine could not be reached; doubled each time up to RETRY_MAX_MS. */
@@ -168,20 +167,23 @@ export class DockerDiscovery {
     const containers = await client.labelled(ROUTE_LABEL, signal);
     if (signal.aborted) return;
     const engineHost = client.address.kind === "tcp" ? client.address.host : "127.0.0.1";
-    const wanted = this.wanted(containers, engineHost);
+    const holds = (id: string) =>
+      [...this.applied.values()].some(({ record }) => record.owner.kind === "docker" && record.owner.id === id);
+    const { routes: wanted, problems } = wantedRoutes(containers, engineHost, holds);
+    for (const problem of problems) this.warnOnce(problem.key, `docker discovery: ${problem.message}`);
     for (const [name, applied] of this.applied) {
       if (wanted.has(name)) continue;
-      await this.apply(name, undefined, `${name} removed: container ${describe(applied.record)} is no longer running`);
+      await this.apply(name, undefined, `${name} removed: ${ownerText(applied.record)} is no longer running`);
     }
     for (const [name, record] of wanted) {
       if (this.applied.get(name)?.key === keyOf(record)) continue;
-      await this.apply(name, record, `${name} → ${record.target.origin} (container ${describe(record)})`);
+      await this.apply(name, record, `${name} → ${record.target.origin}, ${ownerText(record)}`);
     }
   }
 
   private async forgetAll(reason: string): Promise<void> {
     for (const [name, applied] of this.applied) {
-      await this.apply(name, undefined, `${name} removed (container ${describe(applied.record)}): ${reason}`);
+      await this.apply(name, undefined, `${name} removed, ${ownerText(applied.record)}: ${reason}`);
     }
   }
 
@@ -189,7 +191,7 @@ export class DockerDiscovery {
     try {
       await this.options.apply(name, record);
     } catch (error) {
-      const what = record ? `container ${describe(record)} asks for ${name} with its ${ROUTE_LABEL} label` : name;
+      const what = record ? `${ownerText(record)} asks for ${name} with its ${ROUTE_LABEL} label` : name;
       const text = error instanceof Error ? error.message : String(error);
       const hint = (error as { hint?: string }).hint;
       this.warnOnce(
@@ -204,69 +206,11 @@ export class DockerDiscovery {
     this.options.log("info", `docker: ${done}`);
   }
 
-  /** Each route name once: the container that started first gets it; problems are warned about once each. */
-  private wanted(containers: ContainerSummary[], engineHost: string): Map<string, RouteRecord> {
-    const wanted = new Map<string, RouteRecord>();
-    const byAge = [...containers].sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
-    for (const container of byAge) {
-      const record = this.routeOf(container, engineHost);
-      if (!record) continue;
-      const holder = wanted.get(record.name);
-      if (holder) {
-        this.warnOnce(
-          `${container.id} ${record.name} taken`,
-          `docker discovery: containers ${describe(holder)} and ${container.name} (${shortId(container.id)}) both have ${ROUTE_LABEL}=${record.name}; ${describe(holder)}, started first, gets the route`,
-        );
-        continue;
-      }
-      wanted.set(record.name, record);
-    }
-    return wanted;
-  }
-
-  private routeOf(container: ContainerSummary, engineHost: string): RouteRecord | undefined {
-    const label = container.labels[ROUTE_LABEL] ?? "";
-    const who = `container ${container.name} (${shortId(container.id)})`;
-    const check = checkDomain(label);
-    if (!check.ok) {
-      this.warnOnce(
-        `${container.id} ${label}`,
-        `docker discovery: ${who} has the label ${ROUTE_LABEL}=${JSON.stringify(label)}, which is not a route name: ${check.reason}; it gets no route`,
-      );
-      return undefined;
-    }
-    const port = choosePort(container, engineHost);
-    if ("problem" in port) {
-      this.warnOnce(
-        `${container.id} ${port.problem}`,
-        `docker discovery: ${who} asks for ${check.value.name} with its ${ROUTE_LABEL} label, but ${port.problem}`,
-      );
-      return undefined;
-    }
-    const host = port.hostname.includes(":") ? `[${port.hostname}]` : port.hostname;
-    const target = parseTarget(`http://${host}:${port.port}`);
-    if (typeof target === "string") return undefined;
-    return {
-      ...check.value,
-      target,
-      https: true,
-      headers: {},
-      preserveHost: true,
-      owner: { kind: "docker", container: container.name, id: container.id },
-      persistent: false,
-      addedAt: new Date().toISOString(),
-    };
-  }
-
   private warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.options.log("warn", message);
   }
-}
-
-function describe(record: RouteRecord): string {
-  return record.owner.kind === "docker" ? `${record.owner.container} (${shortId(record.owner.id)})` : record.name;
 }
 
 function keyOf(record: RouteRecord): string {
