@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 export const DOCKER_HOST_ENV = "DOCKER_HOST";
+const DOCKER_TLS_VERIFY_ENV = "DOCKER_TLS_VERIFY";
 export const DOCKER_SOCKET = "/var/run/docker.sock";
 const PODMAN_ROOTFUL_SOCKET = "/run/podman/podman.sock";
 /** Docker's unencrypted TCP port, the CLI's default for a tcp:// address without one. */
@@ -26,7 +27,17 @@ export function engineAddress(
   exists: (path: string) => boolean = existsSync,
 ): AddressChoice {
   const host = env[DOCKER_HOST_ENV]?.trim();
-  if (host) return parseDockerHost(host);
+  if (host) {
+    const parsed = parseDockerHost(host);
+    // The docker CLI then speaks TLS with client certificates (DOCKER_CERT_PATH), which gotunnel does not.
+    const tls = env[DOCKER_TLS_VERIFY_ENV];
+    if ("kind" in parsed && parsed.kind === "tcp" && tls !== undefined && tls !== "" && tls !== "0") {
+      return {
+        error: `${DOCKER_TLS_VERIFY_ENV} is set: gotunnel reaches ${parsed.text} over plain HTTP only (TLS engines are not supported)`,
+      };
+    }
+    return parsed;
+  }
   const runtime = env.XDG_RUNTIME_DIR;
   const candidates = [
     DOCKER_SOCKET,

@@ -21,6 +21,16 @@ describe("the engine's address", () => {
     expect(parseDockerHost("tcp://[::1]:2375")).toMatchObject({ host: "::1", port: 2375 });
   });
 
+  test("a TLS engine (DOCKER_TLS_VERIFY) is refused with the reason, not tried over plain HTTP", () => {
+    expect(engineAddress({ DOCKER_HOST: "tcp://10.0.0.5:2376", DOCKER_TLS_VERIFY: "1" })).toEqual({
+      error:
+        "DOCKER_TLS_VERIFY is set: gotunnel reaches tcp://10.0.0.5:2376 over plain HTTP only (TLS engines are not supported)",
+    });
+    expect(engineAddress({ DOCKER_HOST: "tcp://127.0.0.1:2375", DOCKER_TLS_VERIFY: "" })).toMatchObject({
+      kind: "tcp",
+    });
+  });
+
   test("an address gotunnel cannot use says so, with the forms it can", () => {
     for (const value of ["ssh://me@box", "npipe:////./pipe/docker_engine", "unix://relative.sock", "tcp://h:1/x"]) {
       expect(parseDockerHost(value)).toEqual({
