@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BINARY, binaryEnv, curl, E2EScope, Gotunnel, requireBinary, runGotunnel } from "../helpers/e2e.ts";
+import { BINARY, binaryEnv, curl, E2EScope, freePort, Gotunnel, requireBinary, runGotunnel } from "../helpers/e2e.ts";
 import { PodmanService, requirePodman } from "../helpers/podman.ts";
 import { requireAll, requireTools } from "../helpers/tools.ts";
 
@@ -90,6 +90,8 @@ function log(daemon: Gotunnel): string {
   return `${daemon.stdout.text()}\n${daemon.stderr.text()}`;
 }
 
+afterAll(() => scope.dispose(), SETUP_TIMEOUT_MS);
+
 describe.skipIf(needs.skip)(needs.title("docker discovery against podman's API service"), () => {
   let daemon: Gotunnel;
   let ports: { https: number; http: number; ca: string };
@@ -103,7 +105,6 @@ describe.skipIf(needs.skip)(needs.title("docker discovery against podman's API s
 
   afterAll(async () => {
     await engine?.stop();
-    await scope.dispose();
   }, SETUP_TIMEOUT_MS);
 
   test(
@@ -260,6 +261,59 @@ describe.skipIf(needs.skip)(needs.title("docker discovery against podman's API s
       const route = named("late.local")(await routesWhen(has("late.local")));
       expect(route).toMatchObject({ source: "docker", owner: { container: "late" } });
       expect((await curl(`https://late.local:${ports.https}/index.html`, { ca: ports.ca })).stdout).toBe(PAGE);
+    },
+    SETUP_TIMEOUT_MS,
+  );
+});
+
+describe.skipIf(needs.skip)(needs.title("docker discovery from a project's config, over tcp://"), () => {
+  let tcpEngine: PodmanService | undefined;
+
+  afterAll(async () => {
+    await tcpEngine?.stop();
+  }, SETUP_TIMEOUT_MS);
+
+  test(
+    "a project's discovery.docker reaches the daemon its command starts, and DOCKER_HOST=tcp:// is followed",
+    async () => {
+      const port = await freePort();
+      tcpEngine = await PodmanService.start(scope.dir("podman-tcp"), { tcpPort: port });
+      await tcpEngine.importImage({ "index.html": PAGE });
+      await tcpEngine.runContainer({
+        name: "tcp",
+        labels: { "gotunnel.route": "tcp.local" },
+        publish: [8080],
+        httpPort: 8080,
+      });
+      const hostPort = await tcpEngine.hostPort("tcp", 8080);
+      const projectHome = scope.dir("project-home");
+      const project = scope.project({ "gotunnel.config.json": JSON.stringify({ discovery: { docker: true } }) });
+      const upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("mine\n") });
+      scope.defer(() => upstream.stop(true));
+      const env = { ...PORTS, DOCKER_HOST: `tcp://127.0.0.1:${port}` };
+      const options = { cwd: project, home: projectHome, env };
+      const started = await runGotunnel(["start", "-d", "mine", "-p", String(upstream.port), "--json"], options);
+      expect(started.exitCode).toBe(0);
+      const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as {
+        ports: { https: number };
+        ca: { path: string };
+      };
+      let found: ListedRoute | undefined;
+      const deadline = Date.now() + ROUTE_WAIT_MS;
+      while (!found && Date.now() < deadline) {
+        const listed = await runGotunnel(["list", "--json"], options);
+        found = (JSON.parse(listed.stdout) as { routes: ListedRoute[] }).routes.find(
+          (route) => route.name === "tcp.local",
+        );
+        if (!found) await Bun.sleep(100);
+      }
+      expect(found).toMatchObject({ source: "docker", target: { origin: `http://127.0.0.1:${hostPort}` } });
+      const page = await curl(`https://tcp.local:${ready.ports.https}/index.html`, { ca: ready.ca.path });
+      expect(page.stdout).toBe(PAGE);
+      const status = JSON.parse((await runGotunnel(["status", "--json"], options)).stdout) as {
+        discovery?: { docker: unknown };
+      };
+      expect(status.discovery?.docker).toEqual({ engine: `tcp://127.0.0.1:${port}`, connected: true, routes: 1 });
     },
     SETUP_TIMEOUT_MS,
   );

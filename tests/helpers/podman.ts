@@ -74,19 +74,22 @@ export interface ContainerSpec {
 export class PodmanService {
   private constructor(
     readonly dir: string,
-    readonly socket: string,
+    /** The API's address: `unix:///path` or `tcp://127.0.0.1:port`, as DOCKER_HOST spells it. */
+    readonly dockerHost: string,
     private readonly proc: ReturnType<typeof Bun.spawn>,
     private readonly log: string,
     private readonly shortDir: string,
   ) {}
 
-  /** The engine address as DOCKER_HOST spells it. */
-  get dockerHost(): string {
-    return `unix://${this.socket}`;
-  }
-
-  /** Starts the API service on `socket` (default `dir/podman.sock`) with its storage in `dir`. */
-  static async start(dir: string, socket = join(dir, "podman.sock")): Promise<PodmanService> {
+  /**
+   * Starts the API service with its storage in `dir`, listening on `listen`: a socket path (default
+   * `dir/podman.sock`) or `{ tcpPort }` on 127.0.0.1.
+   */
+  static async start(
+    dir: string,
+    listen: string | { tcpPort: number } = join(dir, "podman.sock"),
+  ): Promise<PodmanService> {
+    const dockerHost = typeof listen === "string" ? `unix://${listen}` : `tcp://127.0.0.1:${listen.tcpPort}`;
     for (const sub of ["root", "net", "home"]) mkdirSync(join(dir, sub), { recursive: true });
     // Short paths: slirp4netns refuses an API socket path of 108 bytes or more (sun_path), and podman puts it in
     // --tmpdir; podman refuses a --runroot longer than 50 characters.
@@ -100,9 +103,9 @@ export class PodmanService {
       join(dir, "storage.conf"),
       `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, "root")}"\nrunroot = "${join(shortDir, "run")}"\n`,
     );
-    rmSync(socket, { force: true });
+    if (typeof listen === "string") rmSync(listen, { force: true });
     const script = join(dir, "service.sh");
-    writeFileSync(script, serviceScript(dir, shortDir, socket));
+    writeFileSync(script, serviceScript(dir, shortDir, dockerHost));
     chmodSync(script, 0o755);
     const log = join(dir, `service-${Date.now()}.log`);
     const output = openSync(log, "a");
@@ -125,7 +128,7 @@ export class PodmanService {
       stderr: output,
     });
     closeSync(output);
-    const service = new PodmanService(dir, socket, proc, log, shortDir);
+    const service = new PodmanService(dir, dockerHost, proc, log, shortDir);
     const deadline = Date.now() + SERVICE_START_TIMEOUT_MS;
     while (!(await service.answers())) {
       if (proc.exitCode !== null || Date.now() > deadline) {
@@ -137,10 +140,17 @@ export class PodmanService {
     return service;
   }
 
+  private get socket(): string | undefined {
+    return this.dockerHost.startsWith("unix://") ? this.dockerHost.slice("unix://".length) : undefined;
+  }
+
   async answers(): Promise<boolean> {
-    if (!existsSync(this.socket)) return false;
+    const { socket } = this;
+    if (socket !== undefined && !existsSync(socket)) return false;
     try {
-      const response = await fetch("http://localhost/_ping", { unix: this.socket });
+      const url =
+        socket === undefined ? `${this.dockerHost.replace("tcp://", "http://")}/_ping` : "http://localhost/_ping";
+      const response = await fetch(url, socket === undefined ? {} : { unix: socket });
       return response.ok;
     } catch {
       return false; // Not listening yet.
@@ -232,7 +242,7 @@ export class PodmanService {
     }
     if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
     await this.proc.exited;
-    rmSync(this.socket, { force: true });
+    if (this.socket !== undefined) rmSync(this.socket, { force: true });
     rmSync(this.shortDir, { recursive: true, force: true });
   }
 }
@@ -275,7 +285,7 @@ const CONTAINER_FLAGS = [
   "--ulimit=nproc=1024:1024",
 ];
 
-function serviceScript(dir: string, shortDir: string, socket: string): string {
+function serviceScript(dir: string, shortDir: string, dockerHost: string): string {
   const global = [
     `--root=${join(dir, "root")}`,
     `--runroot=${join(shortDir, "run")}`,
@@ -296,6 +306,6 @@ mount -t tmpfs tmpfs /run
 # without creating it on the host, so when it is missing the whole /var/lib is hidden (podman needs nothing else there).
 if [ -d /var/lib/containers ]; then mount -t tmpfs tmpfs /var/lib/containers; else mount -t tmpfs tmpfs /var/lib; fi
 if [ -d /etc/containers/networks ]; then mount -t tmpfs tmpfs /etc/containers/networks; fi
-exec podman ${global} system service --time=0 unix://${socket}
+exec podman ${global} system service --time=0 ${dockerHost}
 `;
 }
