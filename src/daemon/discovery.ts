@@ -8,7 +8,7 @@
  * the container and the label; they never stop discovery or touch other routes.
  */
 import { type EngineAddress, engineAddress } from "../docker/address.ts";
-import { EngineClient } from "../docker/engine.ts";
+import { EngineClient, engineProblem } from "../docker/engine.ts";
 import { ROUTE_LABEL } from "../docker/published.ts";
 import { ownerText, wantedRoutes } from "./discovered-routes.ts";
 import type { RouteRecord } from "./state.ts";
@@ -134,14 +134,14 @@ export class DockerDiscovery {
   /** Logs the first failure of an outage; later retries stay quiet until the engine answers again. */
   private lost(address: EngineAddress, error: unknown): void {
     if (this.stopped.signal.aborted) return;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = engineProblem(error, address);
     const first = this.connected || this.lastError === undefined;
     this.connected = false;
     this.lastError = message;
     if (first) {
       this.options.log(
         "warn",
-        `docker discovery: the engine at ${address.text} cannot be reached (${message}); retrying, up to every ${RETRY_MAX_MS / 1000} s`,
+        `docker discovery: the engine at ${address.text} cannot be reached: ${message} (retrying, up to every ${RETRY_MAX_MS / 1000} s)`,
       );
     }
   }

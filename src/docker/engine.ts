@@ -159,3 +159,19 @@ function safeJson(line: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * What a failed call to the engine means, in words: Bun's own messages for a socket error speak of URLs ("Was there
+ * a typo in the url or port?"), which misleads for a unix socket.
+ */
+export function engineProblem(error: unknown, address: EngineAddress): string {
+  const code = (error as { code?: unknown }).code;
+  const where = address.kind === "unix" ? address.path : address.text;
+  if (code === "ENOENT") return `no socket at ${where}: is the engine running?`;
+  if (code === "ECONNREFUSED") return `nothing accepts connections at ${where}: is the engine running?`;
+  if (code === "EACCES" || code === "EPERM") {
+    return `permission denied on ${where}: the daemon runs as you (join the docker group, or use rootless Docker or Podman)`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+}

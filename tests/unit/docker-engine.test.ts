@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { engineAddress, parseDockerHost } from "../../src/docker/address.ts";
-import { type ContainerSummary, jsonLines } from "../../src/docker/engine.ts";
+import { type ContainerSummary, engineProblem, jsonLines } from "../../src/docker/engine.ts";
 import { choosePort } from "../../src/docker/published.ts";
 
 describe("the engine's address", () => {
@@ -118,5 +118,29 @@ describe("the event stream's lines", () => {
     const lines: string[] = [];
     for await (const line of jsonLines(body)) lines.push(line);
     expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}', '{"d":4}']);
+  });
+});
+
+describe("what a failed call to the engine means", () => {
+  const unix = {
+    kind: "unix",
+    path: "/run/user/1000/podman/podman.sock",
+    text: "unix:///run/user/1000/podman/podman.sock",
+  } as const;
+  const coded = (code: string) => Object.assign(new Error(`${code}: Was there a typo in the url or port?`), { code });
+  test("Bun's URL wording becomes what it means for the socket", () => {
+    expect(engineProblem(coded("ENOENT"), unix)).toBe(
+      "no socket at /run/user/1000/podman/podman.sock: is the engine running?",
+    );
+    expect(
+      engineProblem(coded("ECONNREFUSED"), {
+        kind: "tcp",
+        host: "127.0.0.1",
+        port: 2375,
+        text: "tcp://127.0.0.1:2375",
+      }),
+    ).toBe("nothing accepts connections at tcp://127.0.0.1:2375: is the engine running?");
+    expect(engineProblem(coded("EACCES"), unix)).toContain("permission denied on /run/user/1000/podman/podman.sock");
+    expect(engineProblem(new Error("GET /events answered 500: boom"), unix)).toBe("GET /events answered 500: boom");
   });
 });
