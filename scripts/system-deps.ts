@@ -80,6 +80,9 @@ const FILE_PACKAGES: readonly { name: string; present: () => boolean }[] = [
   { name: "python3-pytest", present: () => existsSync("/usr/lib/python3/dist-packages/pytest") },
   // The arm64 sysroot qemu runs the cross-built binary with (tests/e2e/cross-arm64.test.ts).
   { name: "libc6-arm64-cross", present: () => existsSync("/usr/aarch64-linux-gnu") },
+  // Podman's network stack as tests/helpers/podman.ts was proven with: installed without recommends, podman would
+  // otherwise get the first alternative its dependencies name (containernetworking-plugins).
+  { name: "netavark", present: () => existsSync("/usr/lib/podman/netavark") },
 ];
 
 /** In a multiarch library dir (/lib/x86_64-linux-gnu, /lib/aarch64-linux-gnu, …). */
