@@ -43,6 +43,7 @@ export const main = command({
     env: lazy(() => import("./env.ts")),
     doctor: lazy(() => import("./doctor.ts")),
     share: lazy(() => import("./share.ts")),
+    dashboard: lazy(() => import("./dashboard.ts")),
     discover: lazy(() => import("./discover.ts")),
     run: lazy(() => import("./run.ts")),
     init: lazy(() => import("./init.ts")),

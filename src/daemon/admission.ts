@@ -6,6 +6,7 @@
  * file may come from a hand edit, an older gotunnel or another CA.
  */
 import { checkDomain, DOMAIN_HINT } from "../config/domain.ts";
+import { DASHBOARD_HOST } from "../core/dashboard.ts";
 import { GotunnelError, isGotunnelError } from "../core/errors.ts";
 import type { RouteProblem } from "./routes.ts";
 
@@ -23,6 +24,16 @@ export function assertRouteName(route: AdmittedRoute): void {
       hint: DOMAIN_HINT,
       details: { input: route.name, reason: check.reason },
     });
+  }
+  if (route.name === DASHBOARD_HOST) {
+    throw new GotunnelError(
+      "E_DOMAIN_INVALID",
+      `${DASHBOARD_HOST} is gotunnel's own dashboard: a route cannot use it.`,
+      {
+        hint: "pick another name, e.g. `myapp.localhost`",
+        details: { input: route.name, reason: "reserved" },
+      },
+    );
   }
   if (check.value.name !== route.name || check.value.wildcard !== route.wildcard) {
     throw new GotunnelError(

@@ -7,6 +7,8 @@
 import { rmSync } from "node:fs";
 import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_ADMIN_PORT } from "../config/schema.ts";
+import { buildInfo } from "../core/build-info.ts";
+import { DASHBOARD_HOST } from "../core/dashboard.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import type { Paths } from "../platform/paths.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
@@ -19,6 +21,7 @@ import { type AdminContext, daemonFamilies, startAdminServer } from "./admin.ts"
 import { partition } from "./admission.ts";
 import type { StatusResponse } from "./control/protocol.ts";
 import { assertNoListener, socketPath, startControlServer } from "./control/server.ts";
+import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
 import { DockerDiscovery } from "./discovery.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -80,6 +83,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // A route with a name the daemon cannot use is skipped here; one outside the CA's scope by the gateway.
     const named = partition(table.list(), () => undefined);
     let service: DaemonService | undefined;
+    let dashboard: Dashboard | undefined;
     const telemetry = options.observability && telemetrySettings(options.observability);
     const tracing = telemetry && (await startTracing(telemetry, log));
     const loopbackV6 = addressAvailable("::1");
@@ -103,6 +107,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         reporter.report(error, { component: "proxy", category: "internal" });
       },
       isAllowed: lanGuard(options.lan),
+      site: { host: DASHBOARD_HOST, serve: (req, client) => dashboard?.serve(req, client) ?? starting() },
+      captures: (route) => dashboard?.capturing.has(route.name) === true,
       tracing: tracing?.requests,
       log,
     });
@@ -136,6 +142,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       webhooks,
     });
     await service.publish();
+    dashboard = dashboardOf(service, gateway, options);
     events.start(service.served());
     const discovery = startDiscovery(options, service);
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
@@ -172,6 +179,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     await discovery?.stop();
     // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
     events.stop();
+    dashboard.close();
     const running = { service, gateway, control, announcer, reporter, socket: socketPath(paths.runtimeDir) };
     await reporter.span("daemon shutdown", () => shutdown(running));
     // After the listeners: the last requests' spans are queued and counted by now.
@@ -182,6 +190,31 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     lock?.release();
     revive.close();
   }
+}
+
+/** The dashboard before the service exists (a request in the first moments of a start). */
+function starting(): Response {
+  return new Response("gotunnel is starting: reload in a moment\n", { status: 503, headers: { "retry-after": "1" } });
+}
+
+/** The dashboard (daemon/dashboard) over this daemon's service, gateway and settings. */
+function dashboardOf(service: DaemonService, gateway: Gateway, options: DaemonOptions): Dashboard {
+  return new Dashboard({
+    ports: () => gateway.ports,
+    routes: () => service.routes(),
+    certificates: async () => (await gateway.gauges()).certificates,
+    log: service.requestLog,
+    removeRoute: (name) => service.remove({ names: [name] }),
+    ca: gateway.ca,
+    version: buildInfo().version,
+    lan: {
+      routes: () => service.served(),
+      lan: options.lan,
+      ports: gateway.ports,
+      ca: { pem: gateway.ca.certPem, path: gateway.ca.certPath },
+      reachesLan: () => gateway.hosts.some(reachesLan),
+    },
+  });
 }
 
 /** Docker discovery when the config turns it on; its routes go through the service's transactions. */

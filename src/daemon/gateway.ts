@@ -12,6 +12,7 @@ import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry 
 import type { LocalCA } from "../tls/ca.ts";
 import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
+import { onDemandCertificates } from "./on-demand.ts";
 import type { RouteProblem } from "./routes.ts";
 import { createUpstreams, type Upstreams } from "./upstreams.ts";
 
@@ -69,12 +70,19 @@ export interface GatewayOptions {
   bindHosts?: (routes: readonly ProxyRoute[]) => string[];
   /** The listeners now listen on `hosts`, or (with `error`) could not change and stay on `hosts`. */
   onRebind?: (hosts: string[], error?: unknown) => void;
+  /** gotunnel's own site (the dashboard) on the HTTPS listener; its name gets a certificate like a route's. */
+  site?: ProxyServerOptions["site"];
+  /** Whether a route's bodies are captured now (the dashboard's switch). */
+  captures?: ProxyServerOptions["captures"];
   /** The daemon's log, for the file-descriptor guard (fd-guard.ts); absent: no guard. */
   log?: (level: "info" | "warn", message: string) => void;
 }
 
-const tlsRoutes = (routes: readonly ProxyRoute[]) =>
-  routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard }));
+/** The certificates to serve: each HTTPS route's, and the site's name (admission.ts keeps routes off it). */
+const tlsNames = (routes: readonly ProxyRoute[], site: string | undefined) => [
+  ...routes.filter((route) => route.https).map(({ name, wildcard }) => ({ name, wildcard })),
+  ...(site === undefined ? [] : [{ name: site, wildcard: false }]),
+];
 
 export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // TLS pulls in @peculiar/x509 (~60 ms to import): load it only on the commands that serve.
@@ -85,6 +93,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // A restored route the CA may not vouch for (the state file outlived a CA, or was edited) is skipped, not fatal.
   const { served, refused } = partition(given.routes, (route) => store.check(route));
   const options = { ...given, routes: served };
+  const tlsRoutes = (routes: readonly ProxyRoute[]) => tlsNames(routes, options.site?.host);
   const tls = await store.tlsEntries(tlsRoutes(options.routes));
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
@@ -92,6 +101,8 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   // Set once the proxy serves: the onboarding page lists the routes a device may open, as they are at each request.
   let sharedUrls: () => string[] = () => [];
   const httpPages = await onboardingPages(ca, () => sharedUrls());
+  // Set once the proxy serves: a name with no route may get a certificate (on-demand.ts), which needs the swapper.
+  let onNoRoute: (host: string, clientIp: string) => void = () => undefined;
   try {
     proxy = await ProxyServer.listen({
       host: options.bindHosts?.(options.routes)[0] ?? options.proxy.host,
@@ -101,10 +112,13 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       tls,
       upstream: upstreams.upstream,
       onRequest: options.onRequest,
+      onNoRoute: (host, clientIp) => onNoRoute(host, clientIp),
       httpPages,
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      site: options.site,
+      captures: options.captures,
       http2: options.proxy.http2 ?? DEFAULT_HTTP2,
       timeouts: {
         keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
@@ -116,14 +130,21 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     throw error;
   }
   const fdGuard = options.log && guardFileDescriptors(proxy, upstreams, options.log);
-  const swapper = routeSwapper(proxy, store, options);
+  const swapper = routeSwapper(proxy, store, options, tlsRoutes);
   // Restored routes may already want a second address (the LAN): listen() binds only the first.
   if (!sameHosts(options.bindHosts?.(options.routes) ?? proxy.hosts, proxy.hosts))
     await swapper.setRoutes(options.routes);
+  onNoRoute = onDemandCertificates({
+    constraints: ca.nameConstraints,
+    covered: (name) => store.covers(name),
+    issue: (name) => store.issueSpare(name),
+    apply: () => swapper.refresh(),
+    onError: (error) => options.log?.("warn", `an on-demand certificate failed: ${String(error)}`),
+  }).noRoute;
   sharedUrls = () => swapper.current().flatMap((route) => (route.lan === false ? [] : [proxy.urlOf(route)]));
   // A long-running daemon outlives its leaves: renew them before they expire (tls/store.ts watchRenewal).
   const renewal = watchRenewal(store, {
-    onDue: () => swapper.setRoutes(swapper.current()),
+    onDue: () => swapper.refresh(),
     onError: (error) => options.onRenewalError?.(error),
   });
   return {
@@ -180,26 +201,42 @@ async function onboardingPages(ca: LocalCA, urls: () => string[]): Promise<(req:
     });
 }
 
-type Store = { tlsEntries(routes: ReturnType<typeof tlsRoutes>): Promise<TlsEntry[]> };
+type TlsNames = ReturnType<typeof tlsNames>;
+type Store = { tlsEntries(routes: TlsNames): Promise<TlsEntry[]> };
 
-/** One swap at a time: two concurrent swaps would race for which listener survives. None after stop. */
-function routeSwapper(proxy: ProxyServer, store: Store, options: GatewayOptions) {
+/**
+ * One swap at a time: two concurrent swaps would race for which listener survives. None after stop. refresh()
+ * re-serves the routes live when its turn comes (new certificates, same routes): reading them when it is queued
+ * instead would undo a route change queued before it.
+ */
+function routeSwapper(
+  proxy: ProxyServer,
+  store: Store,
+  options: GatewayOptions,
+  tlsRoutes: (routes: readonly ProxyRoute[]) => TlsNames,
+) {
   let queue: Promise<void> = Promise.resolve();
   let current = options.routes;
   let closed = false;
-  const setRoutes = (routes: readonly ProxyRoute[]): Promise<void> => {
+  const enqueue = (routesOf: () => readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
     const next = queue.then(async () => {
       if (closed) return;
+      const routes = routesOf();
       await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
-      // Only a set that is live: renewal re-serves `current`, and must not resurrect a change that failed.
+      // Only a set that is live: refresh re-serves `current`, and must not resurrect a change that failed.
       current = routes;
     });
     // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
     queue = next.catch(() => undefined);
     return next;
   };
-  return { setRoutes, current: () => current, close: () => (closed = true) };
+  return {
+    setRoutes: (routes: readonly ProxyRoute[]) => enqueue(() => routes),
+    refresh: () => enqueue(() => current),
+    current: () => current,
+    close: () => (closed = true),
+  };
 }
 
 /**

@@ -5,12 +5,13 @@
  */
 import type { Server } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
+import { type Capture, capturingUpstream } from "./capture.ts";
 import { isClientBodyTimeout } from "./client-body.ts";
 import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
 import { lanForbiddenPage, loopPage, notFoundPage, redirectToHttps, requestTimeoutPage } from "./pages.ts";
-import type { ProxyRoute, Router } from "./router.ts";
-import type { ProxyServerOptions } from "./server.ts";
+import { normalizeHost, type ProxyRoute, type Router } from "./router.ts";
+import type { ProxyServerOptions, Site } from "./server.ts";
 import { type BridgeData, bridgeWebSocket, isWebSocketUpgrade } from "./websocket.ts";
 
 export type Proto = "http" | "https";
@@ -56,11 +57,15 @@ export class RequestHandler {
   async handle(req: Request, server: Server<BridgeData>, proto: Proto): Promise<Response | undefined> {
     const started = performance.now();
     const host = req.headers.get("host") ?? "";
+    const site = this.options.site;
+    if (site !== undefined && host.startsWith(site.host) && normalizeHost(host) === site.host)
+      return this.sitePage(site, req, server, proto, host);
     const path = pathOf(req.url);
     const route = this.state.router().match(host);
     const close = this.shouldClose(req, server);
     // One requestIP call per request: it is a native call that allocates (about 3% of the request path).
     const ip = clientIpOf(req, server);
+    let capture: Capture | undefined;
     let response = this.earlyPage(req, ip, host, route, proto) ?? this.ownPage(req, ip, host, route, proto);
     let error: unknown;
     let ctx: ForwardContext | undefined;
@@ -72,7 +77,8 @@ export class RequestHandler {
       if (isWebSocketUpgrade(req)) {
         response = await bridgeWebSocket(req, server, route, ctx);
       } else {
-        ({ response, error } = await this.forward(req, server, route, ctx));
+        capture = this.options.captures?.(route) ? { request: undefined, response: undefined } : undefined;
+        ({ response, error } = await this.forward(req, server, route, ctx, capture));
       }
     }
     const onRequest = this.options.onRequest;
@@ -86,6 +92,10 @@ export class RequestHandler {
         route: route?.name,
         error,
         traceparent: ctx?.traceparent,
+        requestHeaders: req.headers,
+        responseHeaders: response?.headers,
+        responseLength: response?.headers.get("content-length"),
+        capture,
       });
     }
     return response;
@@ -95,17 +105,36 @@ export class RequestHandler {
    * forward(), with the connection's keep-alive timer off until the response is over (see serve), and a 408 that
    * closes the connection when the client stopped sending its body. A client timeout is not an upstream failure.
    */
-  private async forward(req: Request, server: Server<BridgeData>, route: ProxyRoute, ctx: ForwardContext) {
+  private async forward(
+    req: Request,
+    server: Server<BridgeData>,
+    route: ProxyRoute,
+    ctx: ForwardContext,
+    capture: Capture | undefined,
+  ) {
     const keepAliveS = this.keepAliveS;
     if (keepAliveS > 0) {
       server.timeout(req, 0);
       ctx.onResponseEnd = () => server.timeout(req, keepAliveS);
     }
-    const forwarded = await forward(req, route, ctx, this.upstream, this.options.tracing);
+    const upstream = capture ? capturingUpstream(this.upstream, capture) : this.upstream;
+    const forwarded = await forward(req, route, ctx, upstream, this.options.tracing);
     if (forwarded.error === undefined) return forwarded;
     if (keepAliveS > 0) server.timeout(req, keepAliveS);
     if (!isClientBodyTimeout(forwarded.error)) return forwarded;
     return { response: requestTimeoutPage(req, route), error: undefined };
+  }
+
+  /**
+   * gotunnel's own site (the dashboard): over HTTPS its handler, which checks the client itself; over plain HTTP a
+   * redirect to it. Not a request event: the dashboard's own traffic would flood the list it shows.
+   */
+  private async sitePage(site: Site, req: Request, server: Server<BridgeData>, proto: Proto, host: string) {
+    if (proto === "http") return redirectToHttps(req, host, this.state.ports().https);
+    const client = { ip: clientIpOf(req, server), keepOpen: () => server.timeout(req, 0) };
+    const response = await site.serve(req, client);
+    if (this.shouldClose(req, server)) response.headers.set("connection", "close");
+    return response;
   }
 
   /** The LAN policy's 403 or an httpPages answer: both come before routing, for any Host. */
@@ -132,6 +161,7 @@ export class RequestHandler {
     proto: Proto,
   ): Response | undefined {
     if (!route) {
+      this.options.onNoRoute?.(host, ip);
       const loopbackClient = isLoopbackAddress(ip);
       return notFoundPage(req, host, {
         routes: this.state.router().routes,

@@ -4,6 +4,7 @@
  * The only file in src/proxy that touches sockets.
  */
 import type { Server, WebSocketHandler } from "bun";
+import type { Capture } from "./capture.ts";
 import { withClientBodyTimeout } from "./client-body.ts";
 import type { RequestTracing, Upstream } from "./forward.ts";
 import { type Proto, RequestHandler } from "./handler.ts";
@@ -32,6 +33,33 @@ export interface RequestEvent {
    * spanIdOf) let its log line be found in the trace. Kept whole so the request path cuts no strings for it.
    */
   traceparent?: string;
+  /**
+   * The client's request fields and our answer's, for the dashboard's request detail: references to objects the
+   * request made anyway, read only when someone looks (no copy on the request path).
+   */
+  requestHeaders?: Headers;
+  responseHeaders?: Headers;
+  /**
+   * The response's Content-Length as sent, read before the response goes out: Bun.serve removes the field from a
+   * Response's Headers once it has sent it (CONTRIBUTING.md, Bun facts). Absent for a stream of unknown length.
+   */
+  responseLength?: string | null;
+  /** The bodies, when the route's capture is on (capture.ts). */
+  capture?: Capture;
+}
+
+/** What a site's handler knows of the client besides its request. */
+export interface SiteClient {
+  ip: string;
+  /** Turns the listener's idle timeout off for this request: for a stream (SSE) that stays open. */
+  keepOpen(): void;
+}
+
+/** gotunnel's own site on the HTTPS listener (the dashboard), served for its one Host name before any route. */
+export interface Site {
+  /** Lower case, no port: `gotunnel.localhost`. */
+  host: string;
+  serve(req: Request, client: SiteClient): Response | Promise<Response>;
 }
 
 export interface ProxyServerOptions {
@@ -49,6 +77,11 @@ export interface ProxyServerOptions {
    * here: a phone that does not trust our CA yet can only use HTTP). Undefined: not one of its paths.
    */
   httpPages?: (req: Request) => Response | undefined;
+  /**
+   * A request for `host` (its Host value) from `clientIp` matched no route and got the 404 page. Called off the
+   * forwarding path; the daemon may issue the name a certificate (daemon/on-demand.ts).
+   */
+  onNoRoute?: (host: string, clientIp: string) => void;
   /** A request threw inside the proxy and got our 500 (the daemon reports it, e.g. to Sentry). */
   onError?: (error: unknown) => void;
   /**
@@ -66,6 +99,13 @@ export interface ProxyServerOptions {
    * §3.3) would serve only tools like curl and h2load, and gRPC, its other user, needs trailers we cannot forward.
    */
   http2?: boolean;
+  /**
+   * Served on the HTTPS listener for `site.host` (the plain-HTTP listener redirects there); its requests are not
+   * request events. The daemon puts a certificate for the name in `tls`.
+   */
+  site?: Site;
+  /** Whether `route`'s bodies are captured now (capture.ts); absent: never. Asked once per forwarded request. */
+  captures?: (route: ProxyRoute) => boolean;
 }
 
 /**

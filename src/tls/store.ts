@@ -1,12 +1,14 @@
 /**
  * In-memory certificate store: the proxy asks it for `Bun.serve` `tls` entries, one set per route, and it issues,
- * caches and renews leaves. Nothing is written to disk.
+ * caches and renews leaves. It also keeps spare certificates for names with no route (tls/spare.ts). Nothing is
+ * written to disk.
  */
 
 import { traced } from "../telemetry/tracing.ts";
 import { DAY_MS, type LocalCA } from "./ca.ts";
 import { assertPermitted } from "./constraints.ts";
 import { issueLeaf, type LeafCertificate } from "./leaf.ts";
+import { SpareLeaves } from "./spare.ts";
 
 /** Reissue a cached leaf this long before it expires, so a long-running daemon never serves an expired one. */
 export const RENEW_BEFORE_DAYS = 30;
@@ -47,17 +49,21 @@ interface Counts {
 export interface CertificateStoreOptions {
   /** Clock seam for renewal tests. */
   now?: () => Date;
+  /** How many spare certificates to keep (tls/spare.ts MAX_SPARE_CERTIFICATES). */
+  maxSpares?: number;
 }
 
 export class CertificateStore {
   readonly #ca: LocalCA;
   readonly #now: () => Date;
   readonly #leaves = new Map<string, Promise<LeafCertificate>>();
+  readonly #spares: SpareLeaves;
   #lastStats: IssueStats = { issued: 0, reused: 0, elapsedMs: 0 };
 
   constructor(ca: LocalCA, options: CertificateStoreOptions = {}) {
     this.#ca = ca;
     this.#now = options.now ?? (() => new Date());
+    this.#spares = new SpareLeaves(options.maxSpares);
   }
 
   /** Stats of the most recent entriesFor / defaultEntry / tlsEntries call. */
@@ -68,7 +74,7 @@ export class CertificateStore {
   /**
    * Entries for the routes, issuing or renewing leaves as needed. A wildcard route yields two entries sharing one
    * certificate: `*.foo.local`, and `foo.local` itself because Bun's wildcard serverName does not match the bare name.
-   * Leaves of routes not in the list are dropped from the cache.
+   * Leaves of routes not in the list become spares (tls/spare.ts).
    */
   async entriesFor(routes: TlsRoute[]): Promise<TlsEntry[]> {
     return this.#measure((counts) => this.#routeEntries(routes, counts));
@@ -87,12 +93,43 @@ export class CertificateStore {
     return this.#measure((counts) => this.#defaultEntry(counts));
   }
 
-  /** The whole `tls` array for Bun.serve: the default entry first, then every route's entries. */
+  /**
+   * The whole `tls` array for Bun.serve: the default entry first, then every route's entries, then the spares (a
+   * route's entry wins over a spare for the same name: dedupe keeps the first).
+   */
   async tlsEntries(routes: TlsRoute[]): Promise<TlsEntry[]> {
     return this.#measure(async (counts) => {
       const [first, rest] = await Promise.all([this.#defaultEntry(counts), this.#routeEntries(routes, counts)]);
-      return dedupe([first, ...rest]);
+      const spares = await this.#spares.usable((leaf) => this.#isFresh(leaf));
+      return dedupe([first, ...rest, ...spares.flatMap(entriesOf)]);
     });
+  }
+
+  /**
+   * True when a route's or a spare's certificate covers `name` (a host name in normal form), or one is being issued.
+   * A wildcard covers one more label (`a.foo.local` under `*.foo.local`), as in RFC 6125 §6.4.3.
+   */
+  covers(name: string): boolean {
+    const parent = name.slice(name.indexOf(".") + 1);
+    const keys = [name, `*.${name}`, `*.${parent}`];
+    return keys.some((key) => this.#leaves.has(key) || this.#spares.has(key));
+  }
+
+  /**
+   * Issues a spare certificate for `name`, which no route serves, so the next tlsEntries serves it. The caller has
+   * checked that the name is in scope and within the rate limit (daemon/on-demand.ts).
+   */
+  async issueSpare(name: string): Promise<void> {
+    assertPermitted([name], this.#ca.nameConstraints);
+    const leaf = issueLeaf(this.#ca, [name], { now: this.#now() });
+    this.#spares.add(name, leaf);
+    try {
+      await leaf;
+    } catch (error) {
+      // As #leaf: no cached failure, or a later route of that name would replay it.
+      if (this.#spares.get(name) === leaf) this.#spares.take(name);
+      throw error;
+    }
   }
 
   /**
@@ -128,8 +165,14 @@ export class CertificateStore {
 
   async #routeEntries(routes: TlsRoute[], counts: Counts): Promise<TlsEntry[]> {
     const wanted = new Map(routes.map((route) => [routeKey(route), routeNames(route)]));
-    for (const key of this.#leaves.keys()) {
-      if (key !== DEFAULT_KEY && !wanted.has(key)) this.#leaves.delete(key);
+    for (const [key, leaf] of this.#leaves) {
+      if (key === DEFAULT_KEY || wanted.has(key)) continue;
+      this.#leaves.delete(key);
+      this.#spares.add(key, leaf);
+    }
+    for (const key of wanted.keys()) {
+      const spare = this.#leaves.has(key) ? undefined : this.#spares.take(key);
+      if (spare) this.#leaves.set(key, spare);
     }
     const leaves = await Promise.all([...wanted].map(([key, names]) => this.#leaf(key, names, counts)));
     return dedupe(leaves.flatMap((leaf) => entriesOf(leaf)));

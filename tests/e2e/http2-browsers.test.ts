@@ -135,12 +135,17 @@ function killGroup(pid: number): void {
 
 const pageUrl = () => `https://${NAME}:${gotunnel.httpsPort}/`;
 
-function expectH2PageAndSocket(report: Report): void {
+const hmrLines = () => gotunnel.requestLog().filter((line) => line.path === "/hmr");
+/** How long the upgrade's request-log line may take to travel from the daemon to `up`'s output (a busy machine). */
+const LOG_LINE_TIMEOUT_MS = 10_000;
+
+/** `upgradesBefore`: the /hmr lines logged before this browser started; its own is the next one. */
+async function expectH2PageAndSocket(report: Report, upgradesBefore: number): Promise<void> {
   expect(report).toEqual({ page: "h2", echo: "pong:ping", subprotocol: "vite-hmr", script: "h2" });
   const handshake = handshakes.at(-1);
   expect(handshake).toEqual({ protocol: "vite-hmr", host: `${NAME}:${gotunnel.httpsPort}` });
-  const upgrades = gotunnel.requestLog().filter((line) => line.path === "/hmr");
-  expect(upgrades.at(-1)).toEqual(expect.objectContaining({ method: "GET", status: 101, route: NAME }));
+  await gotunnel.stdout.waitFor(() => hmrLines().length > upgradesBefore, LOG_LINE_TIMEOUT_MS);
+  expect(hmrLines().at(-1)).toEqual(expect.objectContaining({ method: "GET", status: 101, route: NAME }));
 }
 
 describe.skipIf(chromium.skip)(chromium.title("headless Chromium"), () => {
@@ -162,7 +167,9 @@ describe.skipIf(chromium.skip)(chromium.title("headless Chromium"), () => {
         `--host-resolver-rules=MAP ${NAME} 127.0.0.1`,
         pageUrl(),
       ];
-      expectH2PageAndSocket(await reportFrom(argv, { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home }));
+      const before = hmrLines().length;
+      const report = await reportFrom(argv, { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home });
+      await expectH2PageAndSocket(report, before);
     },
     REPORT_TIMEOUT_MS + 30_000,
   );
@@ -194,7 +201,8 @@ describe.skipIf(firefox.skip)(firefox.title("headless Firefox"), () => {
       writeFileSync(join(profile, "user.js"), `${prefs.join("\n")}\n`);
       const argv = ["firefox-esr", "--headless", "--no-remote", "--profile", profile, pageUrl()];
       const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scope.dir("firefox-home"), MOZ_HEADLESS: "1" };
-      expectH2PageAndSocket(await reportFrom(argv, env));
+      const before = hmrLines().length;
+      await expectH2PageAndSocket(await reportFrom(argv, env), before);
     },
     REPORT_TIMEOUT_MS + 30_000,
   );

@@ -1,6 +1,7 @@
 /**
- * A real browser: Debian's headless Chromium, with HOME pointing at a temp home whose `~/.pki/nssdb` is created and
- * populated by the compiled `gotunnel trust --store nss`. It loads https://myapp.local:<port>/ with no interstitial
+ * A real browser: Debian's headless Chromium, with HOME pointing at a temp home whose NSS database is filled by the
+ * compiled `gotunnel trust --store nss`: the one Chromium made on its first TLS check (Chromium 156 creates
+ * `~/.local/share/pki/nssdb` when neither it nor `~/.pki/nssdb` exists), or `~/.pki/nssdb`, created, if none. It loads https://myapp.local:<port>/ with no interstitial
  * (DOM checked with --dump-dom, a screenshot saved under .artifacts/), and refuses evil.example.com signed by the
  * same name-constrained CA (its net log names the reason). A control CA without constraints, trusted the same way,
  * gets evil-looking names accepted: the refusal is the constraint, not something else about the certificate.
@@ -86,6 +87,11 @@ function gotunnel(gotunnelHome: string, ...args: string[]): Promise<Run> {
   return run(argv, { HOME: home, GOTUNNEL_HOME: gotunnelHome, NO_COLOR: "1" });
 }
 
+/** The NSS databases present in the temp home, the XDG one first. */
+function chromiumDatabases(): string[] {
+  return [join(home, ".local", "share", "pki", "nssdb"), join(home, ".pki", "nssdb")].filter((dir) => existsSync(dir));
+}
+
 async function chromium(name: string, mode: "dump-dom" | "screenshot"): Promise<Run & { netLog: string }> {
   const profile = mkdtempSync(join(work, "profile-"));
   const netLogPath = join(profile, "net-log.json");
@@ -95,7 +101,7 @@ async function chromium(name: string, mode: "dump-dom" | "screenshot"): Promise<
   return { ...result, netLog: existsSync(netLogPath) ? readFileSync(netLogPath, "utf8") : "" };
 }
 
-describe.skipIf(ready.skip)(ready.title("headless Chromium trusts the CA through ~/.pki/nssdb"), () => {
+describe.skipIf(ready.skip)(ready.title("headless Chromium trusts the CA through its NSS database"), () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "gotunnel-chromium-"));
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -141,15 +147,17 @@ describe.skipIf(ready.skip)(ready.title("headless Chromium trusts the CA through
     expect(result.stderr).toContain("ERR_CERT_AUTHORITY_INVALID");
   }, 60_000);
 
-  test("gotunnel trust --store nss creates and fills ~/.pki/nssdb", async () => {
+  test("gotunnel trust --store nss fills the database Chromium reads, and creates no second one", async () => {
+    const made = chromiumDatabases();
+    const expected = made[0] ?? join(home, ".pki", "nssdb");
     for (const gotunnelHome of [homes.constrained, homes.control]) {
       const result = await gotunnel(gotunnelHome, "trust", "--store", "nss", "--json");
       expect(result.code).toBe(0);
       const stores = JSON.parse(result.stdout).stores as { id: string; status: string }[];
-      expect(stores.map((store) => [store.id, store.status])).toEqual([
-        [`nss:${join(home, ".pki", "nssdb")}`, "changed"],
-      ]);
+      expect(stores.map((store) => [store.id, store.status])).toEqual([[`nss:${expected}`, "changed"]]);
     }
+    // A ~/.pki/nssdb made next to the XDG one would shadow it (NSS prefers it when it exists).
+    expect(chromiumDatabases()).toEqual([expected]);
   }, 60_000);
 
   test("myapp.local loads with no interstitial: page text in the DOM, screenshot saved", async () => {
@@ -178,7 +186,7 @@ describe.skipIf(ready.skip)(ready.title("headless Chromium trusts the CA through
     for (const gotunnelHome of [homes.constrained, homes.control]) {
       expect((await gotunnel(gotunnelHome, "untrust", "--store", "nss")).code).toBe(0);
     }
-    const listing = await run(["certutil", "-L", "-d", `sql:${join(home, ".pki", "nssdb")}`]);
+    const listing = await run(["certutil", "-L", "-d", `sql:${chromiumDatabases()[0]}`]);
     expect(listing.stdout).not.toContain("gotunnel local CA");
     const result = await chromium("myapp.local", "dump-dom");
     expect(result.stdout).not.toContain(PAGE_TEXT);

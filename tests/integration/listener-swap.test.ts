@@ -127,11 +127,12 @@ describe.skipIf(wrkTool.skip)(wrkTool.title("listener swap under load"), () => {
     expect(status).toBe(200);
   });
 
-  test("a removed route gets a 404 and the default certificate", async () => {
-    const { status, body } = statusAndBody(await curl("https", "gen-1.local", port, "/", ["--insecure"]));
+  test("a removed route gets a 404 over its own certificate (kept as a spare); a name never served, the default", async () => {
+    const { status, body } = statusAndBody(await curl("https", "gen-1.local", port, "/", ["--cacert", testCA.caPath]));
     expect(status).toBe(404);
     expect(body).toContain('No gotunnel route for "gen-1.local:');
-    expect(await servedCert(port, "gen-1.local", testCA.caPath)).toBe(entryCert(last.tls, "localhost"));
+    expect(await servedCert(port, "gen-1.local", testCA.caPath)).toBe(entryCert(last.tls, "gen-1.local"));
+    expect(await servedCert(port, "never.local", testCA.caPath)).toBe(entryCert(last.tls, "localhost"));
   });
 });
 

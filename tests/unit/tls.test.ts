@@ -400,11 +400,43 @@ describe("CertificateStore", () => {
     expect((await store.entriesFor(routes))[0]!.cert).not.toBe(renewed);
   });
 
-  test("drops leaves of routes that went away", async () => {
+  test("a removed route's leaf is served after the routes as a spare, and is the route's again when it returns", async () => {
     const store = new CertificateStore(ca);
-    const a = [{ name: "d.local", wildcard: false }];
-    const first = (await store.entriesFor(a))[0]!.cert;
-    await store.entriesFor([{ name: "e.local", wildcard: false }]);
-    expect((await store.entriesFor(a))[0]!.cert).not.toBe(first);
+    const d = [{ name: "d.local", wildcard: false }];
+    const e = [{ name: "e.local", wildcard: false }];
+    const first = (await store.entriesFor(d))[0]!.cert;
+    expect((await store.entriesFor(e)).map((entry) => entry.serverName)).toEqual(["e.local"]);
+    expect((await store.tlsEntries(e)).map((entry) => entry.serverName)).toEqual(["localhost", "e.local", "d.local"]);
+    expect(store.covers("d.local")).toBe(true);
+    expect((await store.entriesFor(d))[0]!.cert).toBe(first);
+    expect(store.lastStats).toMatchObject({ issued: 0, reused: 1 });
+  });
+
+  test("spares past MAX_SPARE_CERTIFICATES drop the oldest; stale ones are not served", async () => {
+    let now = NOW;
+    const store = new CertificateStore(ca, { now: () => now, maxSpares: 2 });
+    for (const name of ["s1.local", "s2.local", "s3.local"]) await store.issueSpare(name);
+    expect((await store.tlsEntries([])).map((entry) => entry.serverName)).toEqual([
+      "localhost",
+      "s3.local",
+      "s2.local",
+    ]);
+    expect(store.covers("s1.local")).toBe(false);
+    now = new Date(NOW.getTime() + (LEAF_VALIDITY_DAYS - RENEW_BEFORE_DAYS + 1) * DAY_MS);
+    expect((await store.tlsEntries([])).map((entry) => entry.serverName)).toEqual(["localhost"]);
+    expect(store.covers("s3.local")).toBe(false);
+  });
+
+  test("issueSpare refuses a name outside the CA's scope, signing nothing", async () => {
+    const store = new CertificateStore(ca);
+    await expect(store.issueSpare("example.com")).rejects.toMatchObject({ code: "E_TLS" });
+    expect(store.covers("example.com")).toBe(false);
+  });
+
+  test("covers: exact names, and one label under a wildcard route", async () => {
+    const store = new CertificateStore(ca);
+    await store.entriesFor([{ name: "*.w.local", wildcard: true }]);
+    expect(["w.local", "a.w.local"].map((name) => store.covers(name))).toEqual([true, true]);
+    expect(["b.a.w.local", "x.local"].map((name) => store.covers(name))).toEqual([false, false]);
   });
 });
