@@ -92,8 +92,11 @@ export class DockerDiscovery {
       const outcome = await this.follow(choice);
       if (this.stopped.signal.aborted) return;
       if (outcome === "ended") {
-        // The engine closed a stream it had opened (restarted, or a proxy's timeout): reopen at once.
+        // The engine closed a stream it had opened (restarted, or a proxy's timeout): reopen soon, routes kept.
+        // The next list catches up on whatever happened in between; the pause keeps an engine that closes every
+        // stream at once from being asked in a tight loop.
         delay = RETRY_MIN_MS;
+        await sleep(RETRY_MIN_MS, this.stopped.signal);
         continue;
       }
       await this.queue(() => this.forgetAll(`the engine at ${choice.text} cannot be reached`));
