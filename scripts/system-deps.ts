@@ -63,6 +63,12 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // The optional hosts-file step doctor suggests (an ACL for the user), tested in tests/e2e/rootless.test.ts.
   setfacl: "acl",
   getfacl: "acl",
+  // Docker discovery's real engine: Podman's API service (tests/helpers/podman.ts), slirp4netns for its published
+  // ports (only Recommended by podman, and the test installs without recommends), and a static busybox to build
+  // the test image from (Debian's `busybox` is dynamically linked; both install /bin/busybox).
+  podman: "podman",
+  slirp4netns: "slirp4netns",
+  busybox: "busybox-static",
 };
 
 /** Packages with no command to look for: a library or a sysroot, and a file that shows each is there. */
@@ -74,6 +80,9 @@ const FILE_PACKAGES: readonly { name: string; present: () => boolean }[] = [
   { name: "python3-pytest", present: () => existsSync("/usr/lib/python3/dist-packages/pytest") },
   // The arm64 sysroot qemu runs the cross-built binary with (tests/e2e/cross-arm64.test.ts).
   { name: "libc6-arm64-cross", present: () => existsSync("/usr/aarch64-linux-gnu") },
+  // Podman's network stack as tests/helpers/podman.ts was proven with: installed without recommends, podman would
+  // otherwise get the first alternative its dependencies name (containernetworking-plugins).
+  { name: "netavark", present: () => existsSync("/usr/lib/podman/netavark") },
 ];
 
 /** In a multiarch library dir (/lib/x86_64-linux-gnu, /lib/aarch64-linux-gnu, …). */

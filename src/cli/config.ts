@@ -36,6 +36,7 @@ const show = command({
     const { httpsPort, httpPort, host } = config.proxy;
     printLine(`  proxy: https ${httpsPort}, http ${httpPort}, on ${host}`);
     for (const webhook of config.notify) printLine(`  notify: ${webhook.url} (${webhook.events.join(", ")})`);
+    if (config.discovery.docker) printLine("  discovery: docker (containers labelled gotunnel.route)");
   },
 });
 

@@ -23,12 +23,17 @@ export default command({
     examples: [
       ["gotunnel daemon --log-format json", "in the foreground, e.g. under systemd or in a container"],
       ["gotunnel daemon stop", "stop the running daemon; its routes come back with the next one"],
+      ["gotunnel daemon --docker", "also route containers labelled gotunnel.route=NAME to their published port"],
     ],
     complete: { action: ["stop"] },
   },
   args: {
     ...globalArgs,
     action: { type: "positional", required: false, valueHint: "stop", description: "`stop`: stop the running daemon" },
+    docker: {
+      type: "boolean",
+      description: "Route running containers labelled gotunnel.route=NAME (discovery.docker; env GOTUNNEL_DOCKER)",
+    },
     "log-file": {
       type: "string",
       valueHint: "path",
@@ -65,16 +70,23 @@ function openLogFile(path: string): number {
 }
 
 /** Loads the config and serves until shutdown; `onReady` once the daemon answers on its socket. */
-async function serveInForeground(paths: Paths, args: Parameters<typeof overridesFrom>[0], onReady: () => void) {
-  const loaded = await loadConfig({ cwd: process.cwd(), overrides: overridesFrom(args) });
+async function serveInForeground(
+  paths: Paths,
+  args: Parameters<typeof overridesFrom>[0] & { docker?: boolean },
+  onReady: () => void,
+) {
+  const overrides = overridesFrom(args);
+  if (args.docker) overrides.discovery = { docker: true };
+  const loaded = await loadConfig({ cwd: process.cwd(), overrides });
   const { activeSpanIds } = await import("../telemetry/span-ids.ts");
   const log = createDaemonLog(loaded.config.log.format, activeSpanIds);
   for (const warning of loaded.warnings) log("warn", warning);
-  const { proxy, lan, observability } = loaded.config;
+  const { proxy, lan, observability, discovery } = loaded.config;
   const telemetry = telemetrySettings(observability);
   const reporter = await startErrorReporter(telemetry);
   if (telemetry.sentry) log("info", `errors go to Sentry (${redactSecrets(telemetry.sentry.dsn)}), scrubbed`);
-  await runDaemon({ proxy, ...(lan === undefined ? {} : { lan }), paths, log, reporter, observability, onReady })
+  const settings = { proxy, ...(lan === undefined ? {} : { lan }), discovery, observability };
+  await runDaemon({ ...settings, paths, log, reporter, onReady })
     .catch((error: unknown) => {
       reporter.report(error, { component: "daemon" });
       throw error;

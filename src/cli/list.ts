@@ -1,6 +1,6 @@
 /** `gotunnel list`: every route the daemon serves, with its owner, status and request count. */
-import { routesResponseSchema } from "../daemon/control/protocol.ts";
-import { ownerLabel } from "../daemon/routes.ts";
+import { type RouteInfo, routesResponseSchema } from "../daemon/control/protocol.ts";
+import { ownerLabel, shortId } from "../daemon/routes.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
 import { jsonArg } from "./args.ts";
@@ -24,7 +24,7 @@ export default command({
         route.name,
         route.url,
         route.target.origin,
-        `${ownerLabel(route.owner)}${route.persistent ? "" : " (session)"}`,
+        ownerText(route),
         route.status,
         String(route.requests),
       ]),
@@ -34,3 +34,9 @@ export default command({
     }
   },
 });
+
+/** A discovered route names its container and id; a user's route not kept across restarts says "(session)". */
+function ownerText(route: RouteInfo): string {
+  if (route.owner.kind === "docker") return `container ${route.owner.container} ${shortId(route.owner.id)} (docker)`;
+  return `${ownerLabel(route.owner)}${route.persistent ? "" : " (session)"}`;
+}

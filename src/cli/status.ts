@@ -22,6 +22,7 @@ export default command({
       ["ports", `https ${status.ports.https}, http ${status.ports.http}`],
       ["admin", adminLine(status)],
       ["routes", String(status.routes)],
+      ...(status.discovery ? [["docker", dockerLine(status.discovery.docker)] as [string, string]] : []),
       ["CA", `${status.ca.path} (until ${status.ca.notAfter.slice(0, 10)})`],
       ["hosts file", `${status.hosts.path}: ${status.hosts.names.join(", ") || "no entries"}`],
       ["state", status.stateFile],
@@ -33,6 +34,13 @@ export default command({
     if (warning) warn(warning);
   },
 });
+
+/** Docker discovery: which engine, whether it answers, and how many routes it gave. */
+function dockerLine(docker: NonNullable<StatusResponse["discovery"]>["docker"]): string {
+  const routes = `${docker.routes} route${docker.routes === 1 ? "" : "s"}`;
+  if (docker.connected) return `following ${docker.engine}: ${routes}`;
+  return `${docker.engine} not reachable${docker.error ? ` (${docker.error})` : ""}; retrying`;
+}
 
 /** Where Prometheus and health checks reach the daemon, or why they cannot (a port another daemon holds). */
 function adminLine(status: StatusResponse): string {

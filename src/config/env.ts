@@ -12,6 +12,7 @@ export const ENV_FIELDS = {
   GOTUNNEL_KEEPALIVE_TIMEOUT: ["proxy", "keepAliveTimeout"],
   GOTUNNEL_CLIENT_BODY_TIMEOUT: ["proxy", "clientBodyTimeout"],
   GOTUNNEL_HTTP2: ["proxy", "http2"],
+  GOTUNNEL_DOCKER: ["discovery", "docker"],
   GOTUNNEL_LOG_FORMAT: ["log", "format"],
   // Later names win: GOTUNNEL_ENVIRONMENT is ours alone, ENVIRONMENT may be shared with the app.
   ENVIRONMENT: ["observability", "environment"],
@@ -27,6 +28,8 @@ export const ENV_FIELDS = {
 export const LAN_ENV = "GOTUNNEL_LAN";
 /** `proxy.http2`; also how a command hands its resolved choice to the daemon it starts (daemon/spawn.ts). */
 export const HTTP2_ENV = "GOTUNNEL_HTTP2";
+/** `discovery.docker`; also how a command hands its resolved choice to the daemon it starts (daemon/spawn.ts). */
+export const DOCKER_ENV = "GOTUNNEL_DOCKER";
 /** Path of a config file to load instead of discovering one (same as `--config`). */
 export const CONFIG_FILE_ENV = "GOTUNNEL_CONFIG";
 /** `DEBUG=1` turns on debug logging, as in the Go tool. */
@@ -36,7 +39,7 @@ type EnvName = keyof typeof ENV_FIELDS;
 /** Fields whose digit-string values become numbers (anything else stays a string for the schema to reject). */
 const INTEGER_FIELDS = new Set<string>(["httpPort", "httpsPort", "adminPort", "keepAliveTimeout", "clientBodyTimeout"]);
 /** Fields whose 1/true/yes/on and 0/false/no/off values become booleans (envBoolean). */
-const BOOLEAN_FIELDS = new Set<string>(["http2"]);
+const BOOLEAN_FIELDS = new Set<string>(["http2", "docker"]);
 const TRUTHY = new Set(["1", "true", "yes", "on"]);
 const FALSY = new Set(["0", "false", "no", "off"]);
 const GOTUNNEL_DEBUG_PATTERNS = new Set(["*", "gotunnel", "gotunnel*", "gotunnel:*"]);

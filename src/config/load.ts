@@ -63,6 +63,7 @@ export interface ConfigOverrides {
   proxy?: Partial<ResolvedConfig["proxy"]>;
   log?: Partial<ResolvedConfig["log"]>;
   observability?: Partial<ResolvedConfig["observability"]>;
+  discovery?: Partial<ResolvedConfig["discovery"]>;
   /**
    * `--profile NAME`: merge that profile of each config file over the file (config/profiles.ts). Unset: the
    * GOTUNNEL_PROFILE variable's; false: none, whatever it says (`down` only needs the project's directory).
@@ -114,9 +115,9 @@ export async function loadConfig(options: LoadConfigInput): Promise<LoadedConfig
   const choice = chooseProfile(overrides.profile, env);
   const { layers: fileLayers, warnings } = prepareLayers(read, choice);
   const fromEnv = envLayer(env);
-  const { routes, proxy, log, observability } = overrides;
+  const { routes, proxy, log, observability, discovery } = overrides;
   const layers: Layer[] = [
-    { source: FLAGS_SOURCE, raw: withoutUndefined({ routes, proxy, log, observability }) },
+    { source: FLAGS_SOURCE, raw: withoutUndefined({ routes, proxy, log, observability, discovery }) },
     { source: "environment", raw: fromEnv.raw, label: fromEnv.label },
     ...fileLayers,
   ];
@@ -170,6 +171,7 @@ function resolveLayers(layers: Layer[], cwd = process.cwd()): ResolvedConfig {
     ...(lan === undefined ? {} : { lan }),
     // Every layer's webhooks, as c12 appends arrays across layers; a receiver listed twice is called once.
     notify: uniqueWebhooks(values.flatMap((value) => value.notify)),
+    discovery: Object.assign({}, ...values.map((value) => value.discovery).reverse()),
   };
 }
 

@@ -18,7 +18,7 @@ const PROFILE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NAME_EXPECTS = "expected a profile name of letters, digits, `-`, `_` and `.` (e.g. demo, ci, staging-db)";
 
 /** The top-level fields a profile may set; anything deeper is checked once it is merged (the file's own schema). */
-export const PROFILE_FIELDS = ["routes", "proxy", "log", "observability", "lan", "notify"] as const;
+export const PROFILE_FIELDS = ["routes", "proxy", "log", "observability", "lan", "notify", "discovery"] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

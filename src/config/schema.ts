@@ -275,6 +275,21 @@ const proxySchema = plainObject(
   "expected an object { httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2 }",
 );
 
+/**
+ * Routes the daemon finds by itself (daemon/discovery.ts). No default here: an unset field lets a lower layer's
+ * value through, and the daemon reads an unset `docker` as false.
+ */
+const discoverySchema = plainObject(
+  v.object({
+    docker: v.optional(
+      bool(
+        "Route running containers labelled gotunnel.route=NAME (optional gotunnel.port) to their published port, through the Docker Engine API at DOCKER_HOST or the local docker/podman socket (env GOTUNNEL_DOCKER). Default false.",
+      ),
+    ),
+  }),
+  "expected an object { docker }, e.g. { docker: true }",
+);
+
 // No defaults here: an unset format or level comes from the environment profile (observabilityProfile).
 const logSchema = plainObject(
   v.object({
@@ -432,9 +447,10 @@ export const configSchema = plainObject(
       LAN_DEFAULT,
     ),
     notify: v.optional(notifySchema),
+    discovery: v.optional(discoverySchema, {}),
     profiles: v.optional(profilesSchema),
   }),
-  "expected an object with routes, proxy, log, observability, lan, notify and profiles",
+  "expected an object with routes, proxy, log, observability, lan, notify, discovery and profiles",
 );
 
 type ConfigInput = v.InferInput<typeof configSchema>;
@@ -479,6 +495,8 @@ export interface ResolvedConfig {
   lan?: boolean;
   /** Webhooks of every layer, highest first, each receiver once (config/notify.ts). */
   notify: Webhook[];
+  /** Routes the daemon discovers itself; merged field by field across layers like `proxy`. */
+  discovery: ParsedConfig["discovery"];
 }
 
 /** Identity at runtime; gives `gotunnel.config.ts` type checking and completion. */
@@ -494,6 +512,7 @@ export function configDefaults(): Omit<ResolvedConfig, "routes"> {
     log: { ...PROFILES[DEFAULT_ENVIRONMENT].log },
     observability: { environment: DEFAULT_ENVIRONMENT },
     notify: [],
+    discovery: {},
   };
 }
 
@@ -513,6 +532,7 @@ export interface LayerValue {
   /** Present only when this layer sets `lan`. */
   lan?: boolean;
   notify: Webhook[];
+  discovery: Partial<ResolvedConfig["discovery"]>;
 }
 
 /** Validates one raw layer: every type/range problem and every unknown key, all at once. */
@@ -550,6 +570,7 @@ export function validateLayer(raw: unknown, baseDir = process.cwd()): { value?: 
       log: given(raw, "log", output.log),
       observability: given(raw, "observability", output.observability),
       notify: uniqueWebhooks(output.notify ?? []),
+      discovery: given(raw, "discovery", output.discovery),
       ...lan,
     },
   };

@@ -25,6 +25,7 @@ import type { StatusResponse } from "./control/protocol.ts";
 import { assertNoListener, startControlServer } from "./control/server.ts";
 import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
+import { DockerDiscovery } from "./discovery.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -47,6 +48,10 @@ export const LOG_FILE = "daemon.log";
 
 export interface DaemonOptions {
   proxy: ResolvedConfig["proxy"];
+  /** The config's `discovery`: `docker: true` follows the container engine (discovery.ts). */
+  discovery?: ResolvedConfig["discovery"];
+  /** Where DOCKER_HOST and XDG_RUNTIME_DIR are read; default: process.env. */
+  env?: Record<string, string | undefined>;
   /** The daemon config's global `lan` (undefined: not set by any layer). See lan.ts for what it changes. */
   lan?: boolean;
   paths: Paths;
@@ -142,6 +147,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     await service.publish();
     dashboard = dashboardOf(service, gateway, options);
     events.start(service.served());
+    const discovery = startDiscovery(options, service);
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
     let requestShutdown: (signal: NodeJS.Signals) => void = () => undefined;
     const shutdownRequested = new Promise<NodeJS.Signals>((resolve) => {
@@ -172,6 +178,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
     if (service.admin && "server" in service.admin) await service.admin.server.stop(true);
+    // Before the service closes: a discovered route applied after that would fail as "shutting down".
+    await discovery?.stop();
     // Every route goes down with the daemon: route.down events are queued first, and get a bounded time to go out.
     events.stop();
     dashboard.close();
@@ -210,6 +218,19 @@ function dashboardOf(service: DaemonService, gateway: Gateway, options: DaemonOp
       reachesLan: () => gateway.hosts.some(reachesLan),
     },
   });
+}
+
+/** Docker discovery when the config turns it on; its routes go through the service's transactions. */
+function startDiscovery(options: DaemonOptions, service: DaemonService): DockerDiscovery | undefined {
+  if (options.discovery?.docker !== true) return undefined;
+  const discovery = new DockerDiscovery({
+    env: options.env ?? process.env,
+    apply: (name, record) => service.discover(name, record),
+    log: options.log,
+  });
+  service.discovery = discovery;
+  discovery.start();
+  return discovery;
 }
 
 /**
@@ -254,6 +275,7 @@ function effectiveConfig(
   return {
     proxy: options.proxy,
     lan: options.lan ?? null,
+    discovery: options.discovery ?? {},
     hostsFile,
     paths: options.paths,
     // Where telemetry goes (OTLP URLs and protocol, Sentry), with the DSN key and exporter header values redacted.

@@ -3,16 +3,27 @@
  * persisted, and which restored routes cannot be served (kept, so `gotunnel list` can say why and `stop` can remove
  * them). Pure logic with no I/O, so the ownership rules are unit-testable. The service changes a clone and adopts
  * it only once the change is committed (service.ts), so a refused change leaves the table as it was.
+ *
+ * Routes found by docker discovery (daemon/discovery.ts) are kept apart from the users' own: never persisted, and a
+ * user's route of the same name hides the discovered one (served again once the user's route goes).
  */
 import { GotunnelError } from "../core/errors.ts";
 import type { AddRoutesRequest, Owner, RemoveRoutesRequest } from "./control/protocol.ts";
 import type { RouteRecord } from "./state.ts";
 
 export function ownerLabel(owner: Owner): string {
+  if (owner.kind === "docker") return `container ${owner.container} (docker)`;
   return owner.kind === "project" ? `project ${owner.dir}` : `command in ${owner.cwd}`;
 }
 
+/** Docker's short form of a container id, as `docker ps` shows it. */
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}
+
 function sameOwner(a: Owner, b: Owner): boolean {
+  if (a.kind === "docker") return b.kind === "docker" && a.id === b.id;
+  if (b.kind === "docker") return false;
   return a.kind === b.kind && (a.kind === "project" ? a.dir === (b as typeof a).dir : a.cwd === (b as typeof a).cwd);
 }
 
@@ -34,6 +45,8 @@ export class RouteTable {
   private readonly sessions = new Map<string, string>();
   /** Route name → why it is not served. Such routes stay persisted until stopped or added again. */
   private readonly problems = new Map<string, RouteProblem>();
+  /** Route name → the route docker discovery found for a running container; a user's route of that name wins. */
+  private readonly discovered = new Map<string, RouteRecord>();
 
   constructor(initial: readonly RouteRecord[] = []) {
     for (const record of initial) this.records.set(record.name, record);
@@ -41,15 +54,31 @@ export class RouteTable {
 
   /** An independent copy to change; the original is untouched until the caller adopts the copy. */
   clone(): RouteTable {
-    const copy = new RouteTable(this.list());
+    const copy = new RouteTable([...this.records.values()]);
     for (const [name, session] of this.sessions) copy.sessions.set(name, session);
     for (const [name, problem] of this.problems) copy.problems.set(name, problem);
+    for (const [name, record] of this.discovered) copy.discovered.set(name, record);
     return copy;
   }
 
-  /** Every route, served or not, by name. */
+  /** Every route, served or not, by name: the users' routes, and the discovered ones no user route hides. */
   list(): RouteRecord[] {
-    return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const visible = [...this.discovered.values()].filter((record) => !this.records.has(record.name));
+    return [...this.records.values(), ...visible].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Sets (or, with undefined, removes) the discovered route of `name`. */
+  discover(name: string, record: RouteRecord | undefined): void {
+    if (record) this.discovered.set(name, record);
+    else this.discovered.delete(name);
+  }
+
+  /** Discovered routes hidden by a user's route of the same name, each with the route that wins. */
+  shadowed(): { discovered: RouteRecord; user: RouteRecord }[] {
+    return [...this.discovered.values()].flatMap((discovered) => {
+      const user = this.records.get(discovered.name);
+      return user ? [{ discovered, user }] : [];
+    });
   }
 
   /** The routes the proxy serves: every route without a problem. */
@@ -67,7 +96,9 @@ export class RouteTable {
   }
 
   persisted(): RouteRecord[] {
-    return this.list().filter((record) => record.persistent);
+    return [...this.records.values()]
+      .filter((record) => record.persistent)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   sessionOf(name: string): string | undefined {
@@ -107,8 +138,12 @@ export class RouteTable {
     return added;
   }
 
-  /** Removes matching routes; returns the names removed. */
+  /**
+   * Removes matching users' routes; returns the names removed. A discovered route follows its container, so asking
+   * for one by name is an E_USAGE that says how to remove it; `all` leaves them.
+   */
   remove(request: RemoveRoutesRequest): string[] {
+    if ("names" in request) this.refuseDiscovered(request.names);
     const matches = (record: RouteRecord) => {
       if ("all" in request) return true;
       // The exact name too: a route restored from a hand-edited state file may have a name fullName would change.
@@ -119,13 +154,30 @@ export class RouteTable {
     return this.drop(matches);
   }
 
+  private refuseDiscovered(names: readonly string[]): void {
+    for (const name of names) {
+      const found = this.discovered.get(name) ?? this.discovered.get(fullName(name));
+      if (!found || this.records.has(found.name) || found.owner.kind !== "docker") continue;
+      const { container, id } = found.owner;
+      throw new GotunnelError(
+        "E_USAGE",
+        `${found.name} is discovered from container ${container} (${shortId(id)}), not a route of yours`,
+        {
+          hint: `it goes when the container stops (\`docker stop ${container}\`), or remove its gotunnel.route label`,
+          details: { name: found.name, owner: found.owner },
+        },
+      );
+    }
+  }
+
   /** Removes the routes a session still holds (another owner may have taken some over with --force). */
   endSession(sessionId: string): string[] {
     return this.drop((record) => this.sessions.get(record.name) === sessionId);
   }
 
+  /** Users' routes only: a discovered route goes with its container (discover). */
   private drop(matches: (record: RouteRecord) => boolean): string[] {
-    const removed = this.list().filter(matches);
+    const removed = [...this.records.values()].filter(matches).sort((a, b) => a.name.localeCompare(b.name));
     for (const record of removed) {
       this.records.delete(record.name);
       this.sessions.delete(record.name);

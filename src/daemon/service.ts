@@ -23,10 +23,11 @@ import type {
   StatusResponse,
 } from "./control/protocol.ts";
 import { PROTOCOL_VERSION } from "./control/protocol.ts";
+import type { DiscoveryStatus } from "./discovery.ts";
 import type { Gateway } from "./gateway.ts";
 import { probeTarget } from "./probe.ts";
 import { RequestLog } from "./request-log.ts";
-import { fullName, type RouteTable } from "./routes.ts";
+import { fullName, ownerLabel, type RouteTable, shortId } from "./routes.ts";
 import { type RouteRecord, saveState } from "./state.ts";
 import type { Notifier } from "./webhooks/notifier.ts";
 
@@ -91,6 +92,8 @@ export class DaemonService {
     | { port: number; debugTokenFile: string; server: { stop(force: boolean): Promise<void> } }
     | { unavailable: AdminUnavailable }
     | undefined;
+  /** Docker discovery (discovery.ts) when turned on, for `gotunnel status`. */
+  discovery: { status(): DiscoveryStatus } | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */
   private caCreated: boolean;
   private readonly reporter: ErrorReporter;
@@ -145,6 +148,15 @@ export class DaemonService {
 
   async remove(request: RemoveRoutesRequest): Promise<string[]> {
     return this.removeTraced(() => this.transact((table) => table.remove(request)));
+  }
+
+  /**
+   * Serves a route found by docker discovery (daemon/discovery.ts), or with undefined stops serving it: one
+   * transaction like any change, so a name the CA cannot cover is refused (thrown) and nothing else changes.
+   */
+  async discover(name: string, record: RouteRecord | undefined): Promise<void> {
+    const span = record ? "route discover" : "route forget";
+    await traced(span, { "gotunnel.routes": name }, () => this.transact((table) => table.discover(name, record)));
   }
 
   /** A removal's span names the routes it removed, which are known only once it ran. */
@@ -222,7 +234,12 @@ export class DaemonService {
     const table = this.table;
     return Promise.all(
       table.list().map(async ({ notify: _secrets, ...record }) => {
-        const common = { ...record, url: gateway.urlOf(record), requests: this.metrics.requestCount(record.name) };
+        const common = {
+          ...record,
+          url: gateway.urlOf(record),
+          requests: this.metrics.requestCount(record.name),
+          source: record.owner.kind === "docker" ? ("docker" as const) : ("user" as const),
+        };
         const problem = table.problemOf(record.name);
         if (problem) return { ...common, status: "refused" as const, problem };
         const up = await probeTarget(record.target.hostname, record.target.port);
@@ -253,6 +270,7 @@ export class DaemonService {
         ? { admin: { port: this.admin.port, debugTokenFile: this.admin.debugTokenFile } }
         : {}),
       ...(this.admin && "unavailable" in this.admin ? { adminUnavailable: this.admin.unavailable } : {}),
+      ...(this.discovery ? { discovery: { docker: this.discovery.status() } } : {}),
     };
   }
 
@@ -297,10 +315,23 @@ export class DaemonService {
       });
     }
     this.table = candidate;
+    this.warnShadowed(before);
     this.options.events?.routesChanged(before.served(), served);
     this.endEmptiedSessions(before);
     if (servedChanged) await this.publish();
     return result;
+  }
+
+  /** A user's route and a container's label name the same route: the user's is served, and the log says so once. */
+  private warnShadowed(before: RouteTable): void {
+    const was = new Set(before.shadowed().map(({ discovered }) => `${discovered.name} ${discovered.addedAt}`));
+    for (const { discovered, user } of this.table.shadowed()) {
+      if (was.has(`${discovered.name} ${discovered.addedAt}`) || discovered.owner.kind !== "docker") continue;
+      const { container, id } = discovered.owner;
+      this.warn(
+        `${discovered.name}: container ${container} (${shortId(id)}) asks for it with its gotunnel.route label, but it is a route of ${ownerLabel(user.owner)}, which wins; the container's route is served once that route is removed`,
+      );
+    }
   }
 
   /** Tells each live session that the committed change left without a route that it is over. */

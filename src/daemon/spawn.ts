@@ -6,7 +6,7 @@
  */
 import { closeSync } from "node:fs";
 import { join } from "node:path";
-import { HTTP2_ENV } from "../config/env.ts";
+import { DOCKER_ENV, HTTP2_ENV } from "../config/env.ts";
 import type { ResolvedConfig } from "../config/load.ts";
 import { PROFILE_ENV } from "../config/profiles.ts";
 import { configDefaults } from "../config/schema.ts";
@@ -100,7 +100,7 @@ export async function currentRouteNames(paths: Paths, timeoutMs: number): Promis
  */
 export async function ensureDaemon(
   paths: Paths,
-  config: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
+  config: Pick<ResolvedConfig, "proxy" | "log" | "observability"> & Partial<Pick<ResolvedConfig, "discovery">>,
   /** Told when a daemon has to be started (CA on first use, certificates, listeners), for progress. */
   onStarting?: () => void,
 ): Promise<ControlClient> {
@@ -121,7 +121,12 @@ export async function ensureDaemon(
 
 async function spawnDaemon(
   paths: Paths,
-  { proxy, log: logConfig, observability }: Pick<ResolvedConfig, "proxy" | "log" | "observability">,
+  {
+    proxy,
+    log: logConfig,
+    observability,
+    discovery,
+  }: Pick<ResolvedConfig, "proxy" | "log" | "observability"> & Partial<Pick<ResolvedConfig, "discovery">>,
   client: ControlClient,
 ): Promise<void> {
   // Under sudo this runs as root in the user's state dir: safe-fs never follows a link planted as daemon.log.
@@ -138,7 +143,7 @@ async function spawnDaemon(
   const { [PROFILE_ENV]: _profile, ...env } = process.env;
   const child = Bun.spawn([...selfCommand(), "daemon", ...flags], {
     cwd: paths.stateDir,
-    env: { ...env, ...startReport.env, ...http2Env(proxy.http2) },
+    env: { ...env, ...startReport.env, ...http2Env(proxy.http2), ...dockerEnv(discovery?.docker) },
     stdio: ["ignore", log, log, ...startReport.stdio],
     detached: true,
   });
@@ -170,6 +175,11 @@ async function spawnDaemon(
  */
 function http2Env(http2: boolean | undefined): Record<string, string> {
   return http2 === undefined ? {} : { [HTTP2_ENV]: http2 ? "1" : "0" };
+}
+
+/** `discovery.docker` reaches the daemon the way `proxy.http2` does (above), with DOCKER_HOST in its environment. */
+function dockerEnv(docker: boolean | undefined): Record<string, string> {
+  return docker === undefined ? {} : { [DOCKER_ENV]: docker ? "1" : "0" };
 }
 
 /** The daemon's reported error (start-report.ts), else a pointer to its log. */

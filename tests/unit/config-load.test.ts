@@ -97,6 +97,7 @@ describe("every supported format loads", () => {
         log: { format: "text", level: "info" },
         observability: { environment: "development" },
         notify: [],
+        discovery: {},
       },
       files: [],
       projectDir: dir,

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { envLayer, isDebugEnabled } from "../../src/config/env.ts";
-import { type LoadedConfig, loadConfig } from "../../src/config/load.ts";
+import { type LoadedConfig, loadConfig, resolveConfig } from "../../src/config/load.ts";
 
 const FIXTURES = join(import.meta.dir, "..", "fixtures", "config", "precedence");
 const made: string[] = [];
@@ -154,6 +154,16 @@ describe("environment variables", () => {
     }
     expect(envLayer({ GOTUNNEL_HTTP2: "maybe" }).raw).toEqual({ proxy: { http2: "maybe" } });
     expect(envLayer({ GOTUNNEL_HTTP2: "0" }).label(["proxy", "http2"])).toBe("environment variable GOTUNNEL_HTTP2");
+  });
+
+  test("GOTUNNEL_DOCKER is discovery.docker, and a project file's value is merged with the other layers", () => {
+    expect(envLayer({ GOTUNNEL_DOCKER: "1" }).raw).toEqual({ discovery: { docker: true } });
+    expect(envLayer({ GOTUNNEL_DOCKER: "off" }).raw).toEqual({ discovery: { docker: false } });
+    expect(envLayer({ GOTUNNEL_DOCKER: "1" }).label(["discovery", "docker"])).toBe(
+      "environment variable GOTUNNEL_DOCKER",
+    );
+    expect(resolveConfig({ discovery: { docker: true } }, "gotunnel.config.json").discovery).toEqual({ docker: true });
+    expect(resolveConfig({}, "gotunnel.config.json").discovery).toEqual({});
   });
 
   test.each([

@@ -31,12 +31,14 @@ describe("resolveConfig: valid input", () => {
       log: { format: "text", level: "info" },
       observability: { environment: "development" },
       notify: [],
+      discovery: {},
     });
     expect(configDefaults()).toEqual({
       proxy: { httpPort: 80, httpsPort: 443, host: "127.0.0.1" },
       log: { format: "text", level: "info" },
       observability: { environment: "development" },
       notify: [],
+      discovery: {},
     });
   });
 
@@ -159,10 +161,13 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       'routes["api.myapp.local"].target: the URL has a path "/api"; a target is scheme://host:port only, e.g. "http://127.0.0.1:8080" (found "http://127.0.0.1:8080/api")',
     ],
     [{ routes: [] }, 'routes: expected an object of route names, e.g. { "myapp.local": 3000 } (found [])'],
-    [[], "(top level): expected an object with routes, proxy, log, observability, lan, notify and profiles (found [])"],
+    [
+      [],
+      "(top level): expected an object with routes, proxy, log, observability, lan, notify, discovery and profiles (found [])",
+    ],
     [
       "routes",
-      '(top level): expected an object with routes, proxy, log, observability, lan, notify and profiles (found "routes")',
+      '(top level): expected an object with routes, proxy, log, observability, lan, notify, discovery and profiles (found "routes")',
     ],
   ])("%j", (input, line) => {
     expect(problems(invalid(input))).toEqual([expect.stringContaining(`${SOURCE}: ${line}`)]);
@@ -175,7 +180,7 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
     expect(lines).toEqual([
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
-      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log, observability, lan, notify, profiles`,
+      `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log, observability, lan, notify, discovery, profiles`,
       `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
       `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
     ]);

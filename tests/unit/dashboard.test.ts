@@ -196,6 +196,7 @@ describe("views", () => {
         { ...base, name: "a.local" },
         { ...base, name: "w.local", wildcard: true },
         { ...base, name: "plain.local", https: false },
+        { ...base, name: "box.local", owner: { kind: "docker" as const, container: "box", id: "3f5cada22e43aa" } },
       ],
       [
         { certificate: "a.local", notAfter },
@@ -207,6 +208,7 @@ describe("views", () => {
       ["a.local", notAfter.toISOString(), false, "command in /w", true],
       ["w.local", notAfter.toISOString(), true, "command in /w", true],
       ["plain.local", undefined, false, "command in /w", true],
+      ["box.local", undefined, false, "container box (docker)", false],
     ]);
   });
 });

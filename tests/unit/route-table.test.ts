@@ -52,3 +52,49 @@ describe("route table", () => {
     expect(fullName("api.test")).toBe("api.test");
   });
 });
+
+describe("discovered routes", () => {
+  const container = { kind: "docker", container: "web", id: "3f5cada22e43aa" } as const;
+  const discovered = (name: string) => ({
+    ...route(name),
+    owner: container,
+    persistent: false,
+    addedAt: "2026-12-06T00:00:00.000Z",
+  });
+
+  test("are served and listed but never persisted, and a clone carries them without making them users' routes", () => {
+    const table = new RouteTable();
+    table.discover("web.local", discovered("web.local"));
+    table.add({ routes: [route("api.local")], owner: terminal, persistent: true, force: false });
+    expect(table.served().map((record) => record.name)).toEqual(["api.local", "web.local"]);
+    expect(table.persisted().map((record) => record.name)).toEqual(["api.local"]);
+    const copy = table.clone();
+    copy.discover("web.local", undefined);
+    expect(copy.list().map((record) => record.name)).toEqual(["api.local"]);
+    expect(table.list().map((record) => record.name)).toEqual(["api.local", "web.local"]);
+  });
+
+  test("a user's route of the same name wins without --force, and the discovered one is back once it goes", () => {
+    const table = new RouteTable();
+    table.discover("web.local", discovered("web.local"));
+    table.add({ routes: [route("web.local")], owner: terminal, persistent: true, force: false });
+    expect(table.served().map((record) => record.owner)).toEqual([terminal]);
+    expect(table.shadowed().map(({ discovered, user }) => [discovered.owner, user.owner])).toEqual([
+      [container, terminal],
+    ]);
+    expect(table.remove({ names: ["web.local"] })).toEqual(["web.local"]);
+    expect(table.served().map((record) => record.owner)).toEqual([container]);
+    expect(table.shadowed()).toEqual([]);
+  });
+
+  test("stopping one by name is refused with how it goes; stop-all and a project's down leave them", () => {
+    const table = new RouteTable();
+    table.discover("web.local", discovered("web.local"));
+    expect(() => table.remove({ names: ["web"] })).toThrow(
+      "web.local is discovered from container web (3f5cada22e43), not a route of yours",
+    );
+    expect(table.remove({ all: true })).toEqual([]);
+    expect(table.remove({ owner: shop })).toEqual([]);
+    expect(table.list().map((record) => record.name)).toEqual(["web.local"]);
+  });
+});

@@ -8,13 +8,21 @@ import { WEBHOOK_EVENTS } from "../../config/notify.ts";
 /** Bumped when a change would break an older CLI talking to a newer daemon (or the reverse). */
 export const PROTOCOL_VERSION = 1;
 
+const projectOwner = v.object({ kind: v.literal("project"), dir: v.string() });
+const commandOwner = v.object({ kind: v.literal("command"), cwd: v.string() });
+/** Who may add and remove routes through the API: `up` in a project (`project`), `start` in a terminal (`command`). */
+export const userOwnerSchema = v.variant("kind", [projectOwner, commandOwner]);
+/**
+ * Who owns a route: a user's command, or the daemon's docker discovery (daemon/discovery.ts) for a running
+ * container, named and with its id. Discovered routes are never persisted.
+ */
 export const ownerSchema = v.variant("kind", [
-  /** `gotunnel up` in a project directory. */
-  v.object({ kind: v.literal("project"), dir: v.string() }),
-  /** `gotunnel start` from a terminal. */
-  v.object({ kind: v.literal("command"), cwd: v.string() }),
+  projectOwner,
+  commandOwner,
+  v.object({ kind: v.literal("docker"), container: v.string(), id: v.string() }),
 ]);
 export type Owner = v.InferOutput<typeof ownerSchema>;
+export type UserOwner = v.InferOutput<typeof userOwnerSchema>;
 
 export const targetSchema = v.object({
   protocol: v.picklist(["http:", "https:"]),
@@ -55,7 +63,7 @@ export const routeRecordSchema = v.object({
 
 export const addRoutesRequestSchema = v.object({
   routes: v.array(v.omit(routeRecordSchema, ["owner", "persistent", "addedAt"])),
-  owner: ownerSchema,
+  owner: userOwnerSchema,
   persistent: v.boolean(),
   /** Take over names owned by someone else. */
   force: v.optional(v.boolean(), false),
@@ -64,7 +72,7 @@ export type AddRoutesRequest = v.InferOutput<typeof addRoutesRequestSchema>;
 
 export const removeRoutesRequestSchema = v.union([
   v.object({ names: v.array(v.string()) }),
-  v.object({ owner: ownerSchema }),
+  v.object({ owner: userOwnerSchema }),
   v.object({ all: v.literal(true) }),
 ]);
 export type RemoveRoutesRequest = v.InferOutput<typeof removeRoutesRequestSchema>;
@@ -74,6 +82,8 @@ export const routeInfoSchema = v.object({
   ...v.omit(routeRecordSchema, ["notify"]).entries,
   url: v.string(),
   requests: v.number(),
+  /** Where the route comes from: a user's `start`/`up`, or a container found by docker discovery (`owner` names it). */
+  source: v.optional(v.picklist(["user", "docker"])),
   /** `refused`: restored from the state file but not served (`problem` says why and how to fix or remove it). */
   status: v.picklist(["serving", "upstream-down", "refused", "unknown"]),
   problem: v.optional(v.object({ message: v.string(), hint: v.string() })),
@@ -102,6 +112,17 @@ export const statusResponseSchema = v.object({
   admin: v.optional(v.object({ port: v.number(), debugTokenFile: v.optional(v.string()) })),
   /** Why the admin port is not served (in use, e.g. by another user's daemon), and what to set instead. */
   adminUnavailable: v.optional(v.object({ port: v.number(), message: v.string(), hint: v.string() })),
+  /** Docker discovery, when turned on: the engine's address, whether it answers now, and the routes it gave. */
+  discovery: v.optional(
+    v.object({
+      docker: v.object({
+        engine: v.string(),
+        connected: v.boolean(),
+        routes: v.number(),
+        error: v.optional(v.string()),
+      }),
+    }),
+  ),
 });
 export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 

@@ -41,7 +41,8 @@ export function routeRows(
       url: route.url,
       target: route.target.origin,
       owner: ownerLabel(route.owner),
-      session: !route.persistent,
+      // A route from a container is not saved either, but it lasts as long as the container, not a session.
+      session: !route.persistent && route.owner.kind !== "docker",
       status: route.status,
       ...(route.problem ? { problem: route.problem.message } : {}),
       requests: route.requests,
