@@ -1,5 +1,5 @@
 /** `gotunnel list`: every route the daemon serves, with its owner, status and request count. */
-import { routesResponseSchema } from "../daemon/control/protocol.ts";
+import { type BackendInfo, type RouteInfo, routesResponseSchema } from "../daemon/control/protocol.ts";
 import { ownerLabel } from "../daemon/routes.ts";
 import { runningDaemon } from "../daemon/spawn.ts";
 import { resolvePaths } from "../platform/paths.ts";
@@ -20,13 +20,16 @@ export default command({
     if (routes.length === 0) return info("no routes: add one with `gotunnel start -d NAME -p PORT` or `gotunnel up`");
     printTable([
       ["NAME", "URL", "TARGET", "OWNER", "STATUS", "REQUESTS"],
-      ...routes.map((route) => [
-        route.name,
-        route.url,
-        route.target.origin,
-        `${ownerLabel(route.owner)}${route.persistent ? "" : " (session)"}`,
-        route.status,
-        String(route.requests),
+      ...routes.flatMap((route) => [
+        [
+          route.name,
+          route.url,
+          route.backends ? `${route.backends.length} backends, ${route.policy ?? "round_robin"}` : route.target.origin,
+          `${ownerLabel(route.owner)}${route.persistent ? "" : " (session)"}`,
+          route.status,
+          String(route.requests),
+        ],
+        ...backendRows(route),
       ]),
     ]);
     for (const route of routes) {
@@ -34,3 +37,21 @@ export default command({
     }
   },
 });
+
+/** One indented row per backend of a route with several: its state, what it serves now, and its requests. */
+function backendRows(route: RouteInfo): string[][] {
+  return (route.backends ?? []).map((backend) => [
+    "",
+    "",
+    `  ${backend.origin}`,
+    "",
+    stateText(backend),
+    String(backend.requests),
+  ]);
+}
+
+function stateText(backend: BackendInfo): string {
+  if (backend.state === "up") return backend.inFlight > 0 ? `up, ${backend.inFlight} in flight` : "up";
+  const retry = backend.retryInMs === undefined ? "" : `, retried in ${Math.ceil(backend.retryInMs / 1000)} s`;
+  return `down${retry}${backend.reason ? ` (${backend.reason})` : ""}`;
+}

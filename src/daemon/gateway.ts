@@ -7,13 +7,14 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_HTTP2, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
 import { fileLimitProbe } from "../platform/fd-limit.ts";
 import type { Paths } from "../platform/paths.ts";
+import type { RouteBackends } from "../proxy/balancers.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
 import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
 import type { RouteProblem } from "./routes.ts";
-import { createUpstreams, type Upstreams } from "./upstreams.ts";
+import { createUpstreams, healthCheck, type Upstreams } from "./upstreams.ts";
 
 export interface GatewayRoute {
   name: string;
@@ -37,6 +38,8 @@ export interface Gateway {
   readonly refused: { name: string; problem: RouteProblem }[];
   /** Gauges read at scrape time (daemon/admin.ts). */
   gauges(): Promise<GatewayGauges>;
+  /** Each served route with several backends, and their states now. */
+  backends(): RouteBackends[];
   /**
    * Replaces the served routes; resolves once the new set is live. Calls are serialized. On failure nothing changed:
    * the old routes are still served on the old listeners.
@@ -50,6 +53,7 @@ export interface GatewayGauges {
   upstreamBytes: { sent: number; received: number };
   /** Each served leaf's expiry: the route name, or "default" for the localhost certificate. */
   certificates: { certificate: string; notAfter: Date }[];
+  backends: RouteBackends[];
 }
 
 export interface GatewayOptions {
@@ -105,6 +109,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       isAllowed: options.isAllowed,
       onError: options.onProxyError,
       tracing: options.tracing,
+      healthCheck,
       http2: options.proxy.http2 ?? DEFAULT_HTTP2,
       timeouts: {
         keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
@@ -142,7 +147,9 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       webSockets: proxy.webSockets,
       upstreamBytes: upstreams.traffic(),
       certificates: await store.expiries(),
+      backends: proxy.backends(),
     }),
+    backends: () => proxy.backends(),
     setRoutes: swapper.setRoutes,
     async stop(force = false) {
       renewal.stop();

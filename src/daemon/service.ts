@@ -215,11 +215,19 @@ export class DaemonService {
     await this.chain;
     const { gateway } = this.options;
     const table = this.table;
+    const balanced = new Map(gateway.backends().map(({ route, backends }) => [route, backends]));
     return Promise.all(
       table.list().map(async ({ notify: _secrets, ...record }) => {
         const common = { ...record, url: gateway.urlOf(record), requests: this.metrics.requestCount(record.name) };
         const problem = table.problemOf(record.name);
         if (problem) return { ...common, status: "refused" as const, problem };
+        const states = balanced.get(record.name);
+        // Several backends: the proxy's own view of each (passive and active health), and serving while one is up.
+        if (states) {
+          const backends = states.map(({ failuresTotal: _total, ...state }) => state);
+          const up = backends.some((backend) => backend.state === "up");
+          return { ...common, backends, status: up ? ("serving" as const) : ("upstream-down" as const) };
+        }
         const up = await probeTarget(record.target.hostname, record.target.port);
         return { ...common, status: up ? ("serving" as const) : ("upstream-down" as const) };
       }),

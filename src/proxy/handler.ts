@@ -5,6 +5,7 @@
  */
 import type { Server } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
+import type { Balancers } from "./balancers.ts";
 import { isClientBodyTimeout } from "./client-body.ts";
 import { type ForwardContext, forward, pathOf, type Upstream } from "./forward.ts";
 import { isLoop } from "./headers.ts";
@@ -32,6 +33,8 @@ export interface HandlerOptions {
   state: ProxyState;
   /** The upstream seam, with request bodies read under the client body timeout (client-body.ts). */
   upstream: Upstream;
+  /** The routes with several backends: their own upstream seam (balanced-upstream.ts) wraps `upstream`. */
+  balancers: Balancers;
   /** The listeners' idleTimeout, in seconds (0: none), turned off while a forwarded response is under way. */
   keepAliveS: number;
   /** Our `Via` token, which also detects loops back into this proxy. */
@@ -42,6 +45,7 @@ export class RequestHandler {
   private readonly options: ProxyServerOptions;
   private readonly state: ProxyState;
   private readonly upstream: Upstream;
+  private readonly balancers: Balancers;
   private readonly keepAliveS: number;
   private readonly viaToken: string;
 
@@ -49,6 +53,7 @@ export class RequestHandler {
     this.options = options.proxy;
     this.state = options.state;
     this.upstream = options.upstream;
+    this.balancers = options.balancers;
     this.keepAliveS = options.keepAliveS;
     this.viaToken = options.viaToken;
   }
@@ -70,7 +75,7 @@ export class RequestHandler {
     } else if (route) {
       ctx = this.context(ip, server, host, proto, close, path, started);
       if (isWebSocketUpgrade(req)) {
-        response = await bridgeWebSocket(req, server, route, ctx);
+        ({ response, error } = await bridgeWebSocket(req, server, route, ctx, this.balancers.get(route)?.balancer));
       } else {
         ({ response, error } = await this.forward(req, server, route, ctx));
       }
@@ -101,7 +106,8 @@ export class RequestHandler {
       server.timeout(req, 0);
       ctx.onResponseEnd = () => server.timeout(req, keepAliveS);
     }
-    const forwarded = await forward(req, route, ctx, this.upstream, this.options.tracing);
+    const upstream = this.balancers.get(route)?.upstream ?? this.upstream;
+    const forwarded = await forward(req, route, ctx, upstream, this.options.tracing);
     if (forwarded.error === undefined) return forwarded;
     if (keepAliveS > 0) server.timeout(req, keepAliveS);
     if (!isClientBodyTimeout(forwarded.error)) return forwarded;

@@ -3,6 +3,7 @@
  * server to validate what arrives and by the client to validate what comes back. Documented in docs/control-api.md.
  */
 import * as v from "valibot";
+import { BALANCE_POLICIES, MAX_TARGETS } from "../../config/backends.ts";
 import { WEBHOOK_EVENTS } from "../../config/notify.ts";
 
 /** Bumped when a change would break an older CLI talking to a newer daemon (or the reverse). */
@@ -47,6 +48,20 @@ export const routeRecordSchema = v.object({
   rewriteOrigin: v.optional(v.array(v.string())),
   /** Webhooks for this route's events; persisted with it (the state file is the user's alone, 0600). */
   notify: v.optional(v.array(webhookSchema)),
+  /**
+   * Several backends, `target` first (config/backends.ts); absent for one. `target` stays the first backend, so a
+   * state file written before these fields existed loads, and an older gotunnel reads a newer file's routes (valibot
+   * drops keys it does not know) as served by their first backend.
+   */
+  targets: v.optional(v.pipe(v.array(targetSchema), v.minLength(2), v.maxLength(MAX_TARGETS))),
+  policy: v.optional(v.picklist(BALANCE_POLICIES)),
+  /** The active check of `targets`: GET `path` on each every `intervalMs`. */
+  health: v.optional(
+    v.object({
+      path: v.pipe(v.string(), v.startsWith("/")),
+      intervalMs: v.pipe(v.number(), v.integer(), v.minValue(100)),
+    }),
+  ),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
@@ -69,9 +84,25 @@ export const removeRoutesRequestSchema = v.union([
 ]);
 export type RemoveRoutesRequest = v.InferOutput<typeof removeRoutesRequestSchema>;
 
+/** One backend of a route with several `targets`, as the proxy sees it now (proxy/balancer.ts BackendState). */
+export const backendInfoSchema = v.object({
+  origin: v.string(),
+  /** down: skipped until `retryInMs` has passed (a failed request) or a health check passes. */
+  state: v.picklist(["up", "down"]),
+  inFlight: v.number(),
+  requests: v.number(),
+  failures: v.number(),
+  retryInMs: v.optional(v.number()),
+  /** Why it is down: the last failure. */
+  reason: v.optional(v.string()),
+});
+export type BackendInfo = v.InferOutput<typeof backendInfoSchema>;
+
 /** `gotunnel list`: a route without its webhooks, whose secrets are nobody's business on a terminal. */
 export const routeInfoSchema = v.object({
   ...v.omit(routeRecordSchema, ["notify"]).entries,
+  /** Each of `targets` with its state; absent for a route with one target. */
+  backends: v.optional(v.array(backendInfoSchema)),
   url: v.string(),
   requests: v.number(),
   /** `refused`: restored from the state file but not served (`problem` says why and how to fix or remove it). */
