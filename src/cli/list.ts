@@ -51,7 +51,8 @@ function backendRows(route: RouteInfo): string[][] {
 }
 
 function stateText(backend: BackendInfo): string {
-  if (backend.state === "up") return backend.inFlight > 0 ? `up, ${backend.inFlight} in flight` : "up";
+  const idle = backend.listening === false ? ", nothing listening now" : "";
+  if (backend.state === "up") return `up${backend.inFlight > 0 ? `, ${backend.inFlight} in flight` : ""}${idle}`;
   const retry = backend.retryInMs === undefined ? "" : `, retried in ${Math.ceil(backend.retryInMs / 1000)} s`;
   return `down${retry}${backend.reason ? ` (${backend.reason})` : ""}`;
 }

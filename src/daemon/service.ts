@@ -224,8 +224,13 @@ export class DaemonService {
         const states = balanced.get(record.name);
         // Several backends: the proxy's own view of each (passive and active health), and serving while one is up.
         if (states) {
-          const backends = states.map(({ failuresTotal: _total, ...state }) => state);
-          const up = backends.some((backend) => backend.state === "up");
+          const targets = record.targets ?? [];
+          const listening = await Promise.all(targets.map((target) => probeTarget(target.hostname, target.port)));
+          const backends = states.map(({ failuresTotal: _total, ...state }, index) => ({
+            ...state,
+            listening: listening[index] ?? false,
+          }));
+          const up = backends.some((backend) => backend.state === "up" && backend.listening);
           return { ...common, backends, status: up ? ("serving" as const) : ("upstream-down" as const) };
         }
         const up = await probeTarget(record.target.hostname, record.target.port);

@@ -95,6 +95,12 @@ export const backendInfoSchema = v.object({
   retryInMs: v.optional(v.number()),
   /** Why it is down: the last failure. */
   reason: v.optional(v.string()),
+  /**
+   * Whether it accepted a TCP connection when `list` asked (daemon/probe.ts, as for a route with one target). The
+   * proxy's `state` changes only with requests and health checks, so a backend stopped since its last request is
+   * still "up" there, and this says so.
+   */
+  listening: v.optional(v.boolean()),
 });
 export type BackendInfo = v.InferOutput<typeof backendInfoSchema>;
 
