@@ -1,7 +1,8 @@
 /**
  * What an upstream answered to a WebSocket upgrade it did not accept. Bun's client WebSocket reports a refused
- * handshake as a bare "error" event, without the status or the body, so when the bridge's upstream socket fails to
- * open, the handshake is sent once more on a raw socket and the answer read: a dev server that refuses the upgrade
+ * handshake as an "error" event whose message names the status ("Expected 101 status code: 403") but carries
+ * neither the body nor the headers, then a 1006 close. So when the bridge's upstream socket fails to open, the
+ * handshake is sent once more on a raw socket and the answer read: a dev server that refuses the upgrade
  * (Vite's or webpack's 403 to an unknown Host, Next's bare "Unauthorized" with no status line) is then passed on to
  * the client as it was, and explained when it is a known refusal (refusal.ts), instead of becoming our 502.
  */
