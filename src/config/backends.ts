@@ -4,6 +4,7 @@
  */
 import * as v from "valibot";
 import { parseDurationMs } from "../core/duration.ts";
+import type { UpstreamTarget } from "./domain.ts";
 
 /** How a route with several targets picks one (proxy/balancer.ts): nginx's and Caddy's names for the same ideas. */
 export const BALANCE_POLICIES = ["round_robin", "least_conn", "first"] as const;
@@ -64,3 +65,23 @@ export const TARGET_AND_TARGETS =
   "give `target` (one backend) or `targets` (several, e.g. targets: [8080, 8081]), not both";
 /** The message for `policy` or `health` without `targets`. */
 export const ONLY_WITH_TARGETS = "only applies to a route with several `targets`";
+
+/**
+ * `target` is the first backend, so everything that knows one target (the request log, `list`, an older gotunnel
+ * reading the state file) still has one; `targets` is set only when there are several.
+ */
+export function backendsOf(
+  targets: UpstreamTarget[],
+  policy: BalancePolicy | undefined,
+  health: HealthCheck | undefined,
+) {
+  const [first] = targets as [UpstreamTarget, ...UpstreamTarget[]];
+  // One backend has no other to turn to: `policy` and `health` would change nothing.
+  if (targets.length === 1) return { target: first };
+  return {
+    target: first,
+    targets,
+    ...(policy === undefined ? {} : { policy }),
+    ...(health === undefined ? {} : { health }),
+  };
+}

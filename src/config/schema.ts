@@ -11,6 +11,7 @@ export { closest };
 
 import {
   type BalancePolicy,
+  backendsOf,
   type HealthCheck,
   healthSchema,
   MAX_TARGETS,
@@ -232,22 +233,6 @@ const routeObjectSchema = v.pipe(
     };
   }),
 );
-
-/**
- * `target` is the first backend, so everything that knows one target (the request log, `list`, an older gotunnel
- * reading the state file) still has one; `targets` is set only when there are several.
- */
-function backendsOf(targets: UpstreamTarget[], policy: BalancePolicy | undefined, health: HealthCheck | undefined) {
-  const [first] = targets as [UpstreamTarget, ...UpstreamTarget[]];
-  // One backend has no other to turn to: `policy` and `health` would change nothing.
-  if (targets.length === 1) return { target: first };
-  return {
-    target: first,
-    targets,
-    ...(policy === undefined ? {} : { policy }),
-    ...(health === undefined ? {} : { health }),
-  };
-}
 
 const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, targets, https, headers, preserveHost, lan, command, … }`;
 
