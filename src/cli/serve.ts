@@ -43,7 +43,7 @@ function renderReady(ready: ReadyEvent, json: boolean, footer: string): void {
     return;
   }
   if (ready.ca.created) info(`created a local CA: ${ready.ca.path}`);
-  printPairs(ready.routes.map((route) => [route.url, route.target]));
+  printPairs(ready.routes.map((route) => [route.url, route.targets?.join(", ") ?? route.target]));
   printLine(dim(`  CA ${ready.ca.path} · ${footer}`));
 }
 

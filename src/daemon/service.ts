@@ -125,7 +125,12 @@ export class DaemonService {
     this.caCreated = false;
     return {
       event: "ready",
-      routes: added.map((route) => ({ name: route.name, url: gateway.urlOf(route), target: route.target.origin })),
+      routes: added.map((route) => ({
+        name: route.name,
+        url: gateway.urlOf(route),
+        target: route.target.origin,
+        ...(route.targets ? { targets: route.targets.map((target) => target.origin) } : {}),
+      })),
       ports: gateway.ports,
       ca: { path: gateway.ca.certPath, created: caCreated },
       ...(this.hostsWarning ? { hostsWarning: this.hostsWarning } : {}),

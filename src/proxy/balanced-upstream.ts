@@ -68,6 +68,8 @@ async function send(
     }
     if (response.status !== 502) {
       balancer.succeeded(backend);
+      // A client that goes away mid-body ends the attempt too: fetch (https:// backends) never reports a cancel.
+      request.signal.addEventListener("abort", attempt.release, { once: true });
       return response;
     }
     balancer.failed(backend, `${backend.target.origin} answered 502`);
@@ -83,6 +85,11 @@ class Attempt {
   private done = false;
   private discarded = false;
   readonly ended: () => void;
+  readonly release = (): void => {
+    if (this.done) return;
+    this.done = true;
+    this.backend.inFlight--;
+  };
 
   constructor(
     private readonly backend: Backend,
@@ -94,12 +101,6 @@ class Attempt {
       this.release();
       if (!this.discarded) onEnd?.();
     };
-  }
-
-  release(): void {
-    if (this.done) return;
-    this.done = true;
-    this.backend.inFlight--;
   }
 
   discard(): void {

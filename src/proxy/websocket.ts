@@ -104,27 +104,8 @@ export async function bridgeWebSocket(
   ctx: ForwardContext,
   balancer?: Balancer,
 ): Promise<{ response?: Response; error?: unknown }> {
-  const headers = upstreamHeaders(req, route, ctx);
-  let tried = 0;
-  let opened: { upstream: WebSocket; backend: Backend | null } | undefined;
-  while (opened === undefined) {
-    const backend = balancer ? (balancer.pick(tried) as Backend) : null;
-    const target = backend ? backend.target : route.target;
-    try {
-      opened = { upstream: await openUpstream(req, target, headers), backend };
-    } catch (error) {
-      const refusal = await refusedUpgrade(req, route, target, headers);
-      if (refusal) return refusal;
-      const message = (error as Error).message;
-      if (backend && balancer) {
-        balancer.failed(backend, message);
-        tried |= backend.bit;
-        if (balancer.hasUntried(tried)) continue;
-      }
-      const local = isLoopbackAddress(ctx.clientIp);
-      return { response: badGatewayPage(req, route, message, local, target), error };
-    }
-  }
+  const opened = await openOnBackend(req, route, ctx, balancer);
+  if ("response" in opened) return opened;
   const { upstream, backend } = opened;
   if (backend) {
     balancer?.succeeded(backend);
@@ -143,6 +124,39 @@ export async function bridgeWebSocket(
   releaseBackend(data);
   upstream.close();
   return { response: new Response("WebSocket upgrade failed", { status: 400 }) };
+}
+
+/**
+ * The upstream socket, on the route's target or on a backend the balancer picks (the next one when one refuses:
+ * an upgrade has no body, so trying again is safe); or, when none opens, the client's answer and the error.
+ */
+async function openOnBackend(
+  req: Request,
+  route: ProxyRoute,
+  ctx: ForwardContext,
+  balancer: Balancer | undefined,
+): Promise<{ upstream: WebSocket; backend: Backend | null } | { response: Response; error: unknown }> {
+  const headers = upstreamHeaders(req, route, ctx);
+  let tried = 0;
+  for (;;) {
+    const backend = balancer ? (balancer.pick(tried) as Backend) : null;
+    const target = backend ? backend.target : route.target;
+    try {
+      return { upstream: await openUpstream(req, target, headers), backend };
+    } catch (error) {
+      // A socket that did not open in time will not answer a second handshake either.
+      const timedOut = (error as { kind?: string }).kind === "timeout";
+      const refusal = timedOut ? undefined : await refusedUpgrade(req, route, target, headers);
+      if (refusal) return refusal;
+      const message = (error as Error).message;
+      if (backend && balancer) {
+        balancer.failed(backend, message);
+        tried |= backend.bit;
+        if (balancer.hasUntried(tried)) continue;
+      }
+      return { response: badGatewayPage(req, route, message, isLoopbackAddress(ctx.clientIp), target), error };
+    }
+  }
 }
 
 /** The bridge ended (either side closed): its backend has one socket less in flight. */

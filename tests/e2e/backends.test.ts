@@ -49,6 +49,21 @@ class Backend {
     this.server = this.listen(this.port);
   }
 
+  /** A body that sends its name, then waits to be released before it ends. */
+  private stream(): Response {
+    const held = this.held;
+    const name = this.name;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode(name));
+          await new Promise<void>((release) => held.push(release));
+          controller.close();
+        },
+      }),
+    );
+  }
+
   private listen(port: number): Server<undefined> {
     return Bun.serve<undefined>({
       hostname: "127.0.0.1",
@@ -62,6 +77,7 @@ class Backend {
           return server.upgrade(request, { data: undefined }) ? undefined : new Response("no", { status: 400 });
         }
         if (path === "/hold" && this.holds) await new Promise<void>((release) => this.held.push(release));
+        if (path === "/stream") return this.stream();
         return new Response(this.name);
       },
       websocket: {
@@ -301,5 +317,41 @@ describe("several backends for one route", () => {
       return after?.backends?.every((backend) => backend.inFlight === 0) ? after : undefined;
     });
     expect(closed).toBeDefined();
+  });
+
+  test("a WebSocket whose backend refuses the connection opens on the next one", async () => {
+    const deadPort = await freePort();
+    const b = new Backend("b");
+    const route = await start("wsfail.local", ["-p", String(deadPort), "-p", String(b.port), "--policy", "first"]);
+    const socket = new WebSocket(`ws://127.0.0.1:${route.httpPort}/socket`, {
+      headers: { host: "wsfail.local" },
+    } as unknown as string[]);
+    const reply = new Promise<string>((resolve, reject) => {
+      socket.addEventListener("open", () => socket.send("hello"));
+      socket.addEventListener("message", (event) => resolve(String(event.data)));
+      socket.addEventListener("error", reject);
+    });
+    expect(await reply).toBe("b:hello");
+    socket.close();
+    const [info] = await listed(route);
+    expect(info?.backends?.[0]?.state).toBe("down");
+  });
+
+  test("a streamed response counts in flight on its backend until its body ends", async () => {
+    const a = new Backend("a");
+    const b = new Backend("b");
+    const route = await start("stream.local", ["-p", String(a.port), "-p", String(b.port), "--policy", "least_conn"]);
+    const response = await get(route, "stream.local", "/stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("a");
+    const [streaming] = await listed(route);
+    expect(streaming?.backends?.map((backend) => backend.inFlight)).toEqual([1, 0]);
+    for (const release of a.held) release();
+    while (!(await reader.read()).done) {}
+    const done = await eventually(async () => {
+      const [after] = await listed(route);
+      return after?.backends?.[0]?.inFlight === 0 ? after : undefined;
+    });
+    expect(done?.backends?.map((backend) => backend.requests)).toEqual([1, 0]);
   });
 });

@@ -145,7 +145,13 @@ export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 /** Every request carries the client's protocol version; the daemon answers 409 to any other version. */
 export const PROTOCOL_HEADER = "x-gotunnel-protocol";
 
-const gatewayRouteSchema = v.object({ name: v.string(), url: v.string(), target: v.string() });
+const gatewayRouteSchema = v.object({
+  name: v.string(),
+  url: v.string(),
+  /** The first backend's origin; with several, `targets` has every one. */
+  target: v.string(),
+  targets: v.optional(v.array(v.string())),
+});
 
 /** What adding routes returns, and the first line of a session stream (the `up --json` ready line). */
 export const readySchema = v.object({
