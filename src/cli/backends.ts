@@ -30,8 +30,9 @@ export function backendWords(rawArgs: readonly string[]): { flag: "port" | "targ
 export function backendsFrom(rawArgs: readonly string[]): (number | string)[] {
   const words = backendWords(rawArgs);
   if (words.length === 0) {
-    throw new GotunnelError("E_USAGE", "give the dev server's port with --port (or its URL with --target)", {
-      hint: "e.g. `gotunnel start -d myapp -p 3000`; several backends: `-p 8080 -p 8081`",
+    // Worded as citty words its own missing flags (main.ts), since --port is required unless --target is given.
+    throw new GotunnelError("E_USAGE", "missing required argument: --port (or --target URL)", {
+      hint: "run `gotunnel help start` for its flags and examples (several backends: `-p 8080 -p 8081`)",
     });
   }
   if (words.length > MAX_TARGETS) {

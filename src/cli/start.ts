@@ -17,6 +17,10 @@ export default command({
       ["gotunnel start -d api -p 8080 -p 8081", "two backends, requests take turns (round_robin)"],
       ["gotunnel start -d api -p 8080 --target http://127.0.0.1:9090 --policy first", "failover to the second"],
     ],
+    usage: [
+      "--domain <name> --port <port> [options]",
+      "--domain <name> --port <port> --port <port>… [--target <url>…] [--policy <policy>] [options]",
+    ],
   },
   args: {
     ...globalArgs,
