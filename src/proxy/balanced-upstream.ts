@@ -8,6 +8,7 @@
 import type { Backend, Balancer } from "./balancer.ts";
 import type { OutgoingRequest, Upstream } from "./forward.ts";
 
+const ONCE = { once: true } as const;
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 /** Error kinds (upstream/errors.ts) and codes (Bun's fetch) that say the backend itself is not there. */
@@ -68,8 +69,9 @@ async function send(
     }
     if (response.status !== 502) {
       balancer.succeeded(backend);
-      // A client that goes away mid-body ends the attempt too: fetch (https:// backends) never reports a cancel.
-      request.signal.addEventListener("abort", attempt.release, { once: true });
+      // The pooled client reports a body the client cancels (onResponseEnd); fetch, used for https:// backends,
+      // does not, so there a client that goes away mid-body ends the attempt through its signal.
+      if (backend.target.protocol === "https:") request.signal.addEventListener("abort", () => attempt.release(), ONCE);
       return response;
     }
     balancer.failed(backend, `${backend.target.origin} answered 502`);
@@ -85,11 +87,6 @@ class Attempt {
   private done = false;
   private discarded = false;
   readonly ended: () => void;
-  readonly release = (): void => {
-    if (this.done) return;
-    this.done = true;
-    this.backend.inFlight--;
-  };
 
   constructor(
     private readonly backend: Backend,
@@ -101,6 +98,12 @@ class Attempt {
       this.release();
       if (!this.discarded) onEnd?.();
     };
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.backend.inFlight--;
   }
 
   discard(): void {

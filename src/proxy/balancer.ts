@@ -139,16 +139,19 @@ export class Balancer {
     return tried !== (1 << this.backends.length) - 1;
   }
 
+  /** Runs for every request of a route with several backends: no allocation. */
   private choose(tried: number, nowMs: number, upOnly: boolean): Backend | undefined {
     const backends = this.backends;
     const count = backends.length;
-    const usable = (backend: Backend) => (tried & backend.bit) === 0 && (!upOnly || this.isUp(backend, nowMs));
-    if (this.policy === "first") return backends.find(usable);
-    // round_robin takes the next usable one in turn; least_conn the one with the fewest in flight, ties in turn.
+    const first = this.policy === "first";
+    // first: the first usable one in order; round_robin: the next usable one in turn; least_conn: the one with the
+    // fewest in flight, ties in turn.
+    const start = first ? 0 : this.next;
     let best: Backend | undefined;
     for (let step = 0; step < count; step++) {
-      const backend = backends[(this.next + step) % count] as Backend;
-      if (!usable(backend)) continue;
+      const backend = backends[(start + step) % count] as Backend;
+      if ((tried & backend.bit) !== 0 || (upOnly && !this.isUp(backend, nowMs))) continue;
+      if (first) return backend;
       if (this.policy === "round_robin") {
         best = backend;
         break;
