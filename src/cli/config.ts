@@ -41,6 +41,10 @@ const show = command({
 });
 
 function describeTarget(route: LoadedConfig["config"]["routes"][number]): string {
+  if (route.targets) {
+    const health = route.health ? `, health ${route.health.path} every ${route.health.intervalMs} ms` : "";
+    return `${route.targets.map((target) => target.origin).join(", ")} (${route.policy ?? "round_robin"}${health})`;
+  }
   if (!route.dev) return route.target.origin;
   const command = Array.isArray(route.dev.command) ? route.dev.command.join(" ") : route.dev.command;
   return `\`${command}\`${route.dev.port === undefined ? " (a free port)" : ` on port ${route.dev.port}`}`;

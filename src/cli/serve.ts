@@ -34,8 +34,9 @@ export interface ServeOptions {
   waitTimeoutMs?: number;
 }
 
-function renderReady(ready: ReadyEvent, json: boolean, footer: string): void {
+function renderReady(ready: ReadyEvent, json: boolean, footer: string, sent: AddRoutesRequest): void {
   if (ready.hostsWarning) warn(ready.hostsWarning);
+  warnIfOneBackend(sent, ready);
   for (const note of ready.hostsSkipped ?? []) warn(note);
   if (json) {
     const { hostsWarning: _warning, hostsSkipped: _skipped, ...line } = ready;
@@ -43,8 +44,22 @@ function renderReady(ready: ReadyEvent, json: boolean, footer: string): void {
     return;
   }
   if (ready.ca.created) info(`created a local CA: ${ready.ca.path}`);
-  printPairs(ready.routes.map((route) => [route.url, route.target]));
+  printPairs(ready.routes.map((route) => [route.url, route.targets?.join(", ") ?? route.target]));
   printLine(dim(`  CA ${ready.ca.path} · ${footer}`));
+}
+
+/**
+ * A daemon from before several backends existed accepts `targets` and drops them (the protocol's schemas ignore keys
+ * they do not know), serving the first backend only; its ready line then has no `targets`. Say so, with the fix.
+ */
+function warnIfOneBackend(sent: AddRoutesRequest, ready: ReadyEvent): void {
+  for (const route of sent.routes) {
+    if (route.targets === undefined) continue;
+    if (ready.routes.find((served) => served.name === route.name)?.targets !== undefined) continue;
+    warn(
+      `the running daemon is older than this gotunnel and serves ${route.name} from its first backend only; run \`gotunnel daemon stop\`, then this command again`,
+    );
+  }
 }
 
 async function connect(loaded: LoadedConfig): Promise<ControlClient> {
@@ -65,7 +80,7 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
       options.owner.kind === "project"
         ? "`gotunnel down` here removes them"
         : `\`gotunnel stop ${ready.routes[0]?.name ?? "NAME"}\` removes it`;
-    renderReady(ready, options.json || format === "json", `served by the daemon; ${remove}`);
+    renderReady(ready, options.json || format === "json", `served by the daemon; ${remove}`, request);
     return;
   }
   const json = options.json || format === "json";
@@ -91,8 +106,9 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
     }
     const log = createRequestLog(format);
     const onlyDev = devRoutes.length === loaded.config.routes.length;
-    const end = await runSession(client, requestFor(launch.routes, loaded, options), {
-      onReady: (ready) => renderReady(ready, json, "Ctrl-C removes these routes"),
+    const request = requestFor(launch.routes, loaded, options);
+    const end = await runSession(client, request, {
+      onReady: (ready) => renderReady(ready, json, "Ctrl-C removes these routes", request),
       onRequest: ({ event: _event, ...record }) => log(record),
       onDropped: (count) => warn(`${count} requests were not shown: this terminal fell behind the daemon`),
       onStop: (signal) => {

@@ -10,6 +10,16 @@ import { closest } from "../core/suggest.ts";
 export { closest };
 
 import {
+  type BalancePolicy,
+  backendsOf,
+  type HealthCheck,
+  healthSchema,
+  MAX_TARGETS,
+  ONLY_WITH_TARGETS,
+  policySchema,
+  TARGET_AND_TARGETS,
+} from "./backends.ts";
+import {
   commandSchema,
   cwdSchema,
   DEV_ONLY_FIELDS,
@@ -145,9 +155,23 @@ export const UNASSIGNED_PORT = 0;
 const TARGET_REQUIRED =
   'is required: a port or a URL, e.g. { target: 3000 }, or a `command` that starts the dev server, e.g. { command: "npm run dev" }';
 
+const TARGETS_EXPECTS = `expected an array of 1 to ${MAX_TARGETS} targets, e.g. [8080, 8081] or ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]`;
+
+const targetsSchema = v.pipe(
+  v.array(targetSchema, TARGETS_EXPECTS),
+  v.minLength(1, TARGETS_EXPECTS),
+  v.maxLength(MAX_TARGETS, TARGETS_EXPECTS),
+  v.description(
+    "Several backends for this route (instead of `target`), each a port or an http(s) origin; `policy` picks one per request, and a backend that refuses connections or answers 502 is skipped for a while.",
+  ),
+);
+
 const routeObjectSchema = v.pipe(
   v.object({
     target: v.optional(targetSchema),
+    targets: v.optional(targetsSchema),
+    policy: v.optional(policySchema),
+    health: v.optional(healthSchema),
     https: v.optional(
       bool("Serve over HTTPS (true), or over plain HTTP only with no redirect (false)."),
       ROUTE_DEFAULTS.https,
@@ -174,12 +198,23 @@ const routeObjectSchema = v.pipe(
     waitTimeout: v.optional(waitTimeoutSchema),
   }),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const { target, port, ...rest } = dataset.value;
-    const fail = (key: string, message: string) => {
+    const { targets, policy, health, ...single } = dataset.value;
+    // `parsed`: the value is already parsed (targets), so showing it would show our objects, not what was written.
+    const fail = (key: string, message: string, parsed = false) => {
       const value = (dataset.value as Record<string, unknown>)[key];
       const item: v.ObjectPathItem = { type: "object", origin: "value", input: dataset.value, key, value };
-      addIssue({ message, input: value, path: [item] });
+      addIssue({ message, input: parsed ? undefined : value, path: [item] });
     };
+    if (targets !== undefined) {
+      if (single.target !== undefined) fail("targets", TARGET_AND_TARGETS, true);
+      if (single.command !== undefined)
+        fail("targets", "a route with a `command` has one dev server: use `port`", true);
+      if (single.target !== undefined || single.command !== undefined) return NEVER;
+      return { ...single, ...backendsOf(targets, policy, health) };
+    }
+    if (policy !== undefined) fail("policy", ONLY_WITH_TARGETS);
+    if (health !== undefined) fail("health", ONLY_WITH_TARGETS);
+    const { target, port, ...rest } = single;
     if (rest.command === undefined) {
       const stray = DEV_ONLY_FIELDS.filter((key) => dataset.value[key] !== undefined);
       for (const key of stray) fail(key, "only applies to a route with a `command` (the dev server gotunnel starts)");
@@ -189,6 +224,7 @@ const routeObjectSchema = v.pipe(
     }
     if (target === undefined && rest.command === undefined) return NEVER;
     if (target !== undefined && port !== undefined) return NEVER;
+    if (policy !== undefined || health !== undefined) return NEVER;
     const devPort = port ?? (rest.command !== undefined && target !== undefined ? target.port : undefined);
     return {
       ...rest,
@@ -198,7 +234,7 @@ const routeObjectSchema = v.pipe(
   }),
 );
 
-const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, https, headers, preserveHost, lan, command, … }`;
+const ROUTE_EXPECTS = `expected a port, a URL (${TARGET_EXAMPLE}) or an object { target, targets, https, headers, preserveHost, lan, command, … }`;
 
 const shorthandRoute = (schema: typeof upstreamPortSchema | typeof targetStringSchema) =>
   v.pipe(
@@ -476,6 +512,11 @@ export interface ResolvedRoute {
   lan?: boolean;
   /** Path prefixes where a same-origin request's Origin becomes the upstream's origin (proxy/headers.ts). */
   rewriteOrigin?: string[];
+  /** Every backend, `target` first; set only when there are two or more (config/backends.ts). */
+  targets?: UpstreamTarget[];
+  /** Unset with `targets`: DEFAULT_BALANCE_POLICY. */
+  policy?: BalancePolicy;
+  health?: HealthCheck;
   /**
    * The dev server gotunnel starts for this route (`command`). Without `dev.port`, `target.port` is UNASSIGNED_PORT
    * until `up` picks one.
@@ -581,7 +622,14 @@ type ParsedRoute = ParsedConfig["routes"][string];
 function resolvedRoute(name: DomainName, route: ParsedRoute, baseDir: string): ResolvedRoute {
   const { target, https, headers, preserveHost } = route;
   // The shorthand forms (a port, a URL) have none of the optional fields.
-  const optional = route as Partial<{ lan: boolean; rewriteOrigin: string[] }> & DevFields;
+  const optional = route as Partial<{
+    lan: boolean;
+    rewriteOrigin: string[];
+    targets: UpstreamTarget[];
+    policy: BalancePolicy;
+    health: HealthCheck;
+  }> &
+    DevFields;
   const dev = devServerOf(optional, baseDir);
   return {
     ...name,
@@ -591,6 +639,9 @@ function resolvedRoute(name: DomainName, route: ParsedRoute, baseDir: string): R
     preserveHost,
     ...(optional.lan === undefined ? {} : { lan: optional.lan }),
     ...(optional.rewriteOrigin === undefined ? {} : { rewriteOrigin: optional.rewriteOrigin }),
+    ...(optional.targets === undefined ? {} : { targets: optional.targets }),
+    ...(optional.policy === undefined ? {} : { policy: optional.policy }),
+    ...(optional.health === undefined ? {} : { health: optional.health }),
     ...(dev === undefined ? {} : { dev }),
   };
 }

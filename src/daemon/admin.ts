@@ -8,8 +8,10 @@ import type { Server } from "bun";
 import { buildInfo } from "../core/build-info.ts";
 import { isLoopbackHost } from "../core/local-host.ts";
 import { findPortHolder } from "../platform/port-holder.ts";
+import type { BackendState } from "../proxy/balancer.ts";
 import { EXPOSITION_CONTENT_TYPE, type Family, writeExposition } from "../telemetry/prometheus.ts";
 import { debugResponse } from "./debug.ts";
+import type { GatewayGauges } from "./gateway.ts";
 import { readiness, readinessHttpStatus } from "./health.ts";
 import type { DaemonService } from "./service.ts";
 
@@ -84,6 +86,7 @@ export async function daemonFamilies(service: DaemonService): Promise<Family[]> 
       ],
     },
     ...(service.webhooks?.families() ?? []),
+    ...backendFamilies(gauges.backends),
     gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss),
     gauge("process_heap_bytes", "JavaScript heap in use, in bytes.", memory.heapUsed),
     {
@@ -91,6 +94,41 @@ export async function daemonFamilies(service: DaemonService): Promise<Family[]> 
       help: "Always 1; the labels say which build runs.",
       type: "gauge",
       samples: [{ labels: { version: info.version, commit: info.commit }, value: 1 }],
+    },
+  ];
+}
+
+/** The backends of routes with several `targets`, labelled by route and backend origin; none without such routes. */
+function backendFamilies(routes: GatewayGauges["backends"]): Family[] {
+  if (routes.length === 0) return [];
+  const each = (value: (state: BackendState) => number) =>
+    routes.flatMap(({ route, backends }) =>
+      backends.map((state) => ({ labels: { route, backend: state.origin }, value: value(state) })),
+    );
+  return [
+    {
+      name: "gotunnel_backend_up",
+      help: "1 while the backend takes requests, 0 while it is skipped (a failed request or health check).",
+      type: "gauge",
+      samples: each((state) => (state.state === "up" ? 1 : 0)),
+    },
+    {
+      name: "gotunnel_backend_requests_in_flight",
+      help: "Requests and WebSockets the backend is serving now.",
+      type: "gauge",
+      samples: each((state) => state.inFlight),
+    },
+    {
+      name: "gotunnel_backend_requests_total",
+      help: "Requests sent to the backend (each retry on another backend counts there too).",
+      type: "counter",
+      samples: each((state) => state.requests),
+    },
+    {
+      name: "gotunnel_backend_failures_total",
+      help: "Requests the backend failed (refused, reset, connect timeout, 502) and health checks it began failing.",
+      type: "counter",
+      samples: each((state) => state.failuresTotal),
     },
   ];
 }

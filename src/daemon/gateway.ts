@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { DEFAULT_CLIENT_BODY_TIMEOUT_S, DEFAULT_HTTP2, DEFAULT_KEEPALIVE_TIMEOUT_S } from "../config/schema.ts";
 import { fileLimitProbe } from "../platform/fd-limit.ts";
 import type { Paths } from "../platform/paths.ts";
+import type { RouteBackends } from "../proxy/balancers.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
@@ -14,7 +15,7 @@ import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
 import { onDemandCertificates } from "./on-demand.ts";
 import type { RouteProblem } from "./routes.ts";
-import { createUpstreams, type Upstreams } from "./upstreams.ts";
+import { createUpstreams, healthCheck, type Upstreams } from "./upstreams.ts";
 
 export interface GatewayRoute {
   name: string;
@@ -38,6 +39,8 @@ export interface Gateway {
   readonly refused: { name: string; problem: RouteProblem }[];
   /** Gauges read at scrape time (daemon/admin.ts). */
   gauges(): Promise<GatewayGauges>;
+  /** Each served route with several backends, and their states now. */
+  backends(): RouteBackends[];
   /**
    * Replaces the served routes; resolves once the new set is live. Calls are serialized. On failure nothing changed:
    * the old routes are still served on the old listeners.
@@ -51,6 +54,7 @@ export interface GatewayGauges {
   upstreamBytes: { sent: number; received: number };
   /** Each served leaf's expiry: the route name, or "default" for the localhost certificate. */
   certificates: { certificate: string; notAfter: Date }[];
+  backends: RouteBackends[];
 }
 
 export interface GatewayOptions {
@@ -119,6 +123,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       tracing: options.tracing,
       site: options.site,
       captures: options.captures,
+      healthCheck,
       http2: options.proxy.http2 ?? DEFAULT_HTTP2,
       timeouts: {
         keepAliveS: options.proxy.keepAliveTimeout ?? DEFAULT_KEEPALIVE_TIMEOUT_S,
@@ -163,7 +168,9 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       webSockets: proxy.webSockets,
       upstreamBytes: upstreams.traffic(),
       certificates: await store.expiries(),
+      backends: proxy.backends(),
     }),
+    backends: () => proxy.backends(),
     setRoutes: swapper.setRoutes,
     async stop(force = false) {
       renewal.stop();

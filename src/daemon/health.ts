@@ -51,6 +51,13 @@ function upstreamCheck(route: RouteInfo): HealthCheck {
     return { name: `route:${route.name}`, ok: false, required: false, detail: `not served: ${route.problem.message}` };
   }
   const ok = route.status !== "upstream-down";
+  if (route.backends) {
+    const up = route.backends.filter((backend) => backend.state === "up" && backend.listening !== false);
+    const names = (list: typeof up) => list.map((backend) => backend.origin).join(", ");
+    const down = route.backends.filter((backend) => !up.includes(backend));
+    const detail = `${up.length} of ${route.backends.length} backends up${down.length > 0 ? `; down: ${names(down)}` : ""}`;
+    return { name: `upstream:${route.name}`, ok: ok && down.length === 0, required: false, detail };
+  }
   const target = route.target.origin;
   return {
     name: `upstream:${route.name}`,

@@ -30,14 +30,18 @@ export interface RouteCheck {
 export async function checkRoutes(client: ControlClient): Promise<RouteCheck[]> {
   const { routes } = await client.request("GET", "/v1/routes", routesResponseSchema);
   const logged = await loggedRefusals(client);
-  return Promise.all(routes.map(async (route) => ({ ...(await probe(route)), logged: logged.get(route.name) ?? [] })));
+  // A route with several backends gets a check per backend: each must accept the name.
+  const each = routes.flatMap((route) => (route.targets ?? [route.target]).map((target) => ({ route, target })));
+  return Promise.all(
+    each.map(async ({ route, target }) => ({ ...(await probe(route, target)), logged: logged.get(route.name) ?? [] })),
+  );
 }
 
-async function probe(route: RouteInfo): Promise<Omit<RouteCheck, "logged">> {
-  const base = { name: route.name, url: route.url, target: route.target.origin };
-  const host = route.preserveHost ? route.name.replace(/^\*\./, "") : `${route.target.hostname}:${route.target.port}`;
+async function probe(route: RouteInfo, target: RouteInfo["target"]): Promise<Omit<RouteCheck, "logged">> {
+  const base = { name: route.name, url: route.url, target: target.origin };
+  const host = route.preserveHost ? route.name.replace(/^\*\./, "") : `${target.hostname}:${target.port}`;
   try {
-    const response = await fetch(`${route.target.origin}/`, {
+    const response = await fetch(`${target.origin}/`, {
       headers: { host, accept: "text/html", ...route.headers },
       redirect: "manual",
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
@@ -48,7 +52,7 @@ async function probe(route: RouteInfo): Promise<Omit<RouteCheck, "logged">> {
     const refusal = detectRefusal({ status: response.status, path: "/", body, upgrade: false }, route.name);
     return { ...base, status: response.status, ...(refusal ? { refusal } : {}) };
   } catch (error) {
-    return { ...base, problem: `no answer from ${route.target.origin}: ${(error as Error).message}` };
+    return { ...base, problem: `no answer from ${target.origin}: ${(error as Error).message}` };
   }
 }
 

@@ -133,7 +133,12 @@ export class DaemonService {
     this.caCreated = false;
     return {
       event: "ready",
-      routes: added.map((route) => ({ name: route.name, url: gateway.urlOf(route), target: route.target.origin })),
+      routes: added.map((route) => ({
+        name: route.name,
+        url: gateway.urlOf(route),
+        target: route.target.origin,
+        ...(route.targets ? { targets: route.targets.map((target) => target.origin) } : {}),
+      })),
       ports: gateway.ports,
       ca: { path: gateway.ca.certPath, created: caCreated },
       ...(this.hostsWarning ? { hostsWarning: this.hostsWarning } : {}),
@@ -232,6 +237,7 @@ export class DaemonService {
     await this.chain;
     const { gateway } = this.options;
     const table = this.table;
+    const balanced = new Map(gateway.backends().map(({ route, backends }) => [route, backends]));
     return Promise.all(
       table.list().map(async ({ notify: _secrets, ...record }) => {
         const common = {
@@ -242,6 +248,18 @@ export class DaemonService {
         };
         const problem = table.problemOf(record.name);
         if (problem) return { ...common, status: "refused" as const, problem };
+        const states = balanced.get(record.name);
+        // Several backends: the proxy's own view of each (passive and active health), and serving while one is up.
+        if (states) {
+          const targets = record.targets ?? [];
+          const listening = await Promise.all(targets.map((target) => probeTarget(target.hostname, target.port)));
+          const backends = states.map(({ failuresTotal: _total, ...state }, index) => ({
+            ...state,
+            listening: listening[index] ?? false,
+          }));
+          const up = backends.some((backend) => backend.state === "up" && backend.listening);
+          return { ...common, backends, status: up ? ("serving" as const) : ("upstream-down" as const) };
+        }
         const up = await probeTarget(record.target.hostname, record.target.port);
         return { ...common, status: up ? ("serving" as const) : ("upstream-down" as const) };
       }),

@@ -20,17 +20,28 @@ export function wireRoutes(
   globalLan?: boolean,
   notify: readonly Webhook[] = [],
 ): AddRoutesRequest["routes"] {
-  return routes.map(({ name, wildcard, target, https, headers, preserveHost, lan = globalLan, rewriteOrigin }) => ({
-    name,
-    wildcard,
-    target: { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin },
-    https,
-    headers,
-    preserveHost,
-    ...(lan === undefined ? {} : { lan }),
-    ...(rewriteOrigin === undefined || rewriteOrigin.length === 0 ? {} : { rewriteOrigin }),
-    ...(notify.length === 0 ? {} : { notify: [...notify] }),
-  }));
+  return routes.map((route) => {
+    const { name, wildcard, target, https, headers, preserveHost, lan = globalLan, rewriteOrigin } = route;
+    const { targets, policy, health } = route;
+    return {
+      name,
+      wildcard,
+      target: wireTarget(target),
+      https,
+      headers,
+      preserveHost,
+      ...(lan === undefined ? {} : { lan }),
+      ...(rewriteOrigin === undefined || rewriteOrigin.length === 0 ? {} : { rewriteOrigin }),
+      ...(notify.length === 0 ? {} : { notify: [...notify] }),
+      ...(targets === undefined || targets.length < 2 ? {} : { targets: targets.map(wireTarget) }),
+      ...(targets === undefined || policy === undefined ? {} : { policy }),
+      ...(targets === undefined || health === undefined ? {} : { health: { ...health } }),
+    };
+  });
+}
+
+function wireTarget(target: ResolvedRoute["target"]): ResolvedRoute["target"] {
+  return { protocol: target.protocol, hostname: target.hostname, port: target.port, origin: target.origin };
 }
 
 export interface SessionHandlers {

@@ -9,7 +9,7 @@ import type { ProxyRoute } from "./router.ts";
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
 
 export const fetchUpstream: Upstream = (route: ProxyRoute, request: OutgoingRequest) => {
-  const target = route.target;
+  const target = request.target ?? route.target;
   const headers = new Headers();
   for (const [name, value] of request.headers) headers.append(name, value);
   const init: RequestInit & { decompress: boolean; tls?: { rejectUnauthorized: boolean }; duplex?: "half" } = {

@@ -20,6 +20,8 @@ export interface OutgoingRequest {
   signal: AbortSignal;
   /** See ForwardContext.onResponseEnd: the upstream calls it once its response (if any) is over. */
   onResponseEnd?: () => void;
+  /** The backend to send to, set by balanced-upstream.ts for a route with several; unset: the route's `target`. */
+  target?: ProxyRoute["target"];
 }
 
 /**
@@ -139,7 +141,8 @@ export async function forward(
     if (req.signal.aborted) response = clientClosedResponse();
     else {
       error = failure;
-      response = badGatewayPage(req, route, describeFailure(failure), isLoopbackAddress(ctx.clientIp));
+      const local = isLoopbackAddress(ctx.clientIp);
+      response = badGatewayPage(req, route, describeFailure(failure), local, outgoing.target);
     }
   }
   // A dev server refusing the route's name gets explained, to the client and in the log (refusal.ts).

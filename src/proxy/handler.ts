@@ -5,6 +5,7 @@
  */
 import type { Server } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
+import type { Balancers } from "./balancers.ts";
 import { type Capture, capturingUpstream } from "./capture.ts";
 import { isClientBodyTimeout } from "./client-body.ts";
 import { drainBody } from "./drain.ts";
@@ -34,6 +35,8 @@ export interface HandlerOptions {
   state: ProxyState;
   /** The upstream seam, with request bodies read under the client body timeout (client-body.ts). */
   upstream: Upstream;
+  /** The routes with several backends: their own upstream seam (balanced-upstream.ts) wraps `upstream`. */
+  balancers: Balancers;
   /** The listeners' idleTimeout, in seconds (0: none), turned off while a forwarded response is under way. */
   keepAliveS: number;
   /** Our `Via` token, which also detects loops back into this proxy. */
@@ -44,6 +47,7 @@ export class RequestHandler {
   private readonly options: ProxyServerOptions;
   private readonly state: ProxyState;
   private readonly upstream: Upstream;
+  private readonly balancers: Balancers;
   private readonly keepAliveS: number;
   private readonly viaToken: string;
 
@@ -51,6 +55,7 @@ export class RequestHandler {
     this.options = options.proxy;
     this.state = options.state;
     this.upstream = options.upstream;
+    this.balancers = options.balancers;
     this.keepAliveS = options.keepAliveS;
     this.viaToken = options.viaToken;
   }
@@ -76,7 +81,7 @@ export class RequestHandler {
     } else if (route) {
       ctx = this.context(ip, server, host, proto, close, path, started);
       if (isWebSocketUpgrade(req)) {
-        response = await bridgeWebSocket(req, server, route, ctx);
+        ({ response, error } = await bridgeWebSocket(req, server, route, ctx, this.balancers.get(route)?.balancer));
       } else {
         capture = this.options.captures?.(route) ? { request: undefined, response: undefined } : undefined;
         ({ response, error } = await this.forward(req, server, route, ctx, capture));
@@ -121,7 +126,8 @@ export class RequestHandler {
       server.timeout(req, 0);
       ctx.onResponseEnd = () => server.timeout(req, keepAliveS);
     }
-    const upstream = capture ? capturingUpstream(this.upstream, capture) : this.upstream;
+    const base = this.balancers.get(route)?.upstream ?? this.upstream;
+    const upstream = capture ? capturingUpstream(base, capture) : base;
     const forwarded = await forward(req, route, ctx, upstream, this.options.tracing);
     if (forwarded.error === undefined) return forwarded;
     if (keepAliveS > 0) server.timeout(req, keepAliveS);

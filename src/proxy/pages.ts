@@ -61,8 +61,15 @@ export function notFoundPage(req: Request, host: string, ctx: PageContext): Resp
  * `local`: the client is on this machine, the one person who can fix the route, so the page names the upstream. A
  * client on the LAN learns nothing about what runs behind the name (its address and port), as with the 404 page.
  */
-export function badGatewayPage(req: Request, route: ProxyRoute, reason: string, local = true): Response {
-  const { origin, port } = route.target;
+/** `target`: the backend that failed, for a route with several. */
+export function badGatewayPage(
+  req: Request,
+  route: ProxyRoute,
+  reason: string,
+  local = true,
+  target = route.target,
+): Response {
+  const { origin, port } = target;
   if (!local) {
     return page(req, 502, `${route.name}: the dev server is not answering`, [
       `gotunnel could not reach the dev server behind ${route.name} (${reason}).`,

@@ -2,6 +2,7 @@
  * Host → route lookup. Exact names win; then the longest matching wildcard (`*.app.local` matches `a.app.local` and,
  * because users expect it, `app.local` itself). Pure: no sockets.
  */
+import type { BalancePolicy } from "./balancer.ts";
 
 /** What the proxy needs to know about a route. The config layer's ResolvedRoute satisfies it structurally. */
 export interface ProxyRoute {
@@ -22,6 +23,12 @@ export interface ProxyRoute {
    * origin instead (headers.ts rewriteSameOrigin). Unset or empty: Origin passes unchanged.
    */
   rewriteOrigin?: readonly string[];
+  /** Several backends, `target` first (balancer.ts); unset for one. */
+  targets?: readonly ProxyRoute["target"][];
+  /** How `targets` are picked; unset: round_robin. */
+  policy?: BalancePolicy;
+  /** The active check of `targets`, run by whoever gives the proxy its healthCheck (server.ts). */
+  health?: { path: string; intervalMs: number };
 }
 
 export class Router {

@@ -4,6 +4,7 @@
  * The only file in src/proxy that touches sockets.
  */
 import type { Server, WebSocketHandler } from "bun";
+import { Balancers, type HealthCheck, type RouteBackends } from "./balancers.ts";
 import type { Capture } from "./capture.ts";
 import { withClientBodyTimeout } from "./client-body.ts";
 import type { RequestTracing, Upstream } from "./forward.ts";
@@ -106,6 +107,8 @@ export interface ProxyServerOptions {
   site?: Site;
   /** Whether `route`'s bodies are captured now (capture.ts); absent: never. Asked once per forwarded request. */
   captures?: (route: ProxyRoute) => boolean;
+  /** The active check of routes with several backends and `health` (balancers.ts); absent: passive health only. */
+  healthCheck?: HealthCheck;
 }
 
 /**
@@ -146,6 +149,8 @@ export class ProxyServer {
   private openWebSockets = 0;
   private readonly handler: RequestHandler;
   private readonly keepAliveS: number;
+  /** The routes with several backends (balancers.ts), synced with the router. */
+  private readonly balancers: Balancers;
   /** The bridge's handlers, counting open sockets: Bun calls close() once for every socket it opened. */
   private readonly webSocketHandlers: WebSocketHandler<BridgeData> = {
     ...bridgeHandlers,
@@ -163,9 +168,13 @@ export class ProxyServer {
     this.router = new Router(options.routes);
     this.tls = options.tls;
     this.keepAliveS = options.timeouts?.keepAliveS ?? 0;
+    const upstream = withClientBodyTimeout(options.upstream, options.timeouts?.clientBodyMs ?? 0);
+    this.balancers = new Balancers(upstream, options.healthCheck);
+    this.balancers.sync(options.routes);
     this.handler = new RequestHandler({
       proxy: options,
-      upstream: withClientBodyTimeout(options.upstream, options.timeouts?.clientBodyMs ?? 0),
+      upstream,
+      balancers: this.balancers,
       keepAliveS: this.keepAliveS,
       viaToken: this.viaToken,
       state: {
@@ -216,6 +225,11 @@ export class ProxyServer {
     return this.router.routes;
   }
 
+  /** Each route with several backends and their states now, for `list` and `/metrics`. */
+  backends(): RouteBackends[] {
+    return this.balancers.states();
+  }
+
   urlOf(route: ProxyRoute): string {
     return routeUrl(route, this.ports);
   }
@@ -233,6 +247,7 @@ export class ProxyServer {
   async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): Promise<void> {
     if (this.listeners.size === 0) {
       this.router = new Router(routes);
+      this.balancers.sync(routes);
       if (tls) this.tls = tls;
       return;
     }
@@ -240,6 +255,7 @@ export class ProxyServer {
     // keeps serving the old routes on the old listeners (a route change is a transaction, daemon/service.ts).
     const replacements = this.bindReplacements(tls ?? this.tls, hosts, tls !== undefined);
     this.router = new Router(routes);
+    this.balancers.sync(routes);
     if (tls) this.tls = tls;
     const retired: Server<BridgeData>[] = [];
     for (const [host, pair] of this.listeners) {
@@ -291,6 +307,7 @@ export class ProxyServer {
   /** Stops accepting; in-flight requests finish unless `force`. */
   async stop(force = false): Promise<void> {
     const servers = [...[...this.listeners.values()].flatMap(serversOf), ...this.draining.keys()];
+    this.balancers.stop();
     await Promise.all(servers.map((server) => server.stop(force)));
   }
 

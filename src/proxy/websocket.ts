@@ -8,16 +8,24 @@
  * Without that, a peer that stops reading makes the daemon hold everything the other one sends (issue 15: 1 GB
  * sent at a stalled upstream grew the daemon to 1.5 GB). What one bridge holds is then bounded by the high-water
  * mark, plus what was already read when the pause came (one socket read, at most one message), per direction.
+ *
+ * On a route with several backends the socket opens on the one the balancer picks (another if that one refuses
+ * the connection) and stays there: the bridge is one upstream socket, counted in flight on its backend while open.
+ * An upstream that answers the upgrade with anything but 101 has its answer passed on (upgrade-answer.ts).
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { isLoopbackAddress } from "../core/local-host.ts";
+import type { Backend, BackendTarget, Balancer } from "./balancer.ts";
 import { type ForwardContext, pathOf } from "./forward.ts";
 import { routeRequestHeaders } from "./headers.ts";
 import { badGatewayPage } from "./pages.ts";
 import type { ProxyRoute } from "./router.ts";
+import { refusedUpgrade } from "./upgrade-refusal.ts";
 
 export interface BridgeData {
   upstream: WebSocket;
+  /** The backend the socket is open on, for a route with several; null once the bridge ended (or with one). */
+  backend: Backend | null;
   /** Messages the upstream sent before the client side finished opening. */
   pending: (string | ArrayBuffer)[] | null;
   client: ServerWebSocket<BridgeData> | null;
@@ -47,15 +55,19 @@ export function isWebSocketUpgrade(req: Request): boolean {
   return upgrade !== null && upgrade.toLowerCase() === "websocket";
 }
 
-function openUpstream(req: Request, route: ProxyRoute, ctx: ForwardContext): Promise<WebSocket> {
-  const target = route.target;
-  const scheme = target.protocol === "https:" ? "wss:" : "ws:";
-  const url = `${scheme}//${target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname}:${target.port}${pathOf(req.url)}`;
+/** The handshake headers toward the upstream: the same as a request to this route gets (forward.ts). */
+function upstreamHeaders(req: Request, route: ProxyRoute, ctx: ForwardContext): Record<string, string> {
   const headers: Record<string, string> = {};
-  // The same headers as a request to this route gets (forward.ts), Origin rewrite included: Next's HMR socket needs it.
+  // Origin rewrite included: Next's HMR socket needs it.
   for (const [name, value] of routeRequestHeaders(req.headers, ctx, route, pathOf(req.url))) {
     if (!HANDSHAKE_HEADERS.includes(name)) headers[name] = headers[name] ? `${headers[name]}, ${value}` : value;
   }
+  return headers;
+}
+
+function openUpstream(req: Request, target: BackendTarget, headers: Record<string, string>): Promise<WebSocket> {
+  const scheme = target.protocol === "https:" ? "wss:" : "ws:";
+  const url = `${scheme}//${target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname}:${target.port}${pathOf(req.url)}`;
   const protocols = (req.headers.get("sec-websocket-protocol") ?? "")
     .split(",")
     .map((p) => p.trim())
@@ -80,30 +92,78 @@ function openUpstream(req: Request, route: ProxyRoute, ctx: ForwardContext): Pro
   });
 }
 
-/** Returns undefined when the client was upgraded, or an error Response (502) to send instead. */
+/**
+ * Opens the upstream socket (on a backend the balancer picks, when the route has several), then upgrades the
+ * client. Returns no response when the client was upgraded; otherwise the response to send instead (the upstream's
+ * own refusal, or our 502) and, for the request log, what went wrong.
+ */
 export async function bridgeWebSocket(
   req: Request,
   server: Server<BridgeData>,
   route: ProxyRoute,
   ctx: ForwardContext,
-): Promise<Response | undefined> {
-  let upstream: WebSocket;
-  try {
-    upstream = await openUpstream(req, route, ctx);
-  } catch (error) {
-    return badGatewayPage(req, route, (error as Error).message, isLoopbackAddress(ctx.clientIp));
+  balancer?: Balancer,
+): Promise<{ response?: Response; error?: unknown }> {
+  const opened = await openOnBackend(req, route, ctx, balancer);
+  if ("response" in opened) return opened;
+  const { upstream, backend } = opened;
+  if (backend) {
+    balancer?.succeeded(backend);
+    backend.inFlight++;
+    backend.requests++;
   }
-  const data: BridgeData = { upstream, pending: [], client: null, drainPoll: null };
+  const data: BridgeData = { upstream, backend, pending: [], client: null, drainPoll: null };
   upstream.addEventListener("message", (event) => {
     const message = event.data as string | ArrayBuffer;
     if (data.client) toClient(data.client, message);
     else data.pending?.push(message);
   });
   upstream.addEventListener("close", (event) => closeClient(data, event.code, event.reason));
-  const headers = upstream.protocol ? { "sec-websocket-protocol": upstream.protocol } : undefined;
-  if (server.upgrade(req, { data, headers })) return undefined;
+  const chosen = upstream.protocol ? { "sec-websocket-protocol": upstream.protocol } : undefined;
+  if (server.upgrade(req, { data, headers: chosen })) return {};
+  releaseBackend(data);
   upstream.close();
-  return new Response("WebSocket upgrade failed", { status: 400 });
+  return { response: new Response("WebSocket upgrade failed", { status: 400 }) };
+}
+
+/**
+ * The upstream socket, on the route's target or on a backend the balancer picks (the next one when one refuses:
+ * an upgrade has no body, so trying again is safe); or, when none opens, the client's answer and the error.
+ */
+async function openOnBackend(
+  req: Request,
+  route: ProxyRoute,
+  ctx: ForwardContext,
+  balancer: Balancer | undefined,
+): Promise<{ upstream: WebSocket; backend: Backend | null } | { response: Response; error: unknown }> {
+  const headers = upstreamHeaders(req, route, ctx);
+  let tried = 0;
+  for (;;) {
+    const backend = balancer ? (balancer.pick(tried) as Backend) : null;
+    const target = backend ? backend.target : route.target;
+    try {
+      return { upstream: await openUpstream(req, target, headers), backend };
+    } catch (error) {
+      // A socket that did not open in time will not answer a second handshake either.
+      const timedOut = (error as { kind?: string }).kind === "timeout";
+      const refusal = timedOut ? undefined : await refusedUpgrade(req, route, target, headers);
+      if (refusal) return refusal;
+      const message = (error as Error).message;
+      if (backend && balancer) {
+        balancer.failed(backend, message);
+        tried |= backend.bit;
+        if (balancer.hasUntried(tried)) continue;
+      }
+      return { response: badGatewayPage(req, route, message, isLoopbackAddress(ctx.clientIp), target), error };
+    }
+  }
+}
+
+/** The bridge ended (either side closed): its backend has one socket less in flight. */
+function releaseBackend(data: BridgeData): void {
+  if (data.backend === null) return;
+  data.backend.inFlight--;
+  data.backend = null;
 }
 
 /**
@@ -139,6 +199,7 @@ function stopDrainPoll(data: BridgeData): void {
 /** 1005 and 1006 may not be sent in a Close frame (RFC 6455 §7.4.1): relay them as "no code" and "abnormal". */
 function closeClient(data: BridgeData, code: number, reason: string) {
   stopDrainPoll(data);
+  releaseBackend(data);
   const client = data.client;
   if (!client) {
     data.pending = null;
@@ -168,6 +229,7 @@ export const bridgeHandlers: WebSocketHandler<BridgeData> = {
   },
   close(ws, code, reason) {
     stopDrainPoll(ws.data);
+    releaseBackend(ws.data);
     const upstream = ws.data.upstream;
     if (upstream.readyState >= WebSocket.CLOSING) return;
     if (code === 1005 || code === 1006 || code < 1000) upstream.close();

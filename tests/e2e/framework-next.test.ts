@@ -84,3 +84,22 @@ test("the HMR WebSocket /_next/hmr opens from a page on the .local name", async 
   await socket.waitFor((text) => text.length > 0, "an HMR message");
   socket.close();
 }, 90_000);
+
+// Next refuses a foreign Origin's HMR socket by writing a bare "Unauthorized" with no status line
+// (block-cross-site-dev.js): the browser gets Next's refusal as a 403 with gotunnel's explanation, not our 502.
+test("an HMR WebSocket from another site's page gets Next's refusal, explained, not a 502", async () => {
+  const headers = {
+    origin: "https://evil.example",
+    connection: "Upgrade",
+    upgrade: "websocket",
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  };
+  // WebSockets are HTTP/1.1 upgrades (Bun.serve has no RFC 8441), as browsers open them here.
+  const args = ["--http1.1", ...Object.entries(headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`])];
+  const url = `${gotunnel.ready.routes[0]?.url ?? ""}/_next/hmr?id=gotunnel-e2e-foreign`;
+  const result = await curl(url, { ca: gotunnel.caPath, args });
+  expect(result.status).toBe(403);
+  expect(result.stdout).toStartWith("Unauthorized");
+  expect(result.stdout).toContain("Next.js refused");
+}, 90_000);

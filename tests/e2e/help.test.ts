@@ -99,7 +99,10 @@ describe("help", () => {
     expect(caUsage).toEqual(["  gotunnel ca [options]", "  gotunnel ca <command> [options]"]);
     const startHelp = (await gotunnel(["start", "--help"])).stdout;
     expect(startHelp).toContain("-s, --[no-]https");
-    expect(section(startHelp, "Usage")).toEqual(["  gotunnel start --domain <name> --port <port> [options]"]);
+    expect(section(startHelp, "Usage")).toEqual([
+      "  gotunnel start --domain <name> --port <port> [options]",
+      "  gotunnel start --domain <name> --port <port> --port <port>… [--target <url>…] [--policy <policy>] [options]",
+    ]);
   });
 
   test("`gotunnel` alone shows the commands and exits 2", async () => {

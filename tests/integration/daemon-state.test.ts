@@ -23,6 +23,22 @@ const route: RouteRecord = {
 };
 
 describe("state file", () => {
+  test("routes with several backends round-trip; a file from before them (no targets) still loads", () => {
+    const balanced: RouteRecord = {
+      ...route,
+      name: "lb.local",
+      targets: [route.target, { ...route.target, port: 8081, origin: "http://localhost:8081" }],
+      policy: "least_conn",
+      health: { path: "/healthz", intervalMs: 5000 },
+    };
+    saveState(statePath(dir), [route, balanced]);
+    expect(loadState(statePath(dir))).toEqual({ routes: [route, balanced] });
+    // Byte for byte what gotunnel wrote before `targets` existed.
+    const old = { version: 1, routes: [{ ...route }] };
+    writeFileSync(statePath(dir), JSON.stringify(old));
+    expect(loadState(statePath(dir))).toEqual({ routes: [route] });
+  });
+
   test("a missing file is an empty state, without a warning", () => {
     expect(loadState(statePath(dir))).toEqual({ routes: [] });
   });

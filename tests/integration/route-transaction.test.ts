@@ -45,6 +45,7 @@ function fakeGateway() {
       if (r.name.endsWith(".dev")) throw new GotunnelError("E_TLS", `Cannot serve "${r.name}" over HTTPS`);
     },
     prepare: async () => undefined,
+    backends: () => [],
     async setRoutes(routes: readonly { name: string }[]) {
       if (gateway.failSwaps > 0) {
         gateway.failSwaps--;

@@ -50,7 +50,7 @@ describe("config: lan", () => {
 
   test("lan is a known key: a typo gets it as a suggestion", () => {
     expect(problems({ routes: { a: { target: 1, lann: true } } })).toEqual([
-      `${SOURCE}: routes.a.lann: unknown key. Did you mean "lan"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
+      `${SOURCE}: routes.a.lann: unknown key. Did you mean "lan"? Valid keys: target, targets, policy, health, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
     ]);
   });
 

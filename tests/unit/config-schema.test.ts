@@ -181,8 +181,8 @@ describe("resolveConfig: invalid input is rejected with file, field path, found 
       `${SOURCE}: proxy.hots: unknown key. Did you mean "host"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
       `${SOURCE}: proxy.http_port: unknown key. Did you mean "httpPort"? Valid keys: httpPort, httpsPort, adminPort, host, keepAliveTimeout, clientBodyTimeout, http2`,
       `${SOURCE}: route: unknown key. Did you mean "routes"? Valid keys: version, routes, proxy, log, observability, lan, notify, discovery, profiles`,
-      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
-      `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
+      `${SOURCE}: routes.a.htps: unknown key. Did you mean "https"? Valid keys: target, targets, policy, health, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
+      `${SOURCE}: routes.a.prot: unknown key. Did you mean "port"? Valid keys: target, targets, policy, health, https, headers, preserveHost, lan, rewriteOrigin, command, cwd, env, port, waitTimeout`,
     ]);
   });
 

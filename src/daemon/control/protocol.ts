@@ -3,6 +3,7 @@
  * server to validate what arrives and by the client to validate what comes back. Documented in docs/control-api.md.
  */
 import * as v from "valibot";
+import { BALANCE_POLICIES, MAX_TARGETS } from "../../config/backends.ts";
 import { WEBHOOK_EVENTS } from "../../config/notify.ts";
 
 /** Bumped when a change would break an older CLI talking to a newer daemon (or the reverse). */
@@ -55,6 +56,20 @@ export const routeRecordSchema = v.object({
   rewriteOrigin: v.optional(v.array(v.string())),
   /** Webhooks for this route's events; persisted with it (the state file is the user's alone, 0600). */
   notify: v.optional(v.array(webhookSchema)),
+  /**
+   * Several backends, `target` first (config/backends.ts); absent for one. `target` stays the first backend, so a
+   * state file written before these fields existed loads, and an older gotunnel reads a newer file's routes (valibot
+   * drops keys it does not know) as served by their first backend.
+   */
+  targets: v.optional(v.pipe(v.array(targetSchema), v.minLength(2), v.maxLength(MAX_TARGETS))),
+  policy: v.optional(v.picklist(BALANCE_POLICIES)),
+  /** The active check of `targets`: GET `path` on each every `intervalMs`. */
+  health: v.optional(
+    v.object({
+      path: v.pipe(v.string(), v.startsWith("/")),
+      intervalMs: v.pipe(v.number(), v.integer(), v.minValue(100)),
+    }),
+  ),
   owner: ownerSchema,
   /** false: removed when the session that added it ends (foreground `up`); true: survives daemon restarts. */
   persistent: v.boolean(),
@@ -77,9 +92,31 @@ export const removeRoutesRequestSchema = v.union([
 ]);
 export type RemoveRoutesRequest = v.InferOutput<typeof removeRoutesRequestSchema>;
 
+/** One backend of a route with several `targets`, as the proxy sees it now (proxy/balancer.ts BackendState). */
+export const backendInfoSchema = v.object({
+  origin: v.string(),
+  /** down: skipped until `retryInMs` has passed (a failed request) or a health check passes. */
+  state: v.picklist(["up", "down"]),
+  inFlight: v.number(),
+  requests: v.number(),
+  failures: v.number(),
+  retryInMs: v.optional(v.number()),
+  /** Why it is down: the last failure. */
+  reason: v.optional(v.string()),
+  /**
+   * Whether it accepted a TCP connection when `list` asked (daemon/probe.ts, as for a route with one target). The
+   * proxy's `state` changes only with requests and health checks, so a backend stopped since its last request is
+   * still "up" there, and this says so.
+   */
+  listening: v.optional(v.boolean()),
+});
+export type BackendInfo = v.InferOutput<typeof backendInfoSchema>;
+
 /** `gotunnel list`: a route without its webhooks, whose secrets are nobody's business on a terminal. */
 export const routeInfoSchema = v.object({
   ...v.omit(routeRecordSchema, ["notify"]).entries,
+  /** Each of `targets` with its state; absent for a route with one target. */
+  backends: v.optional(v.array(backendInfoSchema)),
   url: v.string(),
   requests: v.number(),
   /** Where the route comes from: a user's `start`/`up`, or a container found by docker discovery (`owner` names it). */
@@ -129,7 +166,13 @@ export type StatusResponse = v.InferOutput<typeof statusResponseSchema>;
 /** Every request carries the client's protocol version; the daemon answers 409 to any other version. */
 export const PROTOCOL_HEADER = "x-gotunnel-protocol";
 
-const gatewayRouteSchema = v.object({ name: v.string(), url: v.string(), target: v.string() });
+const gatewayRouteSchema = v.object({
+  name: v.string(),
+  url: v.string(),
+  /** The first backend's origin; with several, `targets` has every one. */
+  target: v.string(),
+  targets: v.optional(v.array(v.string())),
+});
 
 /** What adding routes returns, and the first line of a session stream (the `up --json` ready line). */
 export const readySchema = v.object({

@@ -83,7 +83,9 @@ export class RouteEvents {
       const routes = this.options.served().filter((route) => asksFor(route, ["upstream.down", "upstream.up"]));
       await Promise.all(
         routes.map(async (route) => {
-          const up = await probe(route.target.hostname, route.target.port);
+          // A route with several backends is up while one of them is (the proxy routes around the others).
+          const targets = route.targets ?? [route.target];
+          const up = (await Promise.all(targets.map((target) => probe(target.hostname, target.port)))).includes(true);
           const last = this.upstreams.get(route.name);
           const target = route.target.origin;
           this.upstreams.set(route.name, { up, target });

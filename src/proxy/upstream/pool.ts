@@ -35,7 +35,8 @@ function checkTarget(target: UpstreamTarget): void {
 
 export class UpstreamPool {
   private readonly shared: PoolShared;
-  private readonly origins = new Map<string, Origin>();
+  /** Port → host name → origin: found without building a key, as a route with several backends alternates them. */
+  private readonly origins = new Map<number, Map<string, Origin>>();
   /** Most proxies talk to one upstream at a time: skip the map lookup for a repeat. */
   private lastOrigin: Origin | null = null;
   private readonly maxIdleTicks: number;
@@ -136,7 +137,7 @@ export class UpstreamPool {
   /** Closes every idle keep-alive socket now (the daemon is short of file descriptors); returns how many. */
   closeIdleSockets(): number {
     let closed = 0;
-    for (const origin of this.origins.values()) closed += origin.closeIdle();
+    for (const origin of this.allOrigins()) closed += origin.closeIdle();
     return closed;
   }
 
@@ -148,7 +149,7 @@ export class UpstreamPool {
     if (this.shared.closed) return;
     this.shared.closed = true;
     clearInterval(this.sweeper);
-    for (const origin of this.origins.values()) origin.shutdown();
+    for (const origin of this.allOrigins()) origin.shutdown();
     this.origins.clear();
     this.lastOrigin = null;
   }
@@ -156,22 +157,29 @@ export class UpstreamPool {
   private originFor(target: UpstreamTarget): Origin {
     const last = this.lastOrigin;
     if (last !== null && last.hostname === target.hostname && last.port === target.port) return last;
-    // A space cannot occur in a host name, so the key is unambiguous.
-    const key = `${target.port} ${target.hostname}`;
-    let origin = this.origins.get(key);
+    let byHost = this.origins.get(target.port);
+    let origin = byHost?.get(target.hostname);
     if (origin === undefined) {
       checkTarget(target);
       origin = new Origin(this.shared, target.hostname, target.port);
-      this.origins.set(key, origin);
+      if (byHost === undefined) {
+        byHost = new Map();
+        this.origins.set(target.port, byHost);
+      }
+      byHost.set(target.hostname, origin);
     }
     this.lastOrigin = origin;
     return origin;
   }
 
+  private *allOrigins(): Generator<Origin> {
+    for (const byHost of this.origins.values()) yield* byHost.values();
+  }
+
   private sweep(): void {
     this.shared.tick++;
     if (this.shared.idle === 0) return;
-    for (const origin of this.origins.values()) origin.sweep(this.maxIdleTicks);
+    for (const origin of this.allOrigins()) origin.sweep(this.maxIdleTicks);
   }
 }
 
