@@ -24,6 +24,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   setpriv: "util-linux",
   perl: "perl-base",
   ip: "iproute2",
+  ss: "iproute2",
   certutil: "libnss3-tools",
   chromium: "chromium",
   "firefox-esr": "firefox-esr",

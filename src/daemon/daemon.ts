@@ -11,9 +11,11 @@ import { buildInfo } from "../core/build-info.ts";
 import { DASHBOARD_HOST } from "../core/dashboard.ts";
 import { hostsFilePath } from "../hosts/index.ts";
 import type { Paths } from "../platform/paths.ts";
+import { portRuleSubject } from "../platform/privileged-ports.ts";
 import { resolverFlusher } from "../platform/resolver-cache.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { addressAvailable } from "../proxy/listen-errors.ts";
+import type { ProxyRoute } from "../proxy/router.ts";
 import { ErrorCounts } from "../telemetry/metrics.ts";
 import { countingReporter, type ErrorReporter, NO_REPORTER } from "../telemetry/report.ts";
 import { describeSettings, type TelemetrySettings, telemetrySettings } from "../telemetry/settings.ts";
@@ -27,7 +29,8 @@ import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
 import { DockerDiscovery } from "./discovery.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
-import { type LanAnnouncer, lanAnnouncer, lanGuard, listenHosts, reachesLan, rebindMessage } from "./lan.ts";
+import { type LanAnnouncer, lanAnnouncer, rebindMessage } from "./lan.ts";
+import { type ListenPlan, listenPlan } from "./listen-plan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
 import { keepPresent, listenForRevive } from "./presence.ts";
 import { RouteTable } from "./routes.ts";
@@ -54,6 +57,8 @@ export interface DaemonOptions {
   env?: Record<string, string | undefined>;
   /** The daemon config's global `lan` (undefined: not set by any layer). See lan.ts for what it changes. */
   lan?: boolean;
+  /** Whose port rule applies (platform/privileged-ports.ts); default: this process's platform and uid. */
+  portRule?: { platform: NodeJS.Platform; uid: number | undefined };
   paths: Paths;
   /** Default: hostsFilePath() (GOTUNNEL_HOSTS_FILE or the OS's hosts file). */
   hostsFile?: string;
@@ -88,10 +93,13 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     let dashboard: Dashboard | undefined;
     const telemetry = options.observability && telemetrySettings(options.observability);
     const tracing = telemetry && (await startTracing(telemetry, log));
-    const loopbackV6 = addressAvailable("::1");
+    // Set once the gateway serves; until then no route is, and the guard refuses other machines.
+    let served: () => readonly ProxyRoute[] = () => [];
+    const plan = daemonListenPlan(options, () => served());
+    if (plan.note) log("info", plan.note);
     const gateway = await startGateway({
       proxy: options.proxy,
-      bindHosts: (routes) => listenHosts(options, routes, loopbackV6),
+      bindHosts: plan.bindHosts,
       onRebind: (hosts, error) => log(...rebindMessage(hosts, error)),
       routes: named.served,
       paths,
@@ -108,21 +116,23 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
         );
         reporter.report(error, { component: "proxy", category: "internal" });
       },
-      isAllowed: lanGuard(options.lan),
+      isAllowed: plan.isAllowed,
       site: { host: DASHBOARD_HOST, serve: (req, client) => dashboard?.serve(req, client) ?? starting() },
       captures: (route) => dashboard?.capturing.has(route.name) === true,
       tracing: tracing?.requests,
       log,
     });
+    served = () => gateway.routes;
+    const sharesLan = () => plan.sharesLan(gateway.hosts, gateway.routes);
     for (const { name, problem } of [...named.refused, ...gateway.refused]) {
       table.refuse(name, problem);
       log("warn", `the saved route ${name} is not served: ${problem.message} ${problem.hint}`);
     }
-    const announcer = startAnnouncer(gateway, options);
+    const announcer = startAnnouncer(gateway, options, sharesLan);
     const hostsFile = options.hostsFile ?? hostsFilePath();
     // The same rule lan.ts announces by: a `.local` name, shared unless the route or the daemon says lan: false.
     const announces = (route: { name: string; lan?: boolean }) =>
-      route.name.endsWith(".local") && (route.lan ?? options.lan ?? true) && gateway.hosts.some(reachesLan);
+      route.name.endsWith(".local") && (route.lan ?? options.lan ?? true) && sharesLan();
     const webhooks = new Notifier({ log });
     const events = new RouteEvents({
       notifier: webhooks,
@@ -145,7 +155,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       flushResolver: resolverFlusher(),
     });
     await service.publish();
-    dashboard = dashboardOf(service, gateway, options);
+    dashboard = dashboardOf(service, gateway, options, sharesLan);
     events.start(service.served());
     const discovery = startDiscovery(options, service);
     const metricsExport = telemetry && (await startMetricsExport(telemetry, service, log));
@@ -195,13 +205,31 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
   }
 }
 
+/** lan.ts's policy, or the guarded wildcard where the OS allows the ports only there (listen-plan.ts). */
+function daemonListenPlan(options: DaemonOptions, served: () => readonly ProxyRoute[]): ListenPlan {
+  const rule = options.portRule ?? portRuleSubject(options.env ?? process.env, process.platform, process.getuid?.());
+  const { httpsPort, httpPort } = options.proxy;
+  return listenPlan({
+    settings: options,
+    ports: { https: httpsPort, http: httpPort },
+    ...rule,
+    loopbackV6: addressAvailable("::1"),
+    served,
+  });
+}
+
 /** The dashboard before the service exists (a request in the first moments of a start). */
 function starting(): Response {
   return new Response("gotunnel is starting: reload in a moment\n", { status: 503, headers: { "retry-after": "1" } });
 }
 
 /** The dashboard (daemon/dashboard) over this daemon's service, gateway and settings. */
-function dashboardOf(service: DaemonService, gateway: Gateway, options: DaemonOptions): Dashboard {
+function dashboardOf(
+  service: DaemonService,
+  gateway: Gateway,
+  options: DaemonOptions,
+  sharesLan: () => boolean,
+): Dashboard {
   return new Dashboard({
     ports: () => gateway.ports,
     routes: () => service.routes(),
@@ -215,7 +243,7 @@ function dashboardOf(service: DaemonService, gateway: Gateway, options: DaemonOp
       lan: options.lan,
       ports: gateway.ports,
       ca: { pem: gateway.ca.certPem, path: gateway.ca.certPath },
-      reachesLan: () => gateway.hosts.some(reachesLan),
+      reachesLan: sharesLan,
     },
   });
 }
@@ -296,10 +324,10 @@ interface Running {
  * mDNS for shared `.local` routes while the listeners reach the LAN; its events go to the daemon log (conflicts as
  * warnings: the name is not ours).
  */
-function startAnnouncer(gateway: Gateway, options: DaemonOptions): LanAnnouncer {
+function startAnnouncer(gateway: Gateway, options: DaemonOptions, sharesLan: () => boolean): LanAnnouncer {
   return lanAnnouncer({
     ports: gateway.ports,
-    reachesLan: () => gateway.hosts.some(reachesLan),
+    reachesLan: sharesLan,
     ...(options.lan === undefined ? {} : { lan: options.lan }),
     onEvent: (event) => {
       if (event.type === "conflict") options.log("warn", `mDNS: ${event.name} is already used by ${event.from}`);

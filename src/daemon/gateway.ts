@@ -29,6 +29,8 @@ export interface Gateway {
   ports: { https: number; http: number };
   /** The addresses the listeners are bound to now. */
   readonly hosts: string[];
+  /** The routes served now. */
+  readonly routes: readonly ProxyRoute[];
   certificates: { issued: number; elapsedMs: number };
   urlOf(route: ProxyRoute): string;
   /** Throws E_TLS when the CA may not vouch for an HTTPS route's names; signs nothing. */
@@ -158,6 +160,9 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     ports: proxy.ports,
     get hosts() {
       return proxy.hosts;
+    },
+    get routes() {
+      return proxy.routes;
     },
     certificates,
     refused,

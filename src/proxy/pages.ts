@@ -126,12 +126,22 @@ export function loopPage(req: Request, route: ProxyRoute, local = true): Respons
   ]);
 }
 
-/** A client on another machine asked for a route (or, with no route, this proxy) that is kept loopback-only. */
+/**
+ * A client on another machine asked for a route (or, with no route, this proxy) that is kept loopback-only. Its
+ * `lan: false` says so itself; a route left unset is refused when nothing on this machine is shared, which happens
+ * where the proxy listens on every address only because the OS allows its ports nowhere else (macOS below 1024).
+ */
 export function lanForbiddenPage(req: Request, host: string, route: ProxyRoute | undefined): Response {
   if (!route) {
-    return page(req, 403, `gotunnel is not shared on the LAN (lan: false)`, [
-      `"${host}" may be opened only from this computer, because the global \`lan\` setting is false.`,
+    return page(req, 403, "gotunnel is not shared on the LAN", [
+      `"${host}" may be opened only from this computer: the global \`lan\` setting is false, or no route is shared.`,
       "To share routes with other devices, set `lan: true` in your gotunnel config.",
+    ]);
+  }
+  if (route.lan !== false) {
+    return page(req, 403, `${route.name} is not shared on the LAN`, [
+      `"${route.name}" may be opened only from this computer.`,
+      `To share it with other devices, set routes["${route.name}"].lan to true in your gotunnel config.`,
     ]);
   }
   return page(req, 403, `${route.name} is not shared on the LAN (lan: false)`, [

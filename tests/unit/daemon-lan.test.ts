@@ -112,6 +112,11 @@ describe("LAN guard", () => {
     expect(text).toContain("a.local is not shared on the LAN (lan: false)");
     expect(text).toContain('routes["a.local"].lan');
     expect(await lanForbiddenPage(req, "x.local", undefined).text()).toContain("global `lan` setting is false");
+    // Refused with `lan` unset (nothing shared, on a wildcard listener: listen-plan.ts): no claim that it is false.
+    const unset = await lanForbiddenPage(req, "w.localhost", route("w.localhost")).text();
+    expect(unset).toContain("w.localhost is not shared on the LAN");
+    expect(unset).not.toContain("lan: false");
+    expect(unset).not.toContain("is false");
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { portBind } from "../privileged-ports.ts";
 import { CREATED_DIRS_MARKER, makeDirs, removeDefinition, writeDefinition } from "./owned-files.ts";
 import {
   type InstallResult,
@@ -20,8 +21,6 @@ import {
   type UninstallResult,
 } from "./types.ts";
 
-/** Darwin's IPPORT_RESERVED: below it, binding one address needs root. */
-const MACOS_FIRST_UNPRIVILEGED_PORT = 1024;
 /** `launchctl print` exits with 113 ("Could not find service") for a label that is not loaded. */
 const NOT_LOADED_EXIT = 113;
 
@@ -133,16 +132,18 @@ export function launchdService(context: ServiceContext): LoginService {
       rmSync(logFile, { force: true });
       return { changed: true, removed: [...removeDefinition(file), ...logs] };
     },
-    // Since macOS 10.14 any user may listen on ports below 1024, but only on the wildcard address; one address
-    // (127.0.0.1, ::1) still needs root. The daemon listens on loopback unless a route is shared on the LAN, so
-    // below 1024 it cannot start as the user there yet, and no one-time step changes that: other ports do.
+    // Since macOS 10.14 any user may listen on ports below 1024 on the wildcard address (privileged-ports.ts has
+    // the sources); the daemon listens there for them, and its LAN guard keeps routes that are not shared private.
     portAccess: async (ports: readonly number[]): Promise<PortAccess> => {
-      const low = ports.filter((port) => port > 0 && port < MACOS_FIRST_UNPRIVILEGED_PORT);
+      const low = ports.filter(
+        (port) => portBind({ platform: "darwin", uid: context.uid, port, configuredHost: undefined }).guarded,
+      );
       if (low.length === 0) return { ok: true, how: "ports from 1024 up need no privilege" };
       return {
-        ok: false,
-        ports: low,
-        why: `macOS lets a user listen on ${low.join(" and ")} only on every address at once, and gotunnel's daemon listens on loopback`,
+        ok: true,
+        how:
+          `no sudo needed: macOS 10.14+ lets you listen on ${low.join(" and ")} on every address, so the daemon ` +
+          "listens there and refuses other machines every route that is not shared on the LAN",
       };
     },
   };
