@@ -20,8 +20,8 @@ function asDiskFull(error: unknown): unknown {
 }
 
 async function run(rawArgs: string[]): Promise<number> {
-  // `up`'s guard process (devserver/guard.ts): hidden from help, started only by `up` itself.
-  if (rawArgs[0] === "__devserver-guard") return (await import("./devserver/guard.ts")).runGuard();
+  // The guard process of `up` and `share` (platform/process-guard.ts): hidden from help, started only by them.
+  if (rawArgs[0] === "__process-guard") return (await import("./platform/process-guard.ts")).runGuard();
   // What shells ask while completing (cli/completion/): answers fast, and never starts a daemon.
   if (rawArgs[0] === "__complete") return (await import("./cli/complete.ts")).runComplete(rawArgs.slice(1));
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {

@@ -12,7 +12,7 @@ import { tailscaleFunnel, tailscaleServe } from "../share/tailscale.ts";
 import type { Provider, ShareTool } from "../share/types.ts";
 import { routesResponseSchema } from "./control/protocol.ts";
 import { fullName } from "./routes.ts";
-import { runningDaemon } from "./spawn.ts";
+import { runningDaemon, selfCommand } from "./spawn.ts";
 
 export const SHARE_TOOLS: Record<Provider, ShareTool> = {
   tailscale: tailscaleServe,
@@ -54,6 +54,7 @@ export async function sharePublicly(options: PublicShareOptions): Promise<{ name
     target: { name, httpsPort: status.ports.https, caPath: status.ca.path },
     caPem: readFileSync(status.ca.path, "utf8"),
     runner: options.runner,
+    selfCommand: selfCommand(),
     routeExists: async () => (await routeNames()).includes(name),
     onShared: (url) => options.onShared({ name, url, label: tool.label }),
     onVisit: options.onVisit,

@@ -1,6 +1,6 @@
 /**
  * Runs the dev servers of an `up` session: each command in its own process group with its output cut into lines,
- * each group registered with the guard (guard.ts) before anything else can happen to it, a wait until every port
+ * each group registered with the guard (platform/process-guard.ts) before anything else can happen to it, a wait until every port
  * accepts connections, and a stop that leaves no process behind. Printing is the caller's (cli/output.ts), through
  * the events.
  */
@@ -8,10 +8,10 @@ import type { Subprocess } from "bun";
 import { GotunnelError } from "../core/errors.ts";
 import { probeTarget } from "../daemon/probe.ts";
 import { selfCommand } from "../daemon/spawn.ts";
-import { encodeGuardMessage, GUARD_COMMAND, type GuardMessage } from "./guard.ts";
+import { signalGroup, stopGroups } from "../platform/process-group.ts";
+import { ProcessGuard } from "../platform/process-guard.ts";
 import { LineSplitter, pumpLines } from "./lines.ts";
 import type { LaunchPlan } from "./plan.ts";
-import { signalGroup, stopGroups } from "./process-group.ts";
 
 const READY_POLL_MS = 250;
 
@@ -50,16 +50,10 @@ interface Running {
 export class DevServers {
   private readonly running: Running[] = [];
   private stopping = false;
-  private readonly guard: Subprocess<"pipe", "ignore", "ignore">;
+  private readonly guard: ProcessGuard;
 
   private constructor(private readonly events: DevServerEvents) {
-    this.guard = Bun.spawn([...selfCommand(), GUARD_COMMAND], {
-      stdin: "pipe",
-      stdout: "ignore",
-      stderr: "ignore",
-      detached: true,
-    });
-    this.guard.unref();
+    this.guard = ProcessGuard.start(selfCommand());
   }
 
   /** Starts every command at once. Throws E_USAGE (and stops what it started) when one cannot be spawned. */
@@ -88,7 +82,7 @@ export class DevServers {
       stderr: "pipe",
       detached: true,
     });
-    this.tell({ add: child.pid });
+    this.guard.watch(child.pid);
     const out = new LineSplitter((line) => this.events.onLine(spec.name, "stdout", line));
     const err = new LineSplitter((line) => this.events.onLine(spec.name, "stderr", line));
     const drained = Promise.all([pumpLines(child.stdout, out), pumpLines(child.stderr, err)]).then(() => undefined);
@@ -116,7 +110,7 @@ export class DevServers {
     if (this.stopping) return;
     // The leader is gone; anything it left in its group goes too, so an exited command leaves nothing behind.
     await stopGroups([child.pid]);
-    this.tell({ remove: child.pid });
+    this.guard.forget(child.pid);
     if (this.ready) this.events.onExit(exit);
   }
 
@@ -168,14 +162,7 @@ export class DevServers {
     this.stopping = true;
     await stopGroups(this.running.map((running) => running.child.pid));
     await Promise.all(this.running.map((running) => running.child.exited));
-    this.tell("quit");
-  }
-
-  private tell(message: GuardMessage): void {
-    const stdin = this.guard.stdin;
-    stdin.write(encodeGuardMessage(message));
-    stdin.flush();
-    if (message === "quit") stdin.end();
+    this.guard.quit();
   }
 
   /** Process group ids of the commands still running (tests, `up --json`). */

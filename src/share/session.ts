@@ -1,10 +1,16 @@
 /**
  * One `gotunnel share NAME --tailscale|--funnel|--cloudflare` session: check the tool (preflight), start the bridge
  * when the tool needs it, start the tool, wait for its public URL, then keep it running until the route is removed
- * or the user stops sharing; either way the tool gets its stop signal (and SIGKILL after a grace period) and the
- * bridge closes. A tool that exits early is an E_SHARE with its last lines and the fix.
+ * or the user stops sharing; either way the tool's process group gets its stop signal (and SIGKILL after a grace
+ * period) and the bridge closes. A tool that exits early is an E_SHARE with its last lines and the fix.
+ *
+ * The tool runs in a process group of its own, registered with a guard process (platform/process-guard.ts, as `up`
+ * does for dev servers): when `share` cannot stop it itself (`kill -9`, a crash, an OOM kill), the guard does, so a
+ * route is never left public with nobody watching.
  */
 import { GotunnelError } from "../core/errors.ts";
+import { stopGroups } from "../platform/process-group.ts";
+import { ProcessGuard } from "../platform/process-guard.ts";
 import type { CommandRunner } from "../platform/runner.ts";
 import { type Bridge, startBridge } from "./bridge.ts";
 import type { ShareTarget, ShareTool } from "./types.ts";
@@ -22,6 +28,8 @@ export interface ShareSessionOptions {
   target: Omit<ShareTarget, "bridgePort">;
   caPem: string;
   runner: CommandRunner;
+  /** How to run this gotunnel again (daemon/spawn.ts `selfCommand()`), for the guard process. */
+  selfCommand: readonly string[];
   /** Whether the route is still served: checked every second. */
   routeExists(): Promise<boolean>;
   onShared(url: string): void;
@@ -40,17 +48,29 @@ export async function runShareSession(options: ShareSessionOptions): Promise<Sha
     ? startBridge({ name: options.target.name, httpsPort: options.target.httpsPort, caPem: options.caPem })
     : undefined;
   const target: ShareTarget = { ...options.target, ...(bridge ? { bridgePort: bridge.port } : {}) };
-  const child = Bun.spawn(tool.argv(target), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const output = watchOutput(child, tool, options);
+  const guard = ProcessGuard.start(options.selfCommand);
   try {
-    const url = await waitForUrl(child, output, options);
-    if (url === undefined) return "stopped";
-    options.onShared(url);
-    return await waitForEnd(child, output, options);
+    // detached: the leader of a new session and group, so the stop reaches what the tool starts, and Ctrl-C at the
+    // terminal reaches only `share`, which stops the tool with the signal it cleans up on.
+    const child = Bun.spawn(tool.argv(target), { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    guard.watch(child.pid, tool.stopSignal);
+    try {
+      return await share(child, options);
+    } finally {
+      await stopTool(child, tool.stopSignal);
+    }
   } finally {
-    await stopTool(child, tool.stopSignal);
+    guard.quit();
     await bridge?.stop();
   }
+}
+
+async function share(child: Bun.Subprocess<"ignore", "pipe", "pipe">, options: ShareSessionOptions): Promise<ShareEnd> {
+  const output = watchOutput(child, options.tool, options);
+  const url = await waitForUrl(child, output, options);
+  if (url === undefined) return "stopped";
+  options.onShared(url);
+  return await waitForEnd(child, output, options);
 }
 
 interface Output {
@@ -157,12 +177,8 @@ function toolFailed(tool: ShareTool, lines: string[], code: number | null, after
   });
 }
 
+/** The whole group, even when the tool itself has exited: what it started may still run (and still share). */
 async function stopTool(child: Bun.Subprocess<"ignore", "pipe", "pipe">, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  const done = await Promise.race([child.exited.then(() => true), Bun.sleep(STOP_GRACE_MS).then(() => false)]);
-  if (!done) {
-    child.kill("SIGKILL");
-    await child.exited;
-  }
+  await stopGroups([child.pid], STOP_GRACE_MS, signal);
+  await child.exited;
 }

@@ -111,7 +111,7 @@ describe("up starts each route's dev server", () => {
     // npm, its sh, node and the stubborn grandchild, the api's node, and the guard: the scan sees them all.
     const running = sessionProcesses(gotunnel, marker, home);
     expect(running.map((info) => info.cmdline).join("\n")).toContain("stubborn.mjs");
-    expect(running.map((info) => info.cmdline).join("\n")).toContain("__devserver-guard");
+    expect(running.map((info) => info.cmdline).join("\n")).toContain("__process-guard");
     expect(running.length).toBeGreaterThanOrEqual(6);
     expect(await gotunnel.stop("SIGINT")).toBe(0);
     await expectNothingLeft(

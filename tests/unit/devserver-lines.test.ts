@@ -1,7 +1,7 @@
-/** Dev server output cut into whole lines (devserver/lines.ts) and the guard's line protocol (devserver/guard.ts). */
+/** Dev server output cut into whole lines (devserver/lines.ts) and the guard's line protocol (platform/process-guard.ts). */
 import { describe, expect, test } from "bun:test";
-import { applyGuardLine, encodeGuardMessage } from "../../src/devserver/guard.ts";
 import { LineSplitter, MAX_LINE_CHARS, TAIL_LINES } from "../../src/devserver/lines.ts";
+import { applyGuardLine, encodeGuardMessage } from "../../src/platform/process-guard.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -47,18 +47,25 @@ describe("LineSplitter", () => {
 });
 
 describe("guard protocol", () => {
-  test("add, remove and quit round-trip through their encoding", () => {
-    const groups = new Set<number>();
-    for (const message of [{ add: 4242 }, { add: 4343 }, { remove: 4242 }] as const) {
+  test("add, remove and quit round-trip through their encoding; a group keeps the signal it stops on", () => {
+    const groups = new Map<number, NodeJS.Signals>();
+    const messages = [{ add: 4242 }, { add: 4343 }, { remove: 4242 }, { add: 4444, signal: "SIGINT" }] as const;
+    for (const message of messages) {
       expect(applyGuardLine(groups, encodeGuardMessage(message).trim())).toBe(false);
     }
-    expect([...groups]).toEqual([4343]);
+    expect([...groups]).toEqual([
+      [4343, "SIGTERM"],
+      [4444, "SIGINT"],
+    ]);
+    expect(encodeGuardMessage({ add: 4545, signal: "SIGTERM" })).toBe("+4545\n");
     expect(applyGuardLine(groups, encodeGuardMessage("quit").trim())).toBe(true);
   });
 
-  test("never a group id of 0 or 1 (kill(-1) is every process; 0 is the guard's own group)", () => {
-    const groups = new Set<number>();
-    for (const line of ["+0", "+1", "+-5", "garbage", "+12x"]) applyGuardLine(groups, line);
+  test("never a group id of 0 or 1 (kill(-1) is every process; 0 is the guard's own group), nor an unknown signal", () => {
+    const groups = new Map<number, NodeJS.Signals>();
+    for (const line of ["+0", "+1", "+-5", "garbage", "+12x", "+77 SIGNOPE", "+78 INT", "+79 SIGINT x"]) {
+      applyGuardLine(groups, line);
+    }
     expect([...groups]).toEqual([]);
   });
 });
