@@ -2,12 +2,14 @@
  * `gotunnel share NAME --tailscale|--funnel|--cloudflare` on the compiled binary, with stand-in `tailscale` and
  * `cloudflared` first on PATH (tests/helpers/share-tools.ts) that record their argv and answer like the real tools.
  * The route is real (a daemon on ephemeral ports in front of an echo upstream), and so is the bridge Tailscale is
- * pointed at: a request through it reaches the upstream with the route's Host. Sharing stops with the route.
+ * pointed at: a request through it reaches the upstream with the route's Host. Sharing stops with the route, and
+ * the tool (its whole process group) stops even when `share` is killed with SIGKILL: its guard process stops it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 
 import type { Subprocess } from "bun";
 import { BINARY, binaryEnv, E2EScope, LineCollector, requireBinary, runGotunnel } from "../helpers/e2e.ts";
+import { allProcesses, isLive, liveDescendants, procInfo, untilEmpty } from "../helpers/proc-tree.ts";
 import { installStandIns, QUICK_TUNNEL_URL, type StandIns, TAILNET_URL } from "../helpers/share-tools.ts";
 import { startEchoUpstream } from "../helpers/upstreams.ts";
 
@@ -42,6 +44,19 @@ describe("gotunnel share past the LAN, through stand-in tools", () => {
   };
   const event = async (running: Share, name: string) =>
     JSON.parse(await running.stdout.waitFor((line) => line.includes(`"event":"${name}"`), 20_000));
+  /** The stand-in's shell and every live process of its group (its `sleep`), as "pid cmdline". */
+  const toolGroup = (pid: number) =>
+    allProcesses()
+      .filter((info) => (info.pid === pid || info.pgid === pid) && info.state !== "Z")
+      .map((info) => `${info.pid} ${info.cmdline}`);
+  /** The guard `share` started: its child running the hidden guard command. */
+  const guardOf = (share: Share) =>
+    liveDescendants(share.proc.pid).find((info) => info.cmdline.includes("__process-guard"))?.pid;
+  /** A build without the guard leaves the stand-in running: stop it at the end (only if it still is the stand-in). */
+  const reap = (pid: number) =>
+    scope.defer(() => {
+      if (isLive(pid) && procInfo(pid)?.cmdline.includes(tools.dir)) process.kill(pid, "SIGKILL");
+    });
 
   beforeAll(async () => {
     requireBinary();
@@ -137,6 +152,47 @@ describe("gotunnel share past the LAN, through stand-in tools", () => {
     expect(running.stdout.text()).toContain("the route was removed: stopped sharing it");
     expect(tools.signals("cloudflared")).toEqual(["TERM"]);
     expect((await gotunnel(["start", "-d", NAME, "-p", String(upstream.port)])).exitCode).toBe(0);
+  }, 30_000);
+
+  for (const [flag, tool, signal] of [
+    ["--cloudflare", "cloudflared", "TERM"],
+    ["--tailscale", "tailscale", "INT"],
+  ] as const) {
+    test(`kill -9 of share ${flag}: its guard stops ${tool} and what it started, with the signal it cleans up on`, async () => {
+      const signalsBefore = tools.signals(tool).length;
+      const running = share([NAME, flag, "--json"]);
+      await event(running, "shared");
+      const pid = tools.pid(tool);
+      reap(pid);
+      const seen = toolGroup(pid);
+      expect(seen.length).toBeGreaterThan(0);
+      const guard = guardOf(running);
+      // Only `share` itself: the tool is in a group of its own and must be stopped by the guard.
+      process.kill(running.proc.pid, "SIGKILL");
+      await running.proc.exited;
+      expect(await untilEmpty(() => toolGroup(pid))).toEqual([]);
+      expect(tools.signals(tool).slice(signalsBefore)).toEqual([signal]);
+      // The guard exits once the group is gone.
+      expect(guard).toBeDefined();
+      expect(await untilEmpty(() => (guard !== undefined && isLive(guard) ? [guard] : []))).toEqual([]);
+    }, 40_000);
+  }
+
+  test("Ctrl-C of share: it stops the tool's whole group itself before it exits, then its guard quits", async () => {
+    const signalsBefore = tools.signals("cloudflared").length;
+    const running = share([NAME, "--cloudflare", "--json"]);
+    await event(running, "shared");
+    const pid = tools.pid("cloudflared");
+    reap(pid);
+    const guard = guardOf(running);
+    expect(guard).toBeDefined();
+    running.proc.kill("SIGINT");
+    expect(await running.proc.exited).toBe(0);
+    expect(JSON.parse(running.stdout.lines.at(-1) ?? "{}")).toEqual({ event: "stopped", reason: "stopped" });
+    expect(toolGroup(pid)).toEqual([]);
+    // One stop signal: share's own; the guard, told to quit, sends none.
+    expect(tools.signals("cloudflared").slice(signalsBefore)).toEqual(["TERM"]);
+    expect(await untilEmpty(() => (guard !== undefined && isLive(guard) ? [guard] : []))).toEqual([]);
   }, 30_000);
 
   test("a logged-out tailnet, a stopped tailscaled, a refused Funnel: exit 11 with the fix, nothing left running", async () => {
