@@ -44,6 +44,9 @@ const args = [
   "--minify",
   "--sourcemap",
   "--format=esm",
+  // Each lazily imported module becomes its own chunk inside the binary, loaded when first imported: the daemon then
+  // holds only the code it runs, not every command's (issue 18: about 5 MiB less RSS for an idle daemon).
+  "--splitting",
   "src/main.ts",
   "--outfile",
   values.outfile!,
