@@ -2,7 +2,7 @@
  * The control API's server: HTTP + JSON on a unix socket only its owner can open (directory 0700, socket 0600).
  * Every body is validated with the same valibot schemas the client uses. Documented in docs/control-api.md.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import type { Server } from "bun";
 import * as v from "valibot";
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
@@ -24,7 +24,6 @@ import {
   type WebhooksResponse,
 } from "./protocol.ts";
 
-export const SOCKET_FILE = "control.sock";
 const SOCKET_DIR_MODE = 0o700;
 /** What bind(2) leaves of 0777 for the socket file: 0600, the owner only. */
 const SOCKET_UMASK = 0o177;
@@ -39,9 +38,7 @@ const SESSION_HEARTBEAT_MS = 4_000;
  */
 const FOLLOW_BACKLOG_LINES = 1_000;
 
-export function socketPath(runtimeDir: string): string {
-  return join(runtimeDir, SOCKET_FILE);
-}
+export { SOCKET_FILE, socketPath } from "../process.ts";
 
 export interface ControlServerOptions {
   path: string;
