@@ -22,6 +22,8 @@ import type { BenchContext } from "./target.ts";
 const POLL_MS = 5;
 const FIRST_OK_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** Between `start` samples: a user runs `start`, then opens the page; nobody loads the previous name meanwhile. */
+const BETWEEN_STARTS_MS = 500;
 
 export interface StartupFigure {
   /** What was timed, for the report. */
@@ -99,6 +101,7 @@ async function gotunnelStart(context: BenchContext, runs: number): Promise<numbe
   try {
     for (let i = 0; i <= runs; i++) {
       const name = `startup-${i}.local`;
+      await sleep(BETWEEN_STARTS_MS);
       const args = ["start", "-d", name, "-p", String(context.upstreamPort), ...ports];
       const command = pinned(context.cpus, "server", gotunnelCommand(context.options.binary, args));
       const { ms } = await timed(
