@@ -50,7 +50,8 @@ export const USAGE = `bun run bench [options]
 
   --duration <5s>     measured time per cell (s or ms suffix; default 5s)
   --warmup <1s>       unmeasured warm-up run before each cell (0 to skip; default 1s)
-  --quick             only 1 KiB, keep-alive c=50 and new-connection, HTTP and HTTPS, and the h2 cell
+  --quick             only 1 KiB: keep-alive c=50 and new-connection over HTTP and HTTPS, keep-alive c=1 and
+                      c=500 over HTTPS, and the h2 cell
   --only <list>       comma-separated subset of: ${TARGET_NAMES.join(",")} (direct is always run as the baseline)
   --json              also write bench/results/<timestamp>.json
   --binary <path>     gotunnel to start: src/main.ts (run with bun, default) or a compiled binary
