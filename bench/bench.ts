@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { startBunFloor } from "./lib/bun-floor.ts";
 import { startCaddy } from "./lib/caddy.ts";
 import { prepareCerts } from "./lib/certs.ts";
 import { type CpuPlan, describePlan, pinSelf, planCpus } from "./lib/cpu.ts";
@@ -47,6 +48,7 @@ function starters(upstream: Upstream): Record<TargetName, TargetStarter> {
     nginx: startNginxProxy,
     caddy: startCaddy,
     portless: startPortless,
+    "bun-floor": startBunFloor,
     gotunnel: startGotunnel,
     "gotunnel-otel": (context) => startGotunnelOtel(context, "gotunnel-otel"),
     "gotunnel-otel-all": (context) => startGotunnelOtel(context, "gotunnel-otel-all"),

@@ -12,6 +12,7 @@ export const TARGET_NAMES = [
   "nginx",
   "caddy",
   "portless",
+  "bun-floor",
   "gotunnel",
   "gotunnel-otel",
   "gotunnel-otel-all",

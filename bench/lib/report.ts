@@ -34,6 +34,7 @@ const ROW_ORDER: TargetName[] = [
   "nginx",
   "caddy",
   "portless",
+  "bun-floor",
   "gotunnel",
   "gotunnel-otel",
   "gotunnel-otel-all",
