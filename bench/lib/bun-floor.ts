@@ -1,8 +1,9 @@
 /**
  * `bun-floor`: the smallest Bun.serve reverse proxy (issue 18's floor, measured in the same run as gotunnel). One
- * Bun process, the bench's own bun, serving HTTPS with the same leaf as nginx and Caddy and plain HTTP, forwarding
- * every request with `fetch` (h2 offered by ALPN, as gotunnel does) and returning the upstream's response as it is. No routing, logging, pooling of our own
- * or tracing: what any proxy on Bun.serve costs before it does anything of gotunnel's, in memory, latency and CPU.
+ * Bun process, the bench's own bun, serving HTTPS with the same leaf as nginx and Caddy (h2 offered by ALPN, as
+ * gotunnel does) and plain HTTP, forwarding every request with `fetch` and returning the upstream's response as it
+ * is. No routing, logging, pooling of our own or tracing: what any proxy on Bun.serve costs before it does anything
+ * of gotunnel's, in memory, latency and CPU.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
