@@ -5,9 +5,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { startBunFloor } from "./lib/bun-floor.ts";
 import { startCaddy } from "./lib/caddy.ts";
 import { prepareCerts } from "./lib/certs.ts";
 import { type CpuPlan, describePlan, pinSelf, planCpus } from "./lib/cpu.ts";
+import { startupLines } from "./lib/footprint.ts";
 import { gotunnelEnvironment, startGotunnel, startGotunnelOtel } from "./lib/gotunnel.ts";
 import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
 import { buildCells } from "./lib/matrix.ts";
@@ -15,6 +17,8 @@ import { startNginxProxy, startUpstream, type Upstream } from "./lib/nginx.ts";
 import { QuietGate } from "./lib/noise.ts";
 import { type BenchOptions, parseOptions, REPO_ROOT, TARGET_NAMES, type TargetName, USAGE } from "./lib/options.ts";
 import { measurePaired } from "./lib/paired.ts";
+import { ensurePortless } from "./lib/peers.ts";
+import { startPortless } from "./lib/portless.ts";
 import { stopAll } from "./lib/proc.ts";
 import { type RunMeta, renderJson, renderMarkdown, renderPairedJson, renderPairedMarkdown } from "./lib/report.ts";
 import {
@@ -25,6 +29,7 @@ import {
   sanityProblem,
   type TargetReport,
 } from "./lib/runner.ts";
+import { measureStartup } from "./lib/startup.ts";
 import { type BenchContext, type RunningTarget, SkipTarget, type TargetStarter } from "./lib/target.ts";
 import { writeWrkScript } from "./lib/wrk.ts";
 
@@ -42,6 +47,8 @@ function starters(upstream: Upstream): Record<TargetName, TargetStarter> {
     direct: async () => upstream.target,
     nginx: startNginxProxy,
     caddy: startCaddy,
+    portless: startPortless,
+    "bun-floor": startBunFloor,
     gotunnel: startGotunnel,
     "gotunnel-otel": (context) => startGotunnelOtel(context, "gotunnel-otel"),
     "gotunnel-otel-all": (context) => startGotunnelOtel(context, "gotunnel-otel-all"),
@@ -107,6 +114,8 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
     options.pairs > 0
       ? await measureByPairs(context, starters(upstream), cells, io)
       : await measureMatrix(context, starters(upstream), cells, io);
+  const startup =
+    options.startupRuns > 0 && options.pairs === 0 ? await measureStartup(context, options.startupRuns, progress) : [];
   await upstream.stop();
   const meta = runMeta(options, {
     startedAt,
@@ -115,7 +124,9 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
     cpus,
     quietWaitedS: io.gate.waitedMs / 1000,
   });
-  const { markdown, json } = measured.render(meta);
+  const rendered = measured.render(meta);
+  const markdown = [rendered.markdown, ...startupLines(startup)].join("\n");
+  const json = `${JSON.stringify({ ...JSON.parse(rendered.json), startup }, null, 2)}\n`;
   console.log(markdown);
   for (const path of writeResults(options, meta, markdown, json)) progress(`wrote ${path}`);
 }
@@ -245,6 +256,10 @@ async function main(argv: string[]): Promise<number> {
   if (!Bun.which("wrk")) {
     console.error("wrk is required: apt-get install -y wrk");
     return 1;
+  }
+  // From the npm registry, before the private namespaces (which have no network); a failure skips the target.
+  if (options.only.includes("portless") && !isInside()) {
+    await ensurePortless(progress).catch((error: Error) => progress(`portless: not installed (${error.message})`));
   }
   if (options.isolate && !isInside()) {
     if (canIsolate()) return runIsolated(import.meta.path, argv);

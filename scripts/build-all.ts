@@ -236,7 +236,8 @@ async function main(): Promise<void> {
     const outfile = join(out, file);
     const started = performance.now();
     const bytecode = await buildTarget(target, outfile, env);
-    if (existsSync(`${outfile}.map`)) renameSync(`${outfile}.map`, join(maps, `${file}.map`));
+    // scripts/build.ts leaves every chunk's map in `<outfile>.maps/`.
+    if (existsSync(`${outfile}.maps`)) renameSync(`${outfile}.maps`, join(maps, `${file}.maps`));
     built.set(target.name, { file, bytecode });
     console.log(`built ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }

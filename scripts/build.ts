@@ -3,6 +3,8 @@
  * `bun run build --target bun-linux-arm64 --outfile dist/x` cross-compiles (runtimes come from the npm registry).
  * Fails loudly when Bun prints "Failed to generate bytecode" (it exits 0 and the binary would crash; DESIGN.md).
  */
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 
@@ -44,26 +46,55 @@ const args = [
   "--minify",
   "--sourcemap",
   "--format=esm",
+  // Each lazily imported module becomes its own chunk inside the binary, loaded when first imported: the daemon then
+  // holds only the code it runs, not every command's (issue 18: about 5 MiB less RSS for an idle daemon).
+  "--splitting",
   "src/main.ts",
-  "--outfile",
-  values.outfile!,
 ];
 if (values.bytecode) args.push("--bytecode");
 if (values.target) args.push("--target", values.target);
 for (const [name, value] of Object.entries(define)) args.push("--define", `${name}=${value}`);
 
-const proc = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe" });
-const [stdout, stderr, exitCode] = await Promise.all([
-  new Response(proc.stdout).text(),
-  new Response(proc.stderr).text(),
-  proc.exited,
-]);
-process.stdout.write(stdout);
-process.stderr.write(stderr);
-if (exitCode !== 0 || /Failed to generate bytecode/i.test(stdout + stderr)) {
-  console.error(
-    `build failed (exit ${exitCode})${/bytecode/i.test(stdout + stderr) ? ": bytecode generation failed" : ""}`,
-  );
-  process.exit(exitCode || 1);
+/**
+ * With --splitting, `--sourcemap` writes one `<chunk>-<hash>.js.map` per chunk next to the binary, under new names at
+ * each build. So Bun builds into a private directory beside the output, and the binary and its maps are moved out:
+ * the binary to `outfile`, every map into `<outfile>.maps/` (replaced at each build).
+ */
+const outfile = resolve(values.outfile!);
+const workDir = mkdtempSync(join(dirname(outfile), ".build-"));
+const built = join(workDir, basename(outfile));
+
+/** One `bun build` run; exits the script on failure, as Bun's exit code 0 after a bytecode failure is no success. */
+async function compile(extra: string[]): Promise<void> {
+  const proc = Bun.spawn([process.execPath, ...args, "--outfile", built, ...extra], { stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  process.stdout.write(stdout);
+  process.stderr.write(stderr);
+  if (exitCode !== 0 || /Failed to generate bytecode/i.test(stdout + stderr)) {
+    console.error(
+      `build failed (exit ${exitCode})${/bytecode/i.test(stdout + stderr) ? ": bytecode generation failed" : ""}`,
+    );
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(exitCode || 1);
+  }
 }
+
+function moveOut(): void {
+  const maps = `${outfile}.maps`;
+  rmSync(maps, { recursive: true, force: true });
+  rmSync(`${outfile}.map`, { force: true }); // the single map of builds before --splitting
+  mkdirSync(maps, { recursive: true });
+  for (const name of readdirSync(workDir)) {
+    if (name.endsWith(".map")) renameSync(join(workDir, name), join(maps, name));
+  }
+  renameSync(built, outfile);
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+await compile([]);
+moveOut();
 console.log(`built ${values.outfile} (${define.GOTUNNEL_BUILD_VERSION}, ${define.GOTUNNEL_BUILD_COMMIT})`);

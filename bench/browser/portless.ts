@@ -4,9 +4,7 @@
  * not edit /etc/hosts), and `portless alias bench <vite port>` to route its name to the Vite server. It serves
  * HTTP/2 over TLS by default. It needs Node ≥ 24, which comes from the npm package `node`.
  *
- * Both come from the npm registry into .artifacts/bench-peers/ on first use, at the versions pinned here, the way
- * scripts/bun.mjs brings Bun: as devDependencies of the project, `node@24` would put a Node 24 `node` on PATH for
- * every `bun run` script and every test that starts a dev server.
+ * Both come from the npm registry into .artifacts/bench-peers/ on first use, at the versions pinned in lib/peers.ts.
  *
  * Inside the bench's namespaces it runs in LAN mode (`--lan --ip <link address>`): outside LAN mode it listens on
  * loopback only and a phone could not reach it at all, and LAN mode is how its README says to reach other devices.
@@ -14,41 +12,15 @@
  * avahi-daemon over D-Bus, which network namespaces do not isolate: so its PATH finds a stand-in that announces
  * nothing. Outside the namespaces it runs on loopback with `--tld local`, so the name is the same.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pinned } from "../lib/cpu.ts";
-import { REPO_ROOT } from "../lib/options.ts";
+import { installedPortless, NODE_FOR_PORTLESS_VERSION, PeersMissing, PORTLESS_VERSION } from "../lib/peers.ts";
 import { freePort, runOk, spawnManaged, stopManaged, waitForPorts } from "../lib/proc.ts";
 import { type BrowserTarget, httpsUrl, SkipTarget, type TargetContext } from "./target.ts";
 
-export const PORTLESS_VERSION = "0.15.6";
-export const NODE_FOR_PORTLESS_VERSION = "24.21.0";
-const PEERS_DIR = join(REPO_ROOT, ".artifacts/bench-peers");
-const INSTALL_TIMEOUT_MS = 300_000;
 const START_TIMEOUT_MS = 30_000;
 const COMMAND_TIMEOUT_MS = 30_000;
-
-function installedVersion(name: string): string | null {
-  const manifest = join(PEERS_DIR, "node_modules", name, "package.json");
-  return existsSync(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")).version as string) : null;
-}
-
-/**
- * Installs the pinned portless and Node 24 from the npm registry unless they are there already. Called before the
- * bench enters its private namespaces, where there is no network but loopback.
- */
-export async function ensurePortless(progress: (line: string) => void): Promise<{ node: string; cli: string }> {
-  const current =
-    installedVersion("portless") === PORTLESS_VERSION && installedVersion("node") === NODE_FOR_PORTLESS_VERSION;
-  if (current && existsSync(join(PEERS_DIR, "node_modules/.bin/node"))) return installed();
-  if (!Bun.which("npm")) throw new Error("npm is needed to install portless and Node 24 from the registry");
-  progress(`installing portless@${PORTLESS_VERSION} and node@${NODE_FOR_PORTLESS_VERSION} into ${PEERS_DIR}`);
-  mkdirSync(PEERS_DIR, { recursive: true });
-  const packages = [`portless@${PORTLESS_VERSION}`, `node@${NODE_FOR_PORTLESS_VERSION}`];
-  const npm = ["npm", "install", "--prefix", PEERS_DIR, "--no-save", "--no-audit", "--no-fund", "--loglevel=error"];
-  await runOk([...npm, ...packages], INSTALL_TIMEOUT_MS);
-  return installed();
-}
 
 /** avahi-publish-address that answers --help (portless probes it) and otherwise announces nothing until killed. */
 function writeMdnsStandIn(dir: string): string {
@@ -62,14 +34,12 @@ function writeMdnsStandIn(dir: string): string {
 
 /** The installed peers, or SkipTarget when ensurePortless did not run (e.g. --only without portless). */
 function installed(): { node: string; cli: string } {
-  const node = join(PEERS_DIR, "node_modules/.bin/node");
-  const cli = join(PEERS_DIR, "node_modules/portless/dist/cli.js");
-  if (installedVersion("portless") !== PORTLESS_VERSION || !existsSync(node)) {
-    throw new SkipTarget(
-      `portless ${PORTLESS_VERSION} is not in ${PEERS_DIR} (the bench installs it before it starts)`,
-    );
+  try {
+    return installedPortless();
+  } catch (error) {
+    if (error instanceof PeersMissing) throw new SkipTarget(error.message);
+    throw error;
   }
-  return { node, cli };
 }
 
 export async function startPortless(context: TargetContext): Promise<BrowserTarget> {
@@ -106,3 +76,5 @@ export async function startPortless(context: TargetContext): Promise<BrowserTarg
     stop: () => stopManaged(managed),
   };
 }
+
+export { ensurePortless } from "../lib/peers.ts";

@@ -3,11 +3,12 @@
  * ready once it prints an https:// line and both listeners accept connections. `gotunnel-otel` is the same with an
  * OTLP endpoint configured (a sink in this process), so every request is traced and exported: the cost of tracing.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gotunnelCommand, HTTP_HOST, HTTPS_HOST } from "./certs.ts";
 import { pinned } from "./cpu.ts";
 import { type EnvPatch, freePort, run, spawnManaged, stopManaged, waitForLog, waitForPorts } from "./proc.ts";
+import { processTree } from "./rss.ts";
 import { type BenchContext, type RunningTarget, SkipTarget } from "./target.ts";
 
 const READY_TIMEOUT_MS = 30_000;
@@ -53,10 +54,14 @@ export function gotunnelEnvironment(dir: string): EnvPatch {
   };
 }
 
-function writeConfig(context: BenchContext): string {
+/** Issue 18 measures the idle daemon with 5 routes: the two the cells use and three more with certificates. */
+const EXTRA_ROUTES = ["bench-2.local", "bench-3.local", "bench-4.local"];
+
+export function writeConfig(context: BenchContext): string {
   const target = `http://127.0.0.1:${context.upstreamPort}`;
+  const extra = Object.fromEntries(EXTRA_ROUTES.map((name) => [name, { target }]));
   const config = {
-    routes: { [HTTPS_HOST]: { target }, [HTTP_HOST]: { target, https: false } },
+    routes: { [HTTPS_HOST]: { target }, [HTTP_HOST]: { target, https: false }, ...extra },
     proxy: { host: "127.0.0.1" },
     // The .local names would otherwise move the daemon to 0.0.0.0 and announce them by mDNS: a benchmark is local.
     lan: false,
@@ -65,6 +70,19 @@ function writeConfig(context: BenchContext): string {
   const path = join(context.dir, "gotunnel.config.json");
   writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
   return path;
+}
+
+/** The `gotunnel daemon` that `up` started: its child, in its own session (daemon/spawn.ts). */
+export function daemonOf(client: number): number | undefined {
+  return processTree(client).find((pid) => pid !== client && commandLine(pid).includes("daemon"));
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return []; // exited meanwhile
+  }
 }
 
 export async function gotunnelVersion(binary: string, env: EnvPatch): Promise<string> {
@@ -154,6 +172,10 @@ async function startVariant(
     name,
     endpoints: { http: { port: httpPort, host: HTTP_HOST }, https: { port: httpsPort, host: HTTPS_HOST } },
     rssRoot: managed.pid,
+    processes: (): Record<string, number> => {
+      const daemon = daemonOf(managed.pid);
+      return daemon === undefined ? { client: managed.pid } : { daemon, client: managed.pid };
+    },
     version: `gotunnel ${await gotunnelVersion(binary, env)} (${binary}), Bun ${Bun.version}`,
     note: () => [requestLogNote(managed.logPath), extraNote()].filter(Boolean).join(" ") || undefined,
     stop: async () => {

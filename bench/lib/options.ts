@@ -7,7 +7,16 @@ import { parseArgs } from "node:util";
 /** The traced variants of gotunnel: their cost is measured against plain gotunnel. */
 export const TRACED_TARGETS = ["gotunnel-otel", "gotunnel-otel-all"] as const;
 
-export const TARGET_NAMES = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"] as const;
+export const TARGET_NAMES = [
+  "direct",
+  "nginx",
+  "caddy",
+  "portless",
+  "bun-floor",
+  "gotunnel",
+  "gotunnel-otel",
+  "gotunnel-otel-all",
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface BenchOptions {
@@ -34,13 +43,16 @@ export interface BenchOptions {
   rounds: number;
   /** With a count: tracing's cost by pairs (paired.ts) instead of the matrix; 0 when off. */
   pairs: number;
+  /** Start-up samples per target after the cells (startup.ts); 0 skips them. */
+  startupRuns: number;
 }
 
 export const USAGE = `bun run bench [options]
 
   --duration <5s>     measured time per cell (s or ms suffix; default 5s)
   --warmup <1s>       unmeasured warm-up run before each cell (0 to skip; default 1s)
-  --quick             only 1 KiB, keep-alive c=50 and new-connection, HTTP and HTTPS, and the h2 cell
+  --quick             only 1 KiB: keep-alive c=50 and new-connection over HTTP and HTTPS, keep-alive c=1 and
+                      c=500 over HTTPS, and the h2 cell
   --only <list>       comma-separated subset of: ${TARGET_NAMES.join(",")} (direct is always run as the baseline)
   --json              also write bench/results/<timestamp>.json
   --binary <path>     gotunnel to start: src/main.ts (run with bun, default) or a compiled binary
@@ -52,9 +64,12 @@ export const USAGE = `bun run bench [options]
                       round by req/s, so a drift of the machine during the run hits every target alike
   --pairs <n>         tracing's cost only, measured by pairs: gotunnel and its traced variants run side by side and
                       each cell visits them in turn n times (try --pairs 8 --quick --duration 3s)
+  --startup <5>       start-up samples per target (spawn → first 200), after the cells; 0 skips them
   --no-pin            let the scheduler place wrk and the servers instead of pinning them to one CPU each
   --no-isolate        do not wrap the run in private namespaces (isolation needs root)
   -h, --help          this text`;
+
+const DEFAULT_STARTUP_RUNS = 5;
 
 const REPO_ROOT = resolve(import.meta.dir, "../..");
 
@@ -105,6 +120,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       "otel-sample-rate": { type: "string" },
       rounds: { type: "string" },
       pairs: { type: "string" },
+      startup: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -135,6 +151,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     otelSampleRate: sampleRate(values["otel-sample-rate"]),
     rounds: positiveInt(values.rounds, "--rounds", 1),
     pairs,
+    startupRuns: values.startup === "0" ? 0 : positiveInt(values.startup, "--startup", DEFAULT_STARTUP_RUNS),
   };
 }
 

@@ -2,6 +2,7 @@
  * Turns results into a markdown table meant to be pasted into an issue note, and into JSON for tooling.
  * Every figure carries two ratios: to direct (client → upstream, no proxy) and to nginx (the reference proxy).
  */
+import { memoryLines } from "./footprint.ts";
 import { BODY_LABEL, cellKey } from "./matrix.ts";
 import { NOISY_FOREIGN_PERCENT } from "./noise.ts";
 import { type TargetName, TRACED_TARGETS } from "./options.ts";
@@ -28,7 +29,16 @@ export interface RunMeta {
   upstream: string;
 }
 
-const ROW_ORDER: TargetName[] = ["direct", "nginx", "caddy", "gotunnel", "gotunnel-otel", "gotunnel-otel-all"];
+const ROW_ORDER: TargetName[] = [
+  "direct",
+  "nginx",
+  "caddy",
+  "portless",
+  "bun-floor",
+  "gotunnel",
+  "gotunnel-otel",
+  "gotunnel-otel-all",
+];
 const TRACED: readonly TargetName[] = TRACED_TARGETS;
 
 type Metric = "rps" | "p50Us" | "p99Us" | "rss" | "cpu";
@@ -207,6 +217,7 @@ export function renderMarkdown(meta: RunMeta, targets: TargetReport[], results: 
     "",
     ...tableRows(results),
     "",
+    ...memoryLines(targets, results),
     ...cost,
     ...rounds,
   ].join("\n");

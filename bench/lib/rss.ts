@@ -54,18 +54,34 @@ export function treeKiB(root: number, field: "VmRSS" | "VmHWM"): number {
   return processTree(root).reduce((sum, pid) => sum + statusKiB(pid, field), 0);
 }
 
-/** Samples the tree's summed VmRSS while a cell runs; stop() returns the peak in KiB. */
+/** VmRSS of each named process now, KiB (0 for one that is gone). */
+export function rolesKiB(processes: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(processes).map(([role, pid]) => [role, statusKiB(pid, "VmRSS")]));
+}
+
+/**
+ * Samples the tree's summed VmRSS while a cell runs, and each named process's own; stop() returns the peak of the
+ * sum in KiB, and `rolesPeakKiB` each process's peak (each at its own moment).
+ */
 export class RssSampler {
   private peakKiB = 0;
+  readonly rolesPeakKiB: Record<string, number> = {};
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(private readonly root: number) {
+  constructor(
+    private readonly root: number,
+    private readonly processes?: () => Record<string, number>,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
   }
 
   private sample(): void {
     this.peakKiB = Math.max(this.peakKiB, treeKiB(this.root, "VmRSS"));
+    if (!this.processes) return;
+    for (const [role, kib] of Object.entries(rolesKiB(this.processes()))) {
+      this.rolesPeakKiB[role] = Math.max(this.rolesPeakKiB[role] ?? 0, kib);
+    }
   }
 
   stop(): number {

@@ -8,7 +8,8 @@ import { runLoad } from "./load.ts";
 import { BODY_BYTES, BODY_LABEL, type Cell, type Proto, schemeOf } from "./matrix.ts";
 import { NOISY_FOREIGN_PERCENT, NoiseMeter, type QuietGate } from "./noise.ts";
 import type { TargetName } from "./options.ts";
-import { RssSampler, treeKiB } from "./rss.ts";
+import { sleep } from "./proc.ts";
+import { RssSampler, rolesKiB, treeKiB } from "./rss.ts";
 import { type BenchContext, baseUrl, type RunningTarget, SkipTarget, type TargetStarter } from "./target.ts";
 import { probeTls } from "./tls-probe.ts";
 import type { WrkResult } from "./wrk.ts";
@@ -24,6 +25,8 @@ export interface CellResult {
   wrk?: WrkResult;
   /** Peak summed VmRSS of the proxy's process tree during the measured run, KiB; null for direct. */
   rssPeakKiB: number | null;
+  /** Each named process's own peak VmRSS during the run (RunningTarget.processes), KiB. */
+  rolesPeakKiB?: Record<string, number>;
   /** CPU time (user + system) of the proxy's process tree per completed request, µs; null for direct. */
   cpuUsPerRequest?: number | null;
   /** CPU used by processes outside the bench during the measured run, % of the whole machine. */
@@ -42,6 +45,8 @@ export interface TargetReport {
   skipped?: string;
   /** Summed VmHWM of the proxy's processes just before it was stopped: peak over its whole life, KiB. */
   lifetimePeakKiB?: number | null;
+  /** VmRSS once started and idle, before any load: the tree's sum and each named process, KiB. */
+  idle?: { totalKiB: number; roles: Record<string, number> };
 }
 
 export type Progress = (line: string) => void;
@@ -83,13 +88,15 @@ async function measureCell(context: BenchContext, target: RunningTarget, cell: C
   const warmupNoise = new NoiseMeter();
   if (context.options.warmupS > 0) await runLoad(spec, context.options.warmupS);
   if (warmupNoise.stop() > NOISY_FOREIGN_PERCENT) await io.gate.wait();
-  const sampler = target.rssRoot === null ? null : new RssSampler(target.rssRoot);
+  const sampler = target.rssRoot === null ? null : new RssSampler(target.rssRoot, target.processes);
   const cpu = target.rssRoot === null ? null : new CpuMeter(target.rssRoot);
   const noise = new NoiseMeter();
   try {
     const wrk = await runLoad(spec, context.options.durationS);
     const cpuUsPerRequest = cpu?.stop(wrk.requests) ?? null;
-    return { wrk, rssPeakKiB: sampler?.stop() ?? null, cpuUsPerRequest, foreignCpuPercent: noise.stop() };
+    const rssPeakKiB = sampler?.stop() ?? null;
+    const rolesPeakKiB = target.processes ? sampler?.rolesPeakKiB : undefined;
+    return { wrk, rssPeakKiB, rolesPeakKiB, cpuUsPerRequest, foreignCpuPercent: noise.stop() };
   } finally {
     sampler?.stop();
   }
@@ -123,8 +130,9 @@ async function runCells(context: BenchContext, target: RunningTarget, cells: Cel
       continue;
     }
     try {
-      const { wrk, rssPeakKiB, cpuUsPerRequest, foreignCpuPercent } = await measureCell(context, target, cell, io);
-      results.push({ ...cellBase(target.name, cell), wrk, rssPeakKiB, cpuUsPerRequest, foreignCpuPercent });
+      const measured = await measureCell(context, target, cell, io);
+      const { wrk, rssPeakKiB, cpuUsPerRequest, foreignCpuPercent } = measured;
+      results.push({ ...cellBase(target.name, cell), ...measured });
       io.progress(`${label}: ${describe(wrk, rssPeakKiB, cpuUsPerRequest)}, other load ${foreignCpuPercent}%`);
     } catch (error) {
       results.push({ ...cellBase(target.name, cell), rssPeakKiB: null, skipped: (error as Error).message });
@@ -161,13 +169,23 @@ export async function benchTarget(
   try {
     const tls = await probeTls(target.endpoints.https.port, target.endpoints.https.host);
     io.progress(`${name}: started (${target.version}; ${tls})`);
+    const idle = await idleMemory(target);
     const results = await runCells(context, target, cells, io);
     const lifetimePeakKiB = target.rssRoot === null ? null : treeKiB(target.rssRoot, "VmHWM");
     const note = target.note?.();
-    return { report: { name, version: target.version, note, tls, lifetimePeakKiB }, results };
+    return { report: { name, version: target.version, note, tls, lifetimePeakKiB, idle }, results };
   } finally {
     await target.stop();
   }
+}
+
+/** After start-up settles (certificates issued, one TLS handshake and request done by probeTls), no load. */
+const IDLE_SETTLE_MS = 2_000;
+
+async function idleMemory(target: RunningTarget): Promise<TargetReport["idle"]> {
+  if (target.rssRoot === null) return undefined;
+  await sleep(IDLE_SETTLE_MS);
+  return { totalKiB: treeKiB(target.rssRoot, "VmRSS"), roles: target.processes ? rolesKiB(target.processes()) : {} };
 }
 
 /**

@@ -20,6 +20,11 @@ export interface RunningTarget {
   endpoints: Record<Scheme, Endpoint>;
   /** Root of the process tree whose memory is reported; null for direct (no proxy in the path). */
   rssRoot: number | null;
+  /**
+   * The processes worth weighing one by one, role → pid (gotunnel: its daemon and the `up` client), read again at
+   * each sample because a process may start late. Without it, only the tree's sum is reported.
+   */
+  processes?: () => Record<string, number>;
   /** Version string for the report. */
   version: string;
   /** After the cells: a fairness caveat the report should state, e.g. a cost the peers do not pay. */

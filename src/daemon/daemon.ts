@@ -33,6 +33,7 @@ import { type LanAnnouncer, lanAnnouncer, rebindMessage } from "./lan.ts";
 import { type ListenPlan, listenPlan } from "./listen-plan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
 import { keepPresent, listenForRevive } from "./presence.ts";
+import { SHUTDOWN_GRACE_MS } from "./process.ts";
 import { RouteTable } from "./routes.ts";
 import { DaemonService } from "./service.ts";
 import { forceExitOnSecondSignal, nextSignal } from "./signals.ts";
@@ -40,14 +41,11 @@ import { loadState, STATE_DIR_MODE, statePath } from "./state.ts";
 import { RouteEvents } from "./webhooks/events.ts";
 import { Notifier } from "./webhooks/notifier.ts";
 
-/** How long in-flight requests get to finish after a stop signal before connections are cut. */
-export const SHUTDOWN_GRACE_MS = 5_000;
 /**
  * How long the last webhook deliveries (route.down for every route) get at shutdown, counted from when the listeners
  * have stopped: a receiver that answers gets them, one that is down does not hold the daemon up.
  */
 const WEBHOOK_FLUSH_MS = 3_000;
-export const LOG_FILE = "daemon.log";
 
 export interface DaemonOptions {
   proxy: ResolvedConfig["proxy"];

@@ -26,8 +26,8 @@ export interface ProxyState {
   router(): Router;
   ports(): { https: number; http: number };
   urlOf(route: ProxyRoute): string;
-  /** True, and counted, when `server` is being retired: its answers then say `Connection: close`. */
-  countIfDraining(server: Server<BridgeData>): boolean;
+  /** Notes a request on `server` (server.ts retire); true, and counted, when it is being retired: its answers then say `Connection: close`. */
+  noteRequest(server: Server<BridgeData>): boolean;
 }
 
 export interface HandlerOptions {
@@ -187,7 +187,7 @@ export class RequestHandler {
 
   /** The client asked to close, or this listener is being retired (server.ts retire). */
   private shouldClose(req: Request, server: Server<BridgeData>): boolean {
-    return this.state.countIfDraining(server) || asksToClose(req);
+    return this.state.noteRequest(server) || asksToClose(req);
   }
 
   private context(

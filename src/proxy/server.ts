@@ -145,6 +145,8 @@ export class ProxyServer {
   private readonly viaToken = `1.1 gotunnel-${VIA_ID}`;
   /** Replaced or retired listeners → requests served since; each answer says `Connection: close` (see retire). */
   private readonly draining = new Map<Server<BridgeData>, number>();
+  /** When each listener last took a request (performance.now() ms): a swap need not wait out a quiet it has seen. */
+  private readonly lastRequestAt = new Map<Server<BridgeData>, number>();
 
   private openWebSockets = 0;
   private readonly handler: RequestHandler;
@@ -181,7 +183,8 @@ export class ProxyServer {
         router: () => this.router,
         ports: () => this.ports,
         urlOf: (route) => this.urlOf(route),
-        countIfDraining: (server) => {
+        noteRequest: (server) => {
+          this.lastRequestAt.set(server, performance.now());
           const drained = this.draining.get(server);
           if (drained !== undefined) this.draining.set(server, drained + 1);
           return drained !== undefined;
@@ -324,13 +327,17 @@ export class ProxyServer {
   private async retire(old: Server<BridgeData>): Promise<void> {
     this.draining.set(old, 0);
     let served = 0;
-    let quiet = 0;
+    // A listener already quiet for the whole window (the usual case for `gotunnel start`: nobody is loading the page
+    // yet) is stopped at once; it would only have waited QUIET_POLLS polls to learn what it knows (issue 18).
+    const quietForMs = performance.now() - (this.lastRequestAt.get(old) ?? Number.NEGATIVE_INFINITY);
+    let quiet = old.pendingRequests === 0 && quietForMs >= QUIET_POLLS * DRAIN_POLL_MS ? QUIET_POLLS : 0;
     for (let poll = 0; poll < MAX_DRAIN_POLLS && quiet < QUIET_POLLS; poll++) {
       await Bun.sleep(DRAIN_POLL_MS);
       const now = this.draining.get(old) ?? 0;
       quiet = now === served && old.pendingRequests === 0 ? quiet + 1 : 0;
       served = now;
     }
+    this.lastRequestAt.delete(old);
     old.stop(false).then(
       () => this.draining.delete(old),
       (error: unknown) => this.reportError(error),

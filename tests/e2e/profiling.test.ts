@@ -35,7 +35,8 @@ async function daemon() {
   const tokenFile = status.admin.debugTokenFile as string;
   const token = readFileSync(tokenFile, "utf8").trim();
   const socket = join(route.home, "run", "control.sock");
-  return { ...route, admin, tokenFile, token, socket, auth: { authorization: `Bearer ${token}` } };
+  const pid = status.pid as number;
+  return { ...route, admin, tokenFile, token, socket, pid, auth: { authorization: `Bearer ${token}` } };
 }
 
 /** Requests through the proxy by name (SNI and Host), until `stop` is set: the daemon's JavaScript has work. */
@@ -98,6 +99,34 @@ describe("profiling endpoints", () => {
     const viaSocket = await run(["curl", "-sS", "--unix-socket", socket, "-o", file, "http://localhost/debug/heap"]);
     expect(viaSocket.exitCode).toBe(0);
     expect((JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot).snapshot.node_count).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("/debug/memory: the daemon's own RSS split by the kernel and its JavaScript heap, token-guarded on the admin port", async () => {
+    const { admin, auth, socket, pid } = await daemon();
+    expect((await fetch(`${admin}/debug/memory`)).status).toBe(401);
+    const response = await fetch(`${admin}/debug/memory?gc=1`, { headers: auth });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as {
+      collected: boolean;
+      bytes: { kernel: Record<string, number>; heap: Record<string, number> };
+    };
+    expect(report.collected).toBe(true);
+    const { kernel, heap } = report.bytes;
+    // The figures are the daemon's own (not this test's): its /proc status, read here too, agrees within the
+    // pages the two reads are apart.
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const vmRss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
+    expect(Math.abs((kernel.rss as number) - vmRss)).toBeLessThan(vmRss / 4);
+    expect(kernel.rssAnon).toBeGreaterThan(0);
+    expect(kernel.rssFile).toBeGreaterThan(0);
+    expect((kernel.rssAnon as number) + (kernel.rssFile as number)).toBeLessThanOrEqual(kernel.rss as number);
+    expect(heap.heapSize).toBeGreaterThan(0);
+    expect(heap.heapCapacity).toBeGreaterThanOrEqual(heap.heapSize as number);
+    expect(heap.objectCount).toBeGreaterThan(0);
+
+    const viaSocket = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
+    expect(viaSocket.exitCode).toBe(0);
+    expect(JSON.parse(viaSocket.stdout).collected).toBe(false);
   }, 60_000);
 
   test("/debug/profile: a non-empty .cpuprofile under load; one at a time; seconds bounded", async () => {

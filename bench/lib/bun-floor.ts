@@ -1,0 +1,49 @@
+/**
+ * `bun-floor`: the smallest Bun.serve reverse proxy (issue 18's floor, measured in the same run as gotunnel). One
+ * Bun process, the bench's own bun, serving HTTPS with the same leaf as nginx and Caddy (h2 offered by ALPN, as
+ * gotunnel does) and plain HTTP, forwarding every request with `fetch` and returning the upstream's response as it
+ * is. No routing, logging, pooling of our own or tracing: what any proxy on Bun.serve costs before it does anything
+ * of gotunnel's, in memory, latency and CPU.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HTTP_HOST, HTTPS_HOST } from "./certs.ts";
+import { pinned } from "./cpu.ts";
+import { freePort, spawnManaged, stopManaged, waitForPorts } from "./proc.ts";
+import type { BenchContext, RunningTarget } from "./target.ts";
+
+const START_TIMEOUT_MS = 20_000;
+
+const SCRIPT = `
+const [httpsPort, httpPort, upstreamPort, certFile, keyFile] = process.argv.slice(2);
+const upstream = "http://127.0.0.1:" + upstreamPort;
+const proxy = async (req) => {
+  const url = new URL(req.url);
+  const response = await fetch(upstream + url.pathname + url.search, {
+    method: req.method, headers: req.headers, body: req.body, decompress: false, redirect: "manual",
+  });
+  return new Response(response.body, { status: response.status, headers: response.headers });
+};
+const tls = { cert: await Bun.file(certFile).text(), key: await Bun.file(keyFile).text() };
+Bun.serve({ hostname: "127.0.0.1", port: Number(httpsPort), tls, http2: true, fetch: proxy });
+Bun.serve({ hostname: "127.0.0.1", port: Number(httpPort), fetch: proxy });
+`;
+
+export async function startBunFloor(context: BenchContext): Promise<RunningTarget> {
+  const script = join(context.dir, "bun-floor.mjs");
+  writeFileSync(script, SCRIPT);
+  const [httpsPort, httpPort] = [freePort(), freePort()];
+  const args = [String(httpsPort), String(httpPort), String(context.upstreamPort)];
+  const cmd = [process.execPath, script, ...args, context.certs.leafCert, context.certs.leafKey];
+  const managed = spawnManaged("bun-floor", pinned(context.cpus, "server", cmd), {
+    logPath: join(context.dir, "bun-floor.log"),
+  });
+  await waitForPorts(managed, [httpsPort, httpPort], START_TIMEOUT_MS);
+  return {
+    name: "bun-floor",
+    endpoints: { http: { port: httpPort, host: HTTP_HOST }, https: { port: httpsPort, host: HTTPS_HOST } },
+    rssRoot: managed.pid,
+    version: `the smallest Bun.serve proxy (fetch), Bun ${Bun.version}`,
+    stop: () => stopManaged(managed),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The report's footprint sections (issue 18): each proxy's memory idle and at its peaks, per process where a target
+ * names its processes (gotunnel: daemon and `up` client), and each start-up time.
+ */
+import type { CellResult, TargetReport } from "./runner.ts";
+import type { StartupFigure } from "./startup.ts";
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+
+/** "61.2 MiB (daemon 41.0 + client 20.2)": the sum, then each named process. */
+function split(totalKiB: number, roles: Record<string, number> | undefined): string {
+  const parts = Object.entries(roles ?? {});
+  if (parts.length < 2) return mib(totalKiB);
+  return `${mib(totalKiB)} (${parts.map(([role, kib]) => `${role} ${(kib / 1024).toFixed(1)}`).join(" + ")})`;
+}
+
+/** The keep-alive HTTPS 1 KiB cells issue 18 sets bounds for, then any other cell's peak. */
+const PEAK_CELLS = ["ka c=50", "ka c=500", "new conn c=50"];
+
+export function memoryLines(targets: TargetReport[], results: CellResult[]): string[] {
+  const measured = targets.filter((target) => target.idle);
+  if (measured.length === 0) return [];
+  const header = ["| proxy | idle after start | ", ...PEAK_CELLS.map((load) => `peak HTTPS 1 KiB ${load} | `)].join("");
+  const lines = [
+    "Memory (VmRSS; per process where the proxy has several; each process's peak is its own, so the parts of a peak",
+    "can add up to more than the peak of the sum). Idle: 2 s after start and one request, before any load.",
+    "",
+    header.trimEnd(),
+    `|---|---:|${PEAK_CELLS.map(() => "---:|").join("")}`,
+  ];
+  for (const target of measured) {
+    const idle = target.idle as NonNullable<TargetReport["idle"]>;
+    const peaks = PEAK_CELLS.map((load) => {
+      const cell = results.find(
+        (row) => row.target === target.name && row.proto === "https" && row.size === "1k" && row.load === load,
+      );
+      return cell?.rssPeakKiB ? split(cell.rssPeakKiB, cell.rolesPeakKiB) : "–";
+    });
+    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${peaks.join(" | ")} |`);
+  }
+  return [...lines, ""];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+}
+
+export function startupLines(figures: StartupFigure[]): string[] {
+  if (figures.length === 0) return [];
+  const lines = ["Start-up, spawn → first 200 through the proxy (median of the samples; every sample listed):", ""];
+  for (const figure of figures) {
+    if (figure.skipped) lines.push(`- ${figure.label}: skipped (${figure.skipped})`);
+    else {
+      const each = figure.samplesMs.map((ms) => ms.toFixed(0)).join(", ");
+      lines.push(`- ${figure.label}: ${median(figure.samplesMs).toFixed(0)} ms (${each})`);
+    }
+  }
+  return [...lines, ""];
+}
