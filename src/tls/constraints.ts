@@ -5,11 +5,10 @@
  * Why constrain at all: a user who trusts a local CA trusts its key for every name on the internet. With permitted
  * subtrees limited to dev-only suffixes and private addresses, a stolen rootCA-key.pem cannot impersonate a bank
  * to a client that enforces the extension (OpenSSL, NSS, Chromium, Go: see tests/integration/name-constraints).
- * The DER is written by hand (der.ts): the structure is three nested SEQUENCEs.
+ * The DER is written by hand (no dependency beyond this file): the structure is three nested SEQUENCEs.
  */
 import { isIP } from "node:net";
 import { GotunnelError } from "../core/errors.ts";
-import { children, concat, readTlv, tlv } from "./der.ts";
 
 export const NAME_CONSTRAINTS_OID = "2.5.29.30";
 
@@ -139,6 +138,54 @@ const PERMITTED_TAG = 0xa0;
 /** GeneralName [2] IMPLICIT IA5String: dNSName; [7] IMPLICIT OCTET STRING: iPAddress (RFC 5280 §4.2.1.6). */
 const DNS_NAME_TAG = 0x82;
 const IP_ADDRESS_TAG = 0x87;
+
+function tlv(tag: number, value: Uint8Array): Uint8Array {
+  const length = value.length;
+  const lengthBytes =
+    length < 0x80 ? [length] : length < 0x100 ? [0x81, length] : [0x82, (length >> 8) & 0xff, length & 0xff];
+  return concat([Uint8Array.of(tag, ...lengthBytes), value]);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+interface Tlv {
+  tag: number;
+  value: Uint8Array;
+  end: number;
+}
+
+function readTlv(bytes: Uint8Array, start: number): Tlv {
+  const tag = bytes[start];
+  let length = bytes[start + 1];
+  if (tag === undefined || length === undefined) throw new Error("truncated DER");
+  let offset = start + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 2) throw new Error("unsupported DER length");
+    length = 0;
+    for (let i = 0; i < count; i++) length = (length << 8) | (bytes[offset++] ?? 0);
+  }
+  if (offset + length > bytes.length) throw new Error("truncated DER");
+  return { tag, value: bytes.subarray(offset, offset + length), end: offset + length };
+}
+
+function children(bytes: Uint8Array): Tlv[] {
+  const items: Tlv[] = [];
+  for (let offset = 0; offset < bytes.length; ) {
+    const item = readTlv(bytes, offset);
+    items.push(item);
+    offset = item.end;
+  }
+  return items;
+}
 
 /** Address bytes then mask bytes: 8 octets for IPv4, 32 for IPv6 (RFC 5280 §4.2.1.10). */
 function ipRangeBytes(range: string): Uint8Array {
