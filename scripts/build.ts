@@ -61,6 +61,8 @@ for (const [name, value] of Object.entries(define)) args.push("--define", `${nam
  * the binary to `outfile`, every map into `<outfile>.maps/` (replaced at each build).
  */
 const outfile = resolve(values.outfile!);
+// A fresh clone has no dist/ yet.
+mkdirSync(dirname(outfile), { recursive: true });
 const workDir = mkdtempSync(join(dirname(outfile), ".build-"));
 const built = join(workDir, basename(outfile));
 
