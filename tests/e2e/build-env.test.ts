@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 test("scripts/build.ts run with bun test's NODE_ENV=test makes a binary that prints info lines", async () => {
   // The condition under test: this process (and so the build it spawns) has NODE_ENV=test.
   expect(process.env.NODE_ENV).toBe("test");
-  const binary = join(dir, "gotunnel");
+  // Into a directory that does not exist yet, as dist/ on a fresh clone (the build once failed there).
+  const binary = join(dir, "not-yet", "gotunnel");
   const build = await run([process.execPath, join(REPO_ROOT, "scripts", "build.ts"), "--outfile", binary], {
     cwd: REPO_ROOT,
     env: { ...process.env } as Record<string, string>,
