@@ -5,7 +5,7 @@
 import { redactSecrets } from "../../core/redact.ts";
 import { type BodyTap, tapBytes } from "../../proxy/capture.ts";
 import type { RouteInfo } from "../control/protocol.ts";
-import type { LogEntry } from "../request-log.ts";
+import { type LogEntry, logLine } from "../request-log.ts";
 import { ownerLabel } from "../routes.ts";
 import { curlCommand } from "./curl.ts";
 
@@ -70,19 +70,14 @@ export interface RequestSummary {
 }
 
 export function requestSummary({ id, timeMs, event }: LogEntry): RequestSummary {
+  // The line `gotunnel logs` prints (redacted path, rounded duration, the error's message), without trace ids.
+  const { traceId: _traceId, spanId: _spanId, ...line } = logLine(event, timeMs);
   const size = responseSize(event.responseLength, event.capture?.response);
   const replayOf = Number(event.requestHeaders?.get(REPLAY_HEADER) ?? Number.NaN);
   return {
     id,
-    time: new Date(timeMs).toISOString(),
-    method: event.method,
-    host: event.host,
-    path: redactSecrets(event.path),
-    status: event.status,
-    durationMs: Math.round(event.durationMs * 100) / 100,
-    ...(event.route === undefined ? {} : { route: event.route }),
+    ...line,
     ...(size === undefined ? {} : { size }),
-    ...(event.error ? { error: String((event.error as Error).message ?? event.error) } : {}),
     captured: event.capture !== undefined,
     ...(Number.isInteger(replayOf) ? { replayOf } : {}),
   };
