@@ -4,7 +4,7 @@
  * sub-command, `--` hands the rest to another command. Route names come from `gotunnel __complete routes`.
  * bash splits words at `=` (COMP_WORDBREAKS), so `--log-format=js` arrives as `--log-format`, `=`, `js`.
  */
-import type { CommandSpec, FlagSpec, FlagValue } from "./spec.ts";
+import { type CommandSpec, spellings, valueKind } from "./spec.ts";
 
 /** bash single quotes: nothing is special inside but the quote itself. */
 const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
@@ -21,15 +21,6 @@ function table(
   return [`# ${what}`, `${name}() {`, `  case ${key} in`, ...cases, `    *) REPLY=${fallback} ;;`, "  esac", "}"].join(
     "\n",
   );
-}
-
-function valueKind(value: FlagValue | undefined): string {
-  if (value === undefined) return "none";
-  return typeof value === "string" ? value : `words:${value.join(" ")}`;
-}
-
-function spellings(flag: FlagSpec): string[] {
-  return flag.short ? [flag.long, flag.short] : [flag.long];
 }
 
 export function bashScript(specs: CommandSpec[], version: string): string {

@@ -4,7 +4,7 @@
  * gotunnel reads them (cli/command.ts) and is true when they name the command PATH (and the next positional
  * argument is number INDEX). Route names come from `gotunnel __complete routes`.
  */
-import type { CommandSpec, FlagSpec } from "./spec.ts";
+import { type CommandSpec, type FlagSpec, spellings } from "./spec.ts";
 
 /** fish single quotes: only `\` and `'` are special inside. */
 const quote = (text: string) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
@@ -24,8 +24,9 @@ function takesValueCases(specs: CommandSpec[]): string[] {
     spec.flags
       .filter((flag) => flag.value !== undefined)
       .map((flag) => {
-        const spellings = flag.short ? [flag.long, flag.short] : [flag.long];
-        return `        case ${spellings.map((spelling) => quote(`${spec.path} ${spelling}`)).join(" ")}\n            return 0`;
+        return `        case ${spellings(flag)
+          .map((spelling) => quote(`${spec.path} ${spelling}`))
+          .join(" ")}\n            return 0`;
       }),
   );
 }

@@ -3,7 +3,7 @@
  * words before the cursor as gotunnel reads them (cli/command.ts). Route names come from
  * `gotunnel __complete routes`.
  */
-import type { CommandSpec, FlagValue } from "./spec.ts";
+import { type CommandSpec, type FlagValue, spellings } from "./spec.ts";
 
 /** PowerShell single quotes: a quote inside is doubled. */
 const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
@@ -20,7 +20,7 @@ function value(kind: FlagValue | undefined): string {
 function entry(spec: CommandSpec): string {
   const subs = spec.subCommands.map((sub) => `@{ N = ${quote(sub.name)}; D = ${quote(sub.description)} }`);
   const flags = spec.flags.flatMap((flag) =>
-    (flag.short ? [flag.long, flag.short] : [flag.long]).map(
+    spellings(flag).map(
       (spelling) => `@{ N = ${quote(spelling)}; D = ${quote(flag.description)}; V = ${value(flag.value)} }`,
     ),
   );

@@ -88,3 +88,14 @@ function flagValue(def: ArgDef): FlagValue | undefined {
   const words = hint.split(/[|,]/);
   return words.length > 1 ? words : "text";
 }
+
+/** Every way to write `flag` on the command line: its long name, then its short one. */
+export function spellings(flag: FlagSpec): string[] {
+  return flag.short ? [flag.long, flag.short] : [flag.long];
+}
+
+/** What a flag's value completes to, as the bash and zsh scripts read it: none, text, file, or `words:a b c`. */
+export function valueKind(value: FlagValue | undefined): string {
+  if (value === undefined) return "none";
+  return typeof value === "string" ? value : `words:${value.join(" ")}`;
+}

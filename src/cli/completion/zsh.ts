@@ -3,7 +3,7 @@
  * and flags with their descriptions through `_describe`, values with `compadd`, paths with `_files`. It works both
  * from a file on $fpath (`#compdef`, autoloaded by compinit) and sourced after compinit.
  */
-import type { CommandSpec, FlagSpec, FlagValue } from "./spec.ts";
+import { type CommandSpec, spellings, valueKind } from "./spec.ts";
 
 /** zsh single quotes: nothing is special inside but the quote itself. */
 const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
@@ -20,15 +20,6 @@ function table(
 ): string {
   const cases = rows.map(([pattern, body]) => `    (${pattern}) ${body} ;;`);
   return [`# ${what}`, `${name}() {`, `  case ${key} in`, ...cases, `    (*) ${fallback} ;;`, "  esac", "}"].join("\n");
-}
-
-function valueKind(value: FlagValue | undefined): string {
-  if (value === undefined) return "none";
-  return typeof value === "string" ? value : `words:${value.join(" ")}`;
-}
-
-function spellings(flag: FlagSpec): string[] {
-  return flag.short ? [flag.long, flag.short] : [flag.long];
 }
 
 export function zshScript(specs: CommandSpec[], version: string): string {
