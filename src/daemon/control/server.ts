@@ -9,13 +9,13 @@ import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
 import { withOwnedDir } from "../../platform/safe-fs.ts";
 import { type AdminContext, adminResponse } from "../admin.ts";
 import { debugResponse } from "../debug.ts";
+import { follow } from "../follow.ts";
 import { REQUEST_LOG_CAPACITY } from "../request-log.ts";
 import type { DaemonService } from "../service.ts";
 import { DELIVERY_LOG_CAPACITY } from "../webhooks/notifier.ts";
 import { LineBatcher } from "./batch.ts";
 import {
   addRoutesRequestSchema,
-  type LogLine,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   type RequestEventLine,
@@ -239,33 +239,13 @@ function streamLogs(request: Request, service: DaemonService): Response {
         if (params.get("follow") !== "1") return controller.close();
         // Bun sends the headers with the first chunk: a blank line (ignored, like the heartbeat) answers at once.
         controller.enqueue(encoder.encode("\n"));
-        const enqueue = (bytes: Uint8Array) => {
-          try {
-            controller.enqueue(bytes);
-          } catch {
-            // Closed: the client went away before its abort event. Callers run on the proxy's request path or in
-            // a timer, where a throw would fail a request or the daemon, so following just ends here.
-            stop();
-          }
-        };
-        let dropped = 0;
-        const unfollow = service.requestLog.follow(route, (line: LogLine) => {
-          if ((controller.desiredSize ?? 0) <= 0) {
-            dropped++;
-            return;
-          }
-          if (dropped > 0) enqueue(encode({ event: "dropped", count: dropped }));
-          dropped = 0;
-          enqueue(encode(line));
+        stop = follow(controller, {
+          subscribe: (deliver) => service.requestLog.follow(route, deliver),
+          encode,
+          dropped: (count) => encode({ event: "dropped", count }),
+          heartbeat: encoder.encode("\n"),
+          heartbeatMs: SESSION_HEARTBEAT_MS,
         });
-        // A full backlog needs no heartbeat (and must not grow by one).
-        const heartbeat = setInterval(() => {
-          if ((controller.desiredSize ?? 0) > 0) enqueue(encoder.encode("\n"));
-        }, SESSION_HEARTBEAT_MS);
-        stop = () => {
-          unfollow();
-          clearInterval(heartbeat);
-        };
         request.signal.addEventListener("abort", () => stop());
       },
       cancel: () => stop(),

@@ -4,7 +4,8 @@
  * page that does not keep up (a background tab, a slow machine) gets a `dropped` event with the count instead of the
  * requests it missed, so it costs bounded memory and never slows the proxy.
  */
-import type { RequestLog } from "../request-log.ts";
+import { follow } from "../follow.ts";
+import type { LogEntry, RequestLog } from "../request-log.ts";
 import { requestSummary } from "./views.ts";
 
 /** Events one stream may hold for a page that does not read them; past it they are dropped and counted. */
@@ -24,34 +25,15 @@ export function eventStream(
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const enqueue = (bytes: Uint8Array) => {
-          try {
-            controller.enqueue(bytes);
-          } catch {
-            // Closed: the page went away before the abort event. This runs on the proxy's request path, where a
-            // throw would fail someone else's request, so the stream just stops following.
-            stop();
-          }
-        };
         // The headers go out with the first bytes: an opening comment answers at once (EventSource's `open`).
-        enqueue(encoder.encode(": gotunnel\n\n"));
-        let dropped = 0;
-        const unwatch = log.watch((entry) => {
-          if ((controller.desiredSize ?? 0) <= 0) {
-            dropped++;
-            return;
-          }
-          if (dropped > 0) enqueue(message("dropped", { count: dropped }));
-          dropped = 0;
-          enqueue(message("request", requestSummary(entry)));
+        controller.enqueue(encoder.encode(": gotunnel\n\n"));
+        stop = follow<LogEntry>(controller, {
+          subscribe: (deliver) => log.watch(deliver),
+          encode: (entry) => message("request", requestSummary(entry)),
+          dropped: (count) => message("dropped", { count }),
+          heartbeat: encoder.encode(": keep-alive\n\n"),
+          heartbeatMs: HEARTBEAT_MS,
         });
-        const heartbeat = setInterval(() => {
-          if ((controller.desiredSize ?? 0) > 0) enqueue(encoder.encode(": keep-alive\n\n"));
-        }, HEARTBEAT_MS);
-        stop = () => {
-          unwatch();
-          clearInterval(heartbeat);
-        };
         // The page went away, or the daemon is stopping (Dashboard.close): end the stream cleanly, so the page's
         // EventSource reconnects instead of holding the listener open through the shutdown grace.
         const end = () => {
