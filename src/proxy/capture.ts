@@ -55,13 +55,7 @@ export function tapStream(
 
 /** The kept bytes of a tap as one array. */
 export function tapBytes(tap: BodyTap): Uint8Array {
-  const bytes = new Uint8Array(tap.keptBytes);
-  let at = 0;
-  for (const chunk of tap.chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  return Buffer.concat(tap.chunks, tap.keptBytes);
 }
 
 /** `upstream`, with both bodies of the one request it is used for copied into `capture`. */
