@@ -16,8 +16,19 @@ export const USER_CONFIG_BASENAME = "config";
 export const RC_FILE = ".gotunnelrc";
 const PACKAGE_JSON_KEY = "gotunnel";
 
+/**
+ * Whether `path` is a file. One in a directory this user may not search (gotunnel run as another user from inside
+ * someone's home, `sudo -u`) is as good as absent: nothing could read it, and a command that needs no project file
+ * (`start`, `list`) must still work there. It crashed with EACCES before.
+ */
 export function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") return false;
+    throw error;
+  }
 }
 
 export function explicitConfigFile(
