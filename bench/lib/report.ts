@@ -178,6 +178,9 @@ function headerLines(meta: RunMeta, targets: TargetReport[]): string[] {
     "- H2 cells: `h2load -c50 -m10` (50 connections, 10 streams in flight on each), h2 chosen by ALPN on the HTTPS" +
       " port, SNI and `:authority` bench.local; p50/p99 from its per-request log. Its errors: failed streams +" +
       " non-2xx/3xx responses.",
+    "- Keep-alive c=1 cells: `h2load --h1 -c1` (SNI and Host bench.local), p50/p99 from its per-request log. wrk's" +
+      " latencies at one connection add up to more than the run's length (mean × req/s was 4.0 against nginx):" +
+      " bench/lib/h2load.ts.",
     "- Each figure is followed by (ratio to direct / ratio to nginx). req/s: higher is better; p50, p99, peak RSS" +
       " (summed over the proxy's processes, sampled every 200 ms) and CPU/req (user + system time of the proxy's" +
       " processes over the measured run, per completed request): lower is better. Errors = wrk socket errors +" +
