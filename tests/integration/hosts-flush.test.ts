@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddRoutesRequest } from "../../src/daemon/control/protocol.ts";
-import type { Gateway } from "../../src/daemon/gateway.ts";
 import { RouteTable } from "../../src/daemon/routes.ts";
 import { DaemonService } from "../../src/daemon/service.ts";
+import { stubGateway } from "../helpers/stub-gateway.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -26,23 +26,12 @@ const request = (name: string, persistent = true): AddRoutesRequest => ({
   force: false,
 });
 
-const gateway = {
-  caCreated: false,
-  ca: { certPath: "/nonexistent/rootCA.pem", notAfter: new Date("2030-01-01") },
-  ports: { https: 8443, http: 8080 },
-  refused: [],
-  urlOf: (route: { name: string }) => `https://${route.name}:8443`,
-  checkTls: () => undefined,
-  prepare: async () => undefined,
-  setRoutes: async () => undefined,
-};
-
 test("flushes once per hosts change, not when the file is unchanged; a warning is logged", async () => {
   const hostsFile = join(dir, "hosts");
   const logged: string[] = [];
   let flushes = 0;
   const service = new DaemonService({
-    gateway: gateway as unknown as Gateway,
+    gateway: stubGateway(),
     table: new RouteTable([]),
     stateFile: join(dir, "routes.json"),
     hostsFile,

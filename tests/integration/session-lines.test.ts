@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RequestEventLine } from "../../src/daemon/control/protocol.ts";
-import type { Gateway } from "../../src/daemon/gateway.ts";
 import { RouteTable } from "../../src/daemon/routes.ts";
 import { DaemonService } from "../../src/daemon/service.ts";
 import type { RequestEvent } from "../../src/proxy/server.ts";
+import { stubGateway } from "../helpers/stub-gateway.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -21,20 +21,10 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const target = { protocol: "http:" as const, hostname: "127.0.0.1", port: 1, origin: "http://127.0.0.1:1" };
-const gateway = {
-  caCreated: false,
-  ca: { certPath: "/nonexistent/rootCA.pem", notAfter: new Date("2030-01-01") },
-  ports: { https: 8443, http: 8080 },
-  refused: [],
-  urlOf: (route: { name: string }) => `https://${route.name}:8443`,
-  checkTls: () => undefined,
-  prepare: async () => undefined,
-  setRoutes: async () => undefined,
-};
 
 async function sessionService() {
   const service = new DaemonService({
-    gateway: gateway as unknown as Gateway,
+    gateway: stubGateway(),
     table: new RouteTable([]),
     stateFile: join(dir, "routes.json"),
     hostsFile: join(dir, "hosts"),
