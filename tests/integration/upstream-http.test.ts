@@ -251,7 +251,8 @@ describe("through a Bun.serve that returns the pool's Response", () => {
       const client = new AbortController();
       const res = await fetch(`http://127.0.0.1:${proxy.port}/raw?port=${endless.port}`, { signal: client.signal });
       const reader = res.body!.getReader();
-      expect(new TextDecoder().decode((await reader.read()).value)).toBe("hello");
+      // The first read may already hold a "more!" chunk too: on a loaded machine 10 ms can pass before it.
+      expect(new TextDecoder().decode((await reader.read()).value)).toStartWith("hello");
       client.abort();
       for (let i = 0; i < 200 && !upstreamClosed; i++) await Bun.sleep(10);
       expect(upstreamClosed).toBe(true);
