@@ -24,7 +24,7 @@ export function runLoad(spec: LoadSpec, durationS: number): Promise<WrkResult> {
   const threads = context.options.threads;
   const connections = cell.load.connections;
   if (cell.proto === "h2" || (connections === 1 && !cell.load.close)) {
-    const url = `${cell.proto === "http" ? "http" : "https"}://${endpoint.host}/${cell.size}`;
+    const url = `${schemeOf(cell.proto)}://${endpoint.host}/${cell.size}`;
     const streams = cell.load.streams ?? 1;
     const h1 = cell.proto !== "h2";
     return runH2load({
