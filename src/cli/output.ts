@@ -8,8 +8,16 @@ import { writeSync } from "node:fs";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
-import type { DeliveryLine, RequestEventLine } from "../daemon/control/protocol.ts";
-import { deliveryTextLine, reporterLine, requestJsonLine, requestTextLine, SPINNER, styleFor } from "./style.ts";
+import type { DeliveryLine, RequestEventLine, SessionSummaryLine } from "../daemon/control/protocol.ts";
+import {
+  deliveryTextLine,
+  reporterLine,
+  requestJsonLine,
+  requestSummaryText,
+  requestTextLine,
+  SPINNER,
+  styleFor,
+} from "./style.ts";
 
 export { colorOn } from "./style.ts";
 
@@ -172,11 +180,18 @@ export function printPairs(rows: [string, string][]): void {
   for (const [left, right] of rows) printLine(`  ${bold(left.padEnd(width))}  ${dim("→")} ${right}`);
 }
 
+/** What `up` prints for its session's requests. */
+export interface RequestLog {
+  request(record: RequestLogRecord): void;
+  /** The requests of a busy second that the daemon counted instead of sending (daemon/control/summary.ts). */
+  summary(summary: SessionSummaryLine): void;
+}
+
 /**
  * Request log lines, written in batches: one stdout write per event-loop turn instead of one per request keeps the
  * log cheap at tens of thousands of requests per second.
  */
-export function createRequestLog(format: LogFormat): (record: RequestLogRecord) => void {
+export function createRequestLog(format: LogFormat): RequestLog {
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
@@ -185,12 +200,16 @@ export function createRequestLog(format: LogFormat): (record: RequestLogRecord) 
     pending = [];
     write(process.stdout, text);
   };
-  return (record) => {
-    pending.push(format === "json" ? requestJsonLine(record) : requestTextLine(record, out));
+  const queue = (line: string) => {
+    pending.push(line);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
+  };
+  return {
+    request: (record) => queue(format === "json" ? requestJsonLine(record) : requestTextLine(record, out)),
+    summary: (summary) => queue(format === "json" ? `${JSON.stringify(summary)}\n` : requestSummaryText(summary, out)),
   };
 }
 

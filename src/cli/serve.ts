@@ -107,15 +107,21 @@ export async function serve(loaded: LoadedConfig, options: ServeOptions): Promis
     const log = createRequestLog(format);
     const onlyDev = devRoutes.length === loaded.config.routes.length;
     const request = requestFor(launch.routes, loaded, options);
-    const end = await runSession(client, request, {
-      onReady: (ready) => renderReady(ready, json, "Ctrl-C removes these routes", request),
-      onRequest: ({ event: _event, ...record }) => log(record),
-      onDropped: (count) => warn(`${count} requests were not shown: this terminal fell behind the daemon`),
-      onStop: (signal) => {
-        if (format === "text") info(`${signal}: removing this session's routes`);
+    const end = await runSession(
+      client,
+      request,
+      {
+        onReady: (ready) => renderReady(ready, json, "Ctrl-C removes these routes", request),
+        onRequest: ({ event: _event, ...record }) => log.request(record),
+        onSummary: (summary) => log.summary(summary),
+        onDropped: (count) => warn(`${count} requests were not shown: this terminal fell behind the daemon`),
+        onStop: (signal) => {
+          if (format === "text") info(`${signal}: removing this session's routes`);
+        },
+        ...(servers && onlyDev ? { until: servers.allExited().then(allExited) } : {}),
       },
-      ...(servers && onlyDev ? { until: servers.allExited().then(allExited) } : {}),
-    });
+      format === "text" ? "summary" : "all",
+    );
     if ("ended" in end && !json) info(`${end.ended}: stopping`);
   } finally {
     output.doneWaiting();

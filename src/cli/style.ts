@@ -3,7 +3,7 @@
  * a message line and a request line. output.ts, the module that prints, writes what these return.
  */
 import type { LogObject } from "consola";
-import type { DeliveryLine } from "../daemon/control/protocol.ts";
+import type { DeliveryLine, SessionSummaryLine } from "../daemon/control/protocol.ts";
 import type { RequestLogRecord } from "./output.ts";
 
 /**
@@ -71,6 +71,24 @@ export function requestTextLine(record: RequestLogRecord, style: Style): string 
   const status = statusColor(record.status, style)(String(record.status));
   const when = record.time === undefined ? "" : `${style.dim(new Date(record.time).toTimeString().slice(0, 8))} `;
   return `  ${when}${record.method.padEnd(6)} ${record.host} ${record.path}  ${status}  ${style.dim(`${ms}ms`)}\n`;
+}
+
+/**
+ * A busy second's requests that `up` did not print one by one (daemon/control/summary.ts): one line per route, with
+ * how many of each status, and where to see each request.
+ */
+export function requestSummaryText(summary: SessionSummaryLine, style: Style): string {
+  const seconds = summary.windowMs / 1000;
+  return summary.routes
+    .map(({ route, count, statuses }) => {
+      const byStatus = Object.entries(statuses)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([status, n]) => `${n.toLocaleString("en-US")} × ${statusColor(Number(status), style)(status)}`)
+        .join(", ");
+      const more = `${count.toLocaleString("en-US")} more requests to ${route} in ${seconds}s (${byStatus})`;
+      return `  … ${more}  ${style.dim(`each one: gotunnel logs ${route}`)}\n`;
+    })
+    .join("");
 }
 
 export function requestJsonLine(record: RequestLogRecord): string {

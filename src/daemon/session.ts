@@ -6,8 +6,8 @@
 import type { ResolvedRoute } from "../config/load.ts";
 import type { Webhook } from "../config/notify.ts";
 import { GotunnelError } from "../core/errors.ts";
-import type { ControlClient } from "./control/client.ts";
-import type { AddRoutesRequest, ReadyEvent, RequestEventLine } from "./control/protocol.ts";
+import type { ControlClient, SessionLines } from "./control/client.ts";
+import type { AddRoutesRequest, ReadyEvent, RequestEventLine, SessionSummaryLine } from "./control/protocol.ts";
 import { nextSignal } from "./signals.ts";
 
 /**
@@ -47,6 +47,8 @@ function wireTarget(target: ResolvedRoute["target"]): ResolvedRoute["target"] {
 export interface SessionHandlers {
   onReady(ready: ReadyEvent): void;
   onRequest(event: RequestEventLine): void;
+  /** With `lines: "summary"`: the requests of a busy second that were counted instead of sent (control/summary.ts). */
+  onSummary?(summary: SessionSummaryLine): void;
   /** The daemon skipped `count` request lines because this process did not read them fast enough. */
   onDropped?(count: number): void;
   onStop?(signal: NodeJS.Signals): void;
@@ -68,15 +70,17 @@ export async function runSession(
   client: ControlClient,
   request: AddRoutesRequest,
   handlers: SessionHandlers,
+  lines: SessionLines = "all",
 ): Promise<SessionEnd> {
   const abort = new AbortController();
   const signalled = nextSignal().then((signal): SessionEnd => ({ signal }));
-  const { ready, events } = await client.openSession(request, abort.signal);
+  const { ready, events } = await client.openSession(request, abort.signal, lines);
   handlers.onReady(ready);
   const streamEnded = (async (): Promise<SessionEnd | undefined> => {
     for await (const event of events) {
       if (event.event === "ended") return { ended: event.reason };
       if (event.event === "dropped") handlers.onDropped?.(event.count);
+      else if (event.event === "summary") handlers.onSummary?.(event);
       else handlers.onRequest(event);
     }
     return undefined;

@@ -18,8 +18,10 @@ import {
   readySchema,
   requestEventSchema,
   type SessionEndedLine,
+  type SessionSummaryLine,
   type StatusResponse,
   sessionEndedSchema,
+  sessionSummarySchema,
   statusResponseSchema,
 } from "./protocol.ts";
 
@@ -51,9 +53,13 @@ export interface LogsDropped {
   count: number;
 }
 
+/** Which request lines a session gets: every one (`up --json`), or a busy second summarized (`up`'s text). */
+export type SessionLines = "all" | "summary";
+export type SessionItem = RequestEventLine | SessionSummaryLine | LogsDropped | SessionEndedLine;
+
 const logItemSchema = v.union([logLineSchema, logsDroppedSchema]);
-/** An `up` session's lines after the ready one: requests, and what the daemon skipped (control/batch.ts). */
-const sessionItemSchema = v.union([requestEventSchema, logsDroppedSchema, sessionEndedSchema]);
+/** An `up` session's lines after the ready one: requests, summaries (control/summary.ts), what the daemon skipped. */
+const sessionItemSchema = v.union([requestEventSchema, sessionSummarySchema, logsDroppedSchema, sessionEndedSchema]);
 
 export function notRunning(socket: string, cause?: unknown): GotunnelError {
   return new GotunnelError("E_DAEMON", `the gotunnel daemon is not running (no answer on ${socket})`, {
@@ -154,14 +160,16 @@ export class ControlClient {
   async openSession(
     payload: unknown,
     signal: AbortSignal,
-  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<RequestEventLine | LogsDropped | SessionEndedLine> }> {
-    const response = await this.send("POST", "/v1/sessions", payload, signal);
+    which: SessionLines = "all",
+  ): Promise<{ ready: ReadyEvent; events: AsyncGenerator<SessionItem> }> {
+    const path = which === "summary" ? "/v1/sessions?lines=summary" : "/v1/sessions";
+    const response = await this.send("POST", path, payload, signal);
     if (!response.ok || !response.body) throw this.remoteError(await response.json());
     const lines = ndjson(response.body);
     const first = await lines.next();
     if (first.done) throw mismatch("the session stream ended before its ready line");
     const ready = this.parse(response, readySchema, first.value);
-    async function* events(): AsyncGenerator<RequestEventLine | LogsDropped | SessionEndedLine> {
+    async function* events(): AsyncGenerator<SessionItem> {
       for await (const line of lines) {
         const parsed = v.safeParse(sessionItemSchema, line);
         if (parsed.success) yield parsed.output;

@@ -201,6 +201,17 @@ export const requestEventSchema = v.object({
 export type RequestEventLine = v.InferOutput<typeof requestEventSchema>;
 
 /**
+ * A session line in place of the requests a busy second did not show one by one (control/summary.ts): per route,
+ * how many, and how many of each status. Only sessions that ask for it (`POST /v1/sessions?lines=summary`) get one.
+ */
+export const sessionSummarySchema = v.object({
+  event: v.literal("summary"),
+  windowMs: v.number(),
+  routes: v.array(v.object({ route: v.string(), count: v.number(), statuses: v.record(v.string(), v.number()) })),
+});
+export type SessionSummaryLine = v.InferOutput<typeof sessionSummarySchema>;
+
+/**
  * The last line of a session stream that the daemon ends itself: another command removed the session's routes
  * (`gotunnel down` in the project while `up` runs). The client stops its dev servers and exits; any other end of the
  * stream means the daemon went away.

@@ -23,6 +23,7 @@ import {
   type SessionEndedLine,
   type WebhooksResponse,
 } from "./protocol.ts";
+import { LineSummary } from "./summary.ts";
 
 const SOCKET_DIR_MODE = 0o700;
 /** What bind(2) leaves of 0777 for the socket file: 0600, the owner only. */
@@ -165,7 +166,8 @@ async function handle(request: Request, options: ControlServerOptions, server: S
 }
 
 /**
- * `up`: adds routes owned by this session and streams NDJSON (the ready line, then one line per request to them).
+ * `up`: adds routes owned by this session and streams NDJSON (the ready line, then one line per request to them, or
+ * with `?lines=summary` a busy second's summary in place of most of its lines).
  * When the client goes away for any reason, including SIGKILL, its socket closes and the routes are removed.
  */
 async function openSession(request: Request, service: DaemonService): Promise<Response> {
@@ -174,11 +176,15 @@ async function openSession(request: Request, service: DaemonService): Promise<Re
   const encoder = new TextEncoder();
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let batcher: LineBatcher | undefined;
+  let summary: LineSummary | undefined;
+  // `up` in text mode asks for a busy second's successes as one line (control/summary.ts); `up --json` gets them all.
+  const summarize = new URL(request.url).searchParams.get("lines") === "summary";
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
+    summary?.close();
     batcher?.close();
     void service.endSession(sessionId);
   };
@@ -188,13 +194,19 @@ async function openSession(request: Request, service: DaemonService): Promise<Re
       controller.enqueue(encoder.encode(`${JSON.stringify(ready)}\n`));
       const lines = new LineBatcher(controller);
       batcher = lines;
+      const counted = summarize ? new LineSummary((line) => lines.push(line)) : undefined;
+      summary = counted;
       const routesGone = (reason: string) => {
+        counted?.closeWindow();
         lines.push({ event: "ended", reason } satisfies SessionEndedLine);
         lines.flush();
         end();
         controller.close();
       };
-      service.listen(sessionId, (event: RequestEventLine) => lines.push(event), routesGone);
+      const forward = counted
+        ? (event: RequestEventLine) => counted.push(event)
+        : (event: RequestEventLine) => lines.push(event);
+      service.listen(sessionId, forward, routesGone);
       heartbeat = setInterval(() => controller.enqueue(encoder.encode("\n")), SESSION_HEARTBEAT_MS);
     },
     cancel: end,
