@@ -10,7 +10,7 @@ import { appFiles, depthOf } from "./browser/app.ts";
 import { startCaddy } from "./browser/caddy.ts";
 import { Browser } from "./browser/chromium.ts";
 import { startGotunnel } from "./browser/gotunnel.ts";
-import { type ConditionRig, measureRounds } from "./browser/measure.ts";
+import { type ConditionRig, measureFetches, measureRounds } from "./browser/measure.ts";
 import { createLink, type Link, type WireStats } from "./browser/network.ts";
 import { startNginx } from "./browser/nginx.ts";
 import { type BrowserBenchOptions, type Condition, parseBrowserOptions, USAGE } from "./browser/options.ts";
@@ -104,7 +104,8 @@ async function launchRig(
     resolverRules: [`MAP ${PAGE_HOST} ${address}`],
     logPath: join(dir, `chromium-${condition}.log`),
   });
-  return { browser, rig: { condition, address, load: (url, timeoutMs) => browser.coldLoad(url, timeoutMs) } };
+  const load = (url: string, timeoutMs: number) => browser.coldLoad(url, timeoutMs);
+  return { browser, rig: { condition, address, load, fetch: { address, prefix } } };
 }
 
 function writeResults(stamp: string, markdown: string, json: string | null): string[] {
@@ -152,6 +153,12 @@ async function measureAll(options: BrowserBenchOptions, dir: string, startedAt: 
     { gate, progress },
   );
   for (const { browser } of rigs) await browser.close();
+  const fetches = await measureFetches(
+    rigs.map((one) => one.rig),
+    running,
+    options,
+    { gate, progress, dir },
+  );
   for (const target of running) await target.stop();
   await vite.stop();
   const wire = link ? await link.stop() : null;
@@ -168,10 +175,10 @@ async function measureAll(options: BrowserBenchOptions, dir: string, startedAt: 
     rttMs: options.rttMs,
     quietWaitedS: gate.waitedMs / 1000,
   };
-  const markdown = renderBrowserMarkdown(meta, info, series);
+  const markdown = renderBrowserMarkdown(meta, info, series, fetches);
   console.log(markdown);
   const stamp = startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z");
-  const json = options.json ? renderBrowserJson(meta, info, series) : null;
+  const json = options.json ? renderBrowserJson(meta, info, series, fetches) : null;
   for (const path of writeResults(stamp, markdown, json)) progress(`wrote ${path}`);
 }
 

@@ -49,7 +49,8 @@ function fileName(index: number): string {
   return `${String(index).padStart(4, "0")}.js`;
 }
 
-function modulePath(index: number): string {
+/** A module's path under the app's root: the entry is src/main.js, every other module is in src/m/. */
+export function modulePath(index: number): string {
   return index === 0 ? "src/main.js" : `src/m/${fileName(index)}`;
 }
 

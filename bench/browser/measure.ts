@@ -5,6 +5,7 @@
  */
 import { NOISY_FOREIGN_PERCENT, NoiseMeter, type QuietGate } from "../lib/noise.ts";
 import type { LoadOutcome } from "./chromium.ts";
+import { type FetchRig, fetchAll } from "./fetch-all.ts";
 import type { BrowserBenchOptions, Condition } from "./options.ts";
 import { roundOrder, type Sample, type Series } from "./stats.ts";
 import type { BrowserTarget } from "./target.ts";
@@ -14,6 +15,8 @@ export interface ConditionRig {
   /** Where this condition's browser reaches the servers. */
   address: string;
   load(url: string, timeoutMs: number): Promise<LoadOutcome>;
+  /** Where h2load runs to fetch the same modules without a browser (fetch-all.ts). */
+  fetch: FetchRig;
 }
 
 export interface MeasureIo {
@@ -78,4 +81,31 @@ export async function measureRounds(
     if (noisy && round < options.rounds) await io.gate.wait();
   }
   return [...series.values()];
+}
+
+/** Fetches without a browser per target and condition: at most this many rounds, after one unmeasured fetch. */
+export const FETCH_ROUNDS = 5;
+
+/** Every module fetched by h2load (fetch-all.ts), per target and condition, in rounds ordered as the loads are. */
+export async function measureFetches(
+  rigs: ConditionRig[],
+  targets: BrowserTarget[],
+  options: BrowserBenchOptions,
+  io: MeasureIo & { dir: string },
+): Promise<Series[]> {
+  const rounds = Math.min(FETCH_ROUNDS, options.rounds);
+  const series: Series[] = [];
+  for (const rig of rigs) {
+    const own = new Map(targets.map((target) => [target.name, [] as Sample[]]));
+    for (const target of targets) await fetchAll(rig.fetch, target, options.modules, io.dir, 0);
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of roundOrder(targets, round)) {
+        const sample = await fetchAll(rig.fetch, target, options.modules, io.dir, round);
+        own.get(target.name)?.push(sample);
+        io.progress(`fetch ${round}/${rounds} ${rig.condition} ${target.name}: ${describeSample(sample)}`);
+      }
+    }
+    for (const [target, samples] of own) series.push({ target, condition: rig.condition, samples });
+  }
+  return series;
 }

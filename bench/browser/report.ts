@@ -3,6 +3,7 @@
  * quartiles; ratios are medians of round-by-round ratios (stats.ts), with quartiles.
  */
 import { NOISY_FOREIGN_PERCENT } from "../lib/noise.ts";
+import { DIRECT_CONNECTIONS, FETCH_STREAMS } from "./fetch-all.ts";
 import { BROWSER_TARGETS, type BrowserTargetName, type Condition } from "./options.ts";
 import { protocolsOf, ratioSummary, type Series, type Summary, summarize } from "./stats.ts";
 
@@ -134,7 +135,12 @@ function failureLines(series: Series[], rttMs: number): string[] {
   );
 }
 
-export function renderBrowserMarkdown(meta: BrowserRunMeta, targets: TargetInfo[], series: Series[]): string {
+export function renderBrowserMarkdown(
+  meta: BrowserRunMeta,
+  targets: TargetInfo[],
+  series: Series[],
+  fetches: Series[] = [],
+): string {
   const conditions = (["loopback", "far"] as const).filter((condition) =>
     series.some((one) => one.condition === condition),
   );
@@ -161,6 +167,7 @@ export function renderBrowserMarkdown(meta: BrowserRunMeta, targets: TargetInfo[
     "post-order). ÷ direct is the median of the round-by-round ratios of a target's time to direct's, quartiles in",
     "brackets: below 1 is faster than the browser talking to Vite itself.",
     "",
+    ...fetchLines(fetches, conditions, header),
     "### Issue 16's targets",
     "",
     ...goalLines(series, meta.rttMs),
@@ -178,12 +185,40 @@ export function renderBrowserMarkdown(meta: BrowserRunMeta, targets: TargetInfo[
   return `${lines.join("\n")}\n`;
 }
 
-export function renderBrowserJson(meta: BrowserRunMeta, targets: TargetInfo[], series: Series[]): string {
+/** The h2load table (fetch-all.ts): what each server delivers across the same link when the client keeps up. */
+function fetchLines(fetches: Series[], conditions: readonly Condition[], header: string[]): string[] {
+  if (fetches.length === 0) return [];
+  const shown = conditions.filter((condition) => fetches.some((one) => one.condition === condition));
+  return [
+    `### Without a browser: h2load fetching every module (one connection, ${FETCH_STREAMS} streams; direct: ${DIRECT_CONNECTIONS} HTTP/1.1 connections)`,
+    "",
+    `| target | protocol | ${header.slice(0, shown.length).join(" | ")} |`,
+    `| --- | --- | ${shown.map(() => "--- | ---").join(" | ")} |`,
+    ...tableRows(fetches, [...shown]),
+    "",
+    "The browser's loads above are bound by its own CPU on this machine (its receive window sits at zero hundreds",
+    "of times a load); this is how fast each server hands the same modules to a client that keeps up.",
+    "",
+  ];
+}
+
+export function renderBrowserJson(
+  meta: BrowserRunMeta,
+  targets: TargetInfo[],
+  series: Series[],
+  fetches: Series[] = [],
+): string {
   const summaries = series.map((one) => ({
     target: one.target,
     condition: one.condition,
     summary: summarize(one.samples),
     overDirect: ratioSummary(one.samples, find(series, "direct", one.condition)?.samples ?? []),
   }));
-  return `${JSON.stringify({ meta, targets, summaries, series }, null, 2)}\n`;
+  const fetchSummaries = fetches.map((one) => ({
+    target: one.target,
+    condition: one.condition,
+    summary: summarize(one.samples),
+    overDirect: ratioSummary(one.samples, find(fetches, "direct", one.condition)?.samples ?? []),
+  }));
+  return `${JSON.stringify({ meta, targets, summaries, series, fetchSummaries, fetches }, null, 2)}\n`;
 }

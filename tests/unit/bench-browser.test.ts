@@ -14,8 +14,10 @@ import {
   depthOf,
   FAN_OUT,
   MODULE_BYTES,
+  modulePath,
   writeApp,
 } from "../../bench/browser/app.ts";
+import { FETCH_STREAMS, fetchAll } from "../../bench/browser/fetch-all.ts";
 import { parseBrowserOptions } from "../../bench/browser/options.ts";
 import { type BrowserRunMeta, renderBrowserMarkdown } from "../../bench/browser/report.ts";
 import {
@@ -27,6 +29,8 @@ import {
   type Series,
   summarize,
 } from "../../bench/browser/stats.ts";
+import type { BrowserTarget } from "../../bench/browser/target.ts";
+import { requireTools } from "../helpers/tools.ts";
 
 const IMPORT = /from "(\.\/[^"]+)"/g;
 
@@ -214,5 +218,72 @@ describe("bench:browser report", () => {
     expect(markdown).toContain("- 5 ms RTT: gotunnel no slower than nginx: not measured");
     expect(markdown).toContain("- nginx: skipped: nginx is not installed");
     expect(markdown).toContain("- 5 ms RTT, gotunnel, round 3: timed out");
+  });
+
+  test("the h2load table (fetches without a browser) gets its own heading, medians and ratios to direct", () => {
+    const markdown = renderBrowserMarkdown(
+      meta,
+      [{ name: "direct", version: "Vite" }],
+      [series("direct", "far", [3000, 3000], "http/1.1"), series("gotunnel", "far", [2000, 2000])],
+      [series("direct", "far", [1200, 1300], "http/1.1"), series("gotunnel", "far", [400, 390])],
+    );
+    expect(markdown).toContain(
+      `### Without a browser: h2load fetching every module (one connection, ${FETCH_STREAMS} streams`,
+    );
+    expect(markdown).toContain("| gotunnel | h2 | 395 ms (393 ms–398 ms) | 0.32 (0.31–0.32) |");
+    // The browser table above it is untouched.
+    expect(markdown).toContain("| gotunnel | h2 | 2.00 s (2.00 s–2.00 s) | 0.67 (0.67–0.67) |");
+  });
+});
+
+const h2load = requireTools("h2load");
+
+describe.skipIf(h2load.skip)(h2load.title("bench:browser fetches without a browser"), () => {
+  const modules = 40;
+  const dir = mkdtempSync(join(tmpdir(), "bench-fetch-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const direct = (port: number) =>
+    ({
+      name: "direct",
+      url: (address) => `http://${address}:${port}/`,
+      caPath: null,
+      version: "",
+      stop: async () => {},
+    }) satisfies BrowserTarget;
+
+  test("h2load fetches every module once over HTTP/1.1 and reports its time and protocol", async () => {
+    const seen = new Set<string>();
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req) => {
+        seen.add(new URL(req.url).pathname);
+        return new Response("export {};");
+      },
+    });
+    try {
+      const sample = await fetchAll({ address: "127.0.0.1", prefix: [] }, direct(Number(server.port)), modules, dir, 1);
+      expect(sample.error).toBeUndefined();
+      expect(sample.ms).toBeGreaterThan(0);
+      expect(sample.protocols).toEqual({ "http/1.1": modules });
+      expect(seen).toEqual(new Set(Array.from({ length: modules }, (_, index) => `/${modulePath(index)}`)));
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("answers that are not 2xx fail the fetch, with the count", async () => {
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req) => new Response("", { status: req.url.endsWith("7.js") ? 404 : 200 }),
+    });
+    try {
+      const sample = await fetchAll({ address: "127.0.0.1", prefix: [] }, direct(Number(server.port)), modules, dir, 1);
+      expect(sample.ms).toBeNull();
+      expect(sample.error).toStartWith(`${modules - 4} of ${modules} answers were 2xx`);
+    } finally {
+      server.stop(true);
+    }
   });
 });
