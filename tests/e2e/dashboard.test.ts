@@ -6,19 +6,8 @@
  * (a second network namespace) is refused whatever it sends.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  BINARY,
-  binaryEnv,
-  curl,
-  E2EScope,
-  headerValues,
-  requireBinary,
-  run,
-  runGotunnel,
-  startEchoRoute,
-} from "../helpers/e2e.ts";
-import { createNetnsPair } from "../helpers/netns.ts";
-import { requirement } from "../helpers/tools.ts";
+import { curl, E2EScope, headerValues, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+import { lanClient, startLanDaemon } from "../helpers/lan-client.ts";
 
 const scope = new E2EScope();
 afterAll(() => scope.dispose());
@@ -261,32 +250,9 @@ describe("stopping the daemon", () => {
   }, 60_000);
 });
 
-/** The LAN-client test needs two network namespaces. */
-function netnsSkipReason(): string | undefined {
-  if (process.platform !== "linux") return "needs Linux network namespaces";
-  if (process.getuid?.() !== 0) return "needs root to create network namespaces (ip netns add)";
-  const missing = ["ip", "curl"].filter((tool) => !Bun.which(tool));
-  return missing.length > 0 ? `missing ${missing.join(", ")}: apt-get install -y iproute2 curl` : undefined;
-}
-const lanClient = requirement(netnsSkipReason());
-
 describe.skipIf(lanClient.skip)(lanClient.title("another machine"), () => {
   test("is refused with 403 even with the right name, while this machine's client is served", async () => {
-    const pair = createNetnsPair();
-    scope.defer(() => pair.cleanup());
-    const lanHome = scope.dir("lan-home");
-    // Inside namespace a, 0.0.0.0 reaches only its veth to namespace b (as in exposure.test.ts).
-    const env = binaryEnv(lanHome, {
-      GOTUNNEL_LAN: "",
-      GOTUNNEL_PROXY_HOST: "0.0.0.0",
-      GOTUNNEL_PROXY_HTTPS_PORT: "0",
-      GOTUNNEL_PROXY_HTTP_PORT: "0",
-    });
-    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
-    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', lanHome, BINARY];
-    const started = await inA([...cd, "start", "-d", "lan-dash.local", "-p", "39997", "--json"]);
-    expect(started.exitCode).toBe(0);
-    const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { ports: { https: number }; ca: { path: string } };
+    const { pair, ready, inA, inB } = await startLanDaemon(scope, ["-d", "lan-dash.local", "-p", "39997"]);
     const port = ready.ports.https;
     const curlTo = (address: string) => [
       "curl",
@@ -299,7 +265,7 @@ describe.skipIf(lanClient.skip)(lanClient.title("another machine"), () => {
       "\n%{http_code}",
       `https://gotunnel.localhost:${port}/`,
     ];
-    const lan = await run(pair.exec(pair.b.ns, curlTo(pair.a.v4)), { env });
+    const lan = await inB(curlTo(pair.a.v4));
     expect(lan.stdout).toEndWith("\n403");
     expect(lan.stdout).not.toContain("gotunnel-token");
     const local = await inA(curlTo("127.0.0.1"));

@@ -7,9 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BINARY, binaryEnv, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
-import { createNetnsPair } from "../helpers/netns.ts";
-import { requirement } from "../helpers/tools.ts";
+import { E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+import { lanClient, startLanDaemon } from "../helpers/lan-client.ts";
 import type { startEchoUpstream } from "../helpers/upstreams.ts";
 
 const scope = new E2EScope();
@@ -107,37 +106,13 @@ describe("the 404 page", () => {
   });
 });
 
-/** Why the LAN-client test cannot run here: it needs two network namespaces. */
-function netnsSkipReason(): string | undefined {
-  if (process.platform !== "linux") return "needs Linux network namespaces";
-  if (process.getuid?.() !== 0) return "needs root to create network namespaces (ip netns add)";
-  const missing = ["ip", "curl"].filter((tool) => !Bun.which(tool));
-  return missing.length > 0 ? `missing ${missing.join(", ")}: apt-get install -y iproute2 curl` : undefined;
-}
-
-const lanClient = requirement(netnsSkipReason());
-
 describe.skipIf(lanClient.skip)(lanClient.title("the 404 and 502 pages to another machine"), () => {
   test("a LAN client gets a plain 404, while a loopback client of the same daemon gets the list", async () => {
-    const pair = createNetnsPair();
-    scope.defer(() => pair.cleanup());
-    const lanHome = scope.dir("lan-home");
-    // Inside namespace a, 0.0.0.0 reaches only its veth to namespace b; GOTUNNEL_LAN empty is the default policy.
-    const env = binaryEnv(lanHome, {
-      GOTUNNEL_LAN: "",
-      GOTUNNEL_PROXY_HOST: "0.0.0.0",
-      GOTUNNEL_PROXY_HTTPS_PORT: "0",
-      GOTUNNEL_PROXY_HTTP_PORT: "0",
-    });
-    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
-    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', lanHome, BINARY];
-    const started = await inA([...cd, "start", "-d", "web.localhost", "-p", "39999", "--json"]);
-    expect(started.exitCode).toBe(0);
-    // dispose() stops this home's daemon (binaryEnv registered it) before the namespaces go.
-    const port = (JSON.parse(started.stdout.split("\n")[0] ?? "") as { ports: { http: number } }).ports.http;
+    const { pair, ready, inA, inB } = await startLanDaemon(scope, ["-d", "web.localhost", "-p", "39999"]);
+    const port = ready.ports.http;
     const curl = ["curl", "-sS", "-H", "Host: nothing.localhost", "-w", "\n%{http_code}"];
 
-    const lan = await run(pair.exec(pair.b.ns, [...curl, `http://${pair.a.v4}:${port}/`]), { env });
+    const lan = await inB([...curl, `http://${pair.a.v4}:${port}/`]);
     expect(lan.stdout).toEndWith("\n404");
     expect(lan.stdout).toContain("No gotunnel route for");
     for (const hidden of ["web.localhost", "39999", "Routes served"]) expect(lan.stdout).not.toContain(hidden);
@@ -149,24 +124,12 @@ describe.skipIf(lanClient.skip)(lanClient.title("the 404 and 502 pages to anothe
   });
 
   test("a LAN client of a shared route whose dev server is down gets a 502 that does not name the upstream", async () => {
-    const pair = createNetnsPair();
-    scope.defer(() => pair.cleanup());
-    const lanHome = scope.dir("lan-home");
-    const env = binaryEnv(lanHome, {
-      GOTUNNEL_LAN: "",
-      GOTUNNEL_PROXY_HOST: "0.0.0.0",
-      GOTUNNEL_PROXY_HTTPS_PORT: "0",
-      GOTUNNEL_PROXY_HTTP_PORT: "0",
-    });
-    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
-    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', lanHome, BINARY];
     // Plain HTTP, so the LAN client needs no CA; nothing listens on 39998.
-    const started = await inA([...cd, "start", "-d", "shared.local", "-p", "39998", "--no-https", "--json"]);
-    expect(started.exitCode).toBe(0);
-    const port = (JSON.parse(started.stdout.split("\n")[0] ?? "") as { ports: { http: number } }).ports.http;
+    const { pair, ready, inA, inB } = await startLanDaemon(scope, ["-d", "shared.local", "-p", "39998", "--no-https"]);
+    const port = ready.ports.http;
     const curl = ["curl", "-sS", "-H", "Host: shared.local", "-w", "\n%{http_code}"];
 
-    const lan = await run(pair.exec(pair.b.ns, [...curl, `http://${pair.a.v4}:${port}/`]), { env });
+    const lan = await inB([...curl, `http://${pair.a.v4}:${port}/`]);
     expect(lan.stdout).toEndWith("\n502");
     expect(lan.stdout).toContain("the dev server is not answering");
     for (const hidden of ["39998", "localhost:", "127.0.0.1"]) expect(lan.stdout).not.toContain(hidden);
