@@ -9,9 +9,9 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:tls";
 import { NEW_NAMES_PER_MINUTE } from "../../src/daemon/on-demand.ts";
 import { MAX_SPARE_CERTIFICATES } from "../../src/tls/spare.ts";
-import { BINARY, binaryEnv, curl, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
-import { createNetnsPair, eventually } from "../helpers/netns.ts";
-import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
+import { curl, E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+import { lanClient, startLanDaemon } from "../helpers/lan-client.ts";
+import { eventually } from "../helpers/netns.ts";
 
 const scope = new E2EScope();
 /** curl processes at once: the machine has two cores. */
@@ -174,28 +174,9 @@ describe("bounds", () => {
   });
 });
 
-const lanClient = requireAll(requireRoot("creates network namespaces (ip netns add)"), requireTools("ip", "curl"));
-
 describe.skipIf(lanClient.skip)(lanClient.title("a client on another machine"), () => {
   test("gets the 404 page but no certificate for a name it made up; a loopback client's name gets one", async () => {
-    const pair = createNetnsPair();
-    scope.defer(() => pair.cleanup());
-    const home = scope.dir("lan-home");
-    // Inside namespace a, 0.0.0.0 reaches only its veth to namespace b; GOTUNNEL_LAN empty is the default policy.
-    const env = binaryEnv(home, {
-      GOTUNNEL_LAN: "",
-      GOTUNNEL_PROXY_HOST: "0.0.0.0",
-      GOTUNNEL_PROXY_HTTPS_PORT: "0",
-      GOTUNNEL_PROXY_HTTP_PORT: "0",
-    });
-    const inA = (argv: string[]) => run(pair.exec(pair.a.ns, argv), { env, timeoutMs: 30_000 });
-    const cd = ["sh", "-c", 'cd "$0" && exec "$@"', home, BINARY];
-    const started = await inA([...cd, "start", "-d", "web.localhost", "-p", "39999", "--json"]);
-    expect(started.exitCode).toBe(0);
-    const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as {
-      ports: { http: number; https: number };
-      ca: { path: string };
-    };
+    const { pair, ready, inA, inB } = await startLanDaemon(scope, ["-d", "web.localhost", "-p", "39999"]);
     const ask = (host: string) => ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Host: ${host}`];
     const verifyIn = (name: string) =>
       inA(
@@ -208,9 +189,7 @@ describe.skipIf(lanClient.skip)(lanClient.title("a client on another machine"), 
         ]),
       );
 
-    const lan = await run(
-      pair.exec(pair.b.ns, [...ask("probe.localhost"), `http://${pair.a.v4}:${ready.ports.http}/`]),
-    );
+    const lan = await inB([...ask("probe.localhost"), `http://${pair.a.v4}:${ready.ports.http}/`]);
     expect(lan.stdout).toBe("404");
     const local = await inA([...ask("mine.localhost"), `http://127.0.0.1:${ready.ports.http}/`]);
     expect(local.stdout).toBe("404");
