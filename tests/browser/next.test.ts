@@ -11,7 +11,7 @@
  * `.local` origin ("Blocked cross-origin request"; the browser saw gotunnel's 502 for it), and with Next 16.5.0 the
  * page then never hydrates: this test fails at the HMR check.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -25,15 +25,12 @@ import {
   type Tab,
   waitInPage,
 } from "../helpers/browser.ts";
-import { E2EScope, type Gotunnel, until } from "../helpers/e2e.ts";
-import { appProject } from "../helpers/frameworks.ts";
-import { liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
+import { E2EScope, until } from "../helpers/e2e.ts";
+import { nextAppFiles, upForFile } from "../helpers/frameworks.ts";
 
 const scope = new E2EScope();
 const NAME = "next-app.local";
 const marker = `m${crypto.randomUUID().slice(0, 8)}`;
-let gotunnel: Gotunnel;
-let dir = "";
 
 /** A client component with state: Fast Refresh keeps `count` across an edit of this file. */
 const counter = (label: string) => `"use client";
@@ -49,26 +46,12 @@ export default function Counter() {
 }
 `;
 
-beforeAll(async () => {
-  dir = appProject(scope, {
-    "package.json": JSON.stringify({ name: "next-app", private: true, scripts: { dev: "next dev" } }),
-    "app/layout.js": `export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n`,
+const session = upForFile(scope, marker, () =>
+  nextAppFiles(NAME, marker, {
     "app/page.js": `import Counter from "./counter.js";\nexport default function Page() { return <Counter />; }\n`,
     "app/counter.js": counter("first"),
-    "gotunnel.config.json": JSON.stringify({
-      routes: {
-        [NAME]: { command: "npm run dev", env: { GOTUNNEL_TEST_MARKER: marker, NEXT_TELEMETRY_DISABLED: "1" } },
-      },
-    }),
-  });
-  gotunnel = await scope.up(dir, scope.dir("home"));
-}, 90_000);
-
-afterAll(async () => {
-  await gotunnel?.stop("SIGINT");
-  await scope.dispose();
-  expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
-}, 60_000);
+  }),
+);
 
 const textIs = (selector: string, text: string) =>
   `document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(text)}`;
@@ -97,7 +80,7 @@ const RESAVE_AFTER_MS = 5_000;
 async function saveUntilShown(tab: Tab, label: string): Promise<void> {
   const deadline = Date.now() + PAGE_TIMEOUT_MS;
   for (let save = 1; ; save++) {
-    writeFileSync(join(dir, "app", "counter.js"), `${counter(label)}// save ${save}\n`);
+    writeFileSync(join(session.dir, "app", "counter.js"), `${counter(label)}// save ${save}\n`);
     const last = Date.now() + RESAVE_AFTER_MS >= deadline;
     const wait = waitInPage(tab, textIs("#label", label), `the Fast Refresh update of save ${save}`, RESAVE_AFTER_MS);
     if (last) return wait;
@@ -112,15 +95,15 @@ async function saveUntilShown(tab: Tab, label: string): Promise<void> {
 async function fastRefresh(kind: BrowserKind): Promise<void> {
   const before = `${kind}: before the edit`;
   const after = `${kind}: fast-refreshed`;
-  writeFileSync(join(dir, "app", "counter.js"), counter(before));
-  const logged = gotunnel.requestLog().length;
-  const browser = await launchBrowser(scope, kind, { caPath: gotunnel.caPath, names: [NAME] });
-  const tab = await openTab(browser, gotunnel.ready.routes[0]?.url ?? "");
+  writeFileSync(join(session.dir, "app", "counter.js"), counter(before));
+  const logged = session.gotunnel.requestLog().length;
+  const browser = await launchBrowser(scope, kind, { caPath: session.gotunnel.caPath, names: [NAME] });
+  const tab = await openTab(browser, session.gotunnel.ready.routes[0]?.url ?? "");
   await waitInPage(tab, textIs("#label", before), "first render");
 
   // The HMR socket went through gotunnel and Next accepted it (a refused upgrade is logged with another status).
   const hmrRequests = () =>
-    gotunnel
+    session.gotunnel
       .requestLog()
       .slice(logged)
       .filter((line) => String(line.path).startsWith("/_next/hmr?"));

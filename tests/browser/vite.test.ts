@@ -9,7 +9,7 @@
  * Without gotunnel's `__VITE_ADDITIONAL_SERVER_ALLOWED_HOSTS`, Vite answers the page with 403 "Blocked request";
  * without h2 on the HTTPS listener, the protocol check fails.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -22,56 +22,44 @@ import {
   waitForConsole,
   waitInPage,
 } from "../helpers/browser.ts";
-import { E2EScope, type Gotunnel, until } from "../helpers/e2e.ts";
-import { appProject } from "../helpers/frameworks.ts";
-import { liveWithMarker, untilEmpty } from "../helpers/proc-tree.ts";
+import { E2EScope, until } from "../helpers/e2e.ts";
+import { devRoute, upForFile } from "../helpers/frameworks.ts";
 
 const scope = new E2EScope();
 const NAME = "vite-app.local";
 const marker = `m${crypto.randomUUID().slice(0, 8)}`;
-let gotunnel: Gotunnel;
-let dir = "";
 
 const message = (text: string) => `export const message = ${JSON.stringify(text)};\n`;
 
-beforeAll(async () => {
-  dir = appProject(scope, {
-    "package.json": JSON.stringify({ name: "vite-app", private: true, type: "module", scripts: { dev: "vite" } }),
-    "index.html": `<!doctype html><html><body><div id="app"></div><script type="module" src="/src/main.js"></script></body></html>`,
-    // main.js accepts message.js's updates itself, so an edit to message.js is a hot update, never a reload.
-    "src/main.js": `import { message } from "./message.js";
+const session = upForFile(scope, marker, () => ({
+  "package.json": JSON.stringify({ name: "vite-app", private: true, type: "module", scripts: { dev: "vite" } }),
+  "index.html": `<!doctype html><html><body><div id="app"></div><script type="module" src="/src/main.js"></script></body></html>`,
+  // main.js accepts message.js's updates itself, so an edit to message.js is a hot update, never a reload.
+  "src/main.js": `import { message } from "./message.js";
 const app = document.querySelector("#app");
 app.textContent = message;
 if (import.meta.hot) import.meta.hot.accept("./message.js", (next) => { app.textContent = next.message; });
 `,
-    "src/message.js": message("first"),
-    "gotunnel.config.json": JSON.stringify({
-      routes: { [NAME]: { command: "npm run dev", env: { GOTUNNEL_TEST_MARKER: marker } } },
-    }),
-  });
-  gotunnel = await scope.up(dir, scope.dir("home"));
-}, 90_000);
-
-afterAll(async () => {
-  await gotunnel?.stop("SIGINT");
-  await scope.dispose();
-  expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
-}, 60_000);
+  "src/message.js": message("first"),
+  "gotunnel.config.json": JSON.stringify({
+    routes: { [NAME]: devRoute(marker) },
+  }),
+}));
 
 async function hotUpdate(kind: BrowserKind): Promise<void> {
   const before = `${kind}: before the edit`;
   const after = `${kind}: hot-updated`;
-  writeFileSync(join(dir, "src", "message.js"), message(before));
-  const logged = gotunnel.requestLog().length;
-  const browser = await launchBrowser(scope, kind, { caPath: gotunnel.caPath, names: [NAME] });
-  const tab = await openTab(browser, gotunnel.ready.routes[0]?.url ?? "");
+  writeFileSync(join(session.dir, "src", "message.js"), message(before));
+  const logged = session.gotunnel.requestLog().length;
+  const browser = await launchBrowser(scope, kind, { caPath: session.gotunnel.caPath, names: [NAME] });
+  const tab = await openTab(browser, session.gotunnel.ready.routes[0]?.url ?? "");
   await waitInPage(tab, `document.querySelector("#app").textContent === ${JSON.stringify(before)}`, "first render");
 
   // Vite's client says "connected" once its WebSocket is open, and gotunnel logs that upgrade (token redacted);
   // the log line reaches `up`'s output on its own schedule, so wait for it too.
   await waitForConsole(tab, (text) => text === "[vite] connected.", "Vite's connected message");
   const socketRequests = () =>
-    gotunnel
+    session.gotunnel
       .requestLog()
       .slice(logged)
       .filter((line) => line.path === "/?token=REDACTED");
@@ -79,7 +67,7 @@ async function hotUpdate(kind: BrowserKind): Promise<void> {
   expect(socketRequests()).toContainEqual(expect.objectContaining({ method: "GET", status: 101, route: NAME }));
 
   await inPage(tab, "window.__gotunnelMarker = 1");
-  writeFileSync(join(dir, "src", "message.js"), message(after));
+  writeFileSync(join(session.dir, "src", "message.js"), message(after));
   await waitInPage(tab, `document.querySelector("#app").textContent === ${JSON.stringify(after)}`, "the hot update");
   expect(await inPage(tab, "window.__gotunnelMarker")).toBe(1);
   expect(tab.console).toContain("[vite] hot updated: /src/message.js via /src/main.js");

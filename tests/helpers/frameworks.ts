@@ -5,9 +5,11 @@
  * (Next 16's default) refuses files reached through a link out of its root ("Could not find the Next.js package").
  * And a WebSocket client that acts like a browser tab on the route's name: SNI and Host of the name, its Origin.
  */
+import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type E2EScope, type Gotunnel, REPO_ROOT } from "./e2e.ts";
+import { liveWithMarker, untilEmpty } from "./proc-tree.ts";
 
 const APPS_DIR = join(REPO_ROOT, ".artifacts", "e2e-apps");
 const EVENT_TIMEOUT_MS = 30_000;
@@ -21,6 +23,47 @@ export function appProject(scope: E2EScope, files: Record<string, string>): stri
   }
   scope.defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A route whose dev server gotunnel starts with `npm run dev`, every process of it marked (helpers/proc-tree.ts). */
+export function devRoute(marker: string, env: Record<string, string> = {}) {
+  return { command: "npm run dev", env: { GOTUNNEL_TEST_MARKER: marker, ...env } };
+}
+
+/** A Next.js app with `files` (app/page.js …), its root layout, and the route `name` that starts `next dev`. */
+export function nextAppFiles(name: string, marker: string, files: Record<string, string>): Record<string, string> {
+  return {
+    "package.json": JSON.stringify({ name: "next-app", private: true, scripts: { dev: "next dev" } }),
+    "app/layout.js": `export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n`,
+    ...files,
+    "gotunnel.config.json": JSON.stringify({
+      routes: { [name]: devRoute(marker, { NEXT_TELEMETRY_DISABLED: "1" }) },
+    }),
+  };
+}
+
+/** What upForFile started: read it inside tests, after the file's beforeAll. */
+export interface DevSession {
+  gotunnel: Gotunnel;
+  dir: string;
+}
+
+/**
+ * `gotunnel up` in the project `files` for the whole test file: started before its tests; after them stopped with
+ * Ctrl-C, the scope disposed, and no process of the dev server left behind (found by `marker`).
+ */
+export function upForFile(scope: E2EScope, marker: string, files: () => Record<string, string>): DevSession {
+  const session = {} as DevSession;
+  beforeAll(async () => {
+    session.dir = appProject(scope, files());
+    session.gotunnel = await scope.up(session.dir, scope.dir("home"));
+  }, 90_000);
+  afterAll(async () => {
+    await session.gotunnel?.stop("SIGINT");
+    await scope.dispose();
+    expect(await untilEmpty(() => liveWithMarker(marker))).toEqual([]);
+  }, 60_000);
+  return session;
 }
 
 export interface TabSocket {
