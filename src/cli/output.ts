@@ -5,11 +5,12 @@
  * errors included, so `up --json | jq -c` and any line reader work whatever the command printed before it failed.
  */
 import { writeSync } from "node:fs";
-import { type ConsolaReporter, createConsola, type LogObject } from "consola";
+import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 import { ExitCode, type GotunnelError, isGotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import type { DeliveryLine, RequestEventLine, SessionSummaryLine } from "../daemon/control/protocol.ts";
 import {
+  consolaLevel,
   deliveryTextLine,
   reporterLine,
   requestJsonLine,
@@ -44,7 +45,8 @@ const reporter: ConsolaReporter = {
     write(toStderr ? process.stderr : process.stdout, reporterLine(logObj, toStderr ? err : out));
   },
 };
-const consola = createConsola({ reporters: [reporter] });
+const level = consolaLevel(process.env);
+const consola = createConsola({ level, defaults: { level }, reporters: [reporter] });
 
 /** `gotunnel help` and `--help`: bold headings, commands and flags in cyan, on a terminal only. */
 export const helpStyle = { heading: out.bold, accent: out.cyan, dim: out.dim };

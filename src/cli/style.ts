@@ -2,7 +2,7 @@
  * How gotunnel's output looks, as pure functions: whether a stream gets colour, the SGR codes for it, and the text of
  * a message line and a request line. output.ts, the module that prints, writes what these return.
  */
-import type { LogObject } from "consola";
+import { LogLevels, type LogObject } from "consola/core";
 import type { DeliveryLine, SessionSummaryLine } from "../daemon/control/protocol.ts";
 import type { RequestLogRecord } from "./output.ts";
 
@@ -103,4 +103,24 @@ export function deliveryTextLine(line: DeliveryLine, style: Style): string {
   const color = line.outcome === "delivered" ? style.green : line.outcome === "retrying" ? style.yellow : style.red;
   const retry = line.retryInMs === undefined ? "" : `, next in ${line.retryInMs / 1000}s`;
   return `  ${when} ${line.event.padEnd(20)} ${line.url}  ${color(line.outcome)} ${answer} (attempt ${line.attempt}${retry})\n`;
+}
+
+/** Whether std-env (consola's) reads an environment variable as set: any value but "" and "false". */
+function flagSet(value: string | undefined): boolean {
+  return value ? value !== "false" : false;
+}
+
+/**
+ * The level consola's full entry point (`consola`) starts at, for `consola/core`, which has none: debug with DEBUG,
+ * warn under a test runner (NODE_ENV=test or TEST), else info; CONSOLA_LEVEL wins, parsed as consola parses it.
+ * The full entry point also loads its fancy reporter, string-width tables and std-env's CI list when imported, which
+ * the `up` process kept for its whole life while our own reporter prints everything (issue 18).
+ */
+export function consolaLevel(env: Record<string, string | undefined>): number {
+  let level: number = LogLevels.info;
+  if (flagSet(env.DEBUG)) level = LogLevels.debug;
+  else if (process.env.NODE_ENV === "test" || flagSet(env.TEST)) level = LogLevels.warn;
+  // biome-ignore lint/correctness/useParseIntRadix: consola parses it with none, so "0x4" means 4 in both.
+  if (env.CONSOLA_LEVEL) level = Number.parseInt(env.CONSOLA_LEVEL);
+  return level;
 }
