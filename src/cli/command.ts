@@ -95,15 +95,19 @@ export async function commandLine(main: CommandDef, rawArgs: readonly string[]):
   const segments: Segment[] = [];
   let [current, path, words] = [main, [] as string[], rawArgs];
   for (;;) {
-    const subCommands = await subCommandsOf(current);
+    const subCommands = current.subCommands ? await resolve(current.subCommands) : undefined;
     const index = subCommands ? firstWord(words, await argsOf(current)) : -1;
     if (!subCommands || index === -1) {
       segments.push({ command: current, path, words });
       return segments;
     }
     const name = words[index] as string;
-    const next = subCommands.get(name);
-    if (!next) throw await unknownCommand(name, path, subCommands);
+    // Only the command named is loaded: a process holds every module it imports for as long as it runs, and `up`
+    // runs for hours (issue 18). The others are loaded only to suggest a name for one that does not exist.
+    if (!Object.hasOwn(subCommands, name)) {
+      throw await unknownCommand(name, path, (await subCommandsOf(current)) as Map<string, CommandDef>);
+    }
+    const next = await resolve(subCommands[name] as CommandDef);
     segments.push({ command: current, path, words: words.slice(0, index) });
     [current, path, words] = [next, [...path, name], words.slice(index + 1)];
   }

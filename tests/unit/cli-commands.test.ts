@@ -3,7 +3,7 @@
  * completion/spec.ts), and the did-you-mean for commands (core/suggest.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { commandLine } from "../../src/cli/command.ts";
+import { command, commandLine } from "../../src/cli/command.ts";
 import { main } from "../../src/cli/commands.ts";
 import { completionScript } from "../../src/cli/completion/index.ts";
 import { completionSpec } from "../../src/cli/completion/spec.ts";
@@ -31,6 +31,27 @@ describe("commandLine", () => {
     expect(segments.at(-1)?.words).toEqual(["--allow-suffix", ".dev"]);
     const run = await commandLine(main, ["run", "--", "stat"]);
     expect(run.at(-1)?.words).toEqual(["--", "stat"]);
+  });
+
+  test("loads only the command it names, and the others only to suggest one for an unknown name", async () => {
+    const loaded: string[] = [];
+    const lazy = (name: string) => async () => {
+      loaded.push(name);
+      return command({ meta: { name, description: name, examples: [] } });
+    };
+    const tree = command({
+      meta: { name: "gotunnel", description: "test tree", examples: [] },
+      subCommands: { up: lazy("up"), daemon: lazy("daemon"), service: lazy("service") },
+    });
+    const segments = await commandLine(tree, ["up", "--json"]);
+    expect(segments.at(-1)?.path).toEqual(["up"]);
+    expect(loaded).toEqual(["up"]);
+    // A name that is no sub-command, or an Object.prototype key, is unknown.
+    for (const word of ["uq", "constructor"]) {
+      const error = await commandLine(tree, [word]).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: "E_USAGE" });
+    }
+    expect(loaded.toSorted()).toEqual(["daemon", "daemon", "service", "service", "up", "up", "up"]);
   });
 
   test("an unknown sub-command is E_USAGE with the likely one", async () => {
