@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { curl, daemonPid, E2EScope, requireBinary, runGotunnel, until } from "../helpers/e2e.ts";
+import { curl, daemonPid, E2EScope, requireBinary, run, runGotunnel, until } from "../helpers/e2e.ts";
 import { requireTools } from "../helpers/tools.ts";
 import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
 
@@ -92,6 +92,21 @@ describe("the certificate issuer child", () => {
     expect(later.exitCode, later.stderr).toBe(0);
     expect(await status(daemon.url.replace("burst.local", "later.local"), daemon.ca)).toBe(200);
     expect(issuersOf(daemon.pid)).not.toEqual(first);
+  });
+
+  test("the daemon's heap holds nothing of the certificate library, its certificates issued", async () => {
+    const daemon = await daemonWith("heap.local", {});
+    expect(await status(daemon.url, daemon.ca)).toBe(200);
+    const file = join(scope.dir("heap"), "daemon.heapsnapshot");
+    const socket = join(daemon.home, "run", "control.sock");
+    const dumped = await run(["curl", "-sS", "--unix-socket", socket, "-o", file, "http://localhost/debug/heap"]);
+    expect(dumped.exitCode, dumped.stderr).toBe(0);
+    const strings = new Set((JSON.parse(readFileSync(file, "utf8")) as { strings: string[] }).strings);
+    expect(strings.has("heap.local")).toBe(true); // it is the daemon's heap
+    // The names are minified in the binary, but these strings of reflect-metadata and asn1js (under @peculiar/x509) are in
+    // the heap of any process that loaded them (a daemon that issued in-process had both).
+    expect(strings.has("@reflect-metadata:registry")).toBe(false);
+    expect(strings.has("Maximum ASN.1 nesting depth exceeded")).toBe(false);
   });
 
   test("exits when its daemon is killed with SIGKILL (its stdin ends)", async () => {

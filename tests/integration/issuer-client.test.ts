@@ -103,6 +103,14 @@ describe("a child that misbehaves", () => {
     issuer.close();
   });
 
+  test("an executable that is gone (moved by an upgrade): E_TLS saying to restart the daemon", async () => {
+    const issuer = new CertificateIssuer({ command: [join(dir, "moved-gotunnel")] });
+    const error = await failureOf(issuer.loadCA(caDir, { create: false }));
+    expect(error.code).toBe("E_TLS");
+    expect(error.message).toContain("gotunnel's certificate issuer could not be started");
+    expect(error.hint).toContain("Restart the daemon");
+  });
+
   test("no answer in time: E_TLS naming the bound", async () => {
     const issuer = new CertificateIssuer({
       command: ["bash", "-c", "sleep 60", "silent-issuer"],

@@ -93,7 +93,13 @@ export class CertificateIssuer {
    */
   warm(): void {
     if (this.#closed) return;
-    this.#running();
+    try {
+      this.#running();
+    } catch {
+      // Not reported here: the first request starts it again and fails with the reason (#ask), to the command that
+      // needed the certificate.
+      return;
+    }
     if (this.#pending.size === 0) this.#armIdle();
   }
 
@@ -123,7 +129,19 @@ export class CertificateIssuer {
   #ask(request: Request, what: string): Promise<IssuerAnswer> {
     if (this.#closed) return Promise.reject(failure("the daemon is shutting down")(what));
     const id = this.#nextId++;
-    const child = this.#running();
+    let child: Child;
+    try {
+      child = this.#running();
+    } catch (error) {
+      // The executable the daemon runs from was moved or deleted (an upgrade): it cannot run itself again.
+      return Promise.reject(
+        new GotunnelError("E_TLS", `gotunnel's certificate issuer could not be started: ${String(error)}.`, {
+          hint: `Was ${this.#command[0]} moved or replaced while the daemon ran? Restart the daemon (\`gotunnel daemon stop\`, then your command again).`,
+          details: { command: this.#command },
+          cause: error,
+        }),
+      );
+    }
     clearTimeout(this.#idleTimer);
     return new Promise<IssuerAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
