@@ -78,7 +78,7 @@ async function serveInForeground(
 ) {
   // The certificate issuer child starts first: loading @peculiar/x509 there (~100 ms) overlaps the config, the state
   // and the lock here, so the first certificates cost the daemon's start little more than they did in-process.
-  const issuer = new CertificateIssuer({ command: selfCommand(), ...issuerTimings(process.env) });
+  const issuer = new CertificateIssuer({ command: selfCommand(), caDir: paths.caDir, ...issuerTimings(process.env) });
   issuer.warm();
   try {
     await serveWith(paths, args, onReady, issuer);

@@ -101,8 +101,9 @@ const tlsNames = (routes: readonly ProxyRoute[], site: string | undefined) => [
 ];
 
 export async function startGateway(given: GatewayOptions): Promise<Gateway> {
-  const issuer = given.issuer ?? new CertificateIssuer({ command: selfCommand(), ...issuerTimings(process.env) });
   const caDir = given.paths.caDir;
+  const issuer =
+    given.issuer ?? new CertificateIssuer({ command: selfCommand(), caDir, ...issuerTimings(process.env) });
   let ca: LocalCA;
   let created: boolean;
   try {

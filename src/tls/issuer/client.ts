@@ -42,6 +42,8 @@ const KNOWN_CODES = new Set<string>(["E_TLS", "E_DOMAIN_INVALID", "E_IO"]);
 export interface IssuerOptions {
   /** How to run this gotunnel again (daemon/spawn.ts selfCommand()). */
   command: readonly string[];
+  /** The CA directory the requests will name: the child loads that CA as it starts (child.ts runIssuer). */
+  caDir?: string;
   idleMs?: number;
   answerTimeoutMs?: number;
 }
@@ -68,6 +70,7 @@ type Request = IssuerRequest extends infer R ? (R extends unknown ? Omit<R, "id"
 
 export class CertificateIssuer {
   readonly #command: readonly string[];
+  readonly #caDir: string | undefined;
   readonly #idleMs: number;
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
@@ -78,6 +81,7 @@ export class CertificateIssuer {
 
   constructor(options: IssuerOptions) {
     this.#command = options.command;
+    this.#caDir = options.caDir;
     this.#idleMs = options.idleMs ?? ISSUER_IDLE_MS;
     this.#timeoutMs = options.answerTimeoutMs ?? ISSUER_ANSWER_TIMEOUT_MS;
   }
@@ -166,7 +170,8 @@ export class CertificateIssuer {
   /** The running child, or a new one. */
   #running(): Child {
     if (this.#child) return this.#child;
-    const child: Child = Bun.spawn([...this.#command, ISSUER_COMMAND], {
+    const argv = [...this.#command, ISSUER_COMMAND, ...(this.#caDir === undefined ? [] : [this.#caDir])];
+    const child: Child = Bun.spawn(argv, {
       stdin: "pipe",
       stdout: "pipe",
       // Its stderr is the daemon's (daemon.log): a crash's stack trace lands next to the daemon's own lines.
