@@ -2,8 +2,7 @@
 import os from "node:os";
 import type { LoadedConfig, ResolvedRoute } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
-import { type ControlClient, warmCertificates } from "../daemon/control/client.ts";
-import { socketPath } from "../daemon/control/endpoint.ts";
+import type { ControlClient } from "../daemon/control/client.ts";
 import { type AddRoutesRequest, type ReadyEvent, readySchema } from "../daemon/control/protocol.ts";
 import { runSession, wireRoutes } from "../daemon/session.ts";
 import { forceExitOnSecondSignal, nextSignal } from "../daemon/signals.ts";
@@ -61,14 +60,6 @@ function warnIfOneBackend(sent: AddRoutesRequest, ready: ReadyEvent): void {
       `the running daemon is older than this gotunnel and serves ${route.name} from its first backend only; run \`gotunnel daemon stop\`, then this command again`,
     );
   }
-}
-
-/**
- * Called first by `start` and `up`, before their config loads: a running daemon starts its certificate issuer
- * meanwhile (daemon/control/client.ts warmCertificates). Sends nothing when no daemon runs.
- */
-export function warmDaemon(): void {
-  warmCertificates(socketPath(resolvePaths().runtimeDir));
 }
 
 async function connect(loaded: LoadedConfig): Promise<ControlClient> {

@@ -4,7 +4,7 @@ import { normalizeDomain } from "../config/domain.ts";
 import { globalArgs, jsonArg, loadCommandConfig, overridesFrom } from "./args.ts";
 import { backendsFrom, policyFlag } from "./backends.ts";
 import { command } from "./command.ts";
-import { serve, warmDaemon } from "./serve.ts";
+import { serve } from "./serve.ts";
 
 export default command({
   meta: {
@@ -62,7 +62,6 @@ export default command({
     },
   },
   async run({ args, rawArgs }) {
-    if (args.https !== false) warmDaemon();
     const { name } = normalizeDomain(args.domain);
     const backends = backendsFrom(rawArgs);
     const policy = policyFlag(args.policy, backends.length);

@@ -9,7 +9,7 @@ import { GotunnelError } from "../core/errors.ts";
 import { globalArgs, jsonArg, loadCommandConfig, overridesFrom, portFlag, requireRoutes } from "./args.ts";
 import { command } from "./command.ts";
 import { parseDuration } from "./run.ts";
-import { serve, warmDaemon } from "./serve.ts";
+import { serve } from "./serve.ts";
 
 export default command({
   meta: {
@@ -50,7 +50,6 @@ export default command({
     },
   },
   async run({ args, rawArgs }) {
-    warmDaemon();
     const single = singleRoute(rawArgs, args.port);
     const overrides = overridesFrom(args);
     if (single) overrides.routes = { [single.name]: single.route };

@@ -38,8 +38,6 @@ export interface Gateway {
   urlOf(route: ProxyRoute): string;
   /** Throws E_TLS when the CA may not vouch for an HTTPS route's names; signs nothing. */
   checkTls(route: { name: string; wildcard: boolean }): void;
-  /** Starts the certificate issuer child if none runs, so a route change that follows does not wait for it. */
-  warmIssuer(): void;
   /** Issues (or reuses) the certificates `routes` need, so a following setRoutes cannot fail on them. */
   prepare(routes: readonly ProxyRoute[]): Promise<void>;
   /** Restored routes that are not served, each with why (admission.ts partition). */
@@ -189,7 +187,6 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     refused,
     urlOf: (route) => proxy.urlOf(route),
     checkTls: (route) => store.check(route),
-    warmIssuer: () => issuer.warm(),
     prepare: async (routes) => void (await store.tlsEntries(tlsRoutes(routes))),
     gauges: async () => ({
       webSockets: proxy.webSockets,

@@ -218,11 +218,6 @@ export class DaemonService {
     return this.table.served();
   }
 
-  /** A client is about to change routes: start the certificate issuer now (gateway.ts warmIssuer). */
-  warmCertificates(): void {
-    this.options.gateway.warmIssuer();
-  }
-
   /** Scrape-time gauges from the listeners, the upstream client and the certificate store. */
   gauges() {
     return this.options.gateway.gauges();

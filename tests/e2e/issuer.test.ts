@@ -109,16 +109,6 @@ describe("the certificate issuer child", () => {
     expect(strings.has("Maximum ASN.1 nesting depth exceeded")).toBe(false);
   });
 
-  test("start tells the daemon first, so its issuer starts while the command loads its config", async () => {
-    const daemon = await daemonWith("warm.local", { GOTUNNEL_ISSUER_IDLE_MS: "1000" });
-    expect(await until(() => (issuersOf(daemon.pid).length === 0 ? true : undefined))).toBe(true);
-    // A name outside the CA's scope is refused before anything is signed: only the early hint starts the issuer.
-    const refused = await daemon.start("example.com");
-    expect(refused.exitCode).toBe(EXIT_TLS);
-    // It lives for the idle second: long enough to be seen by polling.
-    expect(await until(() => (issuersOf(daemon.pid).length === 1 ? true : undefined), 5_000)).toBe(true);
-  });
-
   test("exits when its daemon is killed with SIGKILL (its stdin ends)", async () => {
     const daemon = await daemonWith("killed.local", { GOTUNNEL_ISSUER_IDLE_MS: "600000" });
     const [issuer] = issuersOf(daemon.pid);

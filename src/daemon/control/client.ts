@@ -67,24 +67,6 @@ export function isNotRunning(error: unknown): boolean {
   return error instanceof GotunnelError && error.details?.notRunning === true;
 }
 
-/**
- * Tells a running daemon that a route change is coming (`POST /v1/certificates/warm`) and does not wait for the
- * answer: `start` and `up` send it before they load their config, so the daemon's certificate issuer child
- * (tls/issuer/), which exits when idle, starts while they do (~20–40 ms it would otherwise add to the change).
- * Nothing depends on it: with no daemon, or an older one (404), the route request that follows works as before.
- */
-export function warmCertificates(socket: string): void {
-  fetch("http://gotunnel/v1/certificates/warm", {
-    method: "POST",
-    unix: socket,
-    headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) },
-  }).then(
-    (response) => response.body?.cancel(),
-    // No daemon listens (the command starts one, which starts its issuer itself): there is nothing to warm.
-    () => undefined,
-  );
-}
-
 export interface ControlClientOptions {
   /**
    * Called once when the socket does not answer: brings back the socket of a daemon that still runs (daemon/reach.ts)

@@ -155,9 +155,6 @@ async function handle(request: Request, options: ControlServerOptions, server: S
       return streamLogs(request, service);
     case "GET /v1/webhooks":
       return json(webhookLog(service, new URL(request.url).searchParams.get("limit")));
-    case "POST /v1/certificates/warm":
-      service.warmCertificates();
-      return json({ ok: true });
     case "POST /v1/shutdown":
       // After this answer is written: shutdown cuts every control connection.
       setTimeout(options.onShutdown, 0);
