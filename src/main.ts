@@ -22,6 +22,8 @@ function asDiskFull(error: unknown): unknown {
 async function run(rawArgs: string[]): Promise<number> {
   // The guard process of `up` and `share` (platform/process-guard.ts): hidden from help, started only by them.
   if (rawArgs[0] === "__process-guard") return (await import("./platform/process-guard.ts")).runGuard();
+  // The daemon's certificate issuer (tls/issuer/child.ts): the one process that loads @peculiar/x509 for it.
+  if (rawArgs[0] === "__issue-certificates") return (await import("./tls/issuer/child.ts")).runIssuer(rawArgs[1]);
   // What shells ask while completing (cli/completion/): answers fast, and never starts a daemon.
   if (rawArgs[0] === "__complete") return (await import("./cli/complete.ts")).runComplete(rawArgs.slice(1));
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {

@@ -77,6 +77,14 @@ export function daemonOf(client: number): number | undefined {
   return processTree(client).find((pid) => pid !== client && commandLine(pid).includes("daemon"));
 }
 
+/**
+ * The daemon's certificate issuer (`gotunnel __issue-certificates`, src/tls/issuer/) while it runs: it lives for
+ * ISSUER_IDLE_MS after the last certificate, so the idle figure 2 s after start still shows it, as its own role.
+ */
+export function issuerOf(client: number): number | undefined {
+  return processTree(client).find((pid) => commandLine(pid).includes("__issue-certificates"));
+}
+
 function commandLine(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
@@ -174,7 +182,12 @@ async function startVariant(
     rssRoot: managed.pid,
     processes: (): Record<string, number> => {
       const daemon = daemonOf(managed.pid);
-      return daemon === undefined ? { client: managed.pid } : { daemon, client: managed.pid };
+      const issuer = issuerOf(managed.pid);
+      return {
+        ...(daemon === undefined ? {} : { daemon }),
+        client: managed.pid,
+        ...(issuer === undefined ? {} : { issuer }),
+      };
     },
     version: `gotunnel ${await gotunnelVersion(binary, env)} (${binary}), Bun ${Bun.version}`,
     note: () => [requestLogNote(managed.logPath), extraNote()].filter(Boolean).join(" ") || undefined,

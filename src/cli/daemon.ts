@@ -4,13 +4,14 @@ import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import { runDaemon } from "../daemon/daemon.ts";
-import { LOG_FILE_MODE, stopDaemon } from "../daemon/spawn.ts";
+import { LOG_FILE_MODE, selfCommand, stopDaemon } from "../daemon/spawn.ts";
 import { takeStartReport } from "../daemon/start-report.ts";
 import { STATE_DIR_MODE } from "../daemon/state.ts";
 import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
 import { telemetrySettings } from "../telemetry/settings.ts";
+import { CertificateIssuer, issuerTimings } from "../tls/issuer/client.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
 import { createDaemonLog, info, printToFile } from "./output.ts";
@@ -69,11 +70,29 @@ function openLogFile(path: string): number {
   return withOwnedDir(dirname(resolve(path)), STATE_DIR_MODE, (dir) => dir.openAppend(basename(path), LOG_FILE_MODE));
 }
 
-/** Loads the config and serves until shutdown; `onReady` once the daemon answers on its socket. */
+/** Serves until shutdown with a certificate issuer child (tls/issuer/) that ends with it. */
 async function serveInForeground(
   paths: Paths,
   args: Parameters<typeof overridesFrom>[0] & { docker?: boolean },
   onReady: () => void,
+) {
+  // The certificate issuer child starts first: loading @peculiar/x509 there (~100 ms) overlaps the config, the state
+  // and the lock here, so the first certificates cost the daemon's start little more than they did in-process.
+  const issuer = new CertificateIssuer({ command: selfCommand(), caDir: paths.caDir, ...issuerTimings(process.env) });
+  issuer.warm();
+  try {
+    await serveWith(paths, args, onReady, issuer);
+  } finally {
+    issuer.close();
+  }
+}
+
+/** Loads the config and serves until shutdown; `onReady` once the daemon answers on its socket. */
+async function serveWith(
+  paths: Paths,
+  args: Parameters<typeof overridesFrom>[0] & { docker?: boolean },
+  onReady: () => void,
+  issuer: CertificateIssuer,
 ) {
   const overrides = overridesFrom(args);
   if (args.docker) overrides.discovery = { docker: true };
@@ -86,7 +105,7 @@ async function serveInForeground(
   const reporter = await startErrorReporter(telemetry);
   if (telemetry.sentry) log("info", `errors go to Sentry (${redactSecrets(telemetry.sentry.dsn)}), scrubbed`);
   const settings = { proxy, ...(lan === undefined ? {} : { lan }), discovery, observability };
-  await runDaemon({ ...settings, paths, log, reporter, onReady })
+  await runDaemon({ ...settings, paths, log, reporter, onReady, issuer })
     .catch((error: unknown) => {
       reporter.report(error, { component: "daemon" });
       throw error;

@@ -28,7 +28,7 @@ import { assertNoListener, startControlServer } from "./control/server.ts";
 import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
 import { DockerDiscovery } from "./discovery.ts";
-import { type Gateway, startGateway } from "./gateway.ts";
+import { type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
 import { type LanAnnouncer, lanAnnouncer, rebindMessage } from "./lan.ts";
 import { type ListenPlan, listenPlan } from "./listen-plan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -66,6 +66,8 @@ export interface DaemonOptions {
   /** The config's `observability` (with OTEL_* it decides whether spans are exported); default: no tracing. */
   observability?: ResolvedConfig["observability"];
   onReady?(status: StatusResponse): void;
+  /** The certificate issuer, already started by the caller (gateway.ts GatewayOptions.issuer). */
+  issuer?: GatewayOptions["issuer"];
 }
 
 /** Resolves after a clean shutdown. */
@@ -119,6 +121,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       captures: (route) => dashboard?.capturing.has(route.name) === true,
       tracing: tracing?.requests,
       log,
+      ...(options.issuer ? { issuer: options.issuer } : {}),
     });
     served = () => gateway.routes;
     const sharesLan = () => plan.sharesLan(gateway.hosts, gateway.routes);

@@ -11,10 +11,13 @@ import type { RouteBackends } from "../proxy/balancers.ts";
 import type { ProxyRoute } from "../proxy/router.ts";
 import { ProxyServer, type ProxyServerOptions, type RequestEvent, type TlsEntry } from "../proxy/server.ts";
 import type { LocalCA } from "../tls/ca.ts";
+import { CertificateIssuer, issuerTimings } from "../tls/issuer/client.ts";
+import { CertificateStore, watchRenewal } from "../tls/store.ts";
 import { partition } from "./admission.ts";
 import { startFdGuard } from "./fd-guard.ts";
 import { onDemandCertificates } from "./on-demand.ts";
 import type { RouteProblem } from "./routes.ts";
+import { selfCommand } from "./spawn.ts";
 import { createUpstreams, healthCheck, type Upstreams } from "./upstreams.ts";
 
 export interface GatewayRoute {
@@ -82,6 +85,11 @@ export interface GatewayOptions {
   captures?: ProxyServerOptions["captures"];
   /** The daemon's log, for the file-descriptor guard (fd-guard.ts); absent: no guard. */
   log?: (level: "info" | "warn", message: string) => void;
+  /**
+   * Who makes the certificates: a child process (tls/issuer/), so @peculiar/x509 never loads here. The daemon starts
+   * it early (warm) so the child's start overlaps its own; default: one started here. Closed by stop().
+   */
+  issuer?: CertificateIssuer;
 }
 
 /** The certificates to serve: each HTTPS route's, and the site's name (admission.ts keeps routes off it). */
@@ -91,16 +99,26 @@ const tlsNames = (routes: readonly ProxyRoute[], site: string | undefined) => [
 ];
 
 export async function startGateway(given: GatewayOptions): Promise<Gateway> {
-  // TLS pulls in @peculiar/x509 (~60 ms to import): load it only on the commands that serve.
-  const { loadOrCreateCA, CertificateStore } = await (await import("../tls/load.ts")).loadTls();
-  const { watchRenewal } = await import("../tls/store.ts");
-  const { ca, created } = await loadOrCreateCA(given.paths.caDir);
-  const store = new CertificateStore(ca);
+  const caDir = given.paths.caDir;
+  const issuer =
+    given.issuer ?? new CertificateIssuer({ command: selfCommand(), caDir, ...issuerTimings(process.env) });
+  let ca: LocalCA;
+  let created: boolean;
+  try {
+    ({ ca, created } = await issuer.loadCA(caDir, { create: true }));
+  } catch (error) {
+    issuer.close();
+    throw error;
+  }
+  const store = new CertificateStore(ca, { issue: (names, now) => issuer.issue(ca, caDir, names, now) });
   // A restored route the CA may not vouch for (the state file outlived a CA, or was edited) is skipped, not fatal.
   const { served, refused } = partition(given.routes, (route) => store.check(route));
   const options = { ...given, routes: served };
   const tlsRoutes = (routes: readonly ProxyRoute[]) => tlsNames(routes, options.site?.host);
-  const tls = await store.tlsEntries(tlsRoutes(options.routes));
+  const tls = await store.tlsEntries(tlsRoutes(options.routes)).catch((error: unknown) => {
+    issuer.close();
+    throw error;
+  });
   const certificates = { issued: store.lastStats.issued, elapsedMs: store.lastStats.elapsedMs };
   const upstreams = createUpstreams();
   let proxy: ProxyServer;
@@ -134,6 +152,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     });
   } catch (error) {
     upstreams.close();
+    issuer.close();
     throw error;
   }
   const fdGuard = options.log && guardFileDescriptors(proxy, upstreams, options.log);
@@ -183,6 +202,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
       swapper.close();
       await proxy.stop(force);
       upstreams.close();
+      issuer.close();
     },
   };
 }

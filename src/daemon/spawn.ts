@@ -33,13 +33,15 @@ export function logPath(paths: Paths): string {
 }
 
 /**
- * How to run this same gotunnel again: the compiled binary is `process.execPath` itself; from source,
- * execPath is bun and the entry script comes after it.
+ * How to run this same gotunnel again: the compiled binary is `process.execPath` itself; from source, execPath is
+ * bun and the entry script (src/main.ts) comes after it. That script is found from this file, not from `Bun.main`:
+ * under `bun test`, Bun.main is the test file, and a daemon run in-process by a test must still be able to start its
+ * certificate issuer (tls/issuer/).
  */
 export function selfCommand(): string[] {
   const script = Bun.main;
   const compiled = script.includes("$bunfs") || script.includes("~BUN");
-  return compiled ? [process.execPath] : [process.execPath, script];
+  return compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "..", "main.ts")];
 }
 
 /**

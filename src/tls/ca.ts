@@ -21,6 +21,7 @@ import {
   encodeNameConstraints,
   type NameConstraints,
 } from "./constraints.ts";
+import { DAY_MS } from "./expiry.ts";
 import {
   createCaCertificatePem,
   derToPem,
@@ -39,7 +40,8 @@ export const CA_KEY_FILE = "rootCA-key.pem";
 export const CA_VALIDITY_DAYS = 3650;
 /** notBefore is backdated so a client whose clock is a little behind ours still accepts fresh certificates. */
 export const CLOCK_SKEW_MS = 60 * 60 * 1000;
-export const DAY_MS = 24 * 60 * 60 * 1000;
+export { DAY_MS } from "./expiry.ts";
+
 const CA_DIR_MODE = 0o700;
 const CA_KEY_FILE_MODE = 0o600;
 /** The certificate is public; the 0700 directory is what keeps other users out of the key. */

@@ -2,7 +2,7 @@
  * How long the CA has left. Pure and import-free, so commands that only read the daemon's status (which must not load
  * @peculiar/x509 outside tls/load.ts) can use it.
  */
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** Warn this many days before the CA expires: re-trusting a new CA is work the user should plan for. */
 export const CA_EXPIRY_WARNING_DAYS = 30;

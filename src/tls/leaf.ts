@@ -72,6 +72,11 @@ export async function issueLeaf(ca: LocalCA, names: string[], options: { now?: D
   };
 }
 
+/** A LeafIssuer (store.ts) that signs in this process: for commands and tests; the daemon uses issuer/client.ts. */
+export function issuerFor(ca: LocalCA): (names: string[], now: Date) => Promise<LeafCertificate> {
+  return (names, now) => issueLeaf(ca, names, { now });
+}
+
 /** Splits names into SAN dNSName and iPAddress entries (RFC 5280 §4.2.1.6), rejecting anything malformed. */
 export function classifyNames(names: string[]): { dnsNames: string[]; ipAddresses: string[]; ordered: string[] } {
   if (names.length === 0) throw invalidName("", "a certificate needs at least one name");

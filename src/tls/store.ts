@@ -2,13 +2,20 @@
  * In-memory certificate store: the proxy asks it for `Bun.serve` `tls` entries, one set per route, and it issues,
  * caches and renews leaves. It also keeps spare certificates for names with no route (tls/spare.ts). Nothing is
  * written to disk.
+ *
+ * It does not sign anything itself: `issue` does. In the daemon that is the certificate issuer child process
+ * (issuer/client.ts), so this module, which the daemon loads, imports no part of @peculiar/x509 (only types).
  */
 
 import { traced } from "../telemetry/tracing.ts";
-import { DAY_MS, type LocalCA } from "./ca.ts";
+import type { LocalCA } from "./ca.ts";
 import { assertPermitted } from "./constraints.ts";
-import { issueLeaf, type LeafCertificate } from "./leaf.ts";
+import { DAY_MS } from "./expiry.ts";
+import type { LeafCertificate } from "./leaf.ts";
 import { SpareLeaves } from "./spare.ts";
+
+/** Signs a leaf for `names` (tls/leaf.ts issueLeaf's rules) valid from `now`. */
+export type LeafIssuer = (names: string[], now: Date) => Promise<LeafCertificate>;
 
 /** Reissue a cached leaf this long before it expires, so a long-running daemon never serves an expired one. */
 export const RENEW_BEFORE_DAYS = 30;
@@ -47,6 +54,8 @@ interface Counts {
 }
 
 export interface CertificateStoreOptions {
+  /** Who signs: issuer/client.ts in the daemon, leaf.ts issuerFor(ca) in a command or a test. */
+  issue: LeafIssuer;
   /** Clock seam for renewal tests. */
   now?: () => Date;
   /** How many spare certificates to keep (tls/spare.ts MAX_SPARE_CERTIFICATES). */
@@ -55,13 +64,15 @@ export interface CertificateStoreOptions {
 
 export class CertificateStore {
   readonly #ca: LocalCA;
+  readonly #issue: LeafIssuer;
   readonly #now: () => Date;
   readonly #leaves = new Map<string, Promise<LeafCertificate>>();
   readonly #spares: SpareLeaves;
   #lastStats: IssueStats = { issued: 0, reused: 0, elapsedMs: 0 };
 
-  constructor(ca: LocalCA, options: CertificateStoreOptions = {}) {
+  constructor(ca: LocalCA, options: CertificateStoreOptions) {
     this.#ca = ca;
+    this.#issue = options.issue;
     this.#now = options.now ?? (() => new Date());
     this.#spares = new SpareLeaves(options.maxSpares);
   }
@@ -121,7 +132,7 @@ export class CertificateStore {
    */
   async issueSpare(name: string): Promise<void> {
     assertPermitted([name], this.#ca.nameConstraints);
-    const leaf = issueLeaf(this.#ca, [name], { now: this.#now() });
+    const leaf = this.#issue([name], this.#now());
     this.#spares.add(name, leaf);
     try {
       await leaf;
@@ -194,7 +205,7 @@ export class CertificateStore {
       if (this.#leaves.get(key) !== cached) return this.#leaf(key, names, counts); // renewed by a concurrent call
     }
     const attributes = { "gotunnel.certificate.names": names.join(",") };
-    const pending = traced("certificate issue", attributes, () => issueLeaf(this.#ca, names, { now: this.#now() }));
+    const pending = traced("certificate issue", attributes, () => this.#issue(names, this.#now()));
     this.#leaves.set(key, pending);
     counts.issued++;
     try {

@@ -41,9 +41,9 @@ export interface TestCA {
 export async function createTestCA(): Promise<TestCA> {
   const dir = mkdtempSync(join(tmpdir(), "gotunnel-proxy-test-"));
   try {
-    const { loadOrCreateCA, CertificateStore } = await loadTls();
+    const { loadOrCreateCA, CertificateStore, issuerFor } = await loadTls();
     const { ca } = await loadOrCreateCA(join(dir, "ca"));
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     return {
       dir,
       ca,

@@ -33,11 +33,11 @@ const ROUTES = [{ name: "myapp.local" }, { name: "other.local" }];
 /** Runs inside namespace a: upstream, HTTPS server, onboarding listener and the responder; JSON lines in and out. */
 const RESPONDER_SCRIPT = `
 const root = process.env.GT_ROOT;
-const { loadOrCreateCA, CertificateStore } = await (await import(root + "/src/tls/load.ts")).loadTls();
+const { loadOrCreateCA, CertificateStore, issuerFor } = await (await import(root + "/src/tls/load.ts")).loadTls();
 const { startMdns } = await import(root + "/src/mdns/index.ts");
 const { onboardingResponse } = await import(root + "/src/onboarding/index.ts");
 const { ca } = await loadOrCreateCA(process.env.GOTUNNEL_HOME + "/ca");
-const tls = await new CertificateStore(ca).tlsEntries([{ name: "myapp.local", wildcard: false }]);
+const tls = await new CertificateStore(ca, { issue: issuerFor(ca) }).tlsEntries([{ name: "myapp.local", wildcard: false }]);
 const upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello from upstream") });
 Bun.serve({ hostname: "0.0.0.0", port: ${HTTPS_PORT}, tls, fetch: (req) => fetch("http://127.0.0.1:" + upstream.port + new URL(req.url).pathname) });
 const onboarding = { caPem: ca.certPem, caName: ca.commonName, urls: ["https://myapp.local:${HTTPS_PORT}/"] };

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { type LocalCA, loadOrCreateCA } from "../../src/tls/ca.ts";
-import { issueLeaf } from "../../src/tls/leaf.ts";
+import { issueLeaf, issuerFor } from "../../src/tls/leaf.ts";
 import { CertificateStore, type TlsEntry } from "../../src/tls/store.ts";
 
 interface Run {
@@ -90,7 +90,7 @@ describe("Bun.serve with SNI entries from the store", () => {
   let entries: TlsEntry[];
 
   beforeAll(async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     entries = await store.tlsEntries([
       { name: "a.local", wildcard: false },
       { name: "b.local", wildcard: false },

@@ -16,7 +16,7 @@ import {
 } from "@peculiar/x509";
 import { GotunnelError } from "../../src/core/errors.ts";
 import { CA_VALIDITY_DAYS, CLOCK_SKEW_MS, DAY_MS, type LocalCA, loadCA, loadOrCreateCA } from "../../src/tls/ca.ts";
-import { issueLeaf, LEAF_VALIDITY_DAYS } from "../../src/tls/leaf.ts";
+import { issueLeaf, issuerFor, LEAF_VALIDITY_DAYS } from "../../src/tls/leaf.ts";
 import { CertificateStore, RENEW_BEFORE_DAYS } from "../../src/tls/store.ts";
 import { requireTools } from "../helpers/tools.ts";
 
@@ -354,7 +354,7 @@ describe("CertificateStore", () => {
   });
 
   test("one leaf per route, wildcard routes cover the bare name, results cached", async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     const routes = [
       { name: "a.local", wildcard: false },
       { name: "*.w.local", wildcard: true },
@@ -371,7 +371,7 @@ describe("CertificateStore", () => {
   });
 
   test("tlsEntries puts the localhost/127.0.0.1/::1 default first; concurrent calls issue once", async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     const routes = [{ name: "b.local", wildcard: false }];
     const [first, second] = await Promise.all([store.tlsEntries(routes), store.tlsEntries(routes)]);
     expect(first).toEqual(second!);
@@ -383,7 +383,7 @@ describe("CertificateStore", () => {
 
   test("renews a leaf within RENEW_BEFORE_DAYS of expiry, and after the clock moves back", async () => {
     let now = NOW;
-    const store = new CertificateStore(ca, { now: () => now });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => now });
     const routes = [{ name: "c.local", wildcard: false }];
     const original = (await store.entriesFor(routes))[0]!.cert;
     const notAfter = new X509Certificate(original).notAfter.getTime();
@@ -401,7 +401,7 @@ describe("CertificateStore", () => {
   });
 
   test("a removed route's leaf is served after the routes as a spare, and is the route's again when it returns", async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     const d = [{ name: "d.local", wildcard: false }];
     const e = [{ name: "e.local", wildcard: false }];
     const first = (await store.entriesFor(d))[0]!.cert;
@@ -414,7 +414,7 @@ describe("CertificateStore", () => {
 
   test("spares past MAX_SPARE_CERTIFICATES drop the oldest; stale ones are not served", async () => {
     let now = NOW;
-    const store = new CertificateStore(ca, { now: () => now, maxSpares: 2 });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => now, maxSpares: 2 });
     for (const name of ["s1.local", "s2.local", "s3.local"]) await store.issueSpare(name);
     expect((await store.tlsEntries([])).map((entry) => entry.serverName)).toEqual([
       "localhost",
@@ -428,13 +428,13 @@ describe("CertificateStore", () => {
   });
 
   test("issueSpare refuses a name outside the CA's scope, signing nothing", async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     await expect(store.issueSpare("example.com")).rejects.toMatchObject({ code: "E_TLS" });
     expect(store.covers("example.com")).toBe(false);
   });
 
   test("covers: exact names, and one label under a wildcard route", async () => {
-    const store = new CertificateStore(ca);
+    const store = new CertificateStore(ca, { issue: issuerFor(ca) });
     await store.entriesFor([{ name: "*.w.local", wildcard: true }]);
     expect(["w.local", "a.w.local"].map((name) => store.covers(name))).toEqual([true, true]);
     expect(["b.a.w.local", "x.local"].map((name) => store.covers(name))).toEqual([false, false]);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DAY_MS, type LocalCA, loadOrCreateCA } from "../../src/tls/ca.ts";
+import { issuerFor } from "../../src/tls/leaf.ts";
 import { CA_EXPIRY_WARNING_DAYS, caHealth } from "../../src/tls/lifecycle.ts";
 import {
   CertificateStore,
@@ -82,7 +83,7 @@ function harness(store: CertificateStore) {
 describe("watchRenewal", () => {
   test("quiet while leaves are fresh; 'timer' once a leaf is within RENEW_BEFORE_DAYS of expiry", async () => {
     let now = NOW;
-    const store = new CertificateStore(ca, { now: () => now });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => now });
     const [entry] = await store.entriesFor([{ name: "a.local", wildcard: false }]);
     expect(entry).toBeDefined();
     const h = harness(store);
@@ -99,7 +100,7 @@ describe("watchRenewal", () => {
 
   test("a laptop that slept past the renewal date: the wall clock jumps, the tick says 'wake'", async () => {
     let now = NOW;
-    const store = new CertificateStore(ca, { now: () => now });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => now });
     await store.entriesFor([{ name: "b.local", wildcard: false }]);
     const h = harness(store);
     const sleptMs = 400 * DAY_MS; // longer than the leaf's whole life
@@ -115,7 +116,7 @@ describe("watchRenewal", () => {
   });
 
   test("a wake with nothing due is reported to onWake only; a small drift is not a wake", async () => {
-    const store = new CertificateStore(ca, { now: () => NOW });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => NOW });
     await store.entriesFor([{ name: "c.local", wildcard: false }]);
     const h = harness(store);
     await h.tick(60_000 + WAKE_JUMP_MS / 2, 60_000);
@@ -127,7 +128,7 @@ describe("watchRenewal", () => {
 
   test("the clock set back before a leaf's notBefore makes it due (clients would reject a leaf from the future)", async () => {
     let now = NOW;
-    const store = new CertificateStore(ca, { now: () => now });
+    const store = new CertificateStore(ca, { issue: issuerFor(ca), now: () => now });
     await store.entriesFor([{ name: "d.local", wildcard: false }]);
     expect(await store.renewalDue()).toBe(false);
     now = new Date(NOW.getTime() - 2 * DAY_MS);
