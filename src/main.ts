@@ -47,7 +47,9 @@ async function run(rawArgs: string[]): Promise<number> {
   } catch (error) {
     const { printError } = await import("./cli/output.ts");
     const { isUsageError, usageError } = await import("./cli/usage.ts");
-    return printError(isUsageError(error) ? usageError(error, path) : asDiskFull(error), {
+    const { notDirectoryInPath } = await import("./platform/safe-fs-errors.ts");
+    const mapped = isUsageError(error) ? usageError(error, path) : (notDirectoryInPath(error) ?? asDiskFull(error));
+    return printError(mapped, {
       json: own.includes("--json"),
       debug: own.includes("--debug") || !!process.env.DEBUG,
     });

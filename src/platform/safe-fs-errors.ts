@@ -2,6 +2,8 @@
  * What safe-fs.ts says when it refuses a path: which path, who owns it, and the command that fixes it. All E_IO
  * (exit 8): a file or directory gotunnel owns cannot be used as it is.
  */
+import { statSync } from "node:fs";
+import { resolve, sep } from "node:path";
 import { GotunnelError } from "../core/errors.ts";
 import { type SudoUser, userName } from "./owner.ts";
 
@@ -103,4 +105,38 @@ export function notDirectoryRefusal(path: string): GotunnelError {
     hint: `move it aside (\`mv ${path} ${path}.aside\`) and run the command again`,
     details: { path, reason: "not a directory" },
   });
+}
+
+/**
+ * ENOTDIR from any file call (main.ts maps what nothing else caught): a part of the path is a file. Names that part,
+ * and says so when it is GOTUNNEL_HOME itself, a mistake worth its own message. Undefined for any other error.
+ */
+export function notDirectoryInPath(error: unknown, home = process.env.GOTUNNEL_HOME): GotunnelError | undefined {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  if (code !== "ENOTDIR" || typeof path !== "string") return undefined;
+  const file = firstNonDirectory(resolve(path));
+  if (file === undefined) return undefined;
+  if (home && resolve(home) === file) {
+    return new GotunnelError("E_USAGE", `GOTUNNEL_HOME is ${home}, which is not a directory`, {
+      hint: "point GOTUNNEL_HOME at a directory (gotunnel creates it when it is missing), or unset it for the default locations",
+      details: { path: file, reason: "not a directory" },
+      cause: error,
+    });
+  }
+  return notDirectoryRefusal(file);
+}
+
+/** The shallowest part of `path` that exists and is not a directory (it is what made the call fail). */
+function firstNonDirectory(path: string): string | undefined {
+  let prefix = "";
+  for (const part of path.split(sep).filter((name) => name !== "")) {
+    prefix = `${prefix}${sep}${part}`;
+    try {
+      if (!statSync(prefix).isDirectory()) return prefix;
+    } catch {
+      // Missing from here down: the ENOTDIR came from a part above, which was checked already.
+      return undefined;
+    }
+  }
+  return undefined;
 }

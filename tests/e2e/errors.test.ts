@@ -162,6 +162,41 @@ describe("usage errors exit 2", () => {
   });
 });
 
+describe("a GOTUNNEL_HOME that is not a directory is an error that says so, never a crash", () => {
+  // Before, every command died with "gotunnel crashed — this is a bug" and an ENOTDIR stack trace.
+  const commands = [["status"], ["start", "-d", "demo", "-p", "3000"], ["up", "demo", "--", "true"]];
+  test.each(commands.map((args) => [args.join(" "), args] as const))(
+    "GOTUNNEL_HOME is a file: `%s` exits 2, names it, and leaves it as it was",
+    async (_name: string, args: readonly string[]) => {
+      const file = join(scope.dir("home-file"), "not-a-dir");
+      writeFileSync(file, "mine\n");
+      const result = await run([BINARY, ...args], {
+        cwd: scope.dir("cwd"),
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GOTUNNEL_HOME: file, ...SAFE_PORTS },
+      });
+      expect(result.exitCode).toBe(ExitCode.usage);
+      expect(result.stderr).toBe(
+        `error GOTUNNEL_HOME is ${file}, which is not a directory\nhint  point GOTUNNEL_HOME at a directory (gotunnel creates it when it is missing), or unset it for the default locations\n`,
+      );
+      expect(readFileSync(file, "utf8")).toBe("mine\n");
+    },
+  );
+
+  test("a file where gotunnel keeps a directory (state/) exits 8 and names that file", async () => {
+    const other = scope.dir("home-state-file");
+    writeFileSync(join(other, "state"), "mine\n");
+    const result = await run([BINARY, "status", "--json"], {
+      cwd: other,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GOTUNNEL_HOME: other },
+    });
+    expect(result.exitCode).toBe(8);
+    const { error } = JSON.parse(result.stdout) as { error: { code: string; message: string } };
+    expect(error.code).toBe("E_IO");
+    expect(error.message).toBe(`${join(other, "state")} is not a directory, so gotunnel cannot keep its files there`);
+    expect(readFileSync(join(other, "state"), "utf8")).toBe("mine\n");
+  });
+});
+
 describe("port errors exit 4 and name the holder", () => {
   test("a port held by another process names its pid and command", async () => {
     const holder = Bun.spawn(
