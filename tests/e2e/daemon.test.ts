@@ -3,22 +3,20 @@
  * `list`, `status`, `stop`, `down`, `stop-all`, each checked against `list --json` and the (temp) hosts file. Then
  * crash recovery after `kill -9` of the daemon, and the control socket refusing another user.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   curl,
   daemonPid,
-  E2EScope,
   freePort,
   hostsFileOf,
-  requireBinary,
   run,
   runGotunnel,
   waitForExit,
+  withEchoUpstream,
 } from "../helpers/e2e.ts";
 import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
-import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
 
 /** The socket test asks as `nobody` too, through runuser. */
 const asNobody = requireAll(requireRoot("switch to the nobody user"), requireTools("runuser"));
@@ -34,16 +32,8 @@ interface ListedRoute {
   requests: number;
 }
 
-const scope = new E2EScope();
-let upstream: Upstream;
-
-beforeAll(() => {
-  requireBinary();
-  upstream = startEchoUpstream();
-  scope.defer(upstream.stop);
-});
-
-afterAll(() => scope.dispose());
+const file = withEchoUpstream();
+const { scope } = file;
 
 async function gotunnel(home: string, args: string[], cwd = home) {
   const result = await runGotunnel(args, { cwd, home, env: PORTS });
@@ -72,7 +62,7 @@ describe("the three-terminal story", () => {
     writeFileSync(hostsFileOf(home), "127.0.0.1 localhost\n# a line of the user's own\n");
     const shop = scope.project({
       "gotunnel.config.json": JSON.stringify({
-        routes: { "shop.local": upstream.port, "admin.shop.local": upstream.port },
+        routes: { "shop.local": file.upstream.port, "admin.shop.local": file.upstream.port },
       }),
     });
     // terminal 1: up (starts the daemon) and streams its requests
@@ -87,7 +77,11 @@ describe("the three-terminal story", () => {
     expect(daemon).toBeDefined();
 
     // terminal 2: start adds a route to the same daemon and returns
-    const start = await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port), "--json"], scope.dir("t2"));
+    const start = await gotunnel(
+      home,
+      ["start", "-d", "api", "-p", String(file.upstream.port), "--json"],
+      scope.dir("t2"),
+    );
     expect(start.exitCode).toBe(0);
     const ready = JSON.parse(start.stdout.split("\n")[0] ?? "") as { ports: { https: number } };
     expect(ready.ports).toEqual(up.ready.ports);
@@ -135,7 +129,7 @@ describe("the three-terminal story", () => {
     expect(readFileSync(hostsFileOf(home), "utf8")).toBe("127.0.0.1 localhost\n# a line of the user's own\n");
 
     // stop-all; list tells a dev server that is down from one that answers
-    await gotunnel(home, ["start", "-d", "a", "-p", String(upstream.port)]);
+    await gotunnel(home, ["start", "-d", "a", "-p", String(file.upstream.port)]);
     await gotunnel(home, ["start", "-d", "b", "-p", String(await freePort())]);
     expect((await listed(home)).map((route) => [route.name, route.status])).toEqual([
       ["a.local", "serving"],
@@ -148,7 +142,7 @@ describe("the three-terminal story", () => {
 
   test("a command asking for other ports than the running daemon's gets a clear error", async () => {
     const home = scope.dir("home");
-    const start = await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port), "--json"]);
+    const start = await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port), "--json"]);
     expect(start.exitCode).toBe(0);
     const https = (JSON.parse(start.stdout) as { ports: { https: number } }).ports.https;
     const other = await runGotunnel(["start", "-d", "web", "-p", "3000", "--proxy-https-port", String(https + 1)], {
@@ -165,7 +159,7 @@ describe("the three-terminal story", () => {
     const home = scope.dir("home");
     const names = ["c1", "c2", "c3", "c4", "c5"];
     const results = await Promise.all(
-      names.map((name) => gotunnel(home, ["start", "-d", name, "-p", String(upstream.port)])),
+      names.map((name) => gotunnel(home, ["start", "-d", name, "-p", String(file.upstream.port)])),
     );
     expect(results.map((result) => result.exitCode)).toEqual([0, 0, 0, 0, 0]);
     expect((await listed(home)).map((route) => route.name)).toEqual(names.map((name) => `${name}.local`));
@@ -183,8 +177,10 @@ describe("the three-terminal story", () => {
 describe("crash recovery", () => {
   test("after kill -9 of the daemon, the next start repairs the hosts block and the routes", async () => {
     const home = scope.dir("home");
-    const shop = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "shop.local": upstream.port } }) });
-    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)])).exitCode).toBe(0);
+    const shop = scope.project({
+      "gotunnel.config.json": JSON.stringify({ routes: { "shop.local": file.upstream.port } }),
+    });
+    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)])).exitCode).toBe(0);
     const up = await scope.start(["up"], { cwd: shop, home, env: PORTS });
     expect(hostsNames(home)).toEqual(["api.local", "shop.local"]);
     const pid = daemonPid(home) ?? 0;
@@ -196,7 +192,7 @@ describe("crash recovery", () => {
     const list = await gotunnel(home, ["list", "--json"]);
     expect(list.exitCode).toBe(7);
     // The next start: the persistent route is back, the dead session's route is gone, from both places.
-    expect((await gotunnel(home, ["start", "-d", "web", "-p", String(upstream.port)])).exitCode).toBe(0);
+    expect((await gotunnel(home, ["start", "-d", "web", "-p", String(file.upstream.port)])).exitCode).toBe(0);
     expect((await listed(home)).map((route) => route.name)).toEqual(["api.local", "web.local"]);
     expect(hostsNames(home)).toEqual(["api.local", "web.local"]);
     const https = (await listed(home))[0]?.url ?? "";
@@ -206,10 +202,10 @@ describe("crash recovery", () => {
 
   test("a corrupt state file is moved aside with a warning, and the daemon starts empty", async () => {
     const home = scope.dir("home");
-    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)])).exitCode).toBe(0);
+    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)])).exitCode).toBe(0);
     expect((await gotunnel(home, ["daemon", "stop"])).exitCode).toBe(0);
     writeFileSync(join(home, "state", "routes.json"), "{ not json");
-    expect((await gotunnel(home, ["start", "-d", "web", "-p", String(upstream.port)])).exitCode).toBe(0);
+    expect((await gotunnel(home, ["start", "-d", "web", "-p", String(file.upstream.port)])).exitCode).toBe(0);
     expect((await listed(home)).map((route) => route.name)).toEqual(["web.local"]);
     expect(readFileSync(join(home, "state", "daemon.log"), "utf8")).toContain("moved to");
   }, 60_000);
@@ -220,7 +216,7 @@ describe("the control socket", () => {
     asNobody.title("is 0600 in a 0700 directory, and another user cannot talk to it"),
     async () => {
       const home = scope.dir("home");
-      expect((await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)])).exitCode).toBe(0);
+      expect((await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)])).exitCode).toBe(0);
       // The home itself is searchable by anyone here, so only run/ (0700) and the socket (0600) keep `nobody` out.
       chmodSync(home, 0o755);
       const socket = join(home, "run", "control.sock");

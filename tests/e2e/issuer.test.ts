@@ -5,28 +5,20 @@
  * added, with E_TLS (exit 5) saying what happened, while the daemon keeps serving its routes and the CA stays as it
  * was. The issuer's timings come from GOTUNNEL_ISSUER_IDLE_MS and GOTUNNEL_ISSUER_TIMEOUT_MS.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { curl, daemonPid, E2EScope, requireBinary, run, runGotunnel, until } from "../helpers/e2e.ts";
+import { curl, daemonPid, run, runGotunnel, until, withEchoUpstream } from "../helpers/e2e.ts";
 import { requireTools } from "../helpers/tools.ts";
-import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
 
 const PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
 const EXIT_TLS = 5;
 const ISSUER_ARG = "__issue-certificates";
 
 const ss = requireTools("ss");
-const scope = new E2EScope();
-let upstream: Upstream;
-
-beforeAll(() => {
-  requireBinary();
-  upstream = startEchoUpstream();
-  scope.defer(upstream.stop);
-});
-afterAll(() => scope.dispose());
+const file = withEchoUpstream();
+const { scope } = file;
 
 /** The issuer children of `parent` now: processes whose parent it is and whose argv ends in the hidden command. */
 function issuersOf(parent: number): number[] {
@@ -63,13 +55,13 @@ function sha256(path: string): string {
 async function daemonWith(name: string, env: Record<string, string>) {
   const home = scope.dir(name);
   const options = { cwd: home, home, env: { ...PORTS, ...env } };
-  const started = await runGotunnel(["start", "-d", name, "-p", String(upstream.port), "--json"], options);
+  const started = await runGotunnel(["start", "-d", name, "-p", String(file.upstream.port), "--json"], options);
   expect(started.exitCode, started.stderr).toBe(0);
   const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as { routes: { url: string }[]; ca: { path: string } };
   const pid = daemonPid(home);
   if (pid === undefined) throw new Error("no daemon holds the lock after start");
   // Without --json: a failure is the user's error text on stderr.
-  const start = (route: string) => runGotunnel(["start", "-d", route, "-p", String(upstream.port)], options);
+  const start = (route: string) => runGotunnel(["start", "-d", route, "-p", String(file.upstream.port)], options);
   return { home, pid, ca: ready.ca.path, url: ready.routes[0]?.url ?? "", start };
 }
 

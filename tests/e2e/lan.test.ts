@@ -3,23 +3,14 @@
  * ephemeral loopback ports): the HTTP listener hands out the CA for any Host, and each route's `lan` travels from
  * the config through `up` into the daemon's table and state file.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { E2EScope, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
-import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
+import { run, runGotunnel, withEchoUpstream } from "../helpers/e2e.ts";
 
 const PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
-const scope = new E2EScope();
-let upstream: Upstream;
-
-beforeAll(() => {
-  requireBinary();
-  upstream = startEchoUpstream();
-  scope.defer(upstream.stop);
-});
-
-afterAll(() => scope.dispose());
+const file = withEchoUpstream();
+const { scope } = file;
 
 describe("onboarding on the daemon's HTTP listener", () => {
   test("/_gotunnel/gotunnel-ca.crt is the CA in DER, for any Host, matching `gotunnel ca --json`", async () => {
@@ -27,7 +18,7 @@ describe("onboarding on the daemon's HTTP listener", () => {
     // lan: true on the route lists it on the page even under the GOTUNNEL_LAN=0 tests run with (helpers/e2e.ts),
     // which keeps the daemon itself on loopback.
     const project = scope.project({
-      "gotunnel.config.json": JSON.stringify({ routes: { myapp: { target: upstream.port, lan: true } } }),
+      "gotunnel.config.json": JSON.stringify({ routes: { myapp: { target: file.upstream.port, lan: true } } }),
     });
     const started = await scope.start(["up", "--detach"], { cwd: project, home, env: PORTS });
     const der = join(scope.dir("download"), "ca.crt");
@@ -54,7 +45,7 @@ describe("lan travels from the config to the daemon", () => {
     const project = scope.project({
       "gotunnel.config.json": JSON.stringify({
         lan: false,
-        routes: { "open.local": { target: upstream.port, lan: true }, "closed.local": upstream.port },
+        routes: { "open.local": { target: file.upstream.port, lan: true }, "closed.local": file.upstream.port },
       }),
     });
     await scope.start(["up", "--detach"], { cwd: project, home, env: PORTS });

@@ -4,7 +4,7 @@
  * alive: the next `start` must replace it at once. A daemon whose control socket, runtime dir or lock file is removed
  * puts them back, and `status`, `list`, `start` and `daemon stop` reach it again instead of starting a second one.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -13,17 +13,15 @@ import {
   canBind,
   curl,
   daemonPid,
-  E2EScope,
   freePort,
   hostsFileOf,
   lockFileOf,
-  requireBinary,
   run,
   runGotunnel,
   until,
   waitForExit,
+  withEchoUpstream,
 } from "../helpers/e2e.ts";
-import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
 
 const PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
 /** A pid namespace needs root (CAP_SYS_ADMIN) and util-linux's unshare and nsenter. */
@@ -34,16 +32,8 @@ const noPidNamespace =
       ? "needs unshare and nsenter (util-linux)"
       : undefined;
 
-const scope = new E2EScope();
-let upstream: Upstream;
-
-beforeAll(() => {
-  requireBinary();
-  upstream = startEchoUpstream();
-  scope.defer(upstream.stop);
-});
-
-afterAll(() => scope.dispose());
+const file = withEchoUpstream();
+const { scope } = file;
 
 function gotunnel(home: string, args: string[], env: Record<string, string> = PORTS) {
   return runGotunnel(args, { cwd: home, home, env });
@@ -63,7 +53,7 @@ async function statusPid(home: string): Promise<number> {
 
 /** A daemon with one route; returns its pid. */
 async function startDaemon(home: string, env: Record<string, string> = PORTS): Promise<number> {
-  const started = await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)], env);
+  const started = await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)], env);
   expect(started.exitCode, started.stderr).toBe(0);
   return statusPid(home);
 }
@@ -98,7 +88,7 @@ describe.skipIf(noPidNamespace !== undefined)(zombieTitle, () => {
     try {
       const inside = (args: string[]) =>
         run(["nsenter", "-t", String(init), "-p", "-m", BINARY, ...args], { cwd: home, env: binaryEnv(home, PORTS) });
-      const first = await inside(["start", "-d", "api", "-p", String(upstream.port)]);
+      const first = await inside(["start", "-d", "api", "-p", String(file.upstream.port)]);
       expect(first.exitCode, first.stderr).toBe(0);
       // The command that started the daemon has exited, so the daemon is now a child of that PID 1.
       const killed = childOf(init ?? 0) ?? 0;
@@ -107,7 +97,7 @@ describe.skipIf(noPidNamespace !== undefined)(zombieTitle, () => {
       // The trap: signal 0 still finds the zombie.
       expect(() => process.kill(killed, 0)).not.toThrow();
 
-      const second = await inside(["start", "-d", "web", "-p", String(upstream.port)]);
+      const second = await inside(["start", "-d", "web", "-p", String(file.upstream.port)]);
       expect(second.exitCode, second.stderr).toBe(0);
       const replacement = daemonPid(home);
       expect(replacement).toBeNumber();
@@ -133,7 +123,7 @@ describe("a daemon whose control socket or runtime dir is removed", () => {
     rmSync(socket);
     expect(await routeNames(home)).toEqual(["api.local"]);
     rmSync(socket);
-    const started = await gotunnel(home, ["start", "-d", "web", "-p", String(upstream.port)]);
+    const started = await gotunnel(home, ["start", "-d", "web", "-p", String(file.upstream.port)]);
     expect(started.exitCode, started.stderr).toBe(0);
     expect(await routeNames(home)).toEqual(["api.local", "web.local"]);
     expect(daemonPid(home)).toBe(pid);
@@ -142,7 +132,9 @@ describe("a daemon whose control socket or runtime dir is removed", () => {
 
   test("an `up` session outlives its socket being replaced: its routes stay and its requests still stream", async () => {
     const home = scope.dir("session");
-    const shop = scope.project({ "gotunnel.config.json": JSON.stringify({ routes: { "shop.local": upstream.port } }) });
+    const shop = scope.project({
+      "gotunnel.config.json": JSON.stringify({ routes: { "shop.local": file.upstream.port } }),
+    });
     const up = await scope.start(["up"], { cwd: shop, home, env: PORTS });
     rmSync(join(home, "run", "control.sock"));
     expect(await routeNames(home)).toEqual(["shop.local"]);
@@ -158,7 +150,7 @@ describe("a daemon whose control socket or runtime dir is removed", () => {
     const pid = await startDaemon(home);
     const runtimeDir = join(home, "run");
     rmSync(runtimeDir, { recursive: true });
-    const started = await gotunnel(home, ["start", "-d", "web", "-p", String(upstream.port)]);
+    const started = await gotunnel(home, ["start", "-d", "web", "-p", String(file.upstream.port)]);
     expect(started.exitCode, started.stderr).toBe(0);
     // The same daemon took the route: no second one was started next to it.
     expect(await statusPid(home)).toBe(pid);

@@ -4,11 +4,10 @@
  * (hand-edited, or from another CA) never stops the daemon from starting: the route is skipped with the reason and
  * `gotunnel stop NAME` removes it. Checked on the compiled binary, with a real full file system for the disk case.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, binaryEnv, curl, E2EScope, hostsFileOf, requireBinary, run, runGotunnel } from "../helpers/e2e.ts";
-import { startEchoUpstream, type Upstream } from "../helpers/upstreams.ts";
+import { BINARY, binaryEnv, curl, hostsFileOf, run, runGotunnel, withEchoUpstream } from "../helpers/e2e.ts";
 
 const PORTS = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0" };
 const EXIT_TLS = 5;
@@ -21,16 +20,8 @@ interface ListedRoute {
   problem?: { message: string; hint: string };
 }
 
-const scope = new E2EScope();
-let upstream: Upstream;
-
-beforeAll(() => {
-  requireBinary();
-  upstream = startEchoUpstream();
-  scope.defer(upstream.stop);
-});
-
-afterAll(() => scope.dispose());
+const file = withEchoUpstream();
+const { scope } = file;
 
 const gotunnel = (home: string, args: string[], cwd = home) => runGotunnel(args, { cwd, home, env: PORTS });
 
@@ -48,7 +39,7 @@ const hostsText = (home: string) => (existsSync(hostsFileOf(home)) ? readFileSyn
 describe("a route the daemon cannot serve is refused whole", () => {
   test("start with a name outside the CA's scope exits 5 and leaves state, routes and hosts as they were", async () => {
     const home = scope.dir("home");
-    const port = String(upstream.port);
+    const port = String(file.upstream.port);
     expect((await gotunnel(home, ["start", "-d", "api", "-p", port])).exitCode).toBe(0);
     const state = readFileSync(stateFile(home), "utf8");
     const hosts = hostsText(home);
@@ -69,9 +60,9 @@ describe("a route the daemon cannot serve is refused whole", () => {
 
   test("up with one bad route among good ones adds none of them and leaves no ghost route", async () => {
     const home = scope.dir("home");
-    const routes = { "fine.local": upstream.port, "myapp.dev": upstream.port };
+    const routes = { "fine.local": file.upstream.port, "myapp.dev": file.upstream.port };
     const project = scope.project({ "gotunnel.config.json": JSON.stringify({ routes }) });
-    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)])).exitCode).toBe(0);
+    expect((await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)])).exitCode).toBe(0);
     const up = await gotunnel(home, ["up", "--json"], project);
     expect(up.exitCode).toBe(EXIT_TLS);
     expect(JSON.parse(up.stdout).error.message).toContain('Cannot serve "myapp.dev"');
@@ -83,7 +74,7 @@ describe("a route the daemon cannot serve is refused whole", () => {
 describe("a state file holding routes the daemon cannot serve", () => {
   test("the daemon starts, skips them with the reason, serves the rest, and stop removes them", async () => {
     const home = scope.dir("home");
-    const port = String(upstream.port);
+    const port = String(file.upstream.port);
     expect((await gotunnel(home, ["start", "-d", "api", "-p", port])).exitCode).toBe(0);
     expect((await gotunnel(home, ["daemon", "stop"])).exitCode).toBe(0);
     // As a hand edit (or a state file from a daemon with another CA) would leave it.
@@ -128,7 +119,7 @@ describe.skipIf(Bun.which("mkfifo") === null)("a state file that is not a regula
     const home = scope.dir("home");
     mkdirSync(join(home, "state"), { recursive: true, mode: 0o700 });
     expect((await run(["mkfifo", "-m", "600", stateFile(home)])).exitCode).toBe(0);
-    const started = await gotunnel(home, ["start", "-d", "api", "-p", String(upstream.port)]);
+    const started = await gotunnel(home, ["start", "-d", "api", "-p", String(file.upstream.port)]);
     expect(started.stderr).toBe("");
     expect(started.exitCode).toBe(0);
     expect(readFileSync(join(home, "state", "daemon.log"), "utf8")).toMatch(
@@ -162,7 +153,7 @@ describe.skipIf(!canMountTmpfs)("a full file system", () => {
       `"$BIN" daemon stop > /dev/null 2>&1`,
     ].join("\n");
     const result = await run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], {
-      env: { ...env, BIN: BINARY, UP: String(upstream.port), OUT: out },
+      env: { ...env, BIN: BINARY, UP: String(file.upstream.port), OUT: out },
       timeoutMs: 60_000,
     });
     expect(result.stderr).toBe("");

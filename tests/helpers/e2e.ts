@@ -5,6 +5,7 @@
  * also when the test failed. Clients (curl, openssl, wrk) are spawned asynchronously: the upstreams answer on this
  * process's event loop, so a blocking spawnSync would deadlock.
  */
+import { afterAll, beforeAll } from "bun:test";
 import {
   chmodSync,
   cpSync,
@@ -19,7 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { startEchoUpstream } from "./upstreams.ts";
+import { startEchoUpstream, type Upstream } from "./upstreams.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
 /** GOTUNNEL_E2E_BINARY: test another build (e.g. one made while dist/ is being rebuilt by someone else). */
@@ -536,4 +537,22 @@ export async function loggedRequest(
     if (line || Date.now() > deadline) return line;
     await Bun.sleep(50);
   }
+}
+
+/** What a test file with one echo upstream shares: its scope, and the upstream once its beforeAll has run. */
+export interface EchoFile {
+  scope: E2EScope;
+  upstream: Upstream & ReturnType<typeof startEchoUpstream>;
+}
+
+/** A scope and an echo upstream for the whole test file: started before its tests, stopped and disposed after. */
+export function withEchoUpstream(): EchoFile {
+  const file = { scope: new E2EScope() } as EchoFile;
+  beforeAll(() => {
+    requireBinary();
+    file.upstream = startEchoUpstream();
+    file.scope.defer(file.upstream.stop);
+  });
+  afterAll(() => file.scope.dispose());
+  return file;
 }
