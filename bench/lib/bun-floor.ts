@@ -29,13 +29,18 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(httpsPort), tls, http2: true, fe
 Bun.serve({ hostname: "127.0.0.1", port: Number(httpPort), fetch: proxy });
 `;
 
-export async function startBunFloor(context: BenchContext): Promise<RunningTarget> {
+/** The argv that runs the floor on these ports (pinned to the server CPU), its script written first. */
+export function bunFloorCommand(context: BenchContext, httpsPort: number, httpPort: number): string[] {
   const script = join(context.dir, "bun-floor.mjs");
   writeFileSync(script, SCRIPT);
-  const [httpsPort, httpPort] = [freePort(), freePort()];
   const args = [String(httpsPort), String(httpPort), String(context.upstreamPort)];
   const cmd = [process.execPath, script, ...args, context.certs.leafCert, context.certs.leafKey];
-  const managed = spawnManaged("bun-floor", pinned(context.cpus, "server", cmd), {
+  return pinned(context.cpus, "server", cmd);
+}
+
+export async function startBunFloor(context: BenchContext): Promise<RunningTarget> {
+  const [httpsPort, httpPort] = [freePort(), freePort()];
+  const managed = spawnManaged("bun-floor", bunFloorCommand(context, httpsPort, httpPort), {
     logPath: join(context.dir, "bun-floor.log"),
   });
   await waitForPorts(managed, [httpsPort, httpPort], START_TIMEOUT_MS);

@@ -9,8 +9,10 @@
  *   so it runs only inside the bench's private namespaces, where the trust store is a private copy; that first start
  *   is not measured, as gotunnel's CA is made before too.
  * - portless: `proxy start` then `alias`, run as two commands as a user would.
+ * - bun-floor: bun starting the smallest Bun.serve proxy with a certificate made before: the floor for a Bun server.
  */
 import { join } from "node:path";
+import { bunFloorCommand } from "./bun-floor.ts";
 import { gotunnelCommand, HTTPS_HOST } from "./certs.ts";
 import { pinned } from "./cpu.ts";
 import { writeConfig } from "./gotunnel.ts";
@@ -167,6 +169,27 @@ async function portless(context: BenchContext, runs: number): Promise<number[]> 
   return samples;
 }
 
+/**
+ * The floor: bun starting the smallest Bun.serve proxy (bun-floor.ts) with a certificate made before, nothing issued,
+ * no daemon, no CLI. What any Bun server pays from spawn to its first 200.
+ */
+async function bunFloor(context: BenchContext, runs: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const [https, http] = [freePort(), freePort()];
+    const { ms, managed } = await timed(
+      () =>
+        spawnManaged("bun-floor-startup", bunFloorCommand(context, https, http), {
+          logPath: join(context.dir, "startup-bun-floor.log"),
+        }),
+      () => firstOk(https, HTTPS_HOST),
+    );
+    if (managed) await stopManaged(managed);
+    if (i > 0) samples.push(ms); // the first run warms the page cache for bun itself, as for the others
+  }
+  return samples;
+}
+
 /** Each target's start-up, `runs` samples after one unmeasured start; a target that cannot run says why. */
 export async function measureStartup(
   context: BenchContext,
@@ -184,6 +207,11 @@ export async function measureStartup(
       isInside() ? undefined : "runs only inside the private namespaces (it installs its CA in the trust store)",
     ],
     ["portless proxy start + alias → first 200", only.includes("portless"), () => portless(context, runs)],
+    [
+      "bun-floor: bun starts the smallest Bun.serve proxy → first 200",
+      only.includes("bun-floor"),
+      () => bunFloor(context, runs),
+    ],
   ];
   const figures: StartupFigure[] = [];
   for (const [label, wanted, measure, skip] of plans) {
