@@ -21,10 +21,16 @@ import {
   run,
   startAvahi,
 } from "../helpers/netns.ts";
-import { cleanupNobodyFiles, copyForNobody, nobodyDir } from "../helpers/nobody.ts";
+import {
+  asNobodyArgv,
+  asNobodyGotunnelArgv,
+  cleanupNobodyFiles,
+  copyForNobody,
+  NOBODY,
+  nobodyDir,
+} from "../helpers/nobody.ts";
 import { requireAll, requirement, requireTools } from "../helpers/tools.ts";
 
-const NOBODY = 65534;
 const UPSTREAM_PORT = 3999;
 /** Debian's own python3, which nobody can run (a pyenv shim under /root is not theirs to read). */
 const PYTHON = "/usr/bin/python3";
@@ -45,25 +51,9 @@ describe.skipIf(can.skip)(can.title("rootless: nobody serves 443 for .localhost 
   let upstream: Subprocess;
 
   const asNobody = (argv: string[], env: Record<string, string> = {}) =>
-    run(
-      pair.exec(pair.a.ns, [
-        "setpriv",
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        "--clear-groups",
-        "env",
-        "-i",
-        "PATH=/usr/bin:/bin",
-        `HOME=${home}`,
-        `GOTUNNEL_HOME=${join(home, "gt")}`,
-        `GOTUNNEL_HOSTS_FILE=${hostsFile}`,
-        "GOTUNNEL_ADMIN_PORT=0",
-        "NO_COLOR=1",
-        ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
-        ...argv,
-      ]),
-      { timeoutMs: 30_000 },
-    );
+    run(pair.exec(pair.a.ns, asNobodyGotunnelArgv(home, { GOTUNNEL_HOSTS_FILE: hostsFile, ...env }, argv)), {
+      timeoutMs: 30_000,
+    });
   const ca = () => join(home, "gt", "ca", "rootCA.pem");
 
   beforeAll(async () => {
@@ -87,16 +77,7 @@ describe.skipIf(can.skip)(can.title("rootless: nobody serves 443 for .localhost 
     phone = await startAvahi(pair, pair.b, scope.dir("avahi"), "gtphone");
     scope.defer(() => phone.stop());
     // The upstream runs as nobody too: nothing in namespace a is root's.
-    const serve = [
-      "setpriv",
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      "--clear-groups",
-      PYTHON,
-      "-u",
-      "-m",
-      "http.server",
-    ];
+    const serve = asNobodyArgv([PYTHON, "-u", "-m", "http.server"]);
     upstream = Bun.spawn(
       pair.exec(pair.a.ns, [...serve, String(UPSTREAM_PORT), "--bind", "127.0.0.1", "--directory", site]),
       {

@@ -8,10 +8,9 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, requireBinary, run } from "../helpers/e2e.ts";
-import { cleanupNobodyFiles, copyForNobody, nobodyDir } from "../helpers/nobody.ts";
+import { asNobodyGotunnelArgv, cleanupNobodyFiles, copyForNobody, NOBODY, nobodyDir } from "../helpers/nobody.ts";
 import { requireAll, requireRoot, requireTools } from "../helpers/tools.ts";
 
-const NOBODY = 65534;
 const ready = requireAll(requireRoot("runs gotunnel as nobody"), requireTools("setpriv"));
 
 describe.skipIf(ready.skip)(ready.title("a working directory gotunnel may not read"), () => {
@@ -21,25 +20,16 @@ describe.skipIf(ready.skip)(ready.title("a working directory gotunnel may not re
 
   const asNobody = (args: string[]) =>
     run(
-      [
-        "setpriv",
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        "--clear-groups",
-        "env",
-        "-i",
-        "PATH=/usr/bin:/bin",
-        `HOME=${home}`,
-        `GOTUNNEL_HOME=${join(home, "gt")}`,
-        `GOTUNNEL_HOSTS_FILE=${join(home, "hosts")}`,
-        "GOTUNNEL_PROXY_HTTPS_PORT=0",
-        "GOTUNNEL_PROXY_HTTP_PORT=0",
-        "GOTUNNEL_ADMIN_PORT=0",
-        "GOTUNNEL_LAN=0",
-        "NO_COLOR=1",
-        binary,
-        ...args,
-      ],
+      asNobodyGotunnelArgv(
+        home,
+        {
+          GOTUNNEL_HOSTS_FILE: join(home, "hosts"),
+          GOTUNNEL_PROXY_HTTPS_PORT: "0",
+          GOTUNNEL_PROXY_HTTP_PORT: "0",
+          GOTUNNEL_LAN: "0",
+        },
+        [binary, ...args],
+      ),
       { cwd: closed },
     );
 

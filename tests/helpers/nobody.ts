@@ -7,7 +7,25 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
+/** nobody's uid and gid on Debian. */
+export const NOBODY = 65534;
+
 const made: string[] = [];
+
+/** argv that runs `command` as nobody (setpriv, no supplementary groups). */
+export function asNobodyArgv(command: string[]): string[] {
+  return ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...command];
+}
+
+/**
+ * argv that runs gotunnel's `command` as nobody with nothing of root's environment: PATH, HOME, a GOTUNNEL_HOME
+ * under it, an ephemeral admin port, no colour, and `env`.
+ */
+export function asNobodyGotunnelArgv(home: string, env: Record<string, string>, command: string[]): string[] {
+  const vars = { GOTUNNEL_HOME: join(home, "gt"), GOTUNNEL_ADMIN_PORT: "0", NO_COLOR: "1", ...env };
+  const assignments = Object.entries(vars).map(([key, value]) => `${key}=${value}`);
+  return asNobodyArgv(["env", "-i", "PATH=/usr/bin:/bin", `HOME=${home}`, ...assignments, ...command]);
+}
 
 /** A temp dir every user can enter and read; removed by cleanupNobodyFiles(). */
 export function nobodyDir(): string {
