@@ -4,7 +4,9 @@
  * own current API version (https://docs.docker.com/reference/api/engine/#versioned-api-and-sdk), and every field
  * read here has been in the API since 1.24. Podman's API service answers the same paths.
  */
+
 import * as v from "valibot";
+import { textLines } from "../core/lines.ts";
 import type { EngineAddress } from "./address.ts";
 
 /** A published port: `publicPort` on `ip` of the engine's host leads to `privatePort` in the container. */
@@ -121,33 +123,13 @@ export class EngineClient {
 
 async function* containerEvents(body: ReadableStream<Uint8Array> | null): AsyncGenerator<ContainerEvent> {
   if (!body) return;
-  for await (const line of jsonLines(body)) {
+  // The engine's event stream is JSON objects one per line (Docker ends each with a newline; so does Podman).
+  for await (const line of textLines(body)) {
     const parsed = v.safeParse(eventSchema, safeJson(line));
     if (!parsed.success || parsed.output.Type !== "container") continue;
     const { Action = "", Actor } = parsed.output;
     yield { action: Action, id: Actor?.ID ?? "", attributes: Actor?.Attributes ?? {} };
   }
-}
-
-/**
- * The engine's event stream is JSON objects one per line (Docker ends each with a newline; so does Podman). Lines
- * may arrive split across chunks or several in one chunk.
- */
-export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of body) {
-    pending += decoder.decode(chunk, { stream: true });
-    let newline = pending.indexOf("\n");
-    while (newline !== -1) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      if (line) yield line;
-      newline = pending.indexOf("\n");
-    }
-  }
-  const last = (pending + decoder.decode()).trim();
-  if (last) yield last;
 }
 
 /** A line that is not JSON is skipped by the caller (schema mismatch), never fatal to the stream. */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { textLines } from "../../src/core/lines.ts";
 import { engineAddress, parseDockerHost } from "../../src/docker/address.ts";
-import { type ContainerSummary, engineProblem, jsonLines } from "../../src/docker/engine.ts";
+import { type ContainerSummary, engineProblem } from "../../src/docker/engine.ts";
 import { choosePort } from "../../src/docker/published.ts";
 
 describe("the engine's address", () => {
@@ -116,7 +117,7 @@ describe("the event stream's lines", () => {
       },
     });
     const lines: string[] = [];
-    for await (const line of jsonLines(body)) lines.push(line);
+    for await (const line of textLines(body)) lines.push(line);
     expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}', '{"d":4}']);
   });
 });

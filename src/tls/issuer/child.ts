@@ -9,7 +9,9 @@
  * the daemon at any kind of exit (SIGKILL included), so the issuer never outlives its daemon. It reads the CA's files
  * itself from the directory a request names; the CA key never travels in argv, the environment or the pipe.
  */
+
 import { GotunnelError, isGotunnelError } from "../../core/errors.ts";
+import { textLines } from "../../core/lines.ts";
 import type { LocalCA } from "../ca.ts";
 import { loadTls } from "../load.ts";
 import { caToWire, encodeLine, type IssuerAnswer, type IssuerRequest, leafToWire, parseRequest } from "./protocol.ts";
@@ -39,17 +41,10 @@ export async function runIssuer(
       () => undefined, // Reported to the request that needs this CA: caFor loads it again for that request.
     );
   const inFlight = new Set<Promise<void>>();
-  const decoder = new TextDecoder();
-  let partial = "";
-  for await (const chunk of stdin) {
-    const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.trim() === "") continue;
-      const work = answer(tls, cas, line).then((reply) => write(encodeLine(reply)));
-      inFlight.add(work);
-      void work.finally(() => inFlight.delete(work));
-    }
+  for await (const line of textLines(stdin)) {
+    const work = answer(tls, cas, line).then((reply) => write(encodeLine(reply)));
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
   }
   await Promise.allSettled(inFlight);
   return 0;

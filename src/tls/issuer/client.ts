@@ -10,6 +10,7 @@
  */
 import type { Subprocess } from "bun";
 import { type ErrorCode, GotunnelError } from "../../core/errors.ts";
+import { textLines } from "../../core/lines.ts";
 import type { LocalCA } from "../ca.ts";
 import type { LeafCertificate } from "../leaf.ts";
 import {
@@ -186,14 +187,8 @@ export class CertificateIssuer {
   }
 
   async #read(child: Child): Promise<void> {
-    const decoder = new TextDecoder();
-    let partial = "";
     try {
-      for await (const chunk of child.stdout) {
-        const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) if (line.trim() !== "") this.#settle(child, line);
-      }
+      for await (const line of textLines(child.stdout)) this.#settle(child, line);
     } catch (error) {
       this.#fail(child, failure(`its output could not be read (${String(error)})`));
     }
