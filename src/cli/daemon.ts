@@ -4,14 +4,15 @@ import { loadConfig } from "../config/load.ts";
 import { GotunnelError } from "../core/errors.ts";
 import { redactSecrets } from "../core/redact.ts";
 import { runDaemon } from "../daemon/daemon.ts";
-import { LOG_FILE_MODE, selfCommand, stopDaemon } from "../daemon/spawn.ts";
+import { daemonIssuer } from "../daemon/gateway.ts";
+import { LOG_FILE_MODE, stopDaemon } from "../daemon/spawn.ts";
 import { takeStartReport } from "../daemon/start-report.ts";
 import { STATE_DIR_MODE } from "../daemon/state.ts";
 import { type Paths, resolvePaths } from "../platform/paths.ts";
 import { withOwnedDir } from "../platform/safe-fs.ts";
 import { REPORT_FLUSH_MS, startErrorReporter } from "../telemetry/report.ts";
 import { telemetrySettings } from "../telemetry/settings.ts";
-import { CertificateIssuer, issuerTimings } from "../tls/issuer/client.ts";
+import type { CertificateIssuer } from "../tls/issuer/client.ts";
 import { globalArgs, overridesFrom } from "./args.ts";
 import { command } from "./command.ts";
 import { createDaemonLog, info, printToFile } from "./output.ts";
@@ -78,7 +79,7 @@ async function serveInForeground(
 ) {
   // The certificate issuer child starts first: loading @peculiar/x509 there (~100 ms) overlaps the config, the state
   // and the lock here, so the first certificates cost the daemon's start little more than they did in-process.
-  const issuer = new CertificateIssuer({ command: selfCommand(), caDir: paths.caDir, ...issuerTimings(process.env) });
+  const issuer = daemonIssuer(paths.caDir);
   issuer.warm();
   try {
     await serveWith(paths, args, onReady, issuer);

@@ -98,10 +98,14 @@ const tlsNames = (routes: readonly ProxyRoute[], site: string | undefined) => [
   ...(site === undefined ? [] : [{ name: site, wildcard: false }]),
 ];
 
+/** The daemon's certificate issuer for the CA in `caDir`: this gotunnel run again, timings from the environment. */
+export function daemonIssuer(caDir: string): CertificateIssuer {
+  return new CertificateIssuer({ command: selfCommand(), caDir, ...issuerTimings(process.env) });
+}
+
 export async function startGateway(given: GatewayOptions): Promise<Gateway> {
   const caDir = given.paths.caDir;
-  const issuer =
-    given.issuer ?? new CertificateIssuer({ command: selfCommand(), caDir, ...issuerTimings(process.env) });
+  const issuer = given.issuer ?? daemonIssuer(caDir);
   let ca: LocalCA;
   let created: boolean;
   try {
