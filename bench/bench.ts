@@ -9,7 +9,8 @@ import { startBunFloor } from "./lib/bun-floor.ts";
 import { startCaddy } from "./lib/caddy.ts";
 import { prepareCerts } from "./lib/certs.ts";
 import { type CpuPlan, describePlan, pinSelf, planCpus } from "./lib/cpu.ts";
-import { startupLines } from "./lib/footprint.ts";
+import { measureFloorMemory } from "./lib/floors.ts";
+import { floorLines, startupLines } from "./lib/footprint.ts";
 import { gotunnelEnvironment, startGotunnel, startGotunnelOtel } from "./lib/gotunnel.ts";
 import { canIsolate, isInside, runIsolated } from "./lib/isolate.ts";
 import { buildCells } from "./lib/matrix.ts";
@@ -36,6 +37,8 @@ import { writeWrkScript } from "./lib/wrk.ts";
 const RESULTS_DIR = join(REPO_ROOT, "bench/results");
 // Per cell on top of warm-up + duration: sanity request, process spawn, wrk start-up.
 const CELL_OVERHEAD_S = 0.5;
+/** Samples of the memory floors (lib/floors.ts): each starts both programs afresh and waits 2 s. */
+const FLOOR_MEMORY_RUNS = 3;
 
 function progress(line: string): void {
   const elapsedS = Math.round(performance.now() / 1000);
@@ -116,6 +119,11 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
       : await measureMatrix(context, starters(upstream), cells, io);
   const startup =
     options.startupRuns > 0 && options.pairs === 0 ? await measureStartup(context, options.startupRuns, progress) : [];
+  const floors =
+    options.startupRuns > 0 && options.pairs === 0 && options.only.includes("bun-floor")
+      ? await measureFloorMemory(context, FLOOR_MEMORY_RUNS)
+      : undefined;
+  if (floors) progress(`memory floors: ${floors.skipped ?? "measured"}`);
   await upstream.stop();
   const meta = runMeta(options, {
     startedAt,
@@ -125,8 +133,8 @@ async function measureAll(options: BenchOptions, dir: string, startedAt: string)
     quietWaitedS: io.gate.waitedMs / 1000,
   });
   const rendered = measured.render(meta);
-  const markdown = [rendered.markdown, ...startupLines(startup)].join("\n");
-  const json = `${JSON.stringify({ ...JSON.parse(rendered.json), startup }, null, 2)}\n`;
+  const markdown = [rendered.markdown, ...startupLines(startup), ...floorLines(floors)].join("\n");
+  const json = `${JSON.stringify({ ...JSON.parse(rendered.json), startup, floors }, null, 2)}\n`;
   console.log(markdown);
   for (const path of writeResults(options, meta, markdown, json)) progress(`wrote ${path}`);
 }

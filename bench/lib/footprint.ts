@@ -2,6 +2,8 @@
  * The report's footprint sections (issue 18): each proxy's memory idle and at its peaks, per process where a target
  * names its processes (gotunnel: daemon and `up` client), and each start-up time.
  */
+
+import type { FloorMemory } from "./floors.ts";
 import type { CellResult, TargetReport } from "./runner.ts";
 import type { StartupFigure } from "./startup.ts";
 
@@ -56,5 +58,24 @@ export function startupLines(figures: StartupFigure[]): string[] {
       lines.push(`- ${figure.label}: ${median(figure.samplesMs).toFixed(0)} ms (${each})`);
     }
   }
+  return [...lines, ""];
+}
+
+/** The memory floors (floors.ts), each the median of its samples, every sample listed. */
+export function floorLines(floors: FloorMemory | undefined): string[] {
+  if (!floors) return [];
+  const lines = [
+    "Memory floors, the smallest Bun programs doing only what one gotunnel process does natively (bench/lib/floors.ts;",
+    "idle VmRSS as in the memory table, median of the samples): compare with gotunnel's daemon and client above.",
+    "",
+  ];
+  if (floors.skipped) return [...lines, `- skipped (${floors.skipped})`, ""];
+  const each = (kib: number[]) => `${mib(median(kib))} (${kib.map((v) => (v / 1024).toFixed(1)).join(", ")})`;
+  lines.push(
+    `- the daemon's parts (HTTPS h2 + HTTP listeners, control socket, admin port, a child): ${each(floors.daemonKiB)}`,
+  );
+  lines.push(
+    `- the \`up\` client's parts (a streamed fetch over the control socket, stdout, signals): ${each(floors.clientKiB)}`,
+  );
   return [...lines, ""];
 }

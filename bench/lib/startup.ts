@@ -10,11 +10,14 @@
  *   is not measured, as gotunnel's CA is made before too.
  * - portless: `proxy start` then `alias`, run as two commands as a user would.
  * - bun-floor: bun starting the smallest Bun.serve proxy with a certificate made before: the floor for a Bun server.
+ * - bun-floor certificates: a fresh bun issuing the leaves `up` issues, with the same library (floors.ts): the floor
+ *   of the certificate work in `up` → first 200.
  */
 import { join } from "node:path";
 import { bunFloorCommand } from "./bun-floor.ts";
 import { gotunnelCommand, HTTPS_HOST } from "./certs.ts";
 import { pinned } from "./cpu.ts";
+import { FLOOR_LEAVES, measureCertificateFloor } from "./floors.ts";
 import { writeConfig } from "./gotunnel.ts";
 import { isInside } from "./isolate.ts";
 import { portlessAlias, portlessCommands, portlessEnv, portlessStart } from "./portless.ts";
@@ -211,6 +214,11 @@ export async function measureStartup(
       "bun-floor: bun starts the smallest Bun.serve proxy → first 200",
       only.includes("bun-floor"),
       () => bunFloor(context, runs),
+    ],
+    [
+      `bun-floor: a fresh bun issues up's ${FLOOR_LEAVES.length} leaves with @peculiar/x509 → exit`,
+      only.includes("bun-floor"),
+      () => measureCertificateFloor(context, runs),
     ],
   ];
   const figures: StartupFigure[] = [];

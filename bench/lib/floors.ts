@@ -1,0 +1,225 @@
+/**
+ * Floors for the parts of gotunnel that miss issue 18's targets, measured in the same run: the smallest Bun programs
+ * that do only what one gotunnel process does natively, with nothing of gotunnel's own code. A gotunnel figure is
+ * then read against what Bun costs for the same job on the same machine that minute, not against a number from
+ * another day.
+ *
+ * - daemon: Bun.serve over HTTPS (h2 by ALPN) and HTTP on loopback, a unix-socket control server that streams lines
+ *   to one session, an admin HTTP server, one child process on pipes (the certificate issuer's place), `fetch` to the
+ *   upstream per request, a log line on stderr. Its idle VmRSS is the floor of the idle daemon (target 40 MiB).
+ * - client: what `up` does once its routes serve: a streamed `fetch` over that unix socket, each line written to
+ *   stdout, signal handlers, one child spawned at start (the daemon's place). Its idle VmRSS is the floor of the `up`
+ *   client (target 40 MiB).
+ * - certificates: a fresh bun process that imports @peculiar/x509, reads the bench's CA and issues the leaves `up`
+ *   needs for the bench's config (4 routes with certificates and the dashboard's name), then exits: the floor of the
+ *   certificate work in `up` → first 200, one core, cold JIT, as gotunnel's issuer child does it.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HTTPS_HOST } from "./certs.ts";
+import { pinned } from "./cpu.ts";
+import { freePort, type Managed, run, sleep, spawnManaged, stopManaged, waitForLog, waitForPorts } from "./proc.ts";
+import type { BenchContext } from "./target.ts";
+
+const START_TIMEOUT_MS = 20_000;
+/** As the runner's idle figure: after one request through the proxy, this long with no load. */
+const IDLE_SETTLE_MS = 2_000;
+/** The leaves `up` issues for the bench's config (bench/lib/gotunnel.ts writeConfig) and the dashboard's name. */
+export const FLOOR_LEAVES = ["bench.local", "bench-2.local", "bench-3.local", "bench-4.local", "gotunnel.localhost"];
+
+const DAEMON_SCRIPT = `
+const [httpsPort, httpPort, upstreamPort, certFile, keyFile, socketPath] = process.argv.slice(2);
+const upstream = "http://127.0.0.1:" + upstreamPort;
+const proxy = async (req) => {
+  const url = new URL(req.url);
+  const response = await fetch(upstream + url.pathname + url.search, {
+    method: req.method, headers: req.headers, body: req.body, decompress: false, redirect: "manual",
+  });
+  return new Response(response.body, { status: response.status, headers: response.headers });
+};
+const tls = { cert: await Bun.file(certFile).text(), key: await Bun.file(keyFile).text() };
+Bun.serve({ hostname: "127.0.0.1", port: Number(httpsPort), tls, http2: true, fetch: proxy });
+Bun.serve({ hostname: "127.0.0.1", port: Number(httpPort), fetch: proxy });
+Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ ok: true }) });
+const encoder = new TextEncoder();
+Bun.serve({
+  unix: socketPath,
+  idleTimeout: 0,
+  fetch: () => new Response(new ReadableStream({
+    start(controller) { controller.enqueue(encoder.encode(JSON.stringify({ event: "ready" }) + "\\n")); },
+  }), { headers: { "content-type": "application/x-ndjson" } }),
+});
+const child = Bun.spawn([process.execPath, "-e", "await Bun.stdin.text()"], { stdin: "pipe", stdout: "pipe" });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => { child.kill(); process.exit(0); });
+console.error("daemon floor ready");
+`;
+
+const CLIENT_SCRIPT = `
+const [socketPath] = process.argv.slice(2);
+await Bun.spawn([process.execPath, "--version"], { stdout: "ignore" }).exited;
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
+const response = await fetch("http://localhost/v1/sessions", { unix: socketPath, method: "POST", body: "{}" });
+const decoder = new TextDecoder();
+let carry = "";
+for await (const chunk of response.body) {
+  const lines = (carry + decoder.decode(chunk, { stream: true })).split("\\n");
+  carry = lines.pop() ?? "";
+  for (const line of lines) process.stdout.write(line + "\\n");
+}
+`;
+
+/** The issuing code mirrors src/tls/x509.ts (same extensions, same library calls), without gotunnel's modules. */
+function certificatesScript(reflectPath: string, x509Path: string): string {
+  return `
+import ${JSON.stringify(reflectPath)};
+import * as x509 from ${JSON.stringify(x509Path)};
+const [caCertFile, caKeyFile, ...names] = process.argv.slice(2);
+const alg = { name: "ECDSA", namedCurve: "P-256" };
+const sign = { name: "ECDSA", hash: "SHA-256" };
+const caCert = new x509.X509Certificate(await Bun.file(caCertFile).text());
+const caKeyDer = x509.PemConverter.decode(await Bun.file(caKeyFile).text())[0];
+const caKey = await crypto.subtle.importKey("pkcs8", caKeyDer, alg, false, ["sign"]);
+const ski = caCert.getExtension(x509.SubjectKeyIdentifierExtension).keyId;
+const shared = [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+  new x509.AuthorityKeyIdentifierExtension(ski, false),
+];
+const issuer = new x509.Name(caCert.subjectName.toArrayBuffer());
+const pems = [];
+for (const name of names) {
+  const keys = await crypto.subtle.generateKey(alg, true, ["sign", "verify"]);
+  const cert = await x509.X509CertificateGenerator.create({
+    subject: new x509.Name([{ CN: [{ utf8String: name }] }]),
+    issuer,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    serialNumber: "01" + crypto.randomUUID().replaceAll("-", ""),
+    notBefore: new Date(),
+    notAfter: new Date(Date.now() + 397 * 86400000),
+    signingAlgorithm: sign,
+    extensions: [
+      new x509.SubjectAlternativeNameExtension([{ type: "dns", value: name }]),
+      ...shared,
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  pems.push(cert.toString("pem"));
+  await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+}
+// Sent once at the end, as gotunnel's issuer sends each leaf to the daemon: a test checks them with openssl.
+await Bun.write(Bun.stdout, pems.join("\\n") + "\\n");
+`;
+}
+
+/** The argv that runs the certificates floor for `names` with the CA in these files (pinned to the server CPU). */
+export function certificateFloorCommand(
+  dir: string,
+  cpus: BenchContext["cpus"],
+  ca: { cert: string; key: string },
+  names: readonly string[],
+): string[] {
+  // Resolved here, where the repository's node_modules are: the script runs from the bench's temp dir.
+  const resolve = (name: string) => Bun.resolveSync(name, import.meta.dir);
+  const script = join(dir, "floor-certificates.mjs");
+  writeFileSync(script, certificatesScript(resolve("reflect-metadata"), resolve("@peculiar/x509")));
+  return pinned(cpus, "server", [process.execPath, script, ca.cert, ca.key, ...names]);
+}
+
+export interface FloorMemory {
+  /** Idle VmRSS, KiB, one value per sample. */
+  daemonKiB: number[];
+  clientKiB: number[];
+  skipped?: string;
+}
+
+function vmRssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
+  if (!line?.[1]) throw new Error(`no VmRSS for ${pid}`);
+  return Number(line[1]);
+}
+
+function writeScript(context: BenchContext, name: string, text: string): string {
+  const path = join(context.dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** One request through the floor's HTTPS listener, as the runner's TLS probe does before a target's idle figure. */
+async function oneRequest(port: number): Promise<void> {
+  const response = await fetch(`https://127.0.0.1:${port}/1k`, {
+    headers: { host: HTTPS_HOST },
+    tls: { rejectUnauthorized: false, serverName: HTTPS_HOST },
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`the daemon floor answered ${response.status}`);
+}
+
+async function memorySample(context: BenchContext, index: number): Promise<{ daemon: number; client: number }> {
+  const daemonScript = writeScript(context, "floor-daemon.mjs", DAEMON_SCRIPT);
+  const clientScript = writeScript(context, "floor-client.mjs", CLIENT_SCRIPT);
+  const socket = join(context.dir, `floor-${index}.sock`);
+  const [https, http] = [freePort(), freePort()];
+  const { certs, upstreamPort } = context;
+  const daemonArgs = [String(https), String(http), String(upstreamPort), certs.leafCert, certs.leafKey, socket];
+  const started: Managed[] = [];
+  try {
+    const daemon = spawnManaged(
+      "floor-daemon",
+      pinned(context.cpus, "server", [process.execPath, daemonScript, ...daemonArgs]),
+      { logPath: join(context.dir, "floor-daemon.log") },
+    );
+    started.push(daemon);
+    await waitForLog(daemon, "daemon floor ready", START_TIMEOUT_MS);
+    await waitForPorts(daemon, [https, http], START_TIMEOUT_MS);
+    const client = spawnManaged(
+      "floor-client",
+      pinned(context.cpus, "server", [process.execPath, clientScript, socket]),
+      { logPath: join(context.dir, "floor-client.log") },
+    );
+    started.push(client);
+    await waitForLog(client, '"ready"', START_TIMEOUT_MS);
+    await oneRequest(https);
+    await sleep(IDLE_SETTLE_MS);
+    return { daemon: vmRssKiB(daemon.pid), client: vmRssKiB(client.pid) };
+  } finally {
+    for (const managed of started.reverse()) await stopManaged(managed);
+  }
+}
+
+/** `runs` samples of both memory floors, each pair of programs started afresh. */
+export async function measureFloorMemory(context: BenchContext, runs: number): Promise<FloorMemory> {
+  const floors: FloorMemory = { daemonKiB: [], clientKiB: [] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { daemon, client } = await memorySample(context, i);
+      floors.daemonKiB.push(daemon);
+      floors.clientKiB.push(client);
+    }
+  } catch (error) {
+    floors.skipped = (error as Error).message;
+  }
+  return floors;
+}
+
+/** Milliseconds from spawning the certificates floor to its exit, `runs` samples after one unmeasured run. */
+export async function measureCertificateFloor(context: BenchContext, runs: number): Promise<number[]> {
+  const ca = { cert: context.certs.caCert, key: context.certs.caKey };
+  const cmd = certificateFloorCommand(context.dir, context.cpus, ca, FLOOR_LEAVES);
+  const samples: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const began = performance.now();
+    const result = await run(cmd, START_TIMEOUT_MS);
+    const ms = performance.now() - began;
+    if (result.code !== 0) throw new Error(`the certificates floor failed: ${errorLine(result.stderr)}`);
+    if (i > 0) samples.push(ms); // the first run pages the library's files in: not a user's daily start
+  }
+  return samples;
+}
+
+/** Bun prints the failing source lines before the error: the report wants the error's own line. */
+function errorLine(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  return (lines.find((line) => /^\s*\w*error:/i.test(line)) ?? lines.at(-1) ?? "no output").trim();
+}
