@@ -74,6 +74,14 @@ export function requestTextLine(record: RequestLogRecord, style: Style): string 
 }
 
 /**
+ * 12,345: digits grouped by threes with commas, as en-US writes them. `toLocaleString` would load ICU's number
+ * formatting into the `up` process, which keeps it for hours (issue 18).
+ */
+export function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
  * A busy second's requests that `up` did not print one by one (daemon/control/summary.ts): one line per route, with
  * how many of each status, and where to see each request.
  */
@@ -83,9 +91,9 @@ export function requestSummaryText(summary: SessionSummaryLine, style: Style): s
     .map(({ route, count, statuses }) => {
       const byStatus = Object.entries(statuses)
         .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([status, n]) => `${n.toLocaleString("en-US")} × ${statusColor(Number(status), style)(status)}`)
+        .map(([status, n]) => `${thousands(n)} × ${statusColor(Number(status), style)(status)}`)
         .join(", ");
-      const more = `${count.toLocaleString("en-US")} more requests to ${route} in ${seconds}s (${byStatus})`;
+      const more = `${thousands(count)} more requests to ${route} in ${seconds}s (${byStatus})`;
       return `  … ${more}  ${style.dim(`each one: gotunnel logs ${route}`)}\n`;
     })
     .join("");

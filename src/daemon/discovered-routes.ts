@@ -4,6 +4,7 @@
  * unit-tested; every container it skips comes back as a problem naming the container and the label.
  */
 import { checkDomain, parseTarget } from "../config/domain.ts";
+import { compareCodeUnits } from "../core/compare.ts";
 import type { ContainerSummary } from "../docker/engine.ts";
 import { choosePort, ROUTE_LABEL } from "../docker/published.ts";
 import { shortId } from "./routes.ts";
@@ -34,7 +35,7 @@ export function wantedRoutes(
   const routes = new Map<string, RouteRecord>();
   const problems: DiscoveryProblem[] = [];
   const ordered = [...containers].sort(
-    (a, b) => Number(holds(b.id)) - Number(holds(a.id)) || a.created - b.created || a.id.localeCompare(b.id),
+    (a, b) => Number(holds(b.id)) - Number(holds(a.id)) || a.created - b.created || compareCodeUnits(a.id, b.id),
   );
   for (const container of ordered) {
     const record = routeOf(container, engineHost, now, problems);

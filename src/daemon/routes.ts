@@ -7,6 +7,7 @@
  * Routes found by docker discovery (daemon/discovery.ts) are kept apart from the users' own: never persisted, and a
  * user's route of the same name hides the discovered one (served again once the user's route goes).
  */
+import { compareCodeUnits } from "../core/compare.ts";
 import { GotunnelError } from "../core/errors.ts";
 import type { AddRoutesRequest, Owner, RemoveRoutesRequest } from "./control/protocol.ts";
 import type { RouteRecord } from "./state.ts";
@@ -64,7 +65,7 @@ export class RouteTable {
   /** Every route, served or not, by name: the users' routes, and the discovered ones no user route hides. */
   list(): RouteRecord[] {
     const visible = [...this.discovered.values()].filter((record) => !this.records.has(record.name));
-    return [...this.records.values(), ...visible].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.records.values(), ...visible].sort((a, b) => compareCodeUnits(a.name, b.name));
   }
 
   /** Sets (or, with undefined, removes) the discovered route of `name`. */
@@ -98,7 +99,7 @@ export class RouteTable {
   persisted(): RouteRecord[] {
     return [...this.records.values()]
       .filter((record) => record.persistent)
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareCodeUnits(a.name, b.name));
   }
 
   sessionOf(name: string): string | undefined {
@@ -177,7 +178,7 @@ export class RouteTable {
 
   /** Users' routes only: a discovered route goes with its container (discover). */
   private drop(matches: (record: RouteRecord) => boolean): string[] {
-    const removed = [...this.records.values()].filter(matches).sort((a, b) => a.name.localeCompare(b.name));
+    const removed = [...this.records.values()].filter(matches).sort((a, b) => compareCodeUnits(a.name, b.name));
     for (const record of removed) {
       this.records.delete(record.name);
       this.sessions.delete(record.name);

@@ -4,6 +4,7 @@
  * Pure functions over the snapshot; reading the OS is the caller's job (a seam for tests).
  */
 import type { NetworkInterfaceInfo } from "node:os";
+import { compareCodeUnits } from "../core/compare.ts";
 import { isLinkLocalV6, isLoopback, parseIPv4, parseIPv6, sameSubnet, withoutZone, zoneOf } from "./ip.ts";
 
 export interface InterfaceAddress {
@@ -41,7 +42,7 @@ export function snapshotInterfaces(raw: RawInterfaces): NetInterface[] {
     }
     if (iface.v4.length + iface.v6.length > 0) result.push(iface);
   }
-  return result.sort((a, b) => a.name.localeCompare(b.name));
+  return result.sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 /** The interfaces that face the network: the ones we join the mDNS groups on and announce over. */
