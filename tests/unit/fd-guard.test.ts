@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { startFdGuard } from "../../src/daemon/fd-guard.ts";
+import { MAX_CHECK_MS, MIN_CHECK_MS, nextCheckMs, startFdGuard } from "../../src/daemon/fd-guard.ts";
 import { parseProcLimits } from "../../src/platform/fd-limit.ts";
 
 describe("parseProcLimits", () => {
@@ -48,5 +48,38 @@ describe("startFdGuard", () => {
     } finally {
       guard.stop();
     }
+  });
+});
+
+describe("how often the guard counts", () => {
+  test("the wait follows the room left before shedding: short near the limit, a few seconds far from it", () => {
+    expect(nextCheckMs(100, 900)).toBe(MIN_CHECK_MS); // a 1024-ish limit: as often as before
+    expect(nextCheckMs(100, 18_000)).toBe(895); // 17,900 descriptors at 20,000 a second
+    expect(nextCheckMs(100, 471_859)).toBe(MAX_CHECK_MS); // 90% of Linux's usual hard limit, 524288
+    expect(nextCheckMs(950, 900)).toBe(MIN_CHECK_MS); // over the threshold already
+  });
+
+  async function countsInOneSecond(limit: number): Promise<number> {
+    let counts = 0;
+    const guard = startFdGuard({
+      probe: {
+        limit: { soft: limit, hard: limit },
+        openFiles: () => {
+          counts++;
+          return 100;
+        },
+      },
+      shed: () => 0,
+      log: () => undefined,
+    });
+    await Bun.sleep(1_100);
+    guard.stop();
+    return counts;
+  }
+
+  test("an idle daemon under a large limit counts once, not four times a second", async () => {
+    const [small, large] = await Promise.all([countsInOneSecond(1000), countsInOneSecond(524_288)]);
+    expect(small).toBeGreaterThanOrEqual(4);
+    expect(large).toBe(1);
   });
 });
