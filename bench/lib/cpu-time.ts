@@ -10,7 +10,7 @@ import { processTree } from "./rss.ts";
 const CLOCK_TICKS_PER_S = 100;
 
 /** utime + stime of one process, in clock ticks; 0 when it is gone. */
-function processTicks(pid: number): number {
+export function processTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after "(comm)" start at field 3; utime and stime are fields 14 and 15.
@@ -38,4 +38,32 @@ export class CpuMeter {
     if (requests <= 0) return null;
     return ((treeCpuTicks(this.root) - this.start) * 1e6) / CLOCK_TICKS_PER_S / requests;
   }
+}
+
+/**
+ * CPU a process tree and its named processes use while nothing happens (issue 18: gotunnel runs all day from login,
+ * so its idle cost is CPU too, which on a laptop is battery): milliseconds of CPU per minute over `windowMs`.
+ * Clock ticks are 10 ms, so a 15 s window reads to about 1% of a typically idle server's figure.
+ */
+export async function idleCpuMsPerMinute(
+  root: number,
+  processes: Record<string, number>,
+  windowMs: number,
+): Promise<{ total: number; roles: Record<string, number> }> {
+  // Per process, not the tree's sum: a process that exits in the window (gotunnel's certificate issuer, idle for
+  // 10 s) would take its earlier CPU time out of the sum. One that starts in it counts whole.
+  const ticksOf = (pids: number[]) => new Map(pids.map((pid) => [pid, processTicks(pid)]));
+  const before = ticksOf(processTree(root));
+  const rolesBefore = Object.fromEntries(Object.entries(processes).map(([role, pid]) => [role, processTicks(pid)]));
+  await Bun.sleep(windowMs);
+  let ticks = 0;
+  for (const [pid, now] of ticksOf(processTree(root))) ticks += Math.max(0, now - (before.get(pid) ?? 0));
+  const perMinute = (used: number) => Math.round((used * 1000 * 60_000) / CLOCK_TICKS_PER_S / windowMs);
+  const roles = Object.fromEntries(
+    Object.entries(processes).map(([role, pid]) => [
+      role,
+      perMinute(Math.max(0, processTicks(pid) - (rolesBefore[role] ?? 0))),
+    ]),
+  );
+  return { total: perMinute(ticks), roles };
 }

@@ -18,6 +18,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HTTPS_HOST } from "./certs.ts";
 import { pinned } from "./cpu.ts";
+import { idleCpuMsPerMinute } from "./cpu-time.ts";
 import { freePort, type Managed, run, sleep, spawnManaged, stopManaged, waitForLog, waitForPorts } from "./proc.ts";
 import type { BenchContext } from "./target.ts";
 
@@ -131,8 +132,14 @@ export interface FloorMemory {
   /** Idle VmRSS, KiB, one value per sample. */
   daemonKiB: number[];
   clientKiB: number[];
+  /** Idle CPU right after, milliseconds per minute, one value per sample. */
+  daemonCpu: number[];
+  clientCpu: number[];
   skipped?: string;
 }
+
+/** Idle CPU is counted this long per sample (the targets' window is longer: they are measured once). */
+const IDLE_CPU_MS = 10_000;
 
 function vmRssKiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
@@ -156,7 +163,14 @@ async function oneRequest(port: number): Promise<void> {
   if (response.status !== 200) throw new Error(`the daemon floor answered ${response.status}`);
 }
 
-async function memorySample(context: BenchContext, index: number): Promise<{ daemon: number; client: number }> {
+interface FloorSample {
+  daemon: number;
+  client: number;
+  daemonCpu: number;
+  clientCpu: number;
+}
+
+async function memorySample(context: BenchContext, index: number): Promise<FloorSample> {
   const daemonScript = writeScript(context, "floor-daemon.mjs", DAEMON_SCRIPT);
   const clientScript = writeScript(context, "floor-client.mjs", CLIENT_SCRIPT);
   const socket = join(context.dir, `floor-${index}.sock`);
@@ -182,7 +196,10 @@ async function memorySample(context: BenchContext, index: number): Promise<{ dae
     await waitForLog(client, '"ready"', START_TIMEOUT_MS);
     await oneRequest(https);
     await sleep(IDLE_SETTLE_MS);
-    return { daemon: vmRssKiB(daemon.pid), client: vmRssKiB(client.pid) };
+    const rss = { daemon: vmRssKiB(daemon.pid), client: vmRssKiB(client.pid) };
+    const pids = { daemon: daemon.pid, client: client.pid };
+    const { roles } = await idleCpuMsPerMinute(daemon.pid, pids, IDLE_CPU_MS);
+    return { ...rss, daemonCpu: roles.daemon ?? 0, clientCpu: roles.client ?? 0 };
   } finally {
     for (const managed of started.reverse()) await stopManaged(managed);
   }
@@ -190,12 +207,14 @@ async function memorySample(context: BenchContext, index: number): Promise<{ dae
 
 /** `runs` samples of both memory floors, each pair of programs started afresh. */
 export async function measureFloorMemory(context: BenchContext, runs: number): Promise<FloorMemory> {
-  const floors: FloorMemory = { daemonKiB: [], clientKiB: [] };
+  const floors: FloorMemory = { daemonKiB: [], clientKiB: [], daemonCpu: [], clientCpu: [] };
   try {
     for (let i = 0; i < runs; i++) {
-      const { daemon, client } = await memorySample(context, i);
-      floors.daemonKiB.push(daemon);
-      floors.clientKiB.push(client);
+      const sample = await memorySample(context, i);
+      floors.daemonKiB.push(sample.daemon);
+      floors.clientKiB.push(sample.client);
+      floors.daemonCpu.push(sample.daemonCpu);
+      floors.clientCpu.push(sample.clientCpu);
     }
   } catch (error) {
     floors.skipped = (error as Error).message;

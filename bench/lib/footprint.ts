@@ -16,19 +16,30 @@ function split(totalKiB: number, roles: Record<string, number> | undefined): str
   return `${mib(totalKiB)} (${parts.map(([role, kib]) => `${role} ${(kib / 1024).toFixed(1)}`).join(" + ")})`;
 }
 
+/** "812 (daemon 640 + client 172)": ms of CPU a minute, the sum, then each named process. */
+function cpuSplit(total: number, roles: Record<string, number>): string {
+  const parts = Object.entries(roles);
+  if (parts.length < 2) return String(total);
+  return `${total} (${parts.map(([role, ms]) => `${role} ${ms}`).join(" + ")})`;
+}
+
 /** The keep-alive HTTPS 1 KiB cells issue 18 sets bounds for, then any other cell's peak. */
 const PEAK_CELLS = ["ka c=50", "ka c=500", "new conn c=50"];
 
 export function memoryLines(targets: TargetReport[], results: CellResult[]): string[] {
   const measured = targets.filter((target) => target.idle);
   if (measured.length === 0) return [];
-  const header = ["| proxy | idle after start | ", ...PEAK_CELLS.map((load) => `peak HTTPS 1 KiB ${load} | `)].join("");
+  const header = [
+    "| proxy | idle after start | idle CPU, ms a minute | ",
+    ...PEAK_CELLS.map((load) => `peak HTTPS 1 KiB ${load} | `),
+  ].join("");
   const lines = [
     "Memory (VmRSS; per process where the proxy has several; each process's peak is its own, so the parts of a peak",
-    "can add up to more than the peak of the sum). Idle: 2 s after start and one request, before any load.",
+    "can add up to more than the peak of the sum). Idle: 2 s after start and one request, before any load. Idle CPU:",
+    "user + system time in the 15 s (30 s without --quick) after that, as milliseconds of CPU per minute.",
     "",
     header.trimEnd(),
-    `|---|---:|${PEAK_CELLS.map(() => "---:|").join("")}`,
+    `|---|---:|---:|${PEAK_CELLS.map(() => "---:|").join("")}`,
   ];
   for (const target of measured) {
     const idle = target.idle as NonNullable<TargetReport["idle"]>;
@@ -38,7 +49,8 @@ export function memoryLines(targets: TargetReport[], results: CellResult[]): str
       );
       return cell?.rssPeakKiB ? split(cell.rssPeakKiB, cell.rolesPeakKiB) : "–";
     });
-    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${peaks.join(" | ")} |`);
+    const cpu = target.idleCpu ? cpuSplit(target.idleCpu.total, target.idleCpu.roles) : "–";
+    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${cpu} | ${peaks.join(" | ")} |`);
   }
   return [...lines, ""];
 }
@@ -66,16 +78,16 @@ export function floorLines(floors: FloorMemory | undefined): string[] {
   if (!floors) return [];
   const lines = [
     "Memory floors, the smallest Bun programs doing only what one gotunnel process does natively (bench/lib/floors.ts;",
-    "idle VmRSS as in the memory table, median of the samples): compare with gotunnel's daemon and client above.",
+    "idle VmRSS and CPU as in the memory table, CPU over 10 s; medians of the samples): compare with gotunnel's daemon",
+    "and client above.",
     "",
   ];
   if (floors.skipped) return [...lines, `- skipped (${floors.skipped})`, ""];
   const each = (kib: number[]) => `${mib(median(kib))} (${kib.map((v) => (v / 1024).toFixed(1)).join(", ")})`;
-  lines.push(
-    `- the daemon's parts (HTTPS h2 + HTTP listeners, control socket, admin port, a child): ${each(floors.daemonKiB)}`,
-  );
-  lines.push(
-    `- the \`up\` client's parts (a streamed fetch over the control socket, stdout, signals): ${each(floors.clientKiB)}`,
-  );
+  const cpu = (ms: number[]) => `idle CPU ${median(ms)} ms a minute (${ms.join(", ")})`;
+  const daemon = "the daemon's parts (HTTPS h2 + HTTP listeners, control socket, admin port, a child)";
+  const client = "the `up` client's parts (a streamed fetch over the control socket, stdout, signals)";
+  lines.push(`- ${daemon}: ${each(floors.daemonKiB)}; ${cpu(floors.daemonCpu)}`);
+  lines.push(`- ${client}: ${each(floors.clientKiB)}; ${cpu(floors.clientCpu)}`);
   return [...lines, ""];
 }

@@ -2,7 +2,7 @@
  * Runs every cell against one target at a time (only the upstream and that target are up), so targets never
  * share the two cores with each other.
  */
-import { CpuMeter } from "./cpu-time.ts";
+import { CpuMeter, idleCpuMsPerMinute } from "./cpu-time.ts";
 import { h2loadMissing, h2SanityProblem } from "./h2load.ts";
 import { runLoad } from "./load.ts";
 import { BODY_BYTES, BODY_LABEL, type Cell, type Proto, schemeOf } from "./matrix.ts";
@@ -47,6 +47,8 @@ export interface TargetReport {
   lifetimePeakKiB?: number | null;
   /** VmRSS once started and idle, before any load: the tree's sum and each named process, KiB. */
   idle?: { totalKiB: number; roles: Record<string, number> };
+  /** CPU while idle, right after the idle VmRSS: milliseconds per minute, the tree's sum and each named process. */
+  idleCpu?: { total: number; roles: Record<string, number> };
 }
 
 export type Progress = (line: string) => void;
@@ -170,10 +172,11 @@ export async function benchTarget(
     const tls = await probeTls(target.endpoints.https.port, target.endpoints.https.host);
     io.progress(`${name}: started (${target.version}; ${tls})`);
     const idle = await idleMemory(target);
+    const idleCpu = await idleCpuOf(target, context.options.quick ? IDLE_CPU_QUICK_MS : IDLE_CPU_MS);
     const results = await runCells(context, target, cells, io);
     const lifetimePeakKiB = target.rssRoot === null ? null : treeKiB(target.rssRoot, "VmHWM");
     const note = target.note?.();
-    return { report: { name, version: target.version, note, tls, lifetimePeakKiB, idle }, results };
+    return { report: { name, version: target.version, note, tls, lifetimePeakKiB, idle, idleCpu }, results };
   } finally {
     await target.stop();
   }
@@ -181,6 +184,15 @@ export async function benchTarget(
 
 /** After start-up settles (certificates issued, one TLS handshake and request done by probeTls), no load. */
 const IDLE_SETTLE_MS = 2_000;
+
+/** How long idle CPU is counted: clock ticks are 10 ms, and an idle server uses a few of them a second. */
+const IDLE_CPU_MS = 30_000;
+const IDLE_CPU_QUICK_MS = 15_000;
+
+async function idleCpuOf(target: RunningTarget, windowMs: number): Promise<TargetReport["idleCpu"]> {
+  if (target.rssRoot === null) return undefined;
+  return idleCpuMsPerMinute(target.rssRoot, target.processes?.() ?? {}, windowMs);
+}
 
 async function idleMemory(target: RunningTarget): Promise<TargetReport["idle"]> {
   if (target.rssRoot === null) return undefined;

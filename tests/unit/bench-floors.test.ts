@@ -38,17 +38,29 @@ test("the certificates floor issues one leaf per name, each verified by openssl 
   }
 });
 
-test("the memory floors report their medians in MiB with every sample, or why they were skipped", () => {
+test("the memory floors report their medians (MiB, CPU ms a minute) with every sample, or why they were skipped", () => {
   const lines = floorLines({
     daemonKiB: [40 * 1024, 38 * 1024, 45 * 1024],
     clientKiB: [36 * 1024, 37 * 1024, 35 * 1024],
+    daemonCpu: [300, 420, 360],
+    clientCpu: [120, 60, 90],
   });
   const text = lines.join("\n");
   expect(text).toContain("daemon's parts");
   expect(text).toContain("40.0 MiB (40.0, 38.0, 45.0)");
   expect(text).toContain("36.0 MiB (36.0, 37.0, 35.0)");
-  expect(floorLines({ daemonKiB: [], clientKiB: [], skipped: "floor-daemon exited early" }).join("\n")).toContain(
-    "skipped (floor-daemon exited early)",
-  );
+  expect(text).toContain("idle CPU 360 ms a minute (300, 420, 360)");
+  expect(text).toContain("idle CPU 90 ms a minute (120, 60, 90)");
+  expect(text).toContain("idle CPU 360 ms a minute (300, 420, 360)");
+  expect(text).toContain("idle CPU 90 ms a minute (120, 60, 90)");
+  expect(
+    floorLines({
+      daemonKiB: [],
+      clientKiB: [],
+      daemonCpu: [],
+      clientCpu: [],
+      skipped: "floor-daemon exited early",
+    }).join("\n"),
+  ).toContain("skipped (floor-daemon exited early)");
   expect(floorLines(undefined)).toEqual([]);
 });
