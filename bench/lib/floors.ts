@@ -1,6 +1,7 @@
 /**
  * Floors for the parts of gotunnel that miss issue 18's targets, measured in the same run: the smallest Bun programs
- * that do only what one gotunnel process does natively, with nothing of gotunnel's own code. A gotunnel figure is
+ * that do only what one gotunnel process does natively, with nothing of gotunnel's own code, each compiled into one
+ * executable as gotunnel is (compiledFloor). A gotunnel figure is
  * then read against what Bun costs for the same job on the same machine that minute, not against a number from
  * another day.
  *
@@ -10,7 +11,7 @@
  * - client: what `up` does once its routes serve: a streamed `fetch` over that unix socket, each line written to
  *   stdout, signal handlers, one child spawned at start (the daemon's place). Its idle VmRSS is the floor of the `up`
  *   client (target 40 MiB).
- * - certificates: a fresh bun process that imports @peculiar/x509, reads the bench's CA and issues the leaves `up`
+ * - certificates: a fresh process that imports @peculiar/x509, reads the bench's CA and issues the leaves `up`
  *   needs for the bench's config (4 routes with certificates and the dashboard's name), then exits: the floor of the
  *   certificate work in `up` → first 200, one core, cold JIT, as gotunnel's issuer child does it.
  */
@@ -23,6 +24,7 @@ import { freePort, type Managed, run, sleep, spawnManaged, stopManaged, waitForL
 import type { BenchContext } from "./target.ts";
 
 const START_TIMEOUT_MS = 20_000;
+const BUILD_TIMEOUT_MS = 60_000;
 /** As the runner's idle figure: after one request through the proxy, this long with no load. */
 const IDLE_SETTLE_MS = 2_000;
 /** The leaves `up` issues for the bench's config (bench/lib/gotunnel.ts writeConfig) and the dashboard's name. */
@@ -50,14 +52,14 @@ Bun.serve({
     start(controller) { controller.enqueue(encoder.encode(JSON.stringify({ event: "ready" }) + "\\n")); },
   }), { headers: { "content-type": "application/x-ndjson" } }),
 });
-const child = Bun.spawn([process.execPath, "-e", "await Bun.stdin.text()"], { stdin: "pipe", stdout: "pipe" });
+const child = Bun.spawn(["cat"], { stdin: "pipe", stdout: "pipe" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => { child.kill(); process.exit(0); });
 console.error("daemon floor ready");
 `;
 
 const CLIENT_SCRIPT = `
 const [socketPath] = process.argv.slice(2);
-await Bun.spawn([process.execPath, "--version"], { stdout: "ignore" }).exited;
+await Bun.spawn(["true"], { stdout: "ignore" }).exited;
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
 const response = await fetch("http://localhost/v1/sessions", { unix: socketPath, method: "POST", body: "{}" });
 const decoder = new TextDecoder();
@@ -115,17 +117,17 @@ await Bun.write(Bun.stdout, pems.join("\\n") + "\\n");
 }
 
 /** The argv that runs the certificates floor for `names` with the CA in these files (pinned to the server CPU). */
-export function certificateFloorCommand(
+export async function certificateFloorCommand(
   dir: string,
   cpus: BenchContext["cpus"],
   ca: { cert: string; key: string },
   names: readonly string[],
-): string[] {
-  // Resolved here, where the repository's node_modules are: the script runs from the bench's temp dir.
+): Promise<string[]> {
+  // Resolved here, where the repository's node_modules are: the script is written to the bench's temp dir.
   const resolve = (name: string) => Bun.resolveSync(name, import.meta.dir);
-  const script = join(dir, "floor-certificates.mjs");
-  writeFileSync(script, certificatesScript(resolve("reflect-metadata"), resolve("@peculiar/x509")));
-  return pinned(cpus, "server", [process.execPath, script, ca.cert, ca.key, ...names]);
+  const source = certificatesScript(resolve("reflect-metadata"), resolve("@peculiar/x509"));
+  const binary = await compiledFloor(dir, "floor-certificates", source);
+  return pinned(cpus, "server", [binary, ca.cert, ca.key, ...names]);
 }
 
 export interface FloorMemory {
@@ -147,10 +149,32 @@ function vmRssKiB(pid: number): number {
   return Number(line[1]);
 }
 
-function writeScript(context: BenchContext, name: string, text: string): string {
-  const path = join(context.dir, name);
-  writeFileSync(path, text);
-  return path;
+/**
+ * The floor as gotunnel ships: one executable from `bun build --compile --bytecode --minify` (scripts/build.ts's
+ * flags, but one chunk). A compiled program pages in more of the runtime than `bun script.mjs` (3 MiB for the daemon
+ * floor, measured), so a script would flatter the floor. Returns the executable's path.
+ */
+async function compiledFloor(dir: string, name: string, source: string): Promise<string> {
+  const script = join(dir, `${name}.mjs`);
+  const binary = join(dir, name);
+  writeFileSync(script, source);
+  const build = [
+    process.execPath,
+    "build",
+    "--compile",
+    "--bytecode",
+    "--minify",
+    "--format",
+    "esm",
+    script,
+    "--outfile",
+    binary,
+  ];
+  const result = await run(build, BUILD_TIMEOUT_MS);
+  if (result.code !== 0 || /failed to generate bytecode/i.test(result.stderr + result.stdout)) {
+    throw new Error(`bun build --compile of the ${name} floor failed: ${errorLine(result.stderr || result.stdout)}`);
+  }
+  return binary;
 }
 
 /** One request through the floor's HTTPS listener, as the runner's TLS probe does before a target's idle figure. */
@@ -171,27 +195,23 @@ interface FloorSample {
 }
 
 async function memorySample(context: BenchContext, index: number): Promise<FloorSample> {
-  const daemonScript = writeScript(context, "floor-daemon.mjs", DAEMON_SCRIPT);
-  const clientScript = writeScript(context, "floor-client.mjs", CLIENT_SCRIPT);
+  const daemonBinary = await compiledFloor(context.dir, "floor-daemon", DAEMON_SCRIPT);
+  const clientBinary = await compiledFloor(context.dir, "floor-client", CLIENT_SCRIPT);
   const socket = join(context.dir, `floor-${index}.sock`);
   const [https, http] = [freePort(), freePort()];
   const { certs, upstreamPort } = context;
   const daemonArgs = [String(https), String(http), String(upstreamPort), certs.leafCert, certs.leafKey, socket];
   const started: Managed[] = [];
   try {
-    const daemon = spawnManaged(
-      "floor-daemon",
-      pinned(context.cpus, "server", [process.execPath, daemonScript, ...daemonArgs]),
-      { logPath: join(context.dir, "floor-daemon.log") },
-    );
+    const daemon = spawnManaged("floor-daemon", pinned(context.cpus, "server", [daemonBinary, ...daemonArgs]), {
+      logPath: join(context.dir, "floor-daemon.log"),
+    });
     started.push(daemon);
     await waitForLog(daemon, "daemon floor ready", START_TIMEOUT_MS);
     await waitForPorts(daemon, [https, http], START_TIMEOUT_MS);
-    const client = spawnManaged(
-      "floor-client",
-      pinned(context.cpus, "server", [process.execPath, clientScript, socket]),
-      { logPath: join(context.dir, "floor-client.log") },
-    );
+    const client = spawnManaged("floor-client", pinned(context.cpus, "server", [clientBinary, socket]), {
+      logPath: join(context.dir, "floor-client.log"),
+    });
     started.push(client);
     await waitForLog(client, '"ready"', START_TIMEOUT_MS);
     await oneRequest(https);
@@ -225,7 +245,7 @@ export async function measureFloorMemory(context: BenchContext, runs: number): P
 /** Milliseconds from spawning the certificates floor to its exit, `runs` samples after one unmeasured run. */
 export async function measureCertificateFloor(context: BenchContext, runs: number): Promise<number[]> {
   const ca = { cert: context.certs.caCert, key: context.certs.caKey };
-  const cmd = certificateFloorCommand(context.dir, context.cpus, ca, FLOOR_LEAVES);
+  const cmd = await certificateFloorCommand(context.dir, context.cpus, ca, FLOOR_LEAVES);
   const samples: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const began = performance.now();

@@ -10,7 +10,7 @@
  *   is not measured, as gotunnel's CA is made before too.
  * - portless: `proxy start` then `alias`, run as two commands as a user would.
  * - bun-floor: bun starting the smallest Bun.serve proxy with a certificate made before: the floor for a Bun server.
- * - bun-floor certificates: a fresh bun issuing the leaves `up` issues, with the same library (floors.ts): the floor
+ * - bun-floor certificates: a fresh compiled program issuing the leaves `up` issues, with the same library (floors.ts): the floor
  *   of the certificate work in `up` → first 200.
  */
 import { join } from "node:path";
@@ -216,7 +216,7 @@ export async function measureStartup(
       () => bunFloor(context, runs),
     ],
     [
-      `bun-floor: a fresh bun issues up's ${FLOOR_LEAVES.length} leaves with @peculiar/x509 → exit`,
+      `bun-floor: a fresh compiled program issues up's ${FLOOR_LEAVES.length} leaves with @peculiar/x509 → exit`,
       only.includes("bun-floor"),
       () => measureCertificateFloor(context, runs),
     ],

@@ -23,7 +23,7 @@ test("the certificates floor issues one leaf per name, each verified by openssl 
   const caDir = join(dir, "ca");
   await loadOrCreateCA(caDir);
   const names = ["shop.local", "api.shop.local"];
-  const cmd = certificateFloorCommand(dir, null, { cert: caCertPath(caDir), key: caKeyPath(caDir) }, names);
+  const cmd = await certificateFloorCommand(dir, null, { cert: caCertPath(caDir), key: caKeyPath(caDir) }, names);
   const result = Bun.spawnSync(cmd);
   expect(result.stderr.toString()).toBe("");
   expect(result.exitCode).toBe(0);
