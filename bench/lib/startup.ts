@@ -10,8 +10,8 @@
  *   is not measured, as gotunnel's CA is made before too.
  * - portless: `proxy start` then `alias`, run as two commands as a user would.
  * - bun-floor: bun starting the smallest Bun.serve proxy with a certificate made before: the floor for a Bun server.
- * - bun-floor certificates: a fresh compiled program issuing the leaves `up` issues, with the same library (floors.ts): the floor
- *   of the certificate work in `up` → first 200.
+ * - bun-floor certificates: a fresh compiled program issuing the leaves `up` issues, with the same library
+ *   (floors.ts): the floor of the certificate work in `up` → first 200.
  */
 import { join } from "node:path";
 import { bunFloorCommand } from "./bun-floor.ts";
