@@ -33,8 +33,15 @@ export interface StartReportChannel {
   /** Extra stdio entries after stdin, stdout and stderr. */
   stdio: "pipe"[];
   /** Starts reading (call right after spawning); resolves with the report's text, "" when there is none. */
-  reader(childStdio: readonly unknown[]): () => Promise<string>;
+  reader(childStdio: readonly unknown[]): ReportReader;
 }
+
+/**
+ * The report's text, once the daemon has exited or served. `settled`, where the channel can tell, resolves as soon
+ * as the daemon is done starting either way (POSIX: it closed its end of the pipe), so the command waiting for it
+ * need not wait for its next poll of the socket. Windows has no such signal: the file appears only on failure.
+ */
+export type ReportReader = (() => Promise<string>) & { settled?: Promise<void> };
 
 export function startReportChannel(stateDir: string, platform: NodeJS.Platform = process.platform): StartReportChannel {
   if (platform !== "win32") {
@@ -44,7 +51,7 @@ export function startReportChannel(stateDir: string, platform: NodeJS.Platform =
       reader(childStdio) {
         const fd = childStdio[START_REPORT_FD];
         const text = typeof fd === "number" ? readPipe(fd) : Promise.resolve("");
-        return () => text;
+        return Object.assign(() => text, { settled: text.then(() => undefined) });
       },
     };
   }

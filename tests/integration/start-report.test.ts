@@ -50,6 +50,31 @@ else report.close();
       else expect(error).toBeUndefined();
     }
   });
+  test("`settled` resolves once a serving daemon closes the pipe, while it runs on (the command stops polling then)", async () => {
+    const dir = tempDir();
+    const script = join(dir, "serving.ts");
+    writeFileSync(
+      script,
+      `import { takeStartReport } from ${JSON.stringify(join(import.meta.dir, "../../src/daemon/start-report.ts"))};
+takeStartReport().close();
+await Bun.sleep(30_000);
+`,
+    );
+    const channel = startReportChannel(dir);
+    const child = Bun.spawn([process.execPath, script], {
+      env: { ...process.env, ...channel.env },
+      stdio: ["ignore", "inherit", "inherit", ...channel.stdio],
+    });
+    try {
+      const report = channel.reader(child.stdio);
+      expect(report.settled).toBeDefined();
+      await report.settled;
+      expect(child.exitCode).toBeNull();
+      expect(await report()).toBe("");
+    } finally {
+      child.kill();
+    }
+  });
 });
 
 describe("the file (Windows)", () => {
@@ -67,6 +92,8 @@ describe("the file (Windows)", () => {
 
   test("no report, no file: the command falls back to pointing at the log", async () => {
     const channel = startReportChannel(tempDir(), "win32");
-    expect(parseStartReport(await channel.reader([])())).toBeUndefined();
+    const reader = channel.reader([]);
+    expect(reader.settled).toBeUndefined(); // no signal on Windows: the command polls the socket
+    expect(parseStartReport(await reader())).toBeUndefined();
   });
 });
