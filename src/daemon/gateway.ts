@@ -243,9 +243,9 @@ type Store = { tlsEntries(routes: TlsNames): Promise<TlsEntry[]> };
 /**
  * One swap at a time: two concurrent swaps would race for which listener survives. None after stop. refresh()
  * re-serves the routes live when its turn comes (new certificates, same routes): reading them when it is queued
- * instead would undo a route change queued before it.
+ * instead would undo a route change queued before it. Exported for tests/unit/route-swapper.test.ts.
  */
-function routeSwapper(
+export function routeSwapper(
   proxy: ProxyServer,
   store: Store,
   options: GatewayOptions,
@@ -256,16 +256,21 @@ function routeSwapper(
   let closed = false;
   const enqueue = (routesOf: () => readonly ProxyRoute[]): Promise<void> => {
     if (closed) return Promise.resolve();
-    const next = queue.then(async () => {
-      if (closed) return;
+    const applied = queue.then(async () => {
+      if (closed) return undefined;
       const routes = routesOf();
-      await swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
+      const swapped = swap(proxy, routes, await store.tlsEntries(tlsRoutes(routes)), options);
       // Only a set that is live: refresh re-serves `current`, and must not resurrect a change that failed.
       current = routes;
+      return swapped;
     });
-    // The caller gets this swap's error through `next`; the queue itself only needs to keep going.
-    queue = next.catch(() => undefined);
-    return next;
+    // The next change starts once this one serves; its caller hears back once older listeners stopped accepting
+    // (ProxyServer.apply), and gets this swap's error through `applied`. The queue itself only needs to keep going.
+    queue = applied.then(
+      () => undefined,
+      () => undefined,
+    );
+    return applied.then((swapped) => swapped?.retired);
   };
   return {
     setRoutes: (routes: readonly ProxyRoute[]) => enqueue(() => routes),
@@ -276,20 +281,28 @@ function routeSwapper(
 }
 
 /**
- * Serves `routes` on the addresses they call for. An address that cannot be bound (another process holds the port
- * on a LAN address) must not take the routes down with it: they are served where the listeners already are.
+ * Serves `routes` on the addresses they call for, from its return on (`retired`: ProxyServer.apply). An address that
+ * cannot be bound (another process holds the port on a LAN address) must not take the routes down with it: they are
+ * served where the listeners already are.
  */
-async function swap(proxy: ProxyServer, routes: readonly ProxyRoute[], tls: TlsEntry[], options: GatewayOptions) {
+function swap(
+  proxy: ProxyServer,
+  routes: readonly ProxyRoute[],
+  tls: TlsEntry[],
+  options: GatewayOptions,
+): { retired: Promise<void> } {
   const before = proxy.hosts;
   const hosts = options.bindHosts?.(routes) ?? before;
+  let applied: { retired: Promise<void> };
   try {
-    await proxy.update(routes, tls, hosts);
+    applied = proxy.apply(routes, tls, hosts);
   } catch (error) {
     if (sameHosts(hosts, before)) throw error;
     options.onRebind?.(before, error);
-    return proxy.update(routes, tls);
+    return proxy.apply(routes, tls);
   }
   if (!sameHosts(hosts, before)) options.onRebind?.(proxy.hosts);
+  return applied;
 }
 
 function sameHosts(a: readonly string[], b: readonly string[]): boolean {

@@ -145,6 +145,8 @@ export class ProxyServer {
   private readonly viaToken = `1.1 gotunnel-${VIA_ID}`;
   /** Replaced or retired listeners → requests served since; each answer says `Connection: close` (see retire). */
   private readonly draining = new Map<Server<BridgeData>, number>();
+  /** The retire() of every listener still draining (apply). */
+  private readonly retirements = new Set<Promise<void>>();
   /** When each listener last took a request (performance.now() ms): a swap need not wait out a quiet it has seen. */
   private readonly lastRequestAt = new Map<Server<BridgeData>, number>();
 
@@ -240,19 +242,30 @@ export class ProxyServer {
   /**
    * Replaces the routes. New certificates need a new listener (Bun's `reload` keeps the old TLS set, DESIGN.md): we
    * bind a second server to the same port with reusePort, then retire the old one, which lets in-flight requests
-   * finish. Resolves once the old listener no longer accepts connections.
+   * finish. Resolves once the old listener no longer accepts connections (apply() says how).
+   */
+  async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): Promise<void> {
+    await this.apply(routes, tls, hosts).retired;
+  }
+
+  /**
+   * update() in two steps: the new listeners serve `routes` when this returns, and `retired` resolves once no listener
+   * with older certificates accepts connections any more, this change's and every earlier one's still draining. A
+   * draining listener can hold out for 150 ms to 2 s while clients keep sending (retire), so the daemon starts its
+   * next change once this returns, not once that is over: a route added while an earlier swap drained used to wait
+   * for it, 200 ms of `up` → first 200 in the bench (issue 18).
    *
    * `hosts` changes the addresses listened on. New ones are bound first, and if one cannot be, nothing changes and
    * the error is thrown. Adding 0.0.0.0 next to 127.0.0.1 works on Linux (reusePort, same uid), and the kernel keeps
    * giving loopback connections to the more specific listener; so LAN sharing adds the wildcard and keeps loopback.
    * Retiring loopback instead would reset the connections its clients open while it drains: they keep landing on it.
    */
-  async update(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): Promise<void> {
+  apply(routes: readonly ProxyRoute[], tls: TlsEntry[] | undefined, hosts = this.hosts): { retired: Promise<void> } {
     if (this.listeners.size === 0) {
       this.router = new Router(routes);
       this.balancers.sync(routes);
       if (tls) this.tls = tls;
-      return;
+      return { retired: Promise.resolve() };
     }
     // Every new listener is bound before anything changes: if one cannot be, the others are stopped and the proxy
     // keeps serving the old routes on the old listeners (a route change is a transaction, daemon/service.ts).
@@ -273,7 +286,11 @@ export class ProxyServer {
       if (pair) pair.https = replacement;
     }
     for (const [host, pair] of replacements.added) this.listeners.set(host, pair);
-    await Promise.all(retired.map((server) => this.retire(server)));
+    for (const server of retired) {
+      const retiring = this.retire(server).finally(() => this.retirements.delete(retiring));
+      this.retirements.add(retiring);
+    }
+    return { retired: Promise.all([...this.retirements]).then(() => undefined) };
   }
 
   /** The listeners update() needs: both for each new address, and (`newTls`) a new HTTPS one on each kept address. */

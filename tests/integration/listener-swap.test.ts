@@ -151,6 +151,34 @@ describe("a request in flight across a swap", () => {
   }, 20_000);
 });
 
+describe("a change while an earlier swap still drains", () => {
+  test("apply() serves the next change at once; its `retired` waits for the earlier listener too", async () => {
+    // A request in flight keeps its listener draining (retire) until it is answered.
+    slowArrived = Promise.withResolvers();
+    const slow = curl("https", "stable.local", port, "/slow?ms=1500", ["--cacert", testCA.caPath]);
+    await slowArrived.promise;
+    const first = generation(SWAPS + 30);
+    proxy.apply(first, await testCA.entriesFor(first));
+    const second = generation(SWAPS + 31);
+    const applied = proxy.apply(second, await testCA.entriesFor(second));
+    // Served from apply()'s return, while the first change's old listener still drains.
+    const status = await fetch(`https://127.0.0.1:${port}/`, insecureFor(`gen-${SWAPS + 31}.local`)).then(
+      (res) => res.status,
+    );
+    expect(status).toBe(200);
+    let retired = false;
+    void applied.retired.then(() => {
+      retired = true;
+    });
+    // The slow request still holds the first change's old listener (its 1.5 s are far from over).
+    await Bun.sleep(100);
+    expect(retired).toBe(false);
+    const { status: slowStatus } = statusAndBody(await slow);
+    expect(slowStatus).toBe(200);
+    await within(applied.retired, 10_000, "retired after the slow request");
+  }, 20_000);
+});
+
 /** Rejects when `promise` has not settled within `ms`: a guard against hangs, not a timing assertion. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: Timer | undefined;
