@@ -11,8 +11,12 @@ import type { DaemonLock } from "./lock.ts";
 
 /** Sent by a command that finds the daemon's lock held but its socket gone: "listen on your socket again, now". */
 export const REVIVE_SIGNAL = "SIGUSR1";
-/** Two lstat calls a second; also the longest a removed lock file stays missing when no command asks. */
-const PRESENCE_CHECK_MS = 1_000;
+/**
+ * A few lstat calls every 5 s; also the longest a removed lock file or socket stays missing when no command asks (one
+ * that finds the socket gone sends REVIVE_SIGNAL, which checks at once). Every 5 s rather than every second: each
+ * wake-up of an idle Bun process costs CPU beyond the check itself (issue 18, CONTRIBUTING.md).
+ */
+const PRESENCE_CHECK_MS = 5_000;
 
 export interface ReviveSignal {
   /** What the signal does from now on (until then it does nothing). */

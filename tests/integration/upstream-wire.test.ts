@@ -314,6 +314,22 @@ describe("UpstreamPool on the wire", () => {
     expect(pool.stats()).toMatchObject({ open: 0, idle: 0, queued: 0 });
   });
 
+  test("the sweep stops when no socket is idle and starts again for the next one (no timer wakes an idle daemon)", async () => {
+    const { port, conns } = serve((conn) =>
+      conn.socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"),
+    );
+    const pool = newPool({ idleTimeoutMs: 50 });
+    const target = { hostname: "127.0.0.1", port };
+    await (await pool.request(target, get())).text();
+    await eventually(() => conns[0]!.closed);
+    // Several sweep periods with nothing idle: the timer is stopped, and the next idle socket must start it again.
+    await Bun.sleep(100);
+    await (await pool.request(target, get())).text();
+    expect(pool.stats().idle).toBe(1);
+    await eventually(() => conns[1]?.closed === true);
+    expect(pool.stats()).toMatchObject({ open: 0, idle: 0, queued: 0 });
+  });
+
   test("close() fails queued and in-flight requests", async () => {
     const { port } = serve(() => {});
     const pool = new UpstreamPool({ maxSocketsPerOrigin: 1 });

@@ -22,6 +22,8 @@ export interface PoolShared {
   readonly connectTimeoutMs: number;
   /** Sweep ticks elapsed; idle sockets are aged in ticks so releasing one never reads a clock. */
   tick: number;
+  /** Starts the sweep timer, which runs only while some socket is idle (an idle daemon has no timer to wake it). */
+  wake(): void;
   open: number;
   idle: number;
   queued: number;
@@ -95,7 +97,7 @@ export class Origin implements DialTarget, ExchangeOwner {
     }
     conn.idleSinceTick = this.shared.tick;
     this.idle.push(conn);
-    this.shared.idle++;
+    if (this.shared.idle++ === 0) this.shared.wake();
   }
 
   closed(conn: Connection): void {

@@ -41,7 +41,9 @@ export class UpstreamPool {
   private lastOrigin: Origin | null = null;
   private readonly maxIdleTicks: number;
   private readonly requestBufferBytes: number;
-  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly sweepPeriodMs: number;
+  /** Runs only while a socket is idle (PoolShared.wake starts it, sweep() stops it). */
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: UpstreamPoolOptions = {}) {
     const idleTimeoutMs = positiveInteger("idleTimeoutMs", options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
@@ -66,10 +68,16 @@ export class UpstreamPool {
       queued: 0,
       closed: false,
       traffic: { sent: 0, received: 0 },
+      wake: () => this.startSweeper(),
     };
     const periodMs = Math.min(MAX_SWEEP_PERIOD_MS, Math.max(MIN_SWEEP_PERIOD_MS, Math.floor(idleTimeoutMs / 4)));
+    this.sweepPeriodMs = periodMs;
     this.maxIdleTicks = Math.ceil(idleTimeoutMs / periodMs);
-    this.sweeper = setInterval(() => this.sweep(), periodMs);
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper !== undefined || this.shared.closed) return;
+    this.sweeper = setInterval(() => this.sweep(), this.sweepPeriodMs);
     // The sweeper alone must not keep a process alive.
     this.sweeper.unref();
   }
@@ -178,8 +186,12 @@ export class UpstreamPool {
 
   private sweep(): void {
     this.shared.tick++;
-    if (this.shared.idle === 0) return;
-    for (const origin of this.allOrigins()) origin.sweep(this.maxIdleTicks);
+    if (this.shared.idle > 0) for (const origin of this.allOrigins()) origin.sweep(this.maxIdleTicks);
+    // Nothing left to age: stop until a socket goes idle again. Ticks only order idle sockets, so pausing them is safe.
+    if (this.shared.idle === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 }
 
