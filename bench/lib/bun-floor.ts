@@ -14,8 +14,11 @@ import type { BenchContext, RunningTarget } from "./target.ts";
 
 const START_TIMEOUT_MS = 20_000;
 
-const SCRIPT = `
-const [httpsPort, httpPort, upstreamPort, certFile, keyFile] = process.argv.slice(2);
+/**
+ * The proxy itself, on its two listeners: script text that expects `httpsPort`, `httpPort`, `upstreamPort`, `certFile`
+ * and `keyFile` to be defined before it. floors.ts builds its daemon floor on it.
+ */
+export const FLOOR_PROXY_SOURCE = `
 const upstream = "http://127.0.0.1:" + upstreamPort;
 const proxy = async (req) => {
   const url = new URL(req.url);
@@ -28,6 +31,10 @@ const tls = { cert: await Bun.file(certFile).text(), key: await Bun.file(keyFile
 Bun.serve({ hostname: "127.0.0.1", port: Number(httpsPort), tls, http2: true, fetch: proxy });
 Bun.serve({ hostname: "127.0.0.1", port: Number(httpPort), fetch: proxy });
 `;
+
+const SCRIPT = `
+const [httpsPort, httpPort, upstreamPort, certFile, keyFile] = process.argv.slice(2);
+${FLOOR_PROXY_SOURCE}`;
 
 /** The argv that runs the floor on these ports (pinned to the server CPU), its script written first. */
 export function bunFloorCommand(context: BenchContext, httpsPort: number, httpPort: number): string[] {

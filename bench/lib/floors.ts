@@ -17,6 +17,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { FLOOR_PROXY_SOURCE } from "./bun-floor.ts";
 import { HTTPS_HOST } from "./certs.ts";
 import { pinned } from "./cpu.ts";
 import { idleCpuMsPerMinute } from "./cpu-time.ts";
@@ -32,17 +33,7 @@ export const FLOOR_LEAVES = ["bench.local", "bench-2.local", "bench-3.local", "b
 
 const DAEMON_SCRIPT = `
 const [httpsPort, httpPort, upstreamPort, certFile, keyFile, socketPath] = process.argv.slice(2);
-const upstream = "http://127.0.0.1:" + upstreamPort;
-const proxy = async (req) => {
-  const url = new URL(req.url);
-  const response = await fetch(upstream + url.pathname + url.search, {
-    method: req.method, headers: req.headers, body: req.body, decompress: false, redirect: "manual",
-  });
-  return new Response(response.body, { status: response.status, headers: response.headers });
-};
-const tls = { cert: await Bun.file(certFile).text(), key: await Bun.file(keyFile).text() };
-Bun.serve({ hostname: "127.0.0.1", port: Number(httpsPort), tls, http2: true, fetch: proxy });
-Bun.serve({ hostname: "127.0.0.1", port: Number(httpPort), fetch: proxy });
+${FLOOR_PROXY_SOURCE}
 Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ ok: true }) });
 const encoder = new TextEncoder();
 Bun.serve({
