@@ -49,6 +49,7 @@ export async function startBunFloor(context: BenchContext): Promise<RunningTarge
   const [httpsPort, httpPort] = [freePort(), freePort()];
   const managed = spawnManaged("bun-floor", bunFloorCommand(context, httpsPort, httpPort), {
     logPath: join(context.dir, "bun-floor.log"),
+    uncache: true,
   });
   await waitForPorts(managed, [httpsPort, httpPort], START_TIMEOUT_MS);
   return {

@@ -69,7 +69,7 @@ export async function startCaddy(context: BenchContext): Promise<RunningTarget> 
     GOMAXPROCS: String(context.options.workers),
   };
   const cmd = pinned(context.cpus, "server", ["caddy", "run", "--adapter", "caddyfile", "--config", path]);
-  const managed = spawnManaged("caddy", cmd, { env, logPath: join(context.dir, "caddy.log") });
+  const managed = spawnManaged("caddy", cmd, { env, logPath: join(context.dir, "caddy.log"), uncache: true });
   await waitForPorts(managed, [httpPort, httpsPort], START_TIMEOUT_MS);
   return {
     name: "caddy",

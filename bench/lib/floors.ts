@@ -196,12 +196,14 @@ async function memorySample(context: BenchContext, index: number): Promise<Floor
   try {
     const daemon = spawnManaged("floor-daemon", pinned(context.cpus, "server", [daemonBinary, ...daemonArgs]), {
       logPath: join(context.dir, "floor-daemon.log"),
+      uncache: true,
     });
     started.push(daemon);
     await waitForLog(daemon, "daemon floor ready", START_TIMEOUT_MS);
     await waitForPorts(daemon, [https, http], START_TIMEOUT_MS);
     const client = spawnManaged("floor-client", pinned(context.cpus, "server", [clientBinary, socket]), {
       logPath: join(context.dir, "floor-client.log"),
+      uncache: true,
     });
     started.push(client);
     await waitForLog(client, '"ready"', START_TIMEOUT_MS);

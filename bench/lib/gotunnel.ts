@@ -165,6 +165,7 @@ async function startVariant(
     cwd: context.dir,
     env,
     logPath: join(context.dir, `${name}.log`),
+    uncache: true,
   });
   try {
     // The contract: one line with https:// per route once it is serving.

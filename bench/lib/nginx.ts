@@ -66,7 +66,7 @@ async function startNginx(context: BenchContext, role: string, conf: string, por
   writeFileSync(path, conf);
   const errorLog = join(context.dir, `${role}-error.log`);
   const cmd = pinned(context.cpus, "server", ["nginx", "-p", context.dir, "-e", errorLog, "-c", path]);
-  const managed = spawnManaged(role, cmd, { logPath: join(context.dir, `${role}.log`) });
+  const managed = spawnManaged(role, cmd, { logPath: join(context.dir, `${role}.log`), uncache: true });
   await waitForPorts(managed, ports, START_TIMEOUT_MS);
   return managed;
 }

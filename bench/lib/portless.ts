@@ -54,6 +54,7 @@ export async function startPortless(context: BenchContext): Promise<RunningTarge
   const managed = spawnManaged("portless", pinned(context.cpus, "server", portlessStart(node, cli, port)), {
     env,
     logPath: join(dir, "proxy.log"),
+    uncache: true,
   });
   try {
     await waitForPorts(managed, [port], START_TIMEOUT_MS);

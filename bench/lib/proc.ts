@@ -28,6 +28,30 @@ export interface SpawnOptions {
   env?: EnvPatch;
   cwd?: string;
   logPath: string;
+  /**
+   * Whose memory is measured: drop its executable from the page cache first (uncache), so every target's file is
+   * read in the same way. Not for start-up samples, which a user runs with the file cached.
+   */
+  uncache?: boolean;
+}
+
+/** The program `cmd` runs: past a leading `taskset -c CPU`, looked up on PATH when it is not a path. */
+export function programOf(cmd: readonly string[]): string | undefined {
+  const program = cmd[0] === "taskset" ? cmd[3] : cmd[0];
+  if (program === undefined) return undefined;
+  return program.includes("/") ? program : (Bun.which(program) ?? undefined);
+}
+
+/**
+ * Drops a file's pages from the page cache (`dd iflag=nocache count=0`: posix_fadvise DONTNEED over the whole file;
+ * pages some process has mapped stay). A file written moments ago, as gotunnel's binary right after `bun run build`
+ * or the compiled floors, is cached in the large folios its writes made, and a process that maps it counts 4 to 5
+ * MiB more of it in its RSS than when the same file was read back (issue 18, CONTRIBUTING.md). nginx's or Caddy's
+ * binary, installed long before, was not: without this, a fresh build measured bigger than it is.
+ */
+export function uncache(path: string): void {
+  const result = Bun.spawnSync(["dd", `if=${path}`, "iflag=nocache", "count=0", "status=none"]);
+  if (result.exitCode !== 0) throw new Error(`could not drop ${path} from the page cache: ${result.stderr.toString()}`);
 }
 
 /**
@@ -37,6 +61,8 @@ export interface SpawnOptions {
  * waitForLog must not find the previous start's ready line.
  */
 export function spawnManaged(name: string, cmd: string[], options: SpawnOptions): Managed {
+  const program = options.uncache ? programOf(cmd) : undefined;
+  if (program !== undefined) uncache(program);
   const fd = openSync(options.logPath, "w");
   try {
     const proc = Bun.spawn(cmd, { cwd: options.cwd, env: childEnv(options.env), stdio: ["ignore", fd, fd] });
