@@ -50,6 +50,8 @@ export function programOf(cmd: readonly string[]): string | undefined {
  * binary, installed long before, was not: without this, a fresh build measured bigger than it is.
  */
 export function uncache(path: string): void {
+  // Dirty pages (a file written in the last half minute, as the compiled floors are) are not dropped: write them first.
+  Bun.spawnSync(["sync", path]);
   const result = Bun.spawnSync(["dd", `if=${path}`, "iflag=nocache", "count=0", "status=none"]);
   if (result.exitCode !== 0) throw new Error(`could not drop ${path} from the page cache: ${result.stderr.toString()}`);
 }
