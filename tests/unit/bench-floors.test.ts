@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { certificateFloorCommand } from "../../bench/lib/floors.ts";
 import { floorLines } from "../../bench/lib/footprint.ts";
 import { caCertPath, caKeyPath, loadOrCreateCA } from "../../src/tls/ca.ts";
+import { requireTools } from "../helpers/tools.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bench-floors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,24 +20,29 @@ function openssl(args: string[], stdin?: string): { code: number; out: string } 
   return { code: result.exitCode, out: `${result.stdout.toString()}${result.stderr.toString()}` };
 }
 
-test("the certificates floor issues one leaf per name, each verified by openssl against the CA", async () => {
-  const caDir = join(dir, "ca");
-  await loadOrCreateCA(caDir);
-  const names = ["shop.local", "api.shop.local"];
-  const cmd = await certificateFloorCommand(dir, null, { cert: caCertPath(caDir), key: caKeyPath(caDir) }, names);
-  const result = Bun.spawnSync(cmd);
-  expect(result.stderr.toString()).toBe("");
-  expect(result.exitCode).toBe(0);
-  const pems = result.stdout.toString().match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  expect(pems).toHaveLength(names.length);
-  for (const [i, pem] of pems.entries()) {
-    const leaf = join(dir, `leaf-${i}.pem`);
-    writeFileSync(leaf, `${pem}\n`);
-    const verified = openssl(["verify", "-CAfile", caCertPath(caDir), "-purpose", "sslserver", leaf]);
-    expect(verified.out).toContain(": OK");
-    expect(openssl(["x509", "-noout", "-ext", "subjectAltName", "-in", leaf]).out).toContain(`DNS:${names[i]}`);
-  }
-});
+const opensslTool = requireTools("openssl");
+
+test.skipIf(opensslTool.skip)(
+  opensslTool.title("the certificates floor issues one leaf per name, each verified by openssl against the CA"),
+  async () => {
+    const caDir = join(dir, "ca");
+    await loadOrCreateCA(caDir);
+    const names = ["shop.local", "api.shop.local"];
+    const cmd = await certificateFloorCommand(dir, null, { cert: caCertPath(caDir), key: caKeyPath(caDir) }, names);
+    const result = Bun.spawnSync(cmd);
+    expect(result.stderr.toString()).toBe("");
+    expect(result.exitCode).toBe(0);
+    const pems = result.stdout.toString().match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    expect(pems).toHaveLength(names.length);
+    for (const [i, pem] of pems.entries()) {
+      const leaf = join(dir, `leaf-${i}.pem`);
+      writeFileSync(leaf, `${pem}\n`);
+      const verified = openssl(["verify", "-CAfile", caCertPath(caDir), "-purpose", "sslserver", leaf]);
+      expect(verified.out).toContain(": OK");
+      expect(openssl(["x509", "-noout", "-ext", "subjectAltName", "-in", leaf]).out).toContain(`DNS:${names[i]}`);
+    }
+  },
+);
 
 test("the memory floors report their medians (MiB, CPU ms a minute) with every sample, or why they were skipped", () => {
   const lines = floorLines({
