@@ -53,7 +53,6 @@ export function startFdGuard({ probe, shed, log }: FdGuardOptions): FdGuard {
   );
   let episode = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
   /** Counts, sheds if needed; returns the open descriptors, or undefined when they can no longer be counted. */
   const check = (): number | undefined => {
     let open: number;
@@ -78,7 +77,6 @@ export function startFdGuard({ probe, shed, log }: FdGuardOptions): FdGuard {
     return open;
   };
   const schedule = (open: number) => {
-    if (stopped) return;
     timer = setTimeout(
       () => {
         const now = check();
@@ -89,18 +87,7 @@ export function startFdGuard({ probe, shed, log }: FdGuardOptions): FdGuard {
     // The guard alone must not keep the daemon alive.
     timer.unref();
   };
-  // The first count only sets the first wait: at start there is nothing to shed yet.
-  let first: number;
-  try {
-    first = probe.openFiles();
-  } catch {
-    first = shedAt;
-  }
-  schedule(first);
-  return {
-    stop: () => {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  // The first count comes after the shortest wait; its result sets the next one.
+  schedule(shedAt);
+  return { stop: () => clearTimeout(timer) };
 }
