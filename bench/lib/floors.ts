@@ -185,9 +185,11 @@ interface FloorSample {
   clientCpu: number;
 }
 
-async function memorySample(context: BenchContext, index: number): Promise<FloorSample> {
-  const daemonBinary = await compiledFloor(context.dir, "floor-daemon", DAEMON_SCRIPT);
-  const clientBinary = await compiledFloor(context.dir, "floor-client", CLIENT_SCRIPT);
+async function memorySample(
+  context: BenchContext,
+  index: number,
+  { daemonBinary, clientBinary }: { daemonBinary: string; clientBinary: string },
+): Promise<FloorSample> {
   const socket = join(context.dir, `floor-${index}.sock`);
   const [https, http] = [freePort(), freePort()];
   const { certs, upstreamPort } = context;
@@ -222,8 +224,13 @@ async function memorySample(context: BenchContext, index: number): Promise<Floor
 export async function measureFloorMemory(context: BenchContext, runs: number): Promise<FloorMemory> {
   const floors: FloorMemory = { daemonKiB: [], clientKiB: [], daemonCpu: [], clientCpu: [] };
   try {
+    // Built once: every sample starts the same two executables afresh.
+    const binaries = {
+      daemonBinary: await compiledFloor(context.dir, "floor-daemon", DAEMON_SCRIPT),
+      clientBinary: await compiledFloor(context.dir, "floor-client", CLIENT_SCRIPT),
+    };
     for (let i = 0; i < runs; i++) {
-      const sample = await memorySample(context, i);
+      const sample = await memorySample(context, i, binaries);
       floors.daemonKiB.push(sample.daemon);
       floors.clientKiB.push(sample.client);
       floors.daemonCpu.push(sample.daemonCpu);
