@@ -51,19 +51,20 @@ export async function idleCpuMsPerMinute(
   windowMs: number,
 ): Promise<{ total: number; roles: Record<string, number> }> {
   // Per process, not the tree's sum: a process that exits in the window (gotunnel's certificate issuer, idle for
-  // 10 s) would take its earlier CPU time out of the sum. One that starts in it counts whole.
-  const ticksOf = (pids: number[]) => new Map(pids.map((pid) => [pid, processTicks(pid)]));
-  const before = ticksOf(processTree(root));
-  const rolesBefore = Object.fromEntries(Object.entries(processes).map(([role, pid]) => [role, processTicks(pid)]));
+  // 10 s) would take its earlier CPU time out of the sum. One that starts in it counts whole. Each process is read
+  // once per snapshot, so a named process in the tree adds to the total exactly what it shows as its role.
+  const snapshot = () => {
+    const tree = processTree(root);
+    const pids = new Set([...tree, ...Object.values(processes)]);
+    return { tree, ticks: new Map([...pids].map((pid) => [pid, processTicks(pid)])) };
+  };
+  const before = snapshot().ticks;
   await Bun.sleep(windowMs);
+  const after = snapshot();
+  const used = (pid: number) => Math.max(0, (after.ticks.get(pid) ?? 0) - (before.get(pid) ?? 0));
+  const perMinute = (ticks: number) => Math.round((ticks * 1000 * 60_000) / CLOCK_TICKS_PER_S / windowMs);
   let ticks = 0;
-  for (const [pid, now] of ticksOf(processTree(root))) ticks += Math.max(0, now - (before.get(pid) ?? 0));
-  const perMinute = (used: number) => Math.round((used * 1000 * 60_000) / CLOCK_TICKS_PER_S / windowMs);
-  const roles = Object.fromEntries(
-    Object.entries(processes).map(([role, pid]) => [
-      role,
-      perMinute(Math.max(0, processTicks(pid) - (rolesBefore[role] ?? 0))),
-    ]),
-  );
+  for (const pid of after.tree) ticks += used(pid);
+  const roles = Object.fromEntries(Object.entries(processes).map(([role, pid]) => [role, perMinute(used(pid))]));
   return { total: perMinute(ticks), roles };
 }
