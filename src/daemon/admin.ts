@@ -177,7 +177,7 @@ export function startAdminServer(
         port,
         fetch: async (request, server) =>
           hostRefusal(request.headers.get("host")) ??
-          (await debugResponse(request, { token: debugToken, server })) ??
+          (await debugResponse(request, { token: debugToken, server, trim: ctx.service.trim })) ??
           (await adminResponse(request.method, new URL(request.url).pathname, ctx)) ??
           Response.json({ error: { code: "E_NOT_FOUND", message: "no such admin endpoint" } }, { status: 404 }),
       }),

@@ -29,6 +29,7 @@ import { Dashboard } from "./dashboard/index.ts";
 import { writeDebugToken } from "./debug.ts";
 import { DockerDiscovery } from "./discovery.ts";
 import { type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
+import { IdleTrim, idleTrimQuietMs } from "./idle-trim.ts";
 import { type LanAnnouncer, lanAnnouncer, rebindMessage } from "./lan.ts";
 import { type ListenPlan, listenPlan } from "./listen-plan.ts";
 import { acquireLock, type DaemonLock } from "./lock.ts";
@@ -96,6 +97,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Set once the gateway serves; until then no route is, and the guard refuses other machines.
     let served: () => readonly ProxyRoute[] = () => [];
     const plan = daemonListenPlan(options, () => served());
+    // Memory back once quiet: after start-up, after each burst of requests and each route change (idle-trim.ts).
+    const trim = new IdleTrim({ quietMs: idleTrimQuietMs(options.env ?? process.env) });
     if (plan.note) log("info", plan.note);
     const gateway = await startGateway({
       proxy: options.proxy,
@@ -103,7 +106,10 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       onRebind: (hosts, error) => log(...rebindMessage(hosts, error)),
       routes: named.served,
       paths,
-      onRequest: (event) => service?.onRequest(event),
+      onRequest: (event) => {
+        service?.onRequest(event);
+        trim.touch();
+      },
       onRenewalError: (error) => {
         log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`);
         reporter.report(error, { component: "tls" });
@@ -151,7 +157,12 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       announces,
       reporter,
       errors,
-      events,
+      events: {
+        routesChanged: (before, after) => {
+          trim.touch();
+          events.routesChanged(before, after);
+        },
+      },
       webhooks,
       flushResolver: resolverFlusher(),
     });
@@ -186,8 +197,11 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       `daemon ${process.pid} ready on ${gateway.hosts.join(" and ")}: https ${status.ports.https}, http ${status.ports.http}`,
     );
     options.onReady?.(status);
+    service.trim = trim;
+    trim.touch();
     const signal = await nextSignal(shutdownRequested);
     log("info", `${signal}: stopping, letting in-flight requests finish`);
+    trim.stop();
     if (service.admin && "server" in service.admin) await service.admin.server.stop(true);
     // Before the service closes: a discovered route applied after that would fail as "shutting down".
     await discovery?.stop();

@@ -13,6 +13,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { withOwnedDir } from "../platform/safe-fs.ts";
+import type { TrimStats } from "./idle-trim.ts";
 
 export const DEBUG_TOKEN_FILE = "debug-token";
 const TOKEN_BYTES = 32;
@@ -30,6 +31,8 @@ export interface DebugOptions {
   /** The admin port: the bearer token is required. The control socket: undefined (its mode is the access control). */
   token?: string;
   server?: Server<undefined>;
+  /** The daemon's idle trims (idle-trim.ts), reported by /debug/memory. */
+  trim?: { stats(): TrimStats };
 }
 
 /** Writes a new token for this daemon's run; returns it and the file. */
@@ -55,7 +58,7 @@ export async function debugResponse(request: Request, options: DebugOptions): Pr
     return fail(401, "E_UNAUTHORIZED", message, { "www-authenticate": 'Bearer realm="gotunnel"' });
   }
   if (url.pathname === "/debug/heap") return heapSnapshot();
-  if (url.pathname === "/debug/memory") return memoryReport(url.searchParams.get("gc") === "1");
+  if (url.pathname === "/debug/memory") return memoryReport(url.searchParams.get("gc") === "1", options.trim?.stats());
   const seconds = profileSeconds(url.searchParams.get("seconds"));
   if (seconds === undefined) {
     const message = `seconds must be a whole number from 1 to ${MAX_PROFILE_SECONDS} (default ${DEFAULT_PROFILE_SECONDS})`;
@@ -94,7 +97,7 @@ function attachment(kind: string): Record<string, string> {
  * JavaScriptCore's (bun:jsc heapStats: the GC heap and the objects in it). `?gc=1` collects fully first, so what is
  * left is what the daemon holds. No secrets: sizes and counts only.
  */
-async function memoryReport(collect: boolean): Promise<Response> {
+async function memoryReport(collect: boolean, trim: TrimStats | undefined): Promise<Response> {
   const { heapStats } = await import("bun:jsc");
   if (collect) Bun.gc(true);
   const status = await Bun.file("/proc/self/status")
@@ -113,7 +116,11 @@ async function memoryReport(collect: boolean): Promise<Response> {
     objectCount: stats.objectCount,
     protectedObjectCount: stats.protectedObjectCount,
   };
-  return Response.json({ bytes: { kernel, process: process.memoryUsage(), heap }, collected: collect });
+  return Response.json({
+    bytes: { kernel, process: process.memoryUsage(), heap },
+    collected: collect,
+    trim: trim ?? null,
+  });
 }
 
 /** Synchronous: the daemon answers nothing else while it is written (tens of milliseconds for a small heap). */

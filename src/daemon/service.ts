@@ -25,6 +25,7 @@ import type {
 import { PROTOCOL_VERSION } from "./control/protocol.ts";
 import type { DiscoveryStatus } from "./discovery.ts";
 import type { Gateway } from "./gateway.ts";
+import type { TrimStats } from "./idle-trim.ts";
 import { probeTarget } from "./probe.ts";
 import { RequestLog } from "./request-log.ts";
 import { fullName, ownerLabel, type RouteTable, shortId } from "./routes.ts";
@@ -92,6 +93,8 @@ export class DaemonService {
     | { port: number; debugTokenFile: string; server: { stop(force: boolean): Promise<void> } }
     | { unavailable: AdminUnavailable }
     | undefined;
+  /** The idle trims (idle-trim.ts), for GET /debug/memory; set by daemon.ts. */
+  trim: { stats(): TrimStats } | undefined;
   /** Docker discovery (discovery.ts) when turned on, for `gotunnel status`. */
   discovery: { status(): DiscoveryStatus } | undefined;
   /** The CA was created when this daemon started: only the first command it serves should say so. */

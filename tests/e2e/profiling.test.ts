@@ -27,9 +27,9 @@ interface HeapSnapshot {
   strings: string[];
 }
 
-async function daemon() {
+async function daemon(env: Record<string, string> = {}) {
   requireBinary();
-  const route = await startEchoRoute(scope, "prof", {});
+  const route = await startEchoRoute(scope, "prof", env);
   const status = JSON.parse((await runGotunnel(["status", "--json"], { cwd: route.home, home: route.home })).stdout);
   const admin = `http://127.0.0.1:${status.admin.port}`;
   const tokenFile = status.admin.debugTokenFile as string;
@@ -127,6 +127,38 @@ describe("profiling endpoints", () => {
     const viaSocket = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
     expect(viaSocket.exitCode).toBe(0);
     expect(JSON.parse(viaSocket.stdout).collected).toBe(false);
+  }, 60_000);
+
+  test("the daemon gives memory back once quiet: /debug/memory counts a trim after each burst of requests", async () => {
+    const { url, ca, socket } = await daemon({ GOTUNNEL_IDLE_TRIM_MS: "300" });
+    const trims = async () => {
+      const memory = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
+      return JSON.parse(memory.stdout).trim as { quietMs: number; count: number; lastTookMs?: number };
+    };
+    /** Polls until the count passes `above` (bounded: a trim is due 300 to 600 ms after the last request). */
+    const trimmedPast = async (above: number) => {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(100)) {
+        const seen = await trims();
+        if (seen.count > above) return seen;
+      }
+      throw new Error(`no trim past ${above} within 20 s`);
+    };
+    // Start-up is activity too: its garbage goes first.
+    const first = await trimmedPast(0);
+    expect(first.quietMs).toBe(300);
+    expect(first.lastTookMs).toBeGreaterThanOrEqual(0);
+    const stop = traffic(url, ca);
+    await Bun.sleep(500);
+    await stop();
+    // Still serving after the trim threw its compiled code away, and one more trim follows the burst.
+    const after = await trimmedPast(first.count);
+    const { hostname, port } = new URL(url);
+    const response = await fetch(`https://127.0.0.1:${port}/after-trim`, {
+      headers: { host: `${hostname}:${port}` },
+      tls: { ca: readFileSync(ca, "utf8"), serverName: hostname },
+    } as RequestInit);
+    expect(response.status).toBe(200);
+    expect(after.count).toBeGreaterThan(first.count);
   }, 60_000);
 
   test("/debug/profile: a non-empty .cpuprofile under load; one at a time; seconds bounded", async () => {

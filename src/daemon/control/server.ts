@@ -134,7 +134,7 @@ async function handle(request: Request, options: ControlServerOptions, server: S
   if (key === "GET /v1/status") return json(service.status());
   // Admin paths are unversioned too: probes and scrapers send no protocol header. Only the owner can open the socket,
   // so the profiling endpoints need no token here.
-  const debug = await debugResponse(request, { server });
+  const debug = await debugResponse(request, { server, trim: service.trim });
   if (debug) return debug;
   const admin = await adminResponse(request.method, pathname, options.admin);
   if (admin) return admin;
