@@ -4,7 +4,7 @@
  */
 
 import type { FloorMemory } from "./floors.ts";
-import type { CellResult, TargetReport } from "./runner.ts";
+import { AFTER_LOAD_SETTLE_MS, type CellResult, type TargetReport } from "./runner.ts";
 import type { StartupFigure } from "./startup.ts";
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -32,14 +32,16 @@ export function memoryLines(targets: TargetReport[], results: CellResult[]): str
   const header = [
     "| proxy | idle after start | idle CPU, ms a minute | ",
     ...PEAK_CELLS.map((load) => `peak HTTPS 1 KiB ${load} | `),
+    "after load | ",
   ].join("");
   const lines = [
     "Memory (VmRSS; per process where the proxy has several; each process's peak is its own, so the parts of a peak",
     "can add up to more than the peak of the sum). Idle: 2 s after start and one request, before any load. Idle CPU:",
-    "user + system time in the 15 s (30 s without --quick) after that, as milliseconds of CPU per minute.",
+    "user + system time in the 15 s (30 s without --quick) after that, as milliseconds of CPU per minute. After load:",
+    `${AFTER_LOAD_SETTLE_MS / 1000} s after the last cell, what the proxy keeps until the next burst.`,
     "",
     header.trimEnd(),
-    `|---|---:|---:|${PEAK_CELLS.map(() => "---:|").join("")}`,
+    `|---|---:|---:|${PEAK_CELLS.map(() => "---:|").join("")}---:|`,
   ];
   for (const target of measured) {
     const idle = target.idle as NonNullable<TargetReport["idle"]>;
@@ -50,7 +52,8 @@ export function memoryLines(targets: TargetReport[], results: CellResult[]): str
       return cell?.rssPeakKiB ? split(cell.rssPeakKiB, cell.rolesPeakKiB) : "–";
     });
     const cpu = target.idleCpu ? cpuSplit(target.idleCpu.total, target.idleCpu.roles) : "–";
-    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${cpu} | ${peaks.join(" | ")} |`);
+    const after = target.afterLoad ? split(target.afterLoad.totalKiB, target.afterLoad.roles) : "–";
+    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${cpu} | ${peaks.join(" | ")} | ${after} |`);
   }
   return [...lines, ""];
 }

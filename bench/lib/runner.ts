@@ -49,6 +49,8 @@ export interface TargetReport {
   idle?: { totalKiB: number; roles: Record<string, number> };
   /** CPU while idle, right after the idle VmRSS: milliseconds per minute, the tree's sum and each named process. */
   idleCpu?: { total: number; roles: Record<string, number> };
+  /** VmRSS AFTER_LOAD_SETTLE_MS after the last cell: what the proxy keeps once a burst is over, KiB. */
+  afterLoad?: { totalKiB: number; roles: Record<string, number> };
 }
 
 export type Progress = (line: string) => void;
@@ -174,9 +176,11 @@ export async function benchTarget(
     const idle = await idleMemory(target);
     const idleCpu = await idleCpuOf(target, context.options.quick ? IDLE_CPU_QUICK_MS : IDLE_CPU_MS);
     const results = await runCells(context, target, cells, io);
+    const afterLoad = await memoryAfter(target, AFTER_LOAD_SETTLE_MS);
     const lifetimePeakKiB = target.rssRoot === null ? null : treeKiB(target.rssRoot, "VmHWM");
     const note = target.note?.();
-    return { report: { name, version: target.version, note, tls, lifetimePeakKiB, idle, idleCpu }, results };
+    const report = { name, version: target.version, note, tls, lifetimePeakKiB, idle, idleCpu, afterLoad };
+    return { report, results };
   } finally {
     await target.stop();
   }
@@ -184,6 +188,11 @@ export async function benchTarget(
 
 /** After start-up settles (certificates issued, one TLS handshake and request done by probeTls), no load. */
 const IDLE_SETTLE_MS = 2_000;
+/**
+ * After the last cell, no load: a proxy that runs all day keeps what it holds then until the next burst. Past twice
+ * gotunnel's idle-trim quiet time (src/daemon/idle-trim.ts IDLE_TRIM_QUIET_MS, 5 s), when its trim has run.
+ */
+export const AFTER_LOAD_SETTLE_MS = 12_000;
 
 /** How long idle CPU is counted: clock ticks are 10 ms, and an idle server uses a few of them a second. */
 const IDLE_CPU_MS = 30_000;
@@ -194,9 +203,14 @@ async function idleCpuOf(target: RunningTarget, windowMs: number): Promise<Targe
   return idleCpuMsPerMinute(target.rssRoot, target.processes?.() ?? {}, windowMs);
 }
 
-async function idleMemory(target: RunningTarget): Promise<TargetReport["idle"]> {
+function idleMemory(target: RunningTarget): Promise<TargetReport["idle"]> {
+  return memoryAfter(target, IDLE_SETTLE_MS);
+}
+
+/** VmRSS of the target's tree and of each named process, `settleMs` from now. */
+async function memoryAfter(target: RunningTarget, settleMs: number): Promise<TargetReport["idle"]> {
   if (target.rssRoot === null) return undefined;
-  await sleep(IDLE_SETTLE_MS);
+  await sleep(settleMs);
   return { totalKiB: treeKiB(target.rssRoot, "VmRSS"), roles: target.processes ? rolesKiB(target.processes()) : {} };
 }
 
