@@ -4,7 +4,7 @@
  */
 
 import type { FloorMemory } from "./floors.ts";
-import { AFTER_LOAD_SETTLE_MS, type CellResult, type TargetReport } from "./runner.ts";
+import { AFTER_LOAD_SETTLE_MS, type CellResult, type IdleMemory, type TargetReport } from "./runner.ts";
 import type { StartupFigure } from "./startup.ts";
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -14,6 +14,14 @@ function split(totalKiB: number, roles: Record<string, number> | undefined): str
   const parts = Object.entries(roles ?? {});
   if (parts.length < 2) return mib(totalKiB);
   return `${mib(totalKiB)} (${parts.map(([role, kib]) => `${role} ${(kib / 1024).toFixed(1)}`).join(" + ")})`;
+}
+
+/** An idle figure: as split, and for a proxy of several processes their PSS, the pages they share counted once. */
+function idleSplit(memory: IdleMemory): string {
+  const text = split(memory.totalKiB, memory.roles);
+  if (Object.keys(memory.roles).length < 2 || !memory.pssKiB) return text;
+  // split wrote "(daemon … + client …)": the PSS goes inside, after the processes.
+  return `${text.slice(0, -1)}; PSS ${(memory.pssKiB / 1024).toFixed(1)})`;
 }
 
 /** "812 (daemon 640 + client 172)": ms of CPU a minute, the sum, then each named process. */
@@ -38,13 +46,15 @@ export function memoryLines(targets: TargetReport[], results: CellResult[]): str
     "Memory (VmRSS; per process where the proxy has several; each process's peak is its own, so the parts of a peak",
     "can add up to more than the peak of the sum). Idle: 2 s after start and one request, before any load. Idle CPU:",
     "user + system time in the 15 s (30 s without --quick) after that, as milliseconds of CPU per minute. After load:",
-    `${AFTER_LOAD_SETTLE_MS / 1000} s after the last cell, what the proxy keeps until the next burst.`,
+    `${AFTER_LOAD_SETTLE_MS / 1000} s after the last cell, what the proxy keeps until the next burst. PSS, for a proxy`,
+    "of several processes: their proportional set sizes summed, so the pages they share (gotunnel's processes run one",
+    "executable) count once; summed VmRSS counts them in each.",
     "",
     header.trimEnd(),
     `|---|---:|---:|${PEAK_CELLS.map(() => "---:|").join("")}---:|`,
   ];
   for (const target of measured) {
-    const idle = target.idle as NonNullable<TargetReport["idle"]>;
+    const idle = target.idle as IdleMemory;
     const peaks = PEAK_CELLS.map((load) => {
       const cell = results.find(
         (row) => row.target === target.name && row.proto === "https" && row.size === "1k" && row.load === load,
@@ -52,8 +62,8 @@ export function memoryLines(targets: TargetReport[], results: CellResult[]): str
       return cell?.rssPeakKiB ? split(cell.rssPeakKiB, cell.rolesPeakKiB) : "–";
     });
     const cpu = target.idleCpu ? cpuSplit(target.idleCpu.total, target.idleCpu.roles) : "–";
-    const after = target.afterLoad ? split(target.afterLoad.totalKiB, target.afterLoad.roles) : "–";
-    lines.push(`| ${target.name} | ${split(idle.totalKiB, idle.roles)} | ${cpu} | ${peaks.join(" | ")} | ${after} |`);
+    const after = target.afterLoad ? idleSplit(target.afterLoad) : "–";
+    lines.push(`| ${target.name} | ${idleSplit(idle)} | ${cpu} | ${peaks.join(" | ")} | ${after} |`);
   }
   return [...lines, ""];
 }

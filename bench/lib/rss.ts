@@ -54,6 +54,19 @@ export function treeKiB(root: number, field: "VmRSS" | "VmHWM"): number {
   return processTree(root).reduce((sum, pid) => sum + statusKiB(pid, field), 0);
 }
 
+/**
+ * The tree's proportional set size now, KiB: each process's Pss (/proc/<pid>/smaps_rollup) summed, so a page that
+ * several processes of the tree map (gotunnel's daemon, `up` client and issuer run one executable) counts once, where
+ * summed VmRSS counts it in each. Pages shared with processes outside the tree (libc) count in part. Reading it walks
+ * the page tables, so it is read at the idle points, not sampled under load.
+ */
+export function treePssKiB(root: number): number {
+  return processTree(root).reduce((sum, pid) => {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/smaps_rollup`) ?? "");
+    return sum + (match ? Number(match[1]) : 0);
+  }, 0);
+}
+
 /** VmRSS of each named process now, KiB (0 for one that is gone). */
 export function rolesKiB(processes: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(processes).map(([role, pid]) => [role, statusKiB(pid, "VmRSS")]));

@@ -9,7 +9,7 @@ import { BODY_BYTES, BODY_LABEL, type Cell, type Proto, schemeOf } from "./matri
 import { NOISY_FOREIGN_PERCENT, NoiseMeter, type QuietGate } from "./noise.ts";
 import type { TargetName } from "./options.ts";
 import { sleep } from "./proc.ts";
-import { RssSampler, rolesKiB, treeKiB } from "./rss.ts";
+import { RssSampler, rolesKiB, treeKiB, treePssKiB } from "./rss.ts";
 import { type BenchContext, baseUrl, type RunningTarget, SkipTarget, type TargetStarter } from "./target.ts";
 import { probeTls } from "./tls-probe.ts";
 import type { WrkResult } from "./wrk.ts";
@@ -45,12 +45,19 @@ export interface TargetReport {
   skipped?: string;
   /** Summed VmHWM of the proxy's processes just before it was stopped: peak over its whole life, KiB. */
   lifetimePeakKiB?: number | null;
-  /** VmRSS once started and idle, before any load: the tree's sum and each named process, KiB. */
-  idle?: { totalKiB: number; roles: Record<string, number> };
+  /** VmRSS once started and idle, before any load: the tree's sum and each named process, KiB; and the tree's PSS. */
+  idle?: IdleMemory;
   /** CPU while idle, right after the idle VmRSS: milliseconds per minute, the tree's sum and each named process. */
   idleCpu?: { total: number; roles: Record<string, number> };
   /** VmRSS AFTER_LOAD_SETTLE_MS after the last cell: what the proxy keeps once a burst is over, KiB. */
-  afterLoad?: { totalKiB: number; roles: Record<string, number> };
+  afterLoad?: IdleMemory;
+}
+
+export interface IdleMemory {
+  totalKiB: number;
+  roles: Record<string, number>;
+  /** The tree's proportional set size (rss.ts treePssKiB): shared pages counted once. */
+  pssKiB?: number;
 }
 
 export type Progress = (line: string) => void;
@@ -211,7 +218,8 @@ function idleMemory(target: RunningTarget): Promise<TargetReport["idle"]> {
 async function memoryAfter(target: RunningTarget, settleMs: number): Promise<TargetReport["idle"]> {
   if (target.rssRoot === null) return undefined;
   await sleep(settleMs);
-  return { totalKiB: treeKiB(target.rssRoot, "VmRSS"), roles: target.processes ? rolesKiB(target.processes()) : {} };
+  const roles = target.processes ? rolesKiB(target.processes()) : {};
+  return { totalKiB: treeKiB(target.rssRoot, "VmRSS"), roles, pssKiB: treePssKiB(target.rssRoot) };
 }
 
 /**
