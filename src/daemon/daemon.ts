@@ -98,7 +98,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     let served: () => readonly ProxyRoute[] = () => [];
     const plan = daemonListenPlan(options, () => served());
     // Memory back once quiet: after start-up, after each burst of requests and each route change (idle-trim.ts).
-    const trim = new IdleTrim({ quietMs: idleTrimQuietMs(options.env ?? process.env) });
+    let busy = () => true;
+    const trim = new IdleTrim({ quietMs: idleTrimQuietMs(options.env ?? process.env), busy: () => busy() });
     if (plan.note) log("info", plan.note);
     const gateway = await startGateway({
       proxy: options.proxy,
@@ -130,6 +131,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       ...(options.issuer ? { issuer: options.issuer } : {}),
     });
     served = () => gateway.routes;
+    busy = () => gateway.busy();
     const sharesLan = () => plan.sharesLan(gateway.hosts, gateway.routes);
     for (const { name, problem } of [...named.refused, ...gateway.refused]) {
       table.refuse(name, problem);

@@ -44,6 +44,8 @@ export interface Gateway {
   readonly refused: { name: string; problem: RouteProblem }[];
   /** Gauges read at scrape time (daemon/admin.ts). */
   gauges(): Promise<GatewayGauges>;
+  /** True while a request is being answered or a WebSocket is bridged (daemon/idle-trim.ts waits for neither). */
+  busy(): boolean;
   /** Each served route with several backends, and their states now. */
   backends(): RouteBackends[];
   /**
@@ -192,6 +194,7 @@ export async function startGateway(given: GatewayOptions): Promise<Gateway> {
     urlOf: (route) => proxy.urlOf(route),
     checkTls: (route) => store.check(route),
     prepare: async (routes) => void (await store.tlsEntries(tlsRoutes(routes))),
+    busy: () => proxy.webSockets > 0 || proxy.pendingRequests > 0,
     gauges: async () => ({
       webSockets: proxy.webSockets,
       upstreamBytes: upstreams.traffic(),

@@ -221,6 +221,15 @@ export class ProxyServer {
     return this.openWebSockets;
   }
 
+  /** Requests being answered now on every listener, old ones still draining included. */
+  get pendingRequests(): number {
+    let pending = 0;
+    for (const { https, http } of this.listeners.values())
+      pending += https.pendingRequests + (http?.pendingRequests ?? 0);
+    for (const server of this.draining.keys()) pending += server.pendingRequests;
+    return pending;
+  }
+
   get ports(): { https: number; http: number } {
     const [first] = this.listeners.values();
     return { https: first?.https.port ?? 0, http: first?.http?.port ?? 0 };

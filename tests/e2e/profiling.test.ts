@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { E2EScope, requireBinary, run, runGotunnel, startEchoRoute } from "../helpers/e2e.ts";
+import { E2EScope, requireBinary, run, runGotunnel, startEchoRoute, stopDaemonOf } from "../helpers/e2e.ts";
 
 const scope = new E2EScope();
 afterAll(() => scope.dispose());
@@ -159,6 +159,54 @@ describe("profiling endpoints", () => {
     } as RequestInit);
     expect(response.status).toBe(200);
     expect(after.count).toBeGreaterThan(first.count);
+  }, 60_000);
+
+  test("no trim while a WebSocket is bridged (a full GC then can lose its last bytes); one follows its close", async () => {
+    requireBinary();
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, server) => (server.upgrade(req) ? undefined : new Response("ws only", { status: 426 })),
+      websocket: { message: (ws, message) => void ws.send(message) },
+    });
+    scope.defer(() => upstream.stop(true));
+    const home = scope.dir("trim-ws");
+    scope.defer(() => stopDaemonOf(home));
+    const env = { GOTUNNEL_PROXY_HTTPS_PORT: "0", GOTUNNEL_PROXY_HTTP_PORT: "0", GOTUNNEL_IDLE_TRIM_MS: "200" };
+    const args = ["start", "-d", "trimws", "-p", String(upstream.port), "--json"];
+    const started = await runGotunnel(args, { cwd: home, home, env });
+    expect(started.exitCode).toBe(0);
+    const ready = JSON.parse(started.stdout.split("\n")[0] ?? "") as {
+      routes: { url: string }[];
+      ca: { path: string };
+    };
+    const { hostname, port } = new URL(ready.routes[0]?.url ?? "");
+    const socket = join(home, "run", "control.sock");
+    const trims = async () => {
+      const memory = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
+      return (JSON.parse(memory.stdout).trim as { count: number }).count;
+    };
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+      headers: { host: hostname },
+      tls: { ca: readFileSync(ready.ca.path, "utf8"), serverName: hostname },
+    } as unknown as string[]);
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve());
+      ws.addEventListener("error", () => reject(new Error("the WebSocket through gotunnel did not open")));
+    });
+    const echoed = new Promise<string>((resolve) => ws.addEventListener("message", (event) => resolve(event.data)));
+    ws.send("ping");
+    expect(await echoed).toBe("ping");
+    // Ten quiet times with the socket open and idle: without the guard, several trims would have run by now.
+    const open = await trims();
+    await Bun.sleep(2_000);
+    expect(await trims()).toBe(open);
+    ws.close();
+    let after = open;
+    for (const deadline = Date.now() + 20_000; after === open && Date.now() < deadline; await Bun.sleep(100)) {
+      after = await trims();
+    }
+    expect(after).toBeGreaterThan(open);
   }, 60_000);
 
   test("/debug/profile: a non-empty .cpuprofile under load; one at a time; seconds bounded", async () => {

@@ -77,6 +77,22 @@ describe("IdleTrim", () => {
     expect(clock.armed()).toHaveLength(0);
   });
 
+  test("busy (a request in flight, a WebSocket bridged) defers the trim: it looks again each quiet time", () => {
+    const clock = handClock();
+    let trims = 0;
+    let busy = true;
+    const trim = new IdleTrim({ quietMs: 5_000, schedule: clock.schedule, trim: () => trims++, busy: () => busy });
+    trim.touch();
+    clock.fire();
+    clock.fire();
+    expect(trims).toBe(0);
+    expect(clock.armed().map((timer) => timer.ms)).toEqual([5_000]);
+    busy = false;
+    clock.fire();
+    expect(trims).toBe(1);
+    expect(clock.armed()).toHaveLength(0);
+  });
+
   test("stop cancels the armed timer and later touches arm none", () => {
     const { clock, trim, trims } = subject();
     trim.touch();
