@@ -10,7 +10,8 @@
  * WebSocket's backpressure lost its last 32 KiB in 4 of 8 runs of tests/e2e/websocket-backpressure.test.ts, with
  * `Bun.gc(true)` as with `Bun.shrink()` (Bun 1.4.5; CONTRIBUTING.md). While busy it looks again every QUIET_MS.
  *
- * Cost on the request path: one store and one comparison (`touch`). No timer runs while the daemon stays idle.
+ * Cost on the request path: one store and one comparison (`touch`). No timer runs while the daemon is idle with
+ * nothing open.
  */
 
 /** How long the daemon must be quiet before it trims: past one page load's requests, short of a day's idle. */
@@ -53,7 +54,7 @@ export class IdleTrim {
   readonly #now: () => number;
   #cancel: (() => void) | undefined;
   /** Something happened since the timer was armed: the quiet spell starts over when it fires. */
-  #busy = false;
+  #touched = false;
   #stopped = false;
   #count = 0;
   #lastTookMs: number | undefined;
@@ -70,7 +71,7 @@ export class IdleTrim {
   /** A request or a change: trim once the daemon has been quiet for quietMs to 2 × quietMs after the last one. */
   touch(): void {
     if (this.#cancel === undefined) this.#arm();
-    else this.#busy = true;
+    else this.#touched = true;
   }
 
   stop(): void {
@@ -85,13 +86,13 @@ export class IdleTrim {
 
   #arm(): void {
     if (this.#stopped) return;
-    this.#busy = false;
+    this.#touched = false;
     this.#cancel = this.#schedule(this.#fire, this.#quietMs);
   }
 
   readonly #fire = (): void => {
     this.#cancel = undefined;
-    if (this.#busy || this.#busyNow()) {
+    if (this.#touched || this.#busyNow()) {
       this.#arm();
       return;
     }
