@@ -97,9 +97,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
     // Set once the gateway serves; until then no route is, and the guard refuses other machines.
     let served: () => readonly ProxyRoute[] = () => [];
     const plan = daemonListenPlan(options, () => served());
-    // Memory back once quiet: after start-up, after each burst of requests and each route change (idle-trim.ts).
-    let busy = () => true;
-    const trim = new IdleTrim({ quietMs: idleTrimQuietMs(options.env ?? process.env), busy: () => busy() });
+    // Set once the gateway serves, as `service` is: until then there is no request to count.
+    let trim: IdleTrim | undefined;
     if (plan.note) log("info", plan.note);
     const gateway = await startGateway({
       proxy: options.proxy,
@@ -109,7 +108,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       paths,
       onRequest: (event) => {
         service?.onRequest(event);
-        trim.touch();
+        trim?.touch();
       },
       onRenewalError: (error) => {
         log("warn", `certificate renewal failed, retrying in a minute: ${String(error)}`);
@@ -131,7 +130,8 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       ...(options.issuer ? { issuer: options.issuer } : {}),
     });
     served = () => gateway.routes;
-    busy = () => gateway.busy();
+    // Memory back once quiet: after start-up, after each burst of requests and each route change (idle-trim.ts).
+    trim = new IdleTrim({ quietMs: idleTrimQuietMs(options.env ?? process.env), busy: () => gateway.busy() });
     const sharesLan = () => plan.sharesLan(gateway.hosts, gateway.routes);
     for (const { name, problem } of [...named.refused, ...gateway.refused]) {
       table.refuse(name, problem);
@@ -161,7 +161,7 @@ export async function runDaemon(options: DaemonOptions): Promise<NodeJS.Signals>
       errors,
       events: {
         routesChanged: (before, after) => {
-          trim.touch();
+          trim?.touch();
           events.routesChanged(before, after);
         },
       },

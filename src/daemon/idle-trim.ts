@@ -35,7 +35,6 @@ export interface IdleTrimOptions {
   /** True while trimming must wait (a request in flight, a WebSocket open); default never. */
   busy?: () => boolean;
   schedule?: Schedule;
-  now?: () => number;
 }
 
 /** What GET /debug/memory reports of the trims so far. */
@@ -51,7 +50,6 @@ export class IdleTrim {
   readonly #trim: () => void;
   readonly #busyNow: () => boolean;
   readonly #schedule: Schedule;
-  readonly #now: () => number;
   #cancel: (() => void) | undefined;
   /** Something happened since the timer was armed: the quiet spell starts over when it fires. */
   #touched = false;
@@ -64,7 +62,6 @@ export class IdleTrim {
     this.#trim = options.trim ?? (() => Bun.shrink());
     this.#busyNow = options.busy ?? (() => false);
     this.#schedule = options.schedule ?? unrefTimeout;
-    this.#now = options.now ?? performance.now.bind(performance);
     this.#stopped = this.#quietMs <= 0;
   }
 
@@ -96,9 +93,9 @@ export class IdleTrim {
       this.#arm();
       return;
     }
-    const started = this.#now();
+    const started = performance.now();
     this.#trim();
-    this.#lastTookMs = this.#now() - started;
+    this.#lastTookMs = performance.now() - started;
     this.#count++;
   };
 }

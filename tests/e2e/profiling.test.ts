@@ -60,6 +60,27 @@ function traffic(url: string, ca: string) {
   };
 }
 
+interface TrimStats {
+  quietMs: number;
+  count: number;
+  lastTookMs?: number;
+}
+
+/** The daemon's idle trims so far, from /debug/memory on its control socket. */
+async function trimStats(socket: string): Promise<TrimStats> {
+  const memory = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
+  return JSON.parse(memory.stdout).trim as TrimStats;
+}
+
+/** Polls until the trim count passes `above` (bounded: with a quiet time of a few hundred ms one is due well before). */
+async function trimmedPast(socket: string, above: number): Promise<TrimStats> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(100)) {
+    const seen = await trimStats(socket);
+    if (seen.count > above) return seen;
+  }
+  throw new Error(`no trim past ${above} within 20 s`);
+}
+
 function checkProfile(profile: CpuProfile): void {
   const ids = new Set(profile.nodes.map((node) => node.id));
   expect(profile.nodes.length).toBeGreaterThan(1);
@@ -131,27 +152,15 @@ describe("profiling endpoints", () => {
 
   test("the daemon gives memory back once quiet: /debug/memory counts a trim after each burst of requests", async () => {
     const { url, ca, socket } = await daemon({ GOTUNNEL_IDLE_TRIM_MS: "300" });
-    const trims = async () => {
-      const memory = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
-      return JSON.parse(memory.stdout).trim as { quietMs: number; count: number; lastTookMs?: number };
-    };
-    /** Polls until the count passes `above` (bounded: a trim is due 300 to 600 ms after the last request). */
-    const trimmedPast = async (above: number) => {
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(100)) {
-        const seen = await trims();
-        if (seen.count > above) return seen;
-      }
-      throw new Error(`no trim past ${above} within 20 s`);
-    };
     // Start-up is activity too: its garbage goes first.
-    const first = await trimmedPast(0);
+    const first = await trimmedPast(socket, 0);
     expect(first.quietMs).toBe(300);
     expect(first.lastTookMs).toBeGreaterThanOrEqual(0);
     const stop = traffic(url, ca);
     await Bun.sleep(500);
     await stop();
     // Still serving after the trim threw its compiled code away, and one more trim follows the burst.
-    const after = await trimmedPast(first.count);
+    const after = await trimmedPast(socket, first.count);
     const { hostname, port } = new URL(url);
     const response = await fetch(`https://127.0.0.1:${port}/after-trim`, {
       headers: { host: `${hostname}:${port}` },
@@ -182,10 +191,6 @@ describe("profiling endpoints", () => {
     };
     const { hostname, port } = new URL(ready.routes[0]?.url ?? "");
     const socket = join(home, "run", "control.sock");
-    const trims = async () => {
-      const memory = await run(["curl", "-sS", "--unix-socket", socket, "http://localhost/debug/memory"]);
-      return (JSON.parse(memory.stdout).trim as { count: number }).count;
-    };
     const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
       headers: { host: hostname },
       tls: { ca: readFileSync(ready.ca.path, "utf8"), serverName: hostname },
@@ -198,15 +203,12 @@ describe("profiling endpoints", () => {
     ws.send("ping");
     expect(await echoed).toBe("ping");
     // Ten quiet times with the socket open and idle: without the guard, several trims would have run by now.
-    const open = await trims();
+    const open = (await trimStats(socket)).count;
     await Bun.sleep(2_000);
-    expect(await trims()).toBe(open);
+    expect((await trimStats(socket)).count).toBe(open);
     ws.close();
-    let after = open;
-    for (const deadline = Date.now() + 20_000; after === open && Date.now() < deadline; await Bun.sleep(100)) {
-      after = await trims();
-    }
-    expect(after).toBeGreaterThan(open);
+    const after = await trimmedPast(socket, open);
+    expect(after.count).toBeGreaterThan(open);
   }, 60_000);
 
   test("/debug/profile: a non-empty .cpuprofile under load; one at a time; seconds bounded", async () => {
